@@ -264,6 +264,49 @@ class Table:
             raise
         return cls(resolved, name, dataset)
 
+    # -- formats (implemented in posetable.formats) --------------------------------------
+    @classmethod
+    def from_coco(
+        cls,
+        annotation_file: str | os.PathLike[str],
+        image_folder: str | os.PathLike[str] | None = None,
+        *,
+        name: str,
+        store: StoreLike = None,
+        **options: Any,
+    ) -> Table:
+        """Import a COCO keypoints JSON (see :func:`posetable.formats.coco.table_from_coco`)."""
+        from posetable.formats.coco import table_from_coco
+
+        return table_from_coco(annotation_file, image_folder, name=name, store=store, **options)
+
+    @classmethod
+    def from_yolo(
+        cls,
+        data_yaml: str | os.PathLike[str],
+        *,
+        split: str = "train",
+        name: str,
+        store: StoreLike = None,
+        **options: Any,
+    ) -> Table:
+        """Import an Ultralytics YOLO-pose dataset (see :func:`posetable.formats.yolo.table_from_yolo`)."""
+        from posetable.formats.yolo import table_from_yolo
+
+        return table_from_yolo(data_yaml, split=split, name=name, store=store, **options)
+
+    def export_coco(self, path: str | os.PathLike[str], **options: Any) -> Path:
+        """Write this revision as COCO keypoints JSON (see :func:`posetable.formats.coco.export_coco`)."""
+        from posetable.formats.coco import export_coco
+
+        return export_coco(self, path, **options)
+
+    def export_yolo(self, folder: str | os.PathLike[str], *, image_mode: str = "symlink", **options: Any) -> Path:
+        """Write this revision as an Ultralytics YOLO-pose folder (see :func:`posetable.formats.yolo.export_yolo`)."""
+        from posetable.formats.yolo import export_yolo
+
+        return export_yolo(self, folder, image_mode=image_mode, **options)
+
     # -- identity ------------------------------------------------------------------------
     @property
     def name(self) -> str:

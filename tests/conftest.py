@@ -1,0 +1,42 @@
+"""Shared fixtures: the real datasets in ../shared/data and a fresh store per test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("POSETABLE_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def shared_data_path(name: str) -> Path:
+    """The folder ``../shared/data/<name>``; fails with a clear message when missing."""
+    path = SHARED_DATA / name
+    if not path.exists():
+        pytest.fail(
+            f"real test data {path} is missing: the tests read the datasets in ../shared/data "
+            "beside the project root (or set POSETABLE_SHARED_DATA)"
+        )
+    return path
+
+
+@pytest.fixture
+def shared_data():
+    """``shared_data("coco_kpts")`` -> Path of a real dataset folder."""
+    return shared_data_path
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    """A fresh, empty store directory for the test."""
+    path = tmp_path / "store"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_store_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests never write to ./posetable-data: the default store is per test."""
+    monkeypatch.setenv("POSETABLE_HOME", str(tmp_path / "default-store"))
