@@ -15,8 +15,12 @@ from posetable._coco_constants import (
     COCO_SKELETON,
     COCO_SKELETON_COLORS,
 )
+from posetable.accept import accept_predictions, accept_predictions_plan
+from posetable.filtering import filter_predictions
 from posetable.helper import KeypointHelper
 from posetable.instances import Keypoints2DInstances
+from posetable.label_errors import find_label_errors
+from posetable.runs import Run, compare_runs, list_runs
 from posetable.schema import Keypoints2DSchema
 from posetable.store import RevisionInfo, Store
 from posetable.table import Table, list_tables
@@ -32,8 +36,15 @@ __all__ = [
     "Keypoints2DInstances",
     "Keypoints2DSchema",
     "RevisionInfo",
+    "Run",
     "Store",
     "Table",
+    "accept_predictions",
+    "accept_predictions_plan",
+    "compare_runs",
     "errors",
+    "filter_predictions",
+    "find_label_errors",
+    "list_runs",
     "list_tables",
 ]

@@ -23,6 +23,7 @@ __all__ = [
     "MissingDependencyError",
     "NotFoundError",
     "PosetableError",
+    "PosetableWarning",
     "RevisionError",
     "RowError",
     "RunError",
@@ -32,6 +33,10 @@ __all__ = [
 
 class PosetableError(Exception):
     """Base class of every error posetable raises on purpose."""
+
+
+class PosetableWarning(UserWarning):
+    """Base class of the warnings posetable emits (assumed defaults, filled fields...)."""
 
 
 class SchemaError(PosetableError, ValueError):

@@ -1,0 +1,582 @@
+"""``Run``: a model's predictions on one exact table revision, and how good they were.
+
+A run is stored under ``<store>/runs/<name>/``: ``manifest.json`` (table revision, sigmas,
+model info, summary metrics), ``predictions.parquet`` (``row``, ``sample_id`` and the
+keypoints struct), ``per_sample.parquet``, ``per_instance.parquet`` and ``pr.npz`` (the
+precision/recall arrays). Metrics always use the TABLE's sigmas, so runs on one revision
+stay comparable.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from posetable._arrow import KEYPOINTS_COLUMN, instances_from_arrow, instances_to_arrow
+from posetable._rows import SAMPLE_ID
+from posetable.errors import NotFoundError, PosetableWarning, RunError
+from posetable.instances import Keypoints2DInstances
+from posetable.store import Store, check_name, resolve_store
+from posetable.table import StoreLike, Table
+
+RUN_FORMAT_VERSION = 1
+METRIC_NAMES = (
+    "ap",
+    "ap50",
+    "ap75",
+    "ap_medium",
+    "ap_large",
+    "ar",
+    "ar50",
+    "ar75",
+    "ar_medium",
+    "ar_large",
+)
+
+
+def _check_prediction(table: Table, row: int, instances: Any) -> Keypoints2DInstances:
+    if not isinstance(instances, Keypoints2DInstances):
+        try:
+            instances = Keypoints2DInstances.from_row(instances)
+        except Exception as exc:
+            raise RunError(
+                f"row {row}: predictions must be Keypoints2DInstances, "
+                f"got {type(instances).__name__}"
+            ) from exc
+    k = table.schema.num_keypoints
+    if len(instances) and instances.num_keypoints != k:
+        raise RunError(
+            f"row {row}: predictions must have K={k} keypoints like table {table.ref}, "
+            f"got K={instances.num_keypoints}"
+        )
+    if len(instances) and instances.instance_confidences is None:
+        raise RunError(
+            f"row {row}: predictions need an instance score (instance_confidences), got none"
+        )
+    if len(instances) and instances.keypoint_visibilities is not None:
+        # ground-truth style instances used as predictions: confidences from visibility
+        instances = Keypoints2DInstances(
+            instances.keypoints,
+            keypoint_confidences=(instances.keypoint_visibilities > 0).astype(np.float32),
+            instance_labels=instances.instance_labels,
+            instance_confidences=instances.instance_confidences,
+            instance_bbs=instances.instance_bbs,
+            image_width=instances.image_width,
+            image_height=instances.image_height,
+        )
+    return instances
+
+
+class Run:
+    """Predictions of one model on one table revision, with metrics once finished.
+
+    Example:
+        >>> import posetable as pt, tempfile
+        >>> from posetable.sample import sample_table
+        >>> table = sample_table(store=tempfile.mkdtemp())
+        >>> run = pt.Run.create(table, name="copy-of-gt", model_info={"model": "oracle"})
+        >>> for i, row in enumerate(table):
+        ...     gt = row["keypoints"].select(row["keypoints"].instance_extras["num_keypoints"] > 0)
+        ...     gt.instance_confidences = np.ones(len(gt))
+        ...     run.add_predictions(i, gt)
+        >>> run = run.finish()
+        >>> round(run.metrics["ap"], 3)
+        1.0
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        name: str,
+        manifest: dict[str, Any] | None = None,
+        table: Table | None = None,
+    ) -> None:
+        self._store = store
+        self._name = name
+        self._manifest = manifest
+        self._table = table
+        self._pending: dict[int, Keypoints2DInstances] = {}
+        self._cache: dict[str, Any] = {}
+
+    # -- creating ----------------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        table: Table,
+        *,
+        name: str,
+        model_info: Mapping[str, Any] | None = None,
+        store: StoreLike = None,
+    ) -> Run:
+        """Start a run of predictions on ``table`` (its exact revision); add, then finish."""
+        if not isinstance(table, Table):
+            raise RunError(f"a run is made on a posetable Table, got {type(table).__name__}")
+        check_name(name, "run")
+        resolved = table.store if store is None else resolve_store(store)
+        if (resolved.runs_dir / name / "manifest.json").exists():
+            raise RunError(
+                f"a run named {name!r} already exists in {resolved.root}; choose another name"
+            )
+        run = cls(resolved, name, None, table)
+        run._model_info = dict(model_info or {})
+        return run
+
+    def add_predictions(self, row_index: int, instances: Keypoints2DInstances) -> None:
+        """Add one row's predicted instances (keypoint and instance confidences)."""
+        if self._manifest is not None:
+            raise RunError(f"run {self._name!r} is finished; predictions cannot be added")
+        table = self._require_table()
+        n = len(table)
+        if (
+            isinstance(row_index, bool)
+            or not isinstance(row_index, (int, np.integer))
+            or not 0 <= row_index < n
+        ):
+            raise RunError(
+                f"row {row_index!r} does not exist: table {table.ref} has {n} rows (0..{n - 1})"
+            )
+        checked = _check_prediction(table, int(row_index), instances)
+        if int(row_index) in self._pending and len(self._pending[int(row_index)]):
+            merged = self._pending[int(row_index)].copy()
+            for i in range(len(checked)):
+                merged._append(checked.select([i]))
+            checked = merged
+        self._pending[int(row_index)] = checked
+
+    def finish(self) -> Run:
+        """Evaluate with the table's sigmas, write the run, and return it opened."""
+        if self._manifest is not None:
+            return self
+        table = self._require_table()
+        return _write_run(
+            self._store, self._name, table, self._pending, getattr(self, "_model_info", {})
+        )
+
+    @classmethod
+    def from_predictions(
+        cls,
+        table: Table,
+        predictions: Sequence[Keypoints2DInstances | None] | Mapping[int, Keypoints2DInstances],
+        *,
+        name: str,
+        model_info: Mapping[str, Any] | None = None,
+        store: StoreLike = None,
+    ) -> Run:
+        """A finished run from predictions per row (a list aligned with rows or a mapping)."""
+        run = cls.create(table, name=name, model_info=model_info, store=store)
+        items = predictions.items() if isinstance(predictions, Mapping) else enumerate(predictions)
+        if not isinstance(predictions, Mapping) and len(predictions) > len(table):
+            raise RunError(
+                f"predictions for {len(predictions)} rows, but table {table.ref} "
+                f"has {len(table)} rows"
+            )
+        for row, instances in items:
+            if instances is not None:
+                run.add_predictions(row, instances)
+        return run.finish()
+
+    @classmethod
+    def from_coco_results(
+        cls,
+        table: Table,
+        results_json: str | os.PathLike[str],
+        *,
+        name: str,
+        model_info: Mapping[str, Any] | None = None,
+        store: StoreLike = None,
+    ) -> Run:
+        """A finished run from a COCO keypoint results JSON (image ids -> table rows)."""
+        from posetable.eval import read_coco_results
+
+        predictions = read_coco_results(results_json, table)
+        info = {"source": str(results_json), **dict(model_info or {})}
+        return cls.from_predictions(table, predictions, name=name, model_info=info, store=store)
+
+    @classmethod
+    def from_yolo_predictions(
+        cls,
+        table: Table,
+        folder: str | os.PathLike[str],
+        *,
+        name: str,
+        model_info: Mapping[str, Any] | None = None,
+        store: StoreLike = None,
+    ) -> Run:
+        """A finished run from Ultralytics-style predicted label files (one per image)."""
+        from posetable.formats.yolo import read_yolo_predictions
+
+        predictions = read_yolo_predictions(folder, table)
+        info = {"source": str(folder), **dict(model_info or {})}
+        return cls.from_predictions(table, predictions, name=name, model_info=info, store=store)
+
+    # -- opening -----------------------------------------------------------------------------
+    @classmethod
+    def open(cls, name: str, *, store: StoreLike = None) -> Run:
+        """Open a finished run by name."""
+        resolved = resolve_store(store)
+        path = resolved.runs_dir / name / "manifest.json"
+        if not path.is_file():
+            known = list_runs(store=resolved)
+            raise NotFoundError(
+                f"no run named {name!r} in store {resolved.root}; known runs: "
+                f"{', '.join(known) if known else '(none)'}"
+            )
+        return cls(resolved, name, orjson.loads(path.read_bytes()))
+
+    # -- properties --------------------------------------------------------------------------
+    def _require_table(self) -> Table:
+        if self._table is None:
+            self._table = self.table()
+        return self._table
+
+    def _finished(self) -> dict[str, Any]:
+        if self._manifest is None:
+            raise RunError(f"run {self._name!r} is not finished: call run.finish() first")
+        return self._manifest
+
+    @property
+    def name(self) -> str:
+        """The run name."""
+        return self._name
+
+    @property
+    def path(self) -> Path:
+        """The run folder."""
+        return self._store.runs_dir / self._name
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        """The manifest (a copy)."""
+        return orjson.loads(orjson.dumps(self._finished()))
+
+    @property
+    def table_name(self) -> str:
+        """The name of the table the run was made on."""
+        if self._manifest is None:
+            return self._require_table().name
+        return str(self._manifest["table"]["name"])
+
+    @property
+    def table_revision(self) -> int:
+        """The exact table revision the run was made on."""
+        if self._manifest is None:
+            return self._require_table().revision
+        return int(self._manifest["table"]["revision"])
+
+    @property
+    def table_ref(self) -> str:
+        """``"name@revision"`` of the run's table."""
+        return f"{self.table_name}@{self.table_revision}"
+
+    def table(self) -> Table:
+        """Open the exact table revision the run was made on."""
+        if self._table is not None:
+            return self._table
+        try:
+            self._table = Table.open(self.table_ref, store=self._store)
+        except NotFoundError as exc:
+            raise RunError(
+                f"run {self._name!r} was made on {self.table_ref}, which no longer exists in "
+                f"{self._store.root}: {exc}"
+            ) from exc
+        return self._table
+
+    @property
+    def model_info(self) -> dict[str, Any]:
+        """What the run says about the model."""
+        return dict(self._finished().get("model_info") or {})
+
+    @property
+    def sigmas(self) -> np.ndarray:
+        """The OKS sigmas the metrics were computed with (the table's)."""
+        return np.asarray(self._finished()["sigmas"], dtype=np.float64)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The 10 COCO keypoint stats (``ap``, ``ap50``, ... ``ar_large``)."""
+        return dict(self._finished()["metrics"])
+
+    @property
+    def created(self) -> str:
+        """When the run was written (ISO 8601, UTC)."""
+        return str(self._finished()["created"])
+
+    def _parquet(self, stem: str) -> pa.Table:
+        if stem not in self._cache:
+            self._finished()
+            self._cache[stem] = pq.read_table(self.path / f"{stem}.parquet")
+        return self._cache[stem]
+
+    @property
+    def per_sample(self) -> pa.Table:
+        """Per-image metrics (join to table rows on ``row``)."""
+        return self._parquet("per_sample")
+
+    @property
+    def per_instance(self) -> pa.Table:
+        """Per-instance metrics of ground truth and predictions (join on ``row``)."""
+        return self._parquet("per_instance")
+
+    def predictions_arrow(self) -> pa.Table:
+        """All predictions: ``row``, ``sample_id``, ``keypoints`` (the posetable struct)."""
+        return self._parquet("predictions")
+
+    def predictions(self, row: int) -> Keypoints2DInstances | None:
+        """The predictions of one table row, or None when the run has none for it."""
+        data = self.predictions_arrow()
+        if "row_index" not in self._cache:
+            rows = data.column("row").to_numpy()
+            self._cache["row_index"] = {int(r): i for i, r in enumerate(rows)}
+        at = self._cache["row_index"].get(int(row))
+        if at is None:
+            return None
+        return instances_from_arrow(data.column(KEYPOINTS_COLUMN).slice(at, 1))[0]
+
+    def all_predictions(self) -> list[Keypoints2DInstances | None]:
+        """Predictions aligned with the table's rows (None where the run has none)."""
+        data = self.predictions_arrow()
+        out: list[Keypoints2DInstances | None] = [None] * int(self._finished()["table"]["rows"])
+        decoded = instances_from_arrow(data.column(KEYPOINTS_COLUMN))
+        for r, item in zip(data.column("row").to_pylist(), decoded, strict=True):
+            out[int(r)] = item
+        return out
+
+    def pr_curves(self) -> dict[str, np.ndarray]:
+        """PR curves for area "all", mean over categories: precision (10, 101) per OKS threshold."""
+        self._finished()
+        with np.load(self.path / "pr.npz") as data:
+            precision = data["precision"]  # (T, R, C, A, M)
+            recall_thresholds = data["recall_thresholds"]
+            oks_thresholds = data["oks_thresholds"]
+        curve = precision[:, :, :, 0, -1]
+        valid = curve > -1
+        summed = np.where(valid, curve, 0.0).sum(axis=2)
+        count = valid.sum(axis=2)
+        mean = np.where(count > 0, summed / np.maximum(count, 1), -1.0)
+        return {
+            "recall_thresholds": recall_thresholds,
+            "oks_thresholds": oks_thresholds,
+            "precision": mean,
+        }
+
+    def evaluate(
+        self,
+        *,
+        instance_confidence_threshold: float | None = None,
+        keypoint_confidence_threshold: float | None = None,
+    ) -> Any:
+        """Re-evaluate with confidence filters (a metrics view; the run is unchanged).
+
+        Instances under ``instance_confidence_threshold`` are dropped. Keypoints under
+        ``keypoint_confidence_threshold`` are moved out of reach (they count as misses for
+        OKS), so the view shows the quality of what a user would keep.
+        """
+        from posetable.eval import evaluate
+        from posetable.filtering import filter_predictions
+
+        table = self.table()
+        filtered: list[Keypoints2DInstances | None] = []
+        for item in self.all_predictions():
+            if item is None:
+                filtered.append(None)
+                continue
+            kept, mask = filter_predictions(
+                item,
+                keypoint_confidence_threshold=keypoint_confidence_threshold,
+                instance_confidence_threshold=instance_confidence_threshold,
+            )
+            if keypoint_confidence_threshold is not None and len(kept):
+                far = kept.keypoints.copy()
+                far[~mask] = -1e9
+                kept.keypoints = far
+            filtered.append(kept)
+        return evaluate(table, filtered, sigmas=table.schema.sigmas)
+
+    def rows_in(self, table: Table) -> dict[int, int]:
+        """Map rows of ``table`` to the run's rows holding the same samples.
+
+        ``table`` must be the run's revision or one descending from it (rows are matched by
+        their stable sample ids, so edits and deletes in between are handled).
+        """
+        if self.table_name != table.name:
+            raise RunError(
+                f"run {self._name!r} was made on {self.table_ref}, not on table {table.ref}"
+            )
+        if self.table_revision != table.revision:
+            lineage = {info.revision for info in table.history()}
+            if self.table_revision not in lineage:
+                raise RunError(
+                    f"run {self._name!r} was made on {self.table_ref}, which is not an ancestor "
+                    f"of {table.ref}; use a revision that descends from {self.table_ref}"
+                )
+        data = self.predictions_arrow()
+        run_rows = data.column("row").to_numpy()
+        run_ids = data.column(SAMPLE_ID).to_numpy()
+        target_ids = table.sample_ids()
+        order = np.argsort(target_ids, kind="stable")
+        if len(order) == 0:
+            return {}
+        where = np.minimum(np.searchsorted(target_ids[order], run_ids), len(order) - 1)
+        found = target_ids[order][where] == run_ids
+        return {
+            int(order[w]): int(r) for w, r, ok in zip(where, run_rows, found, strict=True) if ok
+        }
+
+    def __repr__(self) -> str:
+        if self._manifest is None:
+            pending = len(self._pending)
+            return f"Run({self._name!r}, table={self.table_ref}, unfinished, rows={pending})"
+        return f"Run({self._name!r}, table={self.table_ref}, ap={self.metrics['ap']:.4f})"
+
+
+def _write_run(
+    store: Store,
+    name: str,
+    table: Table,
+    predictions: Mapping[int, Keypoints2DInstances],
+    model_info: Mapping[str, Any],
+) -> Run:
+    from posetable.eval import evaluate
+
+    sigmas = np.asarray(table.schema.sigmas, dtype=np.float64)
+    aligned: list[Keypoints2DInstances | None] = [None] * len(table)
+    for row, item in predictions.items():
+        aligned[row] = item
+    result = evaluate(table, aligned, sigmas=sigmas)
+    rows = sorted(predictions)
+    items = [predictions[r] for r in rows]
+    sample_ids = table.sample_ids()
+    keypoints = (
+        instances_to_arrow(
+            items,
+            num_keypoints=table.schema.num_keypoints,
+            extras={},
+            widths=[it.image_width or 0.0 for it in items],
+            heights=[it.image_height or 0.0 for it in items],
+        )
+        if items
+        else instances_to_arrow(
+            [], num_keypoints=table.schema.num_keypoints, extras={}, widths=[], heights=[]
+        )
+    )
+    predictions_table = pa.table(
+        {
+            "row": pa.array(rows, pa.int64()),
+            SAMPLE_ID: pa.array(sample_ids[rows] if rows else [], pa.int64()),
+            KEYPOINTS_COLUMN: keypoints,
+        }
+    )
+    metrics = {m: float(getattr(result, m)) for m in METRIC_NAMES}
+    manifest = {
+        "format_version": RUN_FORMAT_VERSION,
+        "name": name,
+        "created": datetime.now(timezone.utc).isoformat(),
+        "table": {"name": table.name, "revision": table.revision, "rows": len(table)},
+        "sigmas": sigmas.tolist(),
+        "sigmas_given": table.schema.oks_sigmas_given,
+        "model_info": dict(model_info),
+        "metrics": metrics,
+        "counts": {
+            "rows_with_predictions": len(rows),
+            "predictions": int(sum(len(it) for it in items)),
+        },
+    }
+    store.runs_dir.mkdir(parents=True, exist_ok=True)
+    final = store.runs_dir / name
+    if final.exists():
+        raise RunError(f"a run named {name!r} already exists in {store.root}; choose another name")
+    staging = store.runs_dir / f".{name}.{uuid.uuid4().hex}.tmp"
+    staging.mkdir()
+    try:
+        pq.write_table(predictions_table, staging / "predictions.parquet")
+        pq.write_table(result.per_sample, staging / "per_sample.parquet")
+        pq.write_table(result.per_instance, staging / "per_instance.parquet")
+        np.savez(
+            staging / "pr.npz",
+            precision=result.precision,
+            recall=result.recall,
+            recall_thresholds=result.recall_thresholds,
+            oks_thresholds=result.oks_thresholds,
+        )
+        (staging / "manifest.json").write_bytes(
+            orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
+        )
+        os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return Run(store, name, manifest, table)
+
+
+def list_runs(table: Table | str | None = None, *, store: StoreLike = None) -> list[str]:
+    """Names of the finished runs in a store, optionally only those made on one table name.
+
+    Example:
+        >>> import posetable as pt, tempfile
+        >>> pt.list_runs(store=tempfile.mkdtemp())
+        []
+    """
+    if isinstance(table, Table):
+        resolved = table.store if store is None else resolve_store(store)
+        wanted: str | None = table.name
+    else:
+        resolved = resolve_store(store)
+        wanted = table
+    if not resolved.runs_dir.is_dir():
+        return []
+    names = []
+    for manifest in sorted(resolved.runs_dir.glob("*/manifest.json")):
+        if wanted is not None:
+            record = orjson.loads(manifest.read_bytes())
+            if record["table"]["name"] != wanted:
+                continue
+        names.append(manifest.parent.name)
+    return names
+
+
+def compare_runs(runs: Iterable[Run | str], *, store: StoreLike = None) -> pa.Table:
+    """One table of summary metrics, a row per run, side by side.
+
+    Warns (``PosetableWarning``) when the runs used different sigmas or table revisions,
+    because their numbers are then not comparable.
+    """
+    opened = [r if isinstance(r, Run) else Run.open(r, store=store) for r in runs]
+    if not opened:
+        raise RunError("compare_runs needs at least one run, got none")
+    sigma_sets = {tuple(np.round(r.sigmas, 12)) for r in opened}
+    if len(sigma_sets) > 1:
+        warnings.warn(
+            "runs were evaluated with different OKS sigmas ("
+            + ", ".join(f"{r.name}: {r.table_ref}" for r in opened)
+            + "); their metrics are not comparable",
+            PosetableWarning,
+            stacklevel=2,
+        )
+    elif len({r.table_ref for r in opened}) > 1:
+        warnings.warn(
+            "runs were made on different table revisions ("
+            + ", ".join(f"{r.name}: {r.table_ref}" for r in opened)
+            + "); compare them on the same revision for a fair comparison",
+            PosetableWarning,
+            stacklevel=2,
+        )
+    columns: dict[str, list[Any]] = {
+        "run": [r.name for r in opened],
+        "table": [r.table_ref for r in opened],
+        "model": [str(r.model_info.get("model", "")) for r in opened],
+    }
+    for metric in METRIC_NAMES:
+        columns[metric] = [r.metrics[metric] for r in opened]
+    columns["created"] = [r.created for r in opened]
+    return pa.table(columns)
