@@ -1,0 +1,249 @@
+"""Per-sample and per-instance metric tables, built from the engine's flat arrays.
+
+Everything is vectorised over the whole dataset: no Python loop per image or instance.
+The area range is "all" throughout; partners and TP flags are pycocotools' matches.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from posetable.eval._data import EvalInput
+from posetable.eval._engine import Matches, Params, candidate_pairs, group_starts
+from posetable.eval.oks import oks_pairs
+
+
+def _fixed_lists(values: np.ndarray, value_type: pa.DataType, valid: np.ndarray | None = None,
+                 rows_valid: np.ndarray | None = None) -> pa.Array:  # fmt: skip
+    """(N, W) values -> list<value_type> with W items per row (element / row validity)."""
+    n, width = values.shape
+    offsets = pa.array(np.arange(n + 1, dtype=np.int32) * width, pa.int32())
+    mask = None if valid is None else ~valid.ravel()
+    flat = pa.array(values.ravel(), value_type, mask=mask)
+    row_mask = None if rows_valid is None else pa.array(~rows_valid)
+    return pa.ListArray.from_arrays(offsets, flat, mask=row_mask)
+
+
+def _best_oks(inp: EvalInput, matches: Matches) -> tuple[np.ndarray, np.ndarray]:
+    """Best OKS of each evaluated prediction and each ground truth (NaN when no pair)."""
+    pair_ev, pair_gt, _, values = candidate_pairs(inp, matches.evaluated, min_oks=None)
+    best_ev = np.full(matches.evaluated.shape[0], -np.inf)
+    best_gt = np.full(len(inp.gt), -np.inf)
+    np.maximum.at(best_ev, pair_ev, values)
+    np.maximum.at(best_gt, pair_gt, values)
+    best_ev[np.isneginf(best_ev)] = np.nan
+    best_gt[np.isneginf(best_gt)] = np.nan
+    return best_ev, best_gt
+
+
+def _keypoint_errors(inp: EvalInput, dt_idx: np.ndarray, gt_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distance / sqrt(area) per keypoint, labeled mask) for matched pairs."""
+    gt = inp.gt
+    diff = inp.dt.keypoints[dt_idx] - gt.keypoints[gt_idx]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        err = np.sqrt((diff**2).sum(axis=2)) / np.sqrt(gt.area[gt_idx])[:, None]
+    return err, gt.labeled[gt_idx]
+
+
+def per_instance(inp: EvalInput, matches: Matches, params: Params) -> pa.Table:
+    """One row per ground truth and per prediction (see ``EvaluationResult.per_instance``)."""
+    gt, dt = inp.gt, inp.dt
+    n_g, n_d = len(gt), len(dt)
+    n_t = params.oks_thresholds.shape[0]
+    k = gt.keypoints.shape[1] if n_g else dt.keypoints.shape[1]
+    ev = matches.evaluated
+    best_ev, best_gt = _best_oks(inp, matches)
+
+    # ground truth
+    g_partner_ev = matches.gt_dt[0, 0] if n_g else np.zeros(0, np.int64)
+    g_has = g_partner_ev >= 0
+    g_partner_dt = np.where(g_has, ev[np.maximum(g_partner_ev, 0)] if ev.size else 0, -1)
+    g_oks = best_gt.copy()
+    g_err = np.zeros((n_g, k))
+    g_lab = np.zeros((n_g, k), bool)
+    if g_has.any():
+        gi = np.flatnonzero(g_has)
+        di = g_partner_dt[gi]
+        g_oks[gi] = _pair_oks(inp, di, gi)
+        g_err[gi], g_lab[gi] = _keypoint_errors(inp, di, gi)
+    g_ignored = matches.gt_ignore[0] if n_g else np.zeros(0, bool)
+    g_tp = (matches.gt_dt[0] >= 0).T & ~g_ignored[:, None] if n_g else np.zeros((0, n_t), bool)
+
+    # predictions (all given; those past the top max_dets of their image were not evaluated)
+    d_partner_gt = np.full(n_d, -1, np.int64)
+    d_oks = np.full(n_d, np.nan)
+    d_ignored = np.ones(n_d, bool)
+    d_tp = np.zeros((n_d, n_t), bool)
+    if ev.size:
+        d_partner_gt[ev] = matches.dt_gt[0, 0]
+        d_oks[ev] = best_ev
+        d_ignored[ev] = matches.dt_ignore[0, 0]
+        d_tp[ev] = matches.tp[0].T
+    d_has = d_partner_gt >= 0
+    d_err = np.zeros((n_d, k))
+    d_lab = np.zeros((n_d, k), bool)
+    if d_has.any():
+        di = np.flatnonzero(d_has)
+        gi = d_partner_gt[di]
+        d_oks[di] = _pair_oks(inp, di, gi)
+        d_err[di], d_lab[di] = _keypoint_errors(inp, di, gi)
+
+    labels = inp.category_labels
+    row = np.concatenate([inp.rows[gt.image], inp.rows[dt.image]]).astype(np.int64)
+    kind_is_pred = np.concatenate([np.zeros(n_g, bool), np.ones(n_d, bool)])
+    index = np.concatenate([gt.index, dt.index]).astype(np.int64)
+    partner = np.concatenate(
+        [
+            np.where(g_has, dt.index[np.maximum(g_partner_dt, 0)] if n_d else -1, -1),
+            np.where(d_has, gt.index[np.maximum(d_partner_gt, 0)] if n_g else -1, -1),
+        ]
+    ).astype(np.int64)
+    order = np.lexsort((index, kind_is_pred, row))
+    oks = np.concatenate([g_oks, d_oks])[order]
+    score = np.concatenate([np.zeros(n_g), dt.score])[order]
+    errors = np.concatenate([g_err, d_err])[order]
+    labeled = np.concatenate([g_lab, d_lab])[order]
+    has_partner = np.concatenate([g_has, d_has])[order]
+    kinds = pa.DictionaryArray.from_arrays(
+        pa.array(kind_is_pred[order].astype(np.int8)), pa.array(["gt", "pred"])
+    ).cast(pa.string())
+    return pa.table(
+        {
+            "row": pa.array(row[order], pa.int64()),
+            "kind": kinds,
+            "index": pa.array(index[order], pa.int64()),
+            "category": pa.array(
+                np.concatenate([labels[gt.category], labels[dt.category]])[order], pa.int64()
+            ),
+            "score": pa.array(score, pa.float64(), mask=~kind_is_pred[order]),
+            "partner": pa.array(partner[order], pa.int64()),
+            "oks": pa.array(oks, pa.float64(), mask=np.isnan(oks)),
+            "ignored": pa.array(np.concatenate([g_ignored, d_ignored])[order], pa.bool_()),
+            "tp": _fixed_lists(np.concatenate([g_tp, d_tp])[order], pa.bool_()),
+            "keypoint_errors": _fixed_lists(
+                errors, pa.float64(), valid=labeled & has_partner[:, None], rows_valid=has_partner
+            ),
+        }
+    )
+
+
+def _pair_oks(inp: EvalInput, dt_idx: np.ndarray, gt_idx: np.ndarray) -> np.ndarray:
+    gt = inp.gt
+    return oks_pairs(inp.dt.keypoints, gt.keypoints, gt.labeled, gt.area, gt.box, inp.sigmas, dt_idx, gt_idx)
+
+
+def per_sample(inp: EvalInput, matches: Matches, params: Params) -> pa.Table:
+    """One row per image (see ``EvaluationResult.per_sample``)."""
+    gt, dt = inp.gt, inp.dt
+    n_i = inp.num_images
+    thresholds = params.oks_thresholds
+    ev = matches.evaluated
+    ev_img = dt.image[ev]
+    g_ignored = matches.gt_ignore[0] if len(gt) else np.zeros(0, bool)
+    num_gt = np.bincount(gt.image[~g_ignored], minlength=n_i)
+    num_ign = np.bincount(gt.image[g_ignored], minlength=n_i)
+    num_pred = np.bincount(dt.image, minlength=n_i)
+    columns: dict[str, pa.Array] = {
+        "row": pa.array(inp.rows, pa.int64()),
+        "image_id": pa.array(inp.image_ids.tolist() if inp.image_ids.dtype == object else inp.image_ids),
+        "num_gt": pa.array(num_gt, pa.int64()),
+        "num_gt_ignored": pa.array(num_ign, pa.int64()),
+        "num_pred": pa.array(num_pred, pa.int64()),
+    }
+    for label, value in (("50", 0.5), ("75", 0.75)):
+        where = np.flatnonzero(np.isclose(thresholds, value))
+        if where.size == 0:
+            continue
+        t = int(where[0])
+        tp = np.bincount(ev_img[matches.tp[0, t]], minlength=n_i) if ev.size else np.zeros(n_i, np.int64)
+        fp = np.bincount(ev_img[matches.fp[0, t]], minlength=n_i) if ev.size else np.zeros(n_i, np.int64)
+        columns[f"tp_{label}"] = pa.array(tp, pa.int64())
+        columns[f"fp_{label}"] = pa.array(fp, pa.int64())
+        columns[f"fn_{label}"] = pa.array(num_gt - tp, pa.int64())
+    mean_oks = np.full(n_i, np.nan)
+    if ev.size:
+        hits = np.flatnonzero(matches.tp[0, 0])
+        if hits.size:
+            values = _pair_oks(inp, ev[hits], matches.dt_gt[0, 0, hits])
+            sums = np.bincount(ev_img[hits], weights=values, minlength=n_i)
+            counts = np.bincount(ev_img[hits], minlength=n_i)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean_oks = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    columns["mean_oks"] = pa.array(mean_oks, pa.float64(), mask=np.isnan(mean_oks))
+    ap = image_ap(inp, matches, params)
+    columns["ap"] = pa.array(ap, pa.float64(), mask=np.isnan(ap))
+    return pa.table(columns)
+
+
+def image_ap(inp: EvalInput, matches: Matches, params: Params) -> np.ndarray:
+    """AP[.5:.95] (area all) of each image evaluated alone; NaN where no cell is defined.
+
+    For each (image, category) with non-ignored ground truth, the image's top predictions
+    (already in score order) give a precision curve per threshold; the 101-point sampling is
+    done with integer TP counts: the first index where ``tp / npig >= r`` is the first where
+    ``tp >= k_r``, k_r the smallest integer whose ``k_r / npig`` reaches r in float64.
+    """
+    gt, dt = inp.gt, inp.dt
+    n_i, n_c = inp.num_images, inp.num_categories
+    n_t = params.oks_thresholds.shape[0]
+    rec = params.recall_thresholds
+    max_det = params.max_dets[-1]
+    g_ok = ~matches.gt_ignore[0] if len(gt) else np.zeros(0, bool)
+    cell_key = gt.category[g_ok] * n_i + gt.image[g_ok]
+    cells, npig = np.unique(cell_key, return_counts=True)
+    out = np.full(n_i, np.nan)
+    if cells.size == 0:
+        return out
+    ev = matches.evaluated
+    keep = matches.rank < max_det
+    ev_idx = np.flatnonzero(keep)
+    ev_key = dt.category[ev[ev_idx]] * n_i + dt.image[ev[ev_idx]]
+    width = max(int(matches.rank.max()) + 1 if ev.size else 1, 1)
+    width = min(width, max_det)
+    n_cells = cells.shape[0]
+    tp = np.zeros((n_cells, n_t, width), bool)
+    fp = np.zeros((n_cells, n_t, width), bool)
+    nd = np.zeros(n_cells, np.int64)
+    if ev_idx.size:
+        where = np.searchsorted(cells, ev_key)
+        where = np.minimum(where, n_cells - 1)
+        inside = cells[where] == ev_key
+        sel = ev_idx[inside]
+        c_of = where[inside]
+        r_of = matches.rank[sel]
+        tp[c_of, :, r_of] = matches.tp[0][:, sel].T
+        fp[c_of, :, r_of] = matches.fp[0][:, sel].T
+        nd = np.bincount(c_of, minlength=n_cells)
+    tp_cum = np.cumsum(tp, axis=2)
+    fp_cum = np.cumsum(fp, axis=2)
+    tps = tp_cum.astype(float)
+    pr = tps / (fp_cum + tps + np.spacing(1))
+    valid = np.arange(width)[None, None, :] < nd[:, None, None]
+    pr = np.where(valid, pr, 0.0)
+    pr = np.maximum.accumulate(pr[:, :, ::-1], axis=2)[:, :, ::-1]
+    # k_r: smallest integer k with k / npig >= r, exactly as float64 division decides
+    n = npig.astype(float)[:, None]
+    k = np.maximum(np.floor(rec[None, :] * n) - 1, 0)
+    for _ in range(3):
+        k = np.where(k / n >= rec[None, :], k, k + 1)
+    k = k.astype(np.int64)  # (cells, R)
+    # first index where tp_cum >= k: position of the k-th TP (k = 0 -> index 0)
+    first = np.full((n_cells, n_t, width + 2), width, np.int64)
+    first[:, :, 0] = 0
+    ci, ti, pi = np.nonzero(tp)
+    first[ci, ti, tp_cum[ci, ti, pi]] = pi
+    kk = np.minimum(k, width + 1)
+    idx = np.take_along_axis(first, np.broadcast_to(kk[:, None, :], (n_cells, n_t, rec.shape[0])), axis=2)
+    reach = idx < nd[:, None, None]
+    q = np.where(reach, np.take_along_axis(pr, np.minimum(idx, width - 1), axis=2), 0.0)
+    sums = np.bincount(cells % n_i, weights=q.sum(axis=(1, 2)), minlength=n_i)
+    counts = np.bincount(cells % n_i, minlength=n_i) * (n_t * rec.shape[0])
+    has = counts > 0
+    out[has] = sums[has] / counts[has]
+    return out
+
+
+def image_positions_of(keys: np.ndarray) -> np.ndarray:
+    """Start position of each run in a sorted key array (re-exported helper)."""
+    return group_starts(keys)

@@ -1,0 +1,525 @@
+"""COCO keypoint ground-truth and results JSON -> flat columns, fast and with precise errors.
+
+The results file goes through DuckDB's JSON reader straight into Arrow columns (no Python
+object per result); the ground truth through orjson and ``np.fromiter`` over the few fields
+evaluation needs. Whenever the fast path meets something unexpected (a missing field, a
+wrong type, a NaN), the file is read again the plain way only to name the first problem:
+file, position in the list, annotation id, what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from posetable.errors import FormatError
+
+logger = logging.getLogger(__name__)
+PathLike = str | os.PathLike[str]
+
+
+def load_json(path: PathLike) -> Any:
+    """Parse a JSON file with orjson; NaN/Infinity literals are accepted so they can be named."""
+    target = Path(path)
+    try:
+        data = target.read_bytes()
+    except FileNotFoundError as exc:
+        raise FormatError("file not found", path=target) from exc
+    except OSError as exc:
+        raise FormatError(f"cannot read the file: {exc}", path=target) from exc
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        try:  # Python's json writes NaN / Infinity, which orjson rejects: read them to name them
+            return json.loads(data)
+        except json.JSONDecodeError as plain:
+            raise FormatError(
+                f"invalid JSON at line {plain.lineno}, column {plain.colno}: {plain.msg}",
+                path=target,
+                line=plain.lineno,
+            ) from exc
+        except UnicodeDecodeError as plain:
+            raise FormatError(f"not UTF-8 JSON: {plain}", path=target) from exc
+
+
+def _where(kind: str, position: int, item: Any) -> str:
+    ident = item.get("id") if isinstance(item, dict) else None
+    return f"{kind}[{position}]" + (f" (id {ident!r})" if ident is not None else "")
+
+
+def _first_bad(
+    items: Sequence[Any], key: str, check: Callable[[Any], bool], kind: str, expected: str, path: Path
+) -> FormatError:
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            return FormatError(f"{kind}[{i}] must be an object, got {type(item).__name__}", path=path)
+        if key not in item:
+            return FormatError(f"{_where(kind, i, item)}: missing {key!r} ({expected})", path=path)
+        if not check(item[key]):
+            return FormatError(
+                f"{_where(kind, i, item)}: {key!r} must be {expected}, got {item[key]!r}"[:300], path=path
+            )
+    return FormatError(f"{kind}: {key!r} could not be read ({expected})", path=path)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and bool(np.isfinite(v))
+
+
+def _is_id(v: Any) -> bool:
+    return (isinstance(v, int) and not isinstance(v, bool)) or isinstance(v, str) or (
+        isinstance(v, float) and float(v).is_integer()
+    )
+
+
+def numbers(items: Sequence[Any], key: str, kind: str, path: Path, *, default: Any = None) -> np.ndarray:
+    """A float64 column of one numeric field (``default`` fills a missing field when given)."""
+    n = len(items)
+    try:
+        values = np.fromiter((item[key] for item in items), dtype=np.float64, count=n)
+    except (KeyError, TypeError, ValueError):
+        if default is None:
+            raise _first_bad(items, key, _is_number, kind, "a finite number", path) from None
+        try:
+            values = np.fromiter(
+                (item.get(key, np.nan) for item in items), dtype=np.float64, count=n
+            )
+        except (TypeError, ValueError, AttributeError):
+            raise _first_bad(items, key, _is_number, kind, "a finite number", path) from None
+        missing = np.fromiter((key not in item for item in items), dtype=bool, count=n)
+        values[missing] = default if np.ndim(default) == 0 else np.asarray(default)[missing]
+    if not np.all(np.isfinite(values)):
+        raise _first_bad(items, key, _is_number, kind, "a finite number", path)
+    return values
+
+
+def identifiers(items: Sequence[Any], key: str, kind: str, path: Path) -> np.ndarray:
+    """An id column: int64 when every id is an integer, else an object array of ids."""
+    n = len(items)
+    try:
+        raw = [item[key] for item in items]
+    except (KeyError, TypeError):
+        raise _first_bad(items, key, _is_id, kind, "an integer or string id", path) from None
+    try:
+        values = np.fromiter(raw, dtype=np.int64, count=n)
+        if all(type(v) is int for v in raw) or np.array_equal(values, np.asarray(raw, dtype=float)):
+            return values
+    except (TypeError, ValueError, OverflowError):
+        pass
+    if not all(_is_id(v) for v in raw):
+        raise _first_bad(items, key, _is_id, kind, "an integer or string id", path)
+    return np.asarray([int(v) if isinstance(v, float) else v for v in raw], dtype=object)
+
+
+def point_lists(
+    items: Sequence[Any], key: str, width: int, kind: str, path: Path, what: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """(values (N, width), present (N,)) of a list-of-numbers field; a missing field is absent."""
+    n = len(items)
+    lists = [item.get(key) if isinstance(item, dict) else None for item in items]
+    present = np.fromiter((v is not None for v in lists), dtype=bool, count=n)
+    out = np.zeros((n, width))
+    chosen = [v for v in lists if v is not None]
+    if not chosen:
+        return out, present
+    try:
+        lengths = np.fromiter(map(len, chosen), dtype=np.int64, count=len(chosen))
+    except TypeError:
+        raise _first_bad(items, key, lambda v: isinstance(v, list), kind, what, path) from None
+    if np.any(lengths != width):
+        i = int(np.flatnonzero(present)[np.flatnonzero(lengths != width)[0]])
+        raise FormatError(
+            f"{_where(kind, i, items[i])}: {key!r} must hold {what}, got {int(len(lists[i]))} values",
+            path=path,
+        )
+    try:
+        flat = np.fromiter(
+            itertools.chain.from_iterable(chosen), dtype=np.float64, count=width * len(chosen)
+        )
+    except (TypeError, ValueError):
+        flat = None
+    if flat is None or not np.all(np.isfinite(flat)):
+        for i, v in enumerate(lists):
+            if v is not None and not all(_is_number(x) for x in v):
+                bad = next(x for x in v if not _is_number(x))
+                raise FormatError(
+                    f"{_where(kind, i, items[i])}: {key!r} must hold finite numbers, got {bad!r}",
+                    path=path,
+                )
+    out[present] = np.asarray(flat).reshape(-1, width)
+    return out, present
+
+
+# -- ground truth --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CocoGroundTruth:
+    """A COCO keypoints ground-truth file as columns (only what evaluation needs).
+
+    Attributes:
+        path: the file.
+        image_ids: (I,) sorted unique image ids.
+        category_ids: (C,) sorted unique category ids.
+        category_labels: (C,) index of each category in the file's ``categories`` list.
+        num_keypoints: K.
+        ann_image, ann_category: (G,) image / category positions.
+        keypoints: (G, K, 3) x, y, v.
+        box: (G, 4) ``[x, y, w, h]``.
+        area, iscrowd, num_kpts: (G,) float64 (filled as the formats issue says when absent).
+        ids: (G,) annotation ids (int64 or object).
+        index: (G,) position of the annotation among its image's annotations in the file.
+    """
+
+    path: Path
+    image_ids: np.ndarray
+    category_ids: np.ndarray
+    category_labels: np.ndarray
+    num_keypoints: int
+    ann_image: np.ndarray
+    ann_category: np.ndarray
+    keypoints: np.ndarray
+    box: np.ndarray
+    area: np.ndarray
+    iscrowd: np.ndarray
+    num_kpts: np.ndarray
+    ids: np.ndarray
+    index: np.ndarray
+
+
+def positions(ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
+    """Position of each id in ``sorted_ids`` (-1 where absent)."""
+    if ids.shape[0] == 0:
+        return np.zeros(0, np.int64)
+    if ids.dtype != object and sorted_ids.dtype != object:
+        if sorted_ids.shape[0] == 0:
+            return np.full(ids.shape[0], -1, np.int64)
+        where = np.minimum(np.searchsorted(sorted_ids, ids), sorted_ids.shape[0] - 1)
+        return np.where(sorted_ids[where] == ids, where, -1).astype(np.int64)
+    lookup = {v: i for i, v in enumerate(sorted_ids.tolist())}
+    return np.fromiter((lookup.get(v, -1) for v in ids.tolist()), dtype=np.int64, count=ids.shape[0])
+
+
+def sorted_unique(ids: np.ndarray, what: str, path: Path) -> np.ndarray:
+    """Sorted unique ids (pycocotools sorts ``imgIds`` / ``catIds``)."""
+    if ids.dtype != object:
+        return np.unique(ids)
+    kinds = {type(v) for v in ids.tolist()}
+    if len(kinds) > 1:
+        raise FormatError(f"{what} ids mix {sorted(k.__name__ for k in kinds)}; use one type", path=path)
+    return np.asarray(sorted(set(ids.tolist())), dtype=object)
+
+
+def read_ground_truth(path: PathLike) -> CocoGroundTruth:
+    """Read a COCO keypoints ground-truth JSON into columns.
+
+    Annotations of images or categories the file does not list are left out, as
+    pycocotools leaves them out (logged). Missing ``area`` becomes bbox w*h*0.53, missing
+    ``iscrowd`` 0, missing ``num_keypoints`` the count of points with v > 0, a missing
+    ``bbox`` the box around the labeled points.
+    """
+    target = Path(path)
+    doc = load_json(target)
+    if not isinstance(doc, dict):
+        raise FormatError(f"a COCO file must be a JSON object, got {type(doc).__name__}", path=target)
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(doc.get(key), list):
+            raise FormatError(f"missing the {key!r} list of a COCO keypoints file", path=target)
+    images, anns, cats = doc["images"], doc["annotations"], doc["categories"]
+    image_ids = sorted_unique(identifiers(images, "id", "images", target), "image", target)
+    cat_raw = identifiers(cats, "id", "categories", target)
+    category_ids = sorted_unique(cat_raw, "category", target)
+    first_label = {}
+    for i, v in enumerate(cat_raw.tolist()):
+        first_label.setdefault(v, i)
+    category_labels = np.asarray([first_label[v] for v in category_ids.tolist()], dtype=np.int64)
+    k = _num_keypoints(cats, anns, target)
+    if anns:
+        ann_img = positions(identifiers(anns, "image_id", "annotations", target), image_ids)
+        ann_cat = positions(identifiers(anns, "category_id", "annotations", target), category_ids)
+    else:
+        ann_img = ann_cat = np.zeros(0, np.int64)
+    known = (ann_img >= 0) & (ann_cat >= 0)
+    if not known.all():
+        logger.warning(
+            "%s: %d annotations name an image or category the file does not list; "
+            "they are left out, as pycocotools leaves them out",
+            target,
+            int((~known).sum()),
+        )
+    kept = np.flatnonzero(known)
+    anns = [anns[i] for i in kept.tolist()] if not known.all() else anns
+    ann_img, ann_cat = ann_img[kept], ann_cat[kept]
+    ids = identifiers(anns, "id", "annotations", target) if anns else np.zeros(0, np.int64)
+    flat, _ = point_lists(anns, "keypoints", 3 * k, "annotations", target, f"3K={3 * k} values (x, y, v)")
+    kp = flat.reshape(-1, k, 3)
+    vis = kp[..., 2]
+    bad = (vis != 0) & (vis != 1) & (vis != 2)
+    if bad.any():
+        i, j = (int(x) for x in np.argwhere(bad)[0])
+        raise FormatError(
+            f"{_where('annotations', i, anns[i])}: visibility must be 0, 1 or 2, got {vis[i, j]!r} "
+            f"at keypoint {j}",
+            path=target,
+        )
+    labeled = vis > 0
+    box, has_box = point_lists(anns, "bbox", 4, "annotations", target, "4 values [x, y, w, h]")
+    if not has_box.all():
+        box[~has_box] = _labeled_box(kp[~has_box, :, :2], labeled[~has_box])
+    area = numbers(anns, "area", "annotations", target, default=box[:, 2] * box[:, 3] * 0.53)
+    iscrowd = numbers(anns, "iscrowd", "annotations", target, default=0.0)
+    num_kpts = numbers(anns, "num_keypoints", "annotations", target, default=labeled.sum(axis=1).astype(float))
+    order = np.argsort(ann_img, kind="stable")
+    index = np.empty(len(anns), np.int64)
+    if len(anns):
+        from posetable.eval._engine import group_starts
+
+        index[order] = np.arange(len(anns)) - group_starts(ann_img[order])
+    out = CocoGroundTruth(
+        path=target,
+        image_ids=image_ids,
+        category_ids=category_ids,
+        category_labels=category_labels,
+        num_keypoints=k,
+        ann_image=ann_img,
+        ann_category=ann_cat,
+        keypoints=kp,
+        box=box,
+        area=area,
+        iscrowd=iscrowd,
+        num_kpts=num_kpts,
+        ids=ids,
+        index=index,
+    )
+    return _pycocotools_duplicates(out)
+
+
+def _labeled_box(points: np.ndarray, labeled: np.ndarray) -> np.ndarray:
+    x = np.where(labeled, points[..., 0], np.inf)
+    y = np.where(labeled, points[..., 1], np.inf)
+    x1 = np.where(labeled, points[..., 0], -np.inf).max(1)
+    y1 = np.where(labeled, points[..., 1], -np.inf).max(1)
+    x0, y0 = x.min(1), y.min(1)
+    box = np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)
+    box[~labeled.any(axis=1)] = 0.0
+    return box
+
+
+def _num_keypoints(cats: list[Any], anns: list[Any], path: Path) -> int:
+    names = [c.get("keypoints") for c in cats if isinstance(c, dict) and c.get("keypoints")]
+    if names:
+        return len(names[0])
+    for i, ann in enumerate(anns):
+        kps = ann.get("keypoints") if isinstance(ann, dict) else None
+        if isinstance(kps, list) and kps:
+            if len(kps) % 3:
+                raise FormatError(
+                    f"{_where('annotations', i, ann)}: 'keypoints' must hold 3K values, got {len(kps)}",
+                    path=path,
+                )
+            return len(kps) // 3
+    raise FormatError("no keypoint category and no annotation with keypoints: K is unknown", path=path)
+
+
+def _pycocotools_duplicates(gt: CocoGroundTruth) -> CocoGroundTruth:
+    """Reproduce pycocotools on duplicate annotation ids (its ``anns`` dict keeps the last).
+
+    pycocotools lists annotations per image in file order, then loads each by id, so every
+    annotation sharing an id is replaced by the LAST one with that id (image and category
+    included). Logged, since such a file evaluates other annotations than it shows.
+    """
+    ids = gt.ids
+    if ids.shape[0] < 2:
+        return gt
+    if ids.dtype != object:
+        uniq, inverse = np.unique(ids, return_inverse=True)
+        if uniq.shape[0] == ids.shape[0]:
+            return gt
+        last = np.zeros(uniq.shape[0], np.int64)
+        last[inverse] = np.arange(ids.shape[0])  # later positions overwrite earlier ones
+        source = last[inverse]
+    else:
+        seen: dict[Any, int] = {}
+        for i, v in enumerate(ids.tolist()):
+            seen[v] = i
+        if len(seen) == ids.shape[0]:
+            return gt
+        source = np.asarray([seen[v] for v in ids.tolist()], dtype=np.int64)
+    logger.warning(
+        "%s: %d annotations share an id with another; evaluating as pycocotools does "
+        "(each is replaced by the last annotation with its id)",
+        gt.path,
+        int((source != np.arange(ids.shape[0])).sum()),
+    )
+    slots = np.argsort(gt.ann_image, kind="stable")  # pycocotools' order: image, then file order
+    src = source[slots]
+    return CocoGroundTruth(
+        path=gt.path,
+        image_ids=gt.image_ids,
+        category_ids=gt.category_ids,
+        category_labels=gt.category_labels,
+        num_keypoints=gt.num_keypoints,
+        ann_image=gt.ann_image[src],
+        ann_category=gt.ann_category[src],
+        keypoints=gt.keypoints[src],
+        box=gt.box[src],
+        area=gt.area[src],
+        iscrowd=gt.iscrowd[src],
+        num_kpts=gt.num_kpts[src],
+        ids=gt.ids[src],
+        index=gt.index[slots],
+    )
+
+
+# -- results -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CocoResults:
+    """A COCO keypoint results file as columns.
+
+    Attributes:
+        path: the file.
+        image_ids: (D,) image id of each result (int64 or object).
+        category_ids: (D,) category id of each result.
+        keypoints: (D, K, 3) x, y and the third value (a score; not used by OKS).
+        score: (D,) float64.
+        area: (D,) float64, pycocotools' ``loadRes`` area (bbox w*h when the FIRST result has
+            a non-empty bbox, else the extent of all predicted points).
+        bbox: (D, 4) ``[x, y, w, h]`` or None when the first result has none.
+    """
+
+    path: Path
+    image_ids: np.ndarray
+    category_ids: np.ndarray
+    keypoints: np.ndarray
+    score: np.ndarray
+    area: np.ndarray
+    bbox: np.ndarray | None
+
+    def __len__(self) -> int:
+        return int(self.score.shape[0])
+
+
+_RESULT_COLUMNS = (
+    "{'image_id': 'BIGINT', 'category_id': 'BIGINT', 'keypoints': 'DOUBLE[]', "
+    "'score': 'DOUBLE', 'bbox': 'DOUBLE[]'}"
+)
+
+
+def read_results(path: PathLike, num_keypoints: int) -> CocoResults:
+    """Read a COCO keypoint results JSON (a list of ``image_id``, ``category_id``,
+    ``keypoints``, ``score``, optional ``bbox``) into columns.
+
+    Raises:
+        FormatError: not a list, a missing or non-numeric field, keypoints of another K,
+            NaN values, or a bbox on the first result but not on a later one.
+    """
+    target = Path(path)
+    if not target.is_file():
+        raise FormatError("file not found", path=target)
+    fast = _results_duckdb(target, num_keypoints)
+    return fast if fast is not None else _results_plain(target, num_keypoints)
+
+
+def _results_duckdb(path: Path, k: int) -> CocoResults | None:
+    """DuckDB's reader; None when anything is unusual (then the plain reader names it)."""
+    import duckdb
+
+    quoted = str(path).replace("'", "''")
+    query = (
+        f"SELECT image_id, category_id, keypoints, score, bbox FROM read_json('{quoted}', "
+        f"format='array', columns={_RESULT_COLUMNS}, maximum_object_size=1073741824)"
+    )
+    try:
+        con = duckdb.connect()
+        try:
+            data = con.sql(query).to_arrow_table()
+        finally:
+            con.close()
+    except (duckdb.Error, RuntimeError, ValueError):
+        return None
+    n = data.num_rows
+    if n == 0:
+        return None
+    for name in ("image_id", "category_id", "keypoints", "score"):
+        if data.column(name).null_count:
+            return None
+    kp_col = data.column("keypoints").combine_chunks()
+    lengths = pc.list_value_length(kp_col).to_numpy(zero_copy_only=False)
+    if np.any(lengths != 3 * k):
+        return None
+    flat = pc.list_flatten(kp_col)
+    if flat.null_count:
+        return None
+    kp = flat.to_numpy(zero_copy_only=False).reshape(n, k, 3)
+    score = data.column("score").to_numpy()
+    if not (np.all(np.isfinite(kp)) and np.all(np.isfinite(score))):
+        return None
+    bbox_col = data.column("bbox").combine_chunks()
+    bbox = None
+    first = bbox_col[0]
+    if first.is_valid and len(first) > 0:
+        if bbox_col.null_count:
+            return None
+        b_len = pc.list_value_length(bbox_col).to_numpy(zero_copy_only=False)
+        b_flat = pc.list_flatten(bbox_col)
+        if np.any(b_len != 4) or b_flat.null_count:
+            return None
+        bbox = b_flat.to_numpy(zero_copy_only=False).reshape(n, 4)
+        if not np.all(np.isfinite(bbox)):
+            return None
+    return _results(path, data.column("image_id").to_numpy(), data.column("category_id").to_numpy(), kp, score, bbox)
+
+
+def _results(
+    path: Path, image_ids: np.ndarray, category_ids: np.ndarray, kp: np.ndarray, score: np.ndarray, bbox: np.ndarray | None
+) -> CocoResults:
+    if bbox is not None:
+        area = bbox[:, 2] * bbox[:, 3]
+    else:
+        from posetable.eval._data import keypoint_extent_area
+
+        area = keypoint_extent_area(kp[..., :2])
+    return CocoResults(path, image_ids, category_ids, kp, score, area, bbox)
+
+
+def _results_plain(path: Path, k: int) -> CocoResults:
+    items = load_json(path)
+    if not isinstance(items, list):
+        raise FormatError(
+            f"a COCO results file must be a JSON list of results, got {type(items).__name__}", path=path
+        )
+    kind = "results"
+    if not items:
+        return CocoResults(path, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, k, 3)),
+                           np.zeros(0), np.zeros(0), None)  # fmt: skip
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise FormatError(f"results[{i}] must be an object, got {type(item).__name__}", path=path)
+    image_ids = identifiers(items, "image_id", kind, path)
+    category_ids = identifiers(items, "category_id", kind, path)
+    missing = [i for i, item in enumerate(items) if "keypoints" not in item]
+    if missing:
+        raise FormatError(f"results[{missing[0]}]: missing 'keypoints'", path=path)
+    flat, _ = point_lists(items, "keypoints", 3 * k, kind, path, f"3K={3 * k} values (x, y, score)")
+    score = numbers(items, "score", kind, path)
+    first = items[0].get("bbox")
+    bbox = None
+    if first:
+        lacking = [i for i, item in enumerate(items) if not item.get("bbox")]
+        if lacking:
+            raise FormatError(
+                f"results[{lacking[0]}]: no 'bbox' while the first result has one (pycocotools "
+                "then takes every result's area from its bbox); give every result a bbox or none",
+                path=path,
+            )
+        bbox, _ = point_lists(items, "bbox", 4, kind, path, "4 values [x, y, w, h]")
+    return _results(path, image_ids, category_ids, flat.reshape(-1, k, 3), score, bbox)

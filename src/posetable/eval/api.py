@@ -1,0 +1,379 @@
+"""``pt.evaluate``, ``pt.evaluate_coco`` and ``read_coco_results``: the evaluation entry points."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
+
+import numpy as np
+import pyarrow as pa
+
+from posetable._coco_constants import COCO_OKS_SIGMAS
+from posetable._validate import check_sigmas
+from posetable.errors import FormatError, SchemaError
+from posetable.eval import _engine
+from posetable.eval._columns import (
+    Frame,
+    frame,
+    predictions_from_arrow,
+    predictions_from_instances,
+    table_frame,
+    table_ground_truth,
+)
+from posetable.eval._data import EvalInput, GroundTruthColumns, PredictionColumns
+from posetable.eval._io import CocoGroundTruth, CocoResults, positions, read_ground_truth, read_results
+from posetable.eval.result import EvaluationResult, _Details
+
+if TYPE_CHECKING:
+    from posetable.instances import Keypoints2DInstances
+    from posetable.table import Table
+
+logger = logging.getLogger(__name__)
+PathLike = Union[str, "os.PathLike[str]"]
+Predictions = Union[
+    Sequence[Union["Keypoints2DInstances", None]],
+    Mapping[int, Union["Keypoints2DInstances", None]],
+    PathLike,
+    pa.Table,
+]
+
+
+def _is_path(value: Any) -> bool:
+    return isinstance(value, (str, os.PathLike))
+
+
+def _sigmas(sigmas: Any, default: np.ndarray, k: int) -> np.ndarray:
+    if sigmas is None:
+        return np.asarray(default, dtype=np.float64)
+    return check_sigmas(sigmas, k, error=SchemaError)
+
+
+def _coco_default_sigmas(k: int) -> np.ndarray:
+    """pycocotools' default: the COCO-17 sigmas when K=17, else uniform 1/K."""
+    if k == len(COCO_OKS_SIGMAS):
+        return np.asarray(COCO_OKS_SIGMAS, dtype=np.float64)
+    return np.full(k, 1.0 / k)
+
+
+# -- ground truth sources --------------------------------------------------------------------
+def _json_frame(gt: CocoGroundTruth) -> Frame:
+    n_i = gt.image_ids.shape[0]
+    out = frame(np.arange(n_i), np.arange(gt.category_ids.shape[0]), gt.num_keypoints)
+    # images are already sorted by id; categories: label = index in the file's list
+    label_position = np.full(int(gt.category_labels.max()) + 1 if gt.category_labels.size else 0, 0)
+    label_position[gt.category_labels] = np.arange(gt.category_labels.shape[0])
+    return Frame(
+        image_ids=gt.image_ids,
+        rows=out.rows,
+        row_position=out.row_position,
+        category_ids=gt.category_ids,
+        category_labels=gt.category_labels,
+        label_position=label_position,
+        num_keypoints=gt.num_keypoints,
+    )
+
+
+def _json_ground_truth(gt: CocoGroundTruth) -> GroundTruthColumns:
+    kp = gt.keypoints
+    return GroundTruthColumns(
+        image=gt.ann_image,
+        category=gt.ann_category,
+        keypoints=np.ascontiguousarray(kp[..., :2]),
+        labeled=kp[..., 2] > 0,
+        box=gt.box,
+        area=gt.area,
+        ignore=(gt.iscrowd != 0) | (gt.num_kpts == 0),
+        crowd=np.trunc(gt.iscrowd) != 0,
+        id_zero=(gt.ids == 0) if gt.ids.dtype != object else np.array([v == 0 for v in gt.ids], bool),
+        index=gt.index,
+        ids=gt.ids if gt.ids.dtype != object else np.arange(1, gt.ids.shape[0] + 1),
+    )
+
+
+def _warn_id_zero(gt: GroundTruthColumns, where: str) -> None:
+    if gt.id_zero.any():
+        logger.warning(
+            "%s has an annotation with id 0: pycocotools scores a prediction matched to it as a "
+            "false positive (ids are its 'unmatched' marker); posetable reproduces that so the "
+            "numbers agree. Renumber the annotations to avoid it.",
+            where,
+        )
+
+
+# -- predictions sources ---------------------------------------------------------------------
+def _results_to_predictions(
+    res: CocoResults, fr: Frame, *, image_key: np.ndarray, unknown_category: str
+) -> PredictionColumns:
+    """Map results to image / category positions (``image_key``: image id of each position)."""
+    n = len(res)
+    img = positions(res.image_ids, image_key) if n else np.zeros(0, np.int64)
+    if np.any(img < 0):
+        i = int(np.flatnonzero(img < 0)[0])
+        raise FormatError(
+            f"results[{i}]: image_id {res.image_ids[i]!r} is not an image of the ground truth",
+            path=res.path,
+        )
+    cat = positions(res.category_ids, fr.category_ids) if n else np.zeros(0, np.int64)
+    keep = np.ones(n, bool)
+    if np.any(cat < 0):
+        i = int(np.flatnonzero(cat < 0)[0])
+        if unknown_category == "error":
+            raise FormatError(
+                f"results[{i}]: category_id {res.category_ids[i]!r} is not a category of the "
+                f"ground truth (known: {fr.category_ids.tolist()[:10]})",
+                path=res.path,
+            )
+        keep = cat >= 0
+        logger.warning(
+            "%s: %d results name a category the ground truth does not have; they are left "
+            "out, as pycocotools leaves them out",
+            res.path,
+            int((~keep).sum()),
+        )
+    image = img[keep]
+    order = np.argsort(image, kind="stable")
+    index = np.empty(image.shape[0], np.int64)
+    if image.size:
+        index[order] = np.arange(image.shape[0]) - _engine.group_starts(image[order])
+    return PredictionColumns(
+        image=image,
+        category=cat[keep],
+        keypoints=np.ascontiguousarray(res.keypoints[keep, :, :2]),
+        score=res.score[keep],
+        area=res.area[keep],
+        index=index,
+    )
+
+
+def _predictions(predictions: Any, fr: Frame, image_key: np.ndarray, unknown_category: str) -> PredictionColumns:
+    if _is_path(predictions):
+        res = read_results(predictions, fr.num_keypoints)
+        return _results_to_predictions(res, fr, image_key=image_key, unknown_category=unknown_category)
+    if isinstance(predictions, pa.Table):
+        return predictions_from_arrow(predictions, fr)
+    if isinstance(predictions, (Sequence, Mapping)) and not isinstance(predictions, (str, bytes)):
+        return predictions_from_instances(predictions, fr)
+    raise TypeError(
+        "predictions must be a sequence of Keypoints2DInstances (None where a row has none), a "
+        "mapping row -> Keypoints2DInstances, a COCO results JSON path, or a pyarrow Table with "
+        f"'row' and 'keypoints' columns; got {type(predictions).__name__}"
+    )
+
+
+# -- running -------------------------------------------------------------------------------
+def run(inputs: EvalInput, params: _engine.Params | None = None) -> EvaluationResult:
+    """Evaluate prepared columns (the engine alone; no file or table access)."""
+    p = params or _engine.Params()
+    matches = _engine.match(inputs, p)
+    acc = _engine.accumulate(inputs, matches, p)
+    return EvaluationResult(
+        stats=_engine.summarize(acc, p),
+        precision=acc.precision,
+        recall=acc.recall,
+        scores=acc.scores,
+        oks_thresholds=p.oks_thresholds,
+        recall_thresholds=p.recall_thresholds,
+        sigmas=inputs.sigmas,
+        category_ids=inputs.category_ids,
+        _details=_Details(inputs, matches, p),
+    )
+
+
+def prepare(ground_truth: Table | PathLike, predictions: Predictions, *, sigmas: Any = None) -> EvalInput:
+    """Read ground truth and predictions into the engine's flat columns."""
+    from posetable.table import Table
+
+    if isinstance(ground_truth, Table):
+        fr = table_frame(ground_truth)
+        gt_cols = table_ground_truth(ground_truth, fr)
+        sig = _sigmas(sigmas, ground_truth.schema.sigmas, fr.num_keypoints)
+        where = f"table {ground_truth.ref}"
+        # results JSON image ids name the table's image_id column (or the row index)
+        image_key = fr.image_ids
+        dt_cols = _predictions(predictions, fr, image_key, "error")
+    elif _is_path(ground_truth):
+        if _is_path(predictions):
+            return _prepare_files(ground_truth, predictions, sigmas=sigmas)
+        gt = read_ground_truth(ground_truth)
+        fr = _json_frame(gt)
+        gt_cols = _json_ground_truth(gt)
+        sig = _sigmas(sigmas, _coco_default_sigmas(fr.num_keypoints), fr.num_keypoints)
+        where = str(ground_truth)
+        dt_cols = _predictions(predictions, fr, fr.image_ids, "drop")
+    else:
+        raise TypeError(
+            f"ground_truth must be a posetable Table or a COCO JSON path, got {type(ground_truth).__name__}"
+        )
+    _warn_id_zero(gt_cols, where)
+    return EvalInput(
+        gt=gt_cols,
+        dt=dt_cols,
+        image_ids=fr.image_ids,
+        rows=fr.rows,
+        category_ids=fr.category_ids,
+        category_labels=fr.category_labels,
+        sigmas=sig,
+    )
+
+
+def _prepare_files(gt_json: PathLike, results_json: PathLike, *, sigmas: Any) -> EvalInput:
+    """Both files at once: DuckDB parses the results while orjson parses the ground truth."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        k_hint = _peek_num_keypoints(results_json)
+        future = pool.submit(read_results, results_json, k_hint) if k_hint else None
+        gt = read_ground_truth(gt_json)
+        k = gt.num_keypoints
+        if future is not None and k_hint == k:
+            res = future.result()
+        else:
+            if future is not None:
+                try:
+                    future.result()
+                except FormatError:
+                    pass
+            res = read_results(results_json, k)
+    fr = _json_frame(gt)
+    gt_cols = _json_ground_truth(gt)
+    sig = _sigmas(sigmas, _coco_default_sigmas(k), k)
+    _warn_id_zero(gt_cols, str(gt_json))
+    dt_cols = _results_to_predictions(res, fr, image_key=fr.image_ids, unknown_category="drop")
+    return EvalInput(
+        gt=gt_cols,
+        dt=dt_cols,
+        image_ids=fr.image_ids,
+        rows=fr.rows,
+        category_ids=fr.category_ids,
+        category_labels=fr.category_labels,
+        sigmas=sig,
+    )
+
+
+def _peek_num_keypoints(path: PathLike) -> int:
+    """K read from the first result's keypoints list (0 when it cannot be told cheaply)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(65536)
+    except OSError:
+        return 0
+    start = head.find(b'"keypoints"')
+    if start < 0:
+        return 0
+    open_at = head.find(b"[", start)
+    close_at = head.find(b"]", open_at)
+    if open_at < 0 or close_at < 0:
+        return 0
+    count = head[open_at + 1 : close_at].count(b",") + 1
+    return count // 3 if count % 3 == 0 else 0
+
+
+def evaluate(
+    ground_truth: Table | PathLike,
+    predictions: Predictions,
+    *,
+    sigmas: Any = None,
+) -> EvaluationResult:
+    """COCO keypoint AP/AR exactly as pycocotools computes it, plus per-instance metrics.
+
+    Args:
+        ground_truth: a Table (images by its ``image_id`` column, else by row) or a COCO
+            keypoints JSON path.
+        predictions: per row a ``Keypoints2DInstances`` with ``instance_confidences`` (the
+            score) or None (a sequence aligned with the rows, or a mapping row ->
+            instances); a COCO results JSON path; or a pyarrow Table with ``row`` and
+            ``keypoints`` (posetable's keypoints struct). For a JSON ground truth, "rows" are
+            the images in sorted id order.
+        sigmas: OKS sigmas (K,). Default: the table's sigmas (uniform 1/K when it has none);
+            for a JSON file pycocotools' COCO-17 sigmas when K=17, else 1/K.
+
+    Returns:
+        An :class:`EvaluationResult` (``ap`` ... ``ar_large``, ``per_sample``,
+        ``per_instance``, ``str()`` = the COCO summary).
+
+    Raises:
+        SchemaError: sigmas of the wrong length or not > 0.
+        FormatError: a results file naming an unknown image, keypoints of another K, NaN,
+            a missing score.
+        InstancesError: predictions of another K, without scores, NaN values, unknown rows.
+
+    Example:
+        >>> import posetable as pt
+        >>> from posetable.sample import sample_annotations
+        >>> gt = pt.Table.from_coco(sample_annotations(), name="gt", store=getfixture("tmp_path"))
+        >>> preds = [row["keypoints"].select(slice(0, 1)) for row in gt]
+        >>> result = pt.evaluate(gt, [_as_predictions(p) for p in preds])
+        >>> 0 < result.ap <= 1
+        True
+    """
+    return run(prepare(ground_truth, predictions, sigmas=sigmas))
+
+
+def evaluate_coco(gt_json: PathLike, results_json: PathLike, *, sigmas: Any = None) -> EvaluationResult:
+    """Evaluate a COCO keypoints ground-truth file against a COCO results file.
+
+    The numbers are pycocotools' (``COCOeval(gt, dt, "keypoints")`` with
+    ``params.kpt_oks_sigmas`` = ``sigmas``; default COCO-17 when K=17, else 1/K). Results
+    naming a category the ground truth lacks are left out, as pycocotools leaves them out;
+    results for an image it lacks are an error. An empty results list gives AP 0.
+
+    Example:
+        ``pt.evaluate_coco("person_keypoints_val2017.json", "results.json").ap``
+    """
+    return run(_prepare_files(gt_json, results_json, sigmas=sigmas))
+
+
+def read_coco_results(path: PathLike, table: Table) -> list[Keypoints2DInstances | None]:
+    """Read a COCO keypoint results JSON into predictions aligned with ``table``'s rows.
+
+    ``image_id`` names the table's ``image_id`` column (tables imported from COCO have it;
+    else the row index); ``category_id`` maps to the label through
+    ``table.metadata["coco"]["categories"]`` (else label = category_id - 1). Each row gets
+    keypoints, ``keypoint_confidences`` (the third value of each point), the score as
+    ``instance_confidences``, the box (``bbox`` when given, else the points' extent) and
+    pycocotools' area in ``instance_extras["area"]``; rows without results get None.
+
+    Raises:
+        FormatError: unknown image_id or category_id, keypoints of another K, NaN, a
+            missing score or a malformed file (naming the file and the result).
+    """
+    from posetable.instances import Keypoints2DInstances
+
+    fr = table_frame(table)
+    k = fr.num_keypoints
+    res = read_results(path, k)
+    cols = _results_to_predictions(res, fr, image_key=fr.image_ids, unknown_category="error")
+    n = len(res)
+    out: list[Keypoints2DInstances | None] = [None] * len(table)
+    if n == 0:
+        return out
+    rows = fr.rows[cols.image]
+    order = np.argsort(rows, kind="stable")
+    labels = fr.category_labels[cols.category]
+    if res.bbox is not None:
+        boxes = np.concatenate([res.bbox[:, :2], res.bbox[:, :2] + res.bbox[:, 2:]], axis=1)
+    else:
+        kp = res.keypoints[..., :2]
+        boxes = np.stack([kp[..., 0].min(1), kp[..., 1].min(1), kp[..., 0].max(1), kp[..., 1].max(1)], 1)
+    conf = res.keypoints[..., 2].astype(np.float32)
+    sorted_rows = rows[order]
+    bounds = np.flatnonzero(np.diff(sorted_rows)) + 1
+    for chunk in np.split(order, bounds):
+        row = int(rows[chunk[0]])
+        out[row] = Keypoints2DInstances(
+            res.keypoints[chunk, :, :2],
+            keypoint_confidences=conf[chunk],
+            instance_labels=labels[chunk],
+            instance_confidences=res.score[chunk],
+            instance_bbs=boxes[chunk],
+            instance_extras={"area": res.area[chunk]},
+            num_keypoints=k,
+        )
+    return out
+
+
+def as_path(value: PathLike) -> Path:
+    """A path argument as a Path."""
+    return Path(value)

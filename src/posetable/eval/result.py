@@ -1,0 +1,222 @@
+"""``EvaluationResult``: the frozen value ``pt.evaluate`` returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from posetable.errors import missing_extra
+
+if TYPE_CHECKING:
+    import pandas
+    from matplotlib.figure import Figure
+
+    from posetable.eval._data import EvalInput
+    from posetable.eval._engine import Matches, Params
+
+STAT_NAMES = (
+    "ap",
+    "ap50",
+    "ap75",
+    "ap_medium",
+    "ap_large",
+    "ar",
+    "ar50",
+    "ar75",
+    "ar_medium",
+    "ar_large",
+)
+_LINES = (
+    ("Average Precision", "(AP)", "0.50:0.95", "all"),
+    ("Average Precision", "(AP)", "0.50", "all"),
+    ("Average Precision", "(AP)", "0.75", "all"),
+    ("Average Precision", "(AP)", "0.50:0.95", "medium"),
+    ("Average Precision", "(AP)", "0.50:0.95", "large"),
+    ("Average Recall", "(AR)", "0.50:0.95", "all"),
+    ("Average Recall", "(AR)", "0.50", "all"),
+    ("Average Recall", "(AR)", "0.75", "all"),
+    ("Average Recall", "(AR)", "0.50:0.95", "medium"),
+    ("Average Recall", "(AR)", "0.50:0.95", "large"),
+)
+
+
+@dataclass(frozen=True)
+class _Details:
+    """What the per-sample / per-instance tables are built from (kept, not shown)."""
+
+    inputs: EvalInput
+    matches: Matches
+    params: Params
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """COCO keypoint evaluation results, equal to pycocotools' numbers.
+
+    Attributes:
+        stats: the 10 stats in pycocotools' order (AP, AP50, AP75, APm, APl, AR, AR50,
+            AR75, ARm, ARl); also named ``ap`` ... ``ar_large``.
+        precision: (T, R, C, A, M) as pycocotools' ``eval["precision"]`` (-1: no ground truth).
+        recall: (T, C, A, M) as pycocotools' ``eval["recall"]``.
+        scores: (T, R, C, A, M) as pycocotools' ``eval["scores"]``.
+        oks_thresholds: (T,) 0.50 ... 0.95.
+        recall_thresholds: (R,) 0.00 ... 1.00.
+        sigmas: (K,) the OKS sigmas used.
+        category_ids: (C,) category ids in the order of the C axis.
+
+    Example:
+        >>> import posetable as pt
+        >>> from posetable.sample import sample_annotations
+        >>> result = pt.evaluate_coco(sample_annotations(), sample_annotations_as_results())
+        >>> round(result.ap, 3), result.per_sample.num_rows
+        (1.0, 4)
+        >>> print(str(result).splitlines()[0])
+         Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets= 20 ] = 1.000
+    """
+
+    stats: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    scores: np.ndarray
+    oks_thresholds: np.ndarray
+    recall_thresholds: np.ndarray
+    sigmas: np.ndarray
+    category_ids: np.ndarray
+    _details: _Details | None = field(default=None, repr=False, compare=False)
+
+    # -- the 10 stats ------------------------------------------------------------------------
+    @property
+    def ap(self) -> float:
+        """AP @ OKS 0.50:0.95, all areas."""
+        return float(self.stats[0])
+
+    @property
+    def ap50(self) -> float:
+        """AP @ OKS 0.50."""
+        return float(self.stats[1])
+
+    @property
+    def ap75(self) -> float:
+        """AP @ OKS 0.75."""
+        return float(self.stats[2])
+
+    @property
+    def ap_medium(self) -> float:
+        """AP for medium objects (32^2 <= area <= 96^2)."""
+        return float(self.stats[3])
+
+    @property
+    def ap_large(self) -> float:
+        """AP for large objects (area >= 96^2)."""
+        return float(self.stats[4])
+
+    @property
+    def ar(self) -> float:
+        """AR @ OKS 0.50:0.95, all areas, 20 detections per image."""
+        return float(self.stats[5])
+
+    @property
+    def ar50(self) -> float:
+        """AR @ OKS 0.50."""
+        return float(self.stats[6])
+
+    @property
+    def ar75(self) -> float:
+        """AR @ OKS 0.75."""
+        return float(self.stats[7])
+
+    @property
+    def ar_medium(self) -> float:
+        """AR for medium objects."""
+        return float(self.stats[8])
+
+    @property
+    def ar_large(self) -> float:
+        """AR for large objects."""
+        return float(self.stats[9])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The 10 stats by name plus the sigmas, JSON-ready.
+
+        Example:
+            ``json.dumps(result.to_dict())``
+        """
+        out: dict[str, Any] = {name: float(v) for name, v in zip(STAT_NAMES, self.stats, strict=True)}
+        out["sigmas"] = [float(s) for s in self.sigmas]
+        return out
+
+    def __str__(self) -> str:
+        lines = []
+        for (title, kind, oks, area), value in zip(_LINES, self.stats, strict=True):
+            lines.append(
+                f" {title:<18} {kind} @[ IoU={oks:<9} | area={area:>6s} | maxDets={20:>3d} ] = {value:0.3f}"
+            )
+        return "\n".join(lines)
+
+    # -- tables ----------------------------------------------------------------------------
+    @cached_property
+    def per_sample(self) -> pa.Table:
+        """One row per image: ``row``, ``image_id``, ``num_gt`` (non-ignored),
+        ``num_gt_ignored``, ``num_pred``, ``tp_50``, ``fp_50``, ``fn_50``, ``tp_75``,
+        ``fp_75``, ``fn_75``, ``mean_oks`` (mean OKS of the true positives at .50, null when
+        none) and ``ap`` (AP[.5:.95] of the image alone; null without non-ignored ground
+        truth). Counts use area "all" and the evaluated top-20 predictions per image.
+        """
+        from posetable.eval._details import per_sample
+
+        details = self._require_details()
+        return per_sample(details.inputs, details.matches, details.params)
+
+    @cached_property
+    def per_instance(self) -> pa.Table:
+        """One row per ground truth (``kind == "gt"``) and per prediction (``"pred"``).
+
+        Columns: ``row``, ``kind``, ``index`` (within the row, as given), ``category``
+        (label), ``score`` (null for gt), ``partner`` (index of the match in the other set at
+        OKS .50, -1 if none), ``oks`` (with the partner; unmatched: best OKS with any
+        instance of the other set, null if none), ``ignored``, ``tp`` (one bool per OKS
+        threshold; for gt: found), ``keypoint_errors`` (per keypoint: distance to the
+        partner / sqrt(area); null where not labeled, the whole list null without partner).
+        Predictions past the top 20 of their image are listed as ignored and never matched.
+        """
+        from posetable.eval._details import per_instance
+
+        details = self._require_details()
+        return per_instance(details.inputs, details.matches, details.params)
+
+    def per_sample_df(self) -> pandas.DataFrame:
+        """``per_sample`` as a pandas DataFrame (needs pandas)."""
+        _require_pandas()
+        return self.per_sample.to_pandas()
+
+    def per_instance_df(self) -> pandas.DataFrame:
+        """``per_instance`` as a pandas DataFrame (needs pandas)."""
+        _require_pandas()
+        return self.per_instance.to_pandas()
+
+    def _require_details(self) -> _Details:
+        if self._details is None:
+            raise ValueError("this result carries no per-instance data (it was rebuilt from stats)")
+        return self._details
+
+    # -- plots -----------------------------------------------------------------------------
+    def plot_pr(self, *, area: str = "all", ax: Any = None) -> Figure:
+        """Precision-recall curves, one per OKS threshold (needs matplotlib: ``posetable[plot]``).
+
+        Example:
+            ``result.plot_pr().savefig("pr.png")``
+        """
+        from posetable.eval.plot import plot_pr
+
+        return plot_pr(self, area=area, ax=ax)
+
+
+def _require_pandas() -> None:
+    try:
+        import pandas  # noqa: F401
+    except ImportError as exc:
+        raise missing_extra("pandas", "dev") from exc
