@@ -1,0 +1,51 @@
+"""``posetable serve``: the dashboard in the browser."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from posetable.cli import add_store_argument
+
+
+def register(sub: Any) -> None:
+    """Add the ``serve`` command."""
+    serve = sub.add_parser(
+        "serve",
+        help="start the dashboard (needs the [dashboard] extra) and print its URL",
+        description="Start the dashboard web server on 127.0.0.1 and print its URL.",
+    )
+    add_store_argument(serve)
+    serve.add_argument(
+        "--port", type=int, default=8765, help="port (default 8765; 0: any free port)"
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to bind (default 127.0.0.1; anything else is reachable from the network "
+        "without authentication and warns)",
+    )
+    serve.add_argument(
+        "--sample",
+        action="store_true",
+        help="import the bundled COCO sample and a run of predictions on it, then open it",
+    )
+    serve.set_defaults(handler=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from posetable.dashboard.server import Prepared, serve
+
+    def ready(prepared: Prepared) -> None:
+        if prepared.table:
+            print(
+                f"opened {prepared.table}" + (f" with run {prepared.run}" if prepared.run else "")
+            )
+        print(f"posetable dashboard: {prepared.url}  (Ctrl+C to stop)", flush=True)
+
+    try:
+        serve(args.store, host=args.host, port=args.port, sample=args.sample, on_ready=ready)
+    except KeyboardInterrupt:  # pragma: no cover - interactive
+        print("stopped", file=sys.stderr)
+    return 0

@@ -1,0 +1,261 @@
+"""Per-row columns the grid sorts and filters on, computed once per table revision or run.
+
+A :class:`TableIndex` holds the row order (``row`` <-> stable ``sample_id``) of one table
+revision and derives per-row counts (instances, labeled and visible keypoints) on demand,
+reading only the nested fields it needs from Lance. A :class:`RunIndex` holds one run's
+per-sample metrics, predictions and per-instance metrics keyed by ``sample_id``, so they join
+to any revision of the table that still has those samples.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from posetable._arrow import KEYPOINTS_COLUMN, instances_from_arrow
+from posetable._rows import SAMPLE_ID
+from posetable.instances import Keypoints2DInstances
+from posetable.table import Table
+
+DERIVED_COLUMNS = {
+    "num_instances": "instances in the row",
+    "num_labeled": "keypoints with visibility 1 or 2",
+    "num_visible": "keypoints with visibility 2",
+}
+SUSPECT_COLUMNS = {
+    "suspect_score": "highest label-error suspicion score of the row",
+    "suspects": "number of label-error suspects in the row",
+    "suspect_kinds": "kinds of label-error suspects in the row",
+}
+_SCALAR_KINDS = (
+    pa.types.is_integer,
+    pa.types.is_floating,
+    pa.types.is_string,
+    pa.types.is_large_string,
+    pa.types.is_boolean,
+    pa.types.is_temporal,
+    pa.types.is_decimal,
+)
+
+
+def is_scalar(arrow_type: pa.DataType) -> bool:
+    """True for the column types the grid can sort and filter on."""
+    return any(check(arrow_type) for check in _SCALAR_KINDS)
+
+
+def _list_lengths(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(
+        pc.fill_null(pc.list_value_length(array), 0).to_numpy(zero_copy_only=False), np.int64
+    )
+
+
+def _per_row_sums(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Sum consecutive runs of ``values`` of the given lengths (vectorised)."""
+    ends = np.cumsum(counts)
+    total = np.concatenate([[0], np.cumsum(values)])
+    return total[ends] - total[ends - counts]
+
+
+class TableIndex:
+    """Row order and derived per-row columns of one table revision (computed on demand)."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.sample_ids = np.asarray(table.sample_ids(), dtype=np.int64)
+        self._sorted = np.argsort(self.sample_ids, kind="stable")
+        self._derived: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+        schema = table.dataset.schema
+        self.scalar_columns = {
+            f.name: f.type for f in schema if f.name != SAMPLE_ID and is_scalar(f.type)
+        }
+
+    def __len__(self) -> int:
+        return len(self.sample_ids)
+
+    def rows_of(self, sample_ids: np.ndarray) -> np.ndarray:
+        """The rows of some sample ids in this revision (-1 where a sample is gone)."""
+        ids = np.asarray(sample_ids, dtype=np.int64)
+        if len(self.sample_ids) == 0:
+            return np.full(len(ids), -1, np.int64)
+        where = np.searchsorted(self.sample_ids[self._sorted], ids)
+        clipped = np.minimum(where, len(self._sorted) - 1)
+        found = self.sample_ids[self._sorted][clipped] == ids
+        return np.where(found, self._sorted[clipped], -1).astype(np.int64)
+
+    def _in_row_order(self, physical_ids: np.ndarray, values: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(self.sample_ids), dtype=values.dtype)
+        out[self.rows_of(physical_ids)] = values
+        return out
+
+    def derived(self, names: Iterable[str]) -> dict[str, np.ndarray]:
+        """Derived per-row columns (row order), computing what is not cached yet."""
+        wanted = [n for n in names if n in DERIVED_COLUMNS]
+        with self._lock:
+            if "num_instances" in wanted and "num_instances" not in self._derived:
+                data = self.table.dataset.to_table(
+                    columns=[SAMPLE_ID, f"{KEYPOINTS_COLUMN}.instances_additional_data.label"]
+                )
+                counts = _list_lengths(data.column(1))
+                self._derived["num_instances"] = self._in_row_order(
+                    data.column(0).to_numpy(), counts
+                )
+            if {"num_labeled", "num_visible"} & set(wanted) and "num_labeled" not in self._derived:
+                self._visibility_counts()
+        return {n: self._derived[n] for n in wanted}
+
+    def cached_derived(self) -> dict[str, np.ndarray]:
+        """The derived columns computed so far (row order)."""
+        with self._lock:
+            return dict(self._derived)
+
+    def _visibility_counts(self) -> None:
+        data = self.table.dataset.to_table(columns=[SAMPLE_ID, f"{KEYPOINTS_COLUMN}.instances"])
+        instances = data.column(1).combine_chunks()
+        counts = _list_lengths(instances)
+        flat = pc.list_flatten(instances)
+        point_data = pc.struct_field(flat, "vertices_2d_additional_data")
+        visibility = pc.struct_field(point_data, "visibility")
+        lengths = _list_lengths(visibility)
+        values = pc.list_flatten(visibility).to_numpy(zero_copy_only=False)
+        # per instance, then per row (rows of predictions-only tables count 0)
+        labeled = _per_row_sums((values > 0).astype(np.int64), lengths)
+        visible = _per_row_sums((values == 2).astype(np.int64), lengths)
+        physical = data.column(0).to_numpy()
+        self._derived["num_instances"] = self._in_row_order(physical, counts)
+        self._derived["num_labeled"] = self._in_row_order(physical, _per_row_sums(labeled, counts))
+        self._derived["num_visible"] = self._in_row_order(physical, _per_row_sums(visible, counts))
+
+
+class RunIndex:
+    """One run's predictions and metrics, keyed by stable ``sample_id``."""
+
+    def __init__(self, run: Any) -> None:
+        self.run = run
+        self.name: str = run.name
+        predictions = run.predictions_arrow()
+        order = np.argsort(predictions.column(SAMPLE_ID).to_numpy(), kind="stable")
+        self._predictions = predictions.take(pa.array(order))
+        self._prediction_ids = self._predictions.column(SAMPLE_ID).to_numpy()
+        self._run_sample_ids = self._sample_ids_of_run_rows(run, predictions)
+        per_sample = run.per_sample
+        self.metric_names = [n for n in per_sample.column_names if n not in ("row", "image_id")]
+        ids = self._run_sample_ids[per_sample.column("row").to_numpy()]
+        self.metrics = per_sample.select(self.metric_names).append_column(
+            SAMPLE_ID, pa.array(ids, pa.int64())
+        )
+        per_instance = run.per_instance
+        inst_ids = self._run_sample_ids[per_instance.column("row").to_numpy()]
+        inst_order = np.argsort(inst_ids, kind="stable")
+        self._per_instance = per_instance.take(pa.array(inst_order))
+        self._per_instance_ids = inst_ids[inst_order]
+        self._suspects: pa.Table | None = None
+        self._suspect_rows: pa.Table | None = None
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _sample_ids_of_run_rows(run: Any, predictions: pa.Table) -> np.ndarray:
+        """Sample id of every row of the run's table revision (its rows index metrics)."""
+        try:
+            return np.asarray(run.table().sample_ids(), dtype=np.int64)
+        except Exception:  # the run's revision is gone: fall back to the predictions' own ids
+            rows = int(run.manifest["table"]["rows"])
+            ids = np.arange(rows, dtype=np.int64)
+            ids[predictions.column("row").to_numpy()] = predictions.column(SAMPLE_ID).to_numpy()
+            return ids
+
+    def predictions(
+        self, sample_ids: Sequence[int] | np.ndarray
+    ) -> list[Keypoints2DInstances | None]:
+        """Predicted instances of some samples (None where the run has none)."""
+        ids = np.asarray(sample_ids, dtype=np.int64)
+        if len(self._prediction_ids) == 0:
+            return [None] * len(ids)
+        where = np.searchsorted(self._prediction_ids, ids)
+        clipped = np.minimum(where, len(self._prediction_ids) - 1)
+        found = self._prediction_ids[clipped] == ids
+        picked = clipped[found]
+        decoded = (
+            instances_from_arrow(self._predictions.column(KEYPOINTS_COLUMN).take(pa.array(picked)))
+            if len(picked)
+            else []
+        )
+        out: list[Keypoints2DInstances | None] = [None] * len(ids)
+        for slot, item in zip(np.flatnonzero(found), decoded, strict=True):
+            out[int(slot)] = item
+        return out
+
+    def per_instance(self, sample_id: int) -> pa.Table:
+        """The per-instance metrics of one sample (GT and predictions)."""
+        lo = int(np.searchsorted(self._per_instance_ids, sample_id, side="left"))
+        hi = int(np.searchsorted(self._per_instance_ids, sample_id, side="right"))
+        return self._per_instance.slice(lo, hi - lo)
+
+    def metrics_of(self, sample_ids: np.ndarray) -> dict[str, list[Any]]:
+        """Per-sample metric values of some samples (None where the run has none)."""
+        ids = self.metrics.column(SAMPLE_ID).to_numpy()
+        order = np.argsort(ids, kind="stable")
+        where = np.searchsorted(ids[order], sample_ids)
+        clipped = np.minimum(where, max(len(order) - 1, 0))
+        found = (
+            (ids[order][clipped] == sample_ids) if len(order) else np.zeros(len(sample_ids), bool)
+        )
+        out: dict[str, list[Any]] = {}
+        take = pa.array(np.where(found, order[clipped] if len(order) else 0, 0))
+        for name in self.metric_names:
+            values = self.metrics.column(name).take(take).to_pylist() if len(order) else []
+            out[name] = [v if ok else None for v, ok in zip(values, found, strict=False)]
+        return out
+
+    def suspect_rows(self) -> pa.Table | None:
+        """The label-error suspects of the run (``sample_id`` added), or None when unavailable."""
+        self._compute_suspects()
+        return self._suspect_rows
+
+    def suspects(self) -> pa.Table | None:
+        """Per-sample suspects: ``suspect_score`` (max), ``suspects`` (count), ``suspect_kinds``."""
+        self._compute_suspects()
+        return self._suspects
+
+    def _compute_suspects(self) -> None:
+        with self._lock:
+            if self._suspects is not None:
+                return
+            import posetable as pt
+
+            finder = getattr(pt, "find_label_errors", None)
+            if finder is None:
+                return
+            found = finder(self.run.table(), self.run)
+            ids = self._run_sample_ids[found.column("row").to_numpy()]
+            self._suspect_rows = found.append_column(SAMPLE_ID, pa.array(ids, pa.int64()))
+            self._suspects = _aggregate_suspects(self._suspect_rows)
+
+
+def _aggregate_suspects(found: pa.Table) -> pa.Table:
+    if found.num_rows == 0:
+        return pa.table(
+            {
+                SAMPLE_ID: pa.array([], pa.int64()),
+                "suspect_score": pa.array([], pa.float64()),
+                "suspects": pa.array([], pa.int64()),
+                "suspect_kinds": pa.array([], pa.string()),
+            }
+        )
+    grouped = found.group_by(SAMPLE_ID).aggregate(
+        [("score", "max"), ("score", "count"), ("kind", "distinct")]
+    )
+    kinds = [", ".join(sorted(k)) for k in grouped.column("kind_distinct").to_pylist()]
+    return pa.table(
+        {
+            SAMPLE_ID: grouped.column(SAMPLE_ID),
+            "suspect_score": grouped.column("score_max").cast(pa.float64()),
+            "suspects": grouped.column("score_count").cast(pa.int64()),
+            "suspect_kinds": pa.array(kinds, pa.string()),
+        }
+    )

@@ -1,0 +1,145 @@
+"""The dashboard's server-side state: one store, cached revisions, indexes and runs.
+
+Table revisions never change, so everything derived from one (its index, its image roots)
+is cached by ``(name, revision)``; runs are cached by name and manifest time. Only "which
+revision is the latest" is read from disk on every request.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import lance
+
+from posetable.dashboard._index import RunIndex, TableIndex
+from posetable.dashboard.thumbnails import ImageSource, ThumbnailCache
+from posetable.errors import NotFoundError
+from posetable.store import RevisionInfo, Store, parse_table_ref, resolve_store
+from posetable.table import StoreLike, Table
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Lru(Generic[K, V]):
+    """A small thread-safe LRU cache; ``get(key, make)`` builds a missing value once."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+        self._building: dict[K, threading.Lock] = {}
+
+    def get(self, key: K, make: Callable[[], V]) -> V:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            lock = self._building.setdefault(key, threading.Lock())
+        with lock:
+            with self._lock:
+                if key in self._items:
+                    return self._items[key]
+            value = make()
+            with self._lock:
+                self._items[key] = value
+                self._items.move_to_end(key)
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+                self._building.pop(key, None)
+            return value
+
+    def drop(self, predicate: Callable[[K], bool]) -> None:
+        with self._lock:
+            for key in [k for k in self._items if predicate(k)]:
+                del self._items[key]
+
+
+class DashboardState:
+    """Everything the API needs: the store and caches over it.
+
+    Example:
+        >>> import tempfile
+        >>> state = DashboardState(tempfile.mkdtemp())
+        >>> state.table_names()
+        []
+    """
+
+    def __init__(self, store: StoreLike = None, *, thumbnail_dir: str | Path | None = None) -> None:
+        self.store: Store = resolve_store(store)
+        folder = Path(thumbnail_dir) if thumbnail_dir else self.store.root / ".cache" / "thumbnails"
+        self.thumbnails = ThumbnailCache(folder)
+        self._tables: _Lru[tuple[str, int], Table] = _Lru(32)
+        self._indexes: _Lru[tuple[str, int], TableIndex] = _Lru(6)
+        self._sources: _Lru[tuple[str, int], ImageSource] = _Lru(16)
+        self._runs: _Lru[tuple[str, float], RunIndex] = _Lru(6)
+        self._lineage: _Lru[tuple[str, int], list[RevisionInfo]] = _Lru(32)
+
+    # -- tables ----------------------------------------------------------------------------
+    def table_names(self) -> list[str]:
+        """Table names in the store."""
+        return self.store.table_names()
+
+    def latest_revision(self, name: str) -> int:
+        """The latest revision of a table, read from disk now."""
+        uri = self.store.table_uri(name)
+        if name not in self.store.table_names():
+            Table.open(name, store=self.store)  # raises NotFoundError listing the known tables
+        return int(lance.dataset(str(uri)).version)
+
+    def table(self, name: str, revision: int | None = None) -> Table:
+        """A table revision (the latest when ``revision`` is None)."""
+        if "@" in name:
+            name, parsed = parse_table_ref(name)
+            revision = parsed if revision is None else revision
+        rev = self.latest_revision(name) if revision is None else int(revision)
+        return self._tables.get((name, rev), lambda: Table.open(f"{name}@{rev}", store=self.store))
+
+    def index(self, table: Table) -> TableIndex:
+        """The row index of a revision."""
+        return self._indexes.get((table.name, table.revision), lambda: TableIndex(table))
+
+    def revisions(self, table: Table) -> list[RevisionInfo]:
+        """Every revision of a table name, oldest first (cached per latest revision)."""
+        latest = self.latest_revision(table.name)
+        return self._lineage.get((table.name, latest), table.revisions)
+
+    def images(self, table: Table) -> ImageSource:
+        """Where a revision's images may be served from."""
+        return self._sources.get((table.name, table.revision), lambda: ImageSource(table))
+
+    # -- runs ------------------------------------------------------------------------------
+    def run_names(self, table: str | None = None) -> list[str]:
+        """Runs in the store (of one table name when given); [] when runs are unavailable."""
+        import posetable as pt
+
+        lister = getattr(pt, "list_runs", None)
+        if lister is None:
+            return []
+        return list(lister(table, store=self.store))
+
+    def run(self, name: str) -> RunIndex:
+        """A run's index (reopened when its manifest changes)."""
+        manifest = self.store.runs_dir / name / "manifest.json"
+        if not manifest.is_file():
+            known = self.run_names()
+            raise NotFoundError(
+                f"no run named {name!r} in store {self.store.root}; known runs: "
+                f"{', '.join(known) if known else '(none)'}"
+            )
+        stamp = manifest.stat().st_mtime
+
+        def make() -> RunIndex:
+            from posetable.runs import Run
+
+            return RunIndex(Run.open(name, store=self.store))
+
+        return self._runs.get((name, stamp), make)
+
+    def open_run(self, name: str) -> Any:
+        """The ``posetable.Run`` object of a run name."""
+        return self.run(name).run

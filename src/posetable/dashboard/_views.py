@@ -1,0 +1,496 @@
+"""What each page shows, as JSON-ready dicts: the API returns exactly these.
+
+``tables_overview`` feeds the tables-and-runs page, ``table_detail`` the table header,
+``grid_page`` the grid (sorting and filtering by DuckDB over the Lance dataset joined with
+derived counts and run metrics), ``row_detail`` the image view, ``compare`` the run
+comparison.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+import pyarrow as pa
+
+from posetable._arrow import KEYPOINTS_COLUMN, instances_from_arrow
+from posetable._rows import SAMPLE_ID
+from posetable.dashboard._index import DERIVED_COLUMNS, SUSPECT_COLUMNS, RunIndex, TableIndex
+from posetable.dashboard._payload import instances_json, per_instance_json, schema_json
+from posetable.dashboard._query import (
+    QueryError,
+    parse_filter,
+    quote_identifier,
+    referenced_columns,
+)
+from posetable.dashboard._state import DashboardState
+from posetable.errors import PosetableError, RunError
+from posetable.store import RevisionInfo
+from posetable.table import Table
+
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column the grid can show, sort and filter on."""
+
+    name: str
+    source: str  # "table" | "derived" | "run" | "suspects"
+    source_name: str
+    type: str
+    description: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "type": self.type,
+            "description": self.description,
+        }
+
+
+def revision_json(info: RevisionInfo) -> dict[str, Any]:
+    """One lineage entry; long row lists are shortened to a count and the first 20."""
+    arguments: dict[str, Any] = {}
+    for key, value in info.arguments.items():
+        if isinstance(value, list) and len(value) > 20:
+            arguments[key] = value[:20]
+            arguments[f"{key}_count"] = len(value)
+        else:
+            arguments[key] = value
+    stamp = info.timestamp.isoformat() if info.timestamp is not None else None
+    return {
+        "revision": info.revision,
+        "parent": info.parent,
+        "operation": info.operation,
+        "arguments": arguments,
+        "timestamp": stamp,
+    }
+
+
+def run_summary(state: DashboardState, name: str) -> dict[str, Any]:
+    """A run's manifest facts: table revision, model info, summary metrics, counts."""
+    from posetable.runs import Run
+
+    run = Run.open(name, store=state.store)
+    manifest = run.manifest
+    return {
+        "name": run.name,
+        "table": run.table_name,
+        "table_revision": run.table_revision,
+        "table_ref": run.table_ref,
+        "model_info": run.model_info,
+        "metrics": run.metrics,
+        "created": manifest.get("created"),
+        "counts": manifest.get("counts", {}),
+        "sigmas_given": manifest.get("sigmas_given"),
+    }
+
+
+def _runs_by_table(state: DashboardState) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name in state.run_names():
+        try:
+            summary = run_summary(state, name)
+        except PosetableError:
+            continue
+        out.setdefault(summary["table"], []).append(summary)
+    return out
+
+
+def tables_overview(state: DashboardState) -> dict[str, Any]:
+    """Every table with its revisions, counts and runs (the first page)."""
+    runs = _runs_by_table(state)
+    tables = []
+    for name in state.table_names():
+        table = state.table(name)
+        index = state.index(table)
+        counts = index.derived(["num_instances"])["num_instances"]
+        tables.append(
+            {
+                "name": name,
+                "revision": table.revision,
+                "parent": table.parent,
+                "operation": table.operation,
+                "rows": len(table),
+                "instances": int(counts.sum()),
+                "num_keypoints": table.schema.num_keypoints,
+                "classes": list(table.schema.classes),
+                "revisions": [revision_json(i) for i in reversed(state.revisions(table))],
+                "runs": runs.get(name, []),
+            }
+        )
+    return {"store": str(state.store.root), "tables": tables}
+
+
+def catalog(table: Table, index: TableIndex, run: RunIndex | None) -> dict[str, Column]:
+    """The columns a grid over ``table`` (and ``run``) can sort and filter on."""
+    columns: dict[str, Column] = {"row": Column("row", "derived", "row", "int64", "row position")}
+    for name, arrow_type in index.scalar_columns.items():
+        columns[name] = Column(name, "table", name, str(arrow_type), "table column")
+    for name, text in DERIVED_COLUMNS.items():
+        columns.setdefault(name, Column(name, "derived", name, "int64", text))
+    if run is not None:
+        for name in run.metric_names:
+            shown = name if name not in columns else f"run_{name}"
+            arrow_type = str(run.metrics.schema.field(name).type)
+            columns[shown] = Column(
+                shown, "run", name, arrow_type, f"per-sample metric of run {run.name}"
+            )
+        for name, text in SUSPECT_COLUMNS.items():
+            shown = name if name not in columns else f"run_{name}"
+            kind = (
+                "string"
+                if name == "suspect_kinds"
+                else ("double" if name == "suspect_score" else "int64")
+            )
+            columns[shown] = Column(shown, "suspects", name, kind, text)
+    return columns
+
+
+def _query_rows(
+    table: Table,
+    index: TableIndex,
+    run: RunIndex | None,
+    columns: dict[str, Column],
+    *,
+    filter_text: str | None,
+    sort: str | None,
+    descending: bool,
+    offset: int,
+    limit: int,
+) -> tuple[int, np.ndarray]:
+    """(matching row count, the page's rows) via DuckDB."""
+    n = len(index)
+    sort_name = sort or "row"
+    if sort_name not in columns:
+        raise QueryError(
+            f"cannot sort by unknown column {sort_name!r}; "
+            f"known columns: {', '.join(sorted(columns))}"
+        )
+    condition, params = parse_filter(filter_text, columns)  # checks names and syntax first
+    needed = referenced_columns(filter_text, columns) | {sort_name}
+    if not condition and needed == {"row"}:  # row order, no filter: no query at all
+        rows = np.arange(n, dtype=np.int64)[::-1] if descending else np.arange(n, dtype=np.int64)
+        return n, rows[offset : offset + limit]
+    by_source: dict[str, list[Column]] = {}
+    for name in sorted(needed - {"row"}):
+        by_source.setdefault(columns[name].source, []).append(columns[name])
+    base = {"row": pa.array(np.arange(n, dtype=np.int64)), SAMPLE_ID: pa.array(index.sample_ids)}
+    derived = index.derived([c.source_name for c in by_source.get("derived", [])])
+    base.update({name: pa.array(values) for name, values in derived.items()})
+    sources: dict[str, Any] = {"d": pa.table(base)}
+    joins = []
+    if "table" in by_source:
+        sources["l"] = table.dataset
+        picked = ", ".join(quote_identifier(c.source_name) for c in by_source["table"])
+        joins.append(f"JOIN (SELECT {SAMPLE_ID}, {picked} FROM l) USING ({SAMPLE_ID})")
+    for source, alias, data in (
+        ("run", "m", run.metrics if run is not None else None),
+        ("suspects", "s", run.suspects() if run is not None and "suspects" in by_source else None),
+    ):
+        if source not in by_source:
+            continue
+        if data is None:
+            raise QueryError(
+                "label-error suspects need posetable.find_label_errors, which is not available"
+                if source == "suspects"
+                else "run metrics need a run: choose one"
+            )
+        sources[alias] = data
+        picked = ", ".join(
+            f"{quote_identifier(c.source_name)} AS {quote_identifier(c.name)}"
+            for c in by_source[source]
+        )
+        joins.append(f"LEFT JOIN (SELECT {SAMPLE_ID}, {picked} FROM {alias}) USING ({SAMPLE_ID})")
+    direction = "DESC" if descending else "ASC"
+    sort_sql = quote_identifier(sort_name) if sort_name != "row" else "d.row"
+    sql = (
+        f"SELECT d.row, count(*) OVER () AS total FROM d {' '.join(joins)} "
+        f"{'WHERE ' + condition if condition else ''} "
+        f"ORDER BY {sort_sql} {direction} NULLS LAST, "
+        f"d.row {direction} LIMIT ? OFFSET ?"
+    )
+    return _run_sql(sql, sources, [*params, limit, offset], offset)
+
+
+def _run_sql(
+    sql: str, sources: dict[str, Any], params: list[Any], offset: int
+) -> tuple[int, np.ndarray]:
+    import duckdb
+
+    con = _connection()
+    cursor = con.cursor()
+    try:
+        for alias, data in sources.items():
+            cursor.register(alias, data)
+        try:
+            got = cursor.execute(sql, params).fetchall()
+            if not got and offset > 0:
+                count_sql = sql.replace(
+                    "SELECT d.row, count(*) OVER () AS total", "SELECT count(*)", 1
+                )
+                count_sql = count_sql.rsplit(" ORDER BY ", 1)[0]
+                total = int(cursor.execute(count_sql, params[:-2]).fetchall()[0][0])
+                return total, np.zeros(0, np.int64)
+        except duckdb.Error as exc:
+            raise QueryError(f"the query failed: {exc}") from exc
+    finally:
+        cursor.close()
+    total = int(got[0][1]) if got else 0
+    return total, np.asarray([r[0] for r in got], dtype=np.int64)
+
+
+_CON: Any = None
+
+
+def _connection() -> Any:
+    """One shared in-memory DuckDB database; each query takes its own cursor."""
+    global _CON
+    if _CON is None:
+        import duckdb
+
+        _CON = duckdb.connect()
+    return _CON
+
+
+def _urls(name: str, row: int, revision: int) -> dict[str, str]:
+    base = f"/api/tables/{quote(name, safe='')}"
+    return {
+        "thumbnail_url": f"{base}/thumbnail/{row}?revision={revision}",
+        "image_url": f"{base}/image/{row}?revision={revision}",
+    }
+
+
+def _page_rows(
+    table: Table, index: TableIndex, run: RunIndex | None, rows: np.ndarray
+) -> list[dict[str, Any]]:
+    scalar = list(index.scalar_columns)
+    data = table.take(rows, columns=[*scalar, KEYPOINTS_COLUMN])
+    gt = instances_from_arrow(data.column(KEYPOINTS_COLUMN)) if len(rows) else []
+    values = {name: data.column(name).to_pylist() for name in scalar}
+    sample_ids = index.sample_ids[rows]
+    predictions = run.predictions(sample_ids) if run is not None else [None] * len(rows)
+    metrics = run.metrics_of(sample_ids) if run is not None else {}
+    suspects = run.suspects() if run is not None else None
+    suspect_of = {}
+    if suspects is not None and suspects.num_rows:
+        wanted = set(sample_ids.tolist())
+        for record in suspects.to_pylist():
+            if record[SAMPLE_ID] in wanted:
+                suspect_of[record[SAMPLE_ID]] = record
+    derived = {k: v[rows] for k, v in index.cached_derived().items()}
+    out = []
+    for i, row in enumerate(rows.tolist()):
+        sid = int(sample_ids[i])
+        record = {
+            "row": row,
+            "sample_id": sid,
+            "image": values["image"][i] if "image" in values else None,
+            "width": values["width"][i] if "width" in values else None,
+            "height": values["height"][i] if "height" in values else None,
+            "values": {name: values[name][i] for name in scalar},
+            "derived": {name: int(v[i]) for name, v in derived.items()},
+            "gt": instances_json(gt[i]),
+            "pred": instances_json(predictions[i]),
+            "metrics": {name: metrics[name][i] for name in metrics} if run is not None else None,
+            "suspects": suspect_of.get(sid),
+            **_urls(table.name, row, table.revision),
+        }
+        out.append(record)
+    return out
+
+
+def _check_page(offset: int, limit: int) -> None:
+    if offset < 0:
+        raise QueryError(f"offset must be >= 0, got {offset}")
+    if not 1 <= limit <= MAX_PAGE:
+        raise QueryError(f"limit must be in [1, {MAX_PAGE}], got {limit}")
+
+
+def _open(
+    state: DashboardState, name: str, revision: int | None, run: str | None
+) -> tuple[Table, TableIndex, RunIndex | None]:
+    table = state.table(name, revision)
+    run_index = state.run(run) if run else None
+    if run_index is not None and run_index.run.table_name != table.name:
+        raise RunError(
+            f"run {run!r} was made on {run_index.run.table_ref}, not on table {table.name!r}"
+        )
+    return table, state.index(table), run_index
+
+
+def grid_page(
+    state: DashboardState,
+    name: str,
+    *,
+    revision: int | None = None,
+    run: str | None = None,
+    filter_text: str | None = None,
+    sort: str | None = None,
+    order: str = "asc",
+    offset: int = 0,
+    limit: int = 48,
+) -> dict[str, Any]:
+    """One page of the grid: matching count and the rows with GT, predictions and metrics."""
+    _check_page(offset, limit)
+    if order not in ("asc", "desc"):
+        raise QueryError(f"order must be 'asc' or 'desc', got {order!r}")
+    table, index, run_index = _open(state, name, revision, run)
+    columns = catalog(table, index, run_index)
+    total, rows = _query_rows(
+        table,
+        index,
+        run_index,
+        columns,
+        filter_text=filter_text,
+        sort=sort,
+        descending=order == "desc",
+        offset=offset,
+        limit=limit,
+    )
+    return {
+        "table": table.name,
+        "revision": table.revision,
+        "latest_revision": state.latest_revision(table.name),
+        "ref": table.ref,
+        "run": run,
+        "run_table_ref": run_index.run.table_ref if run_index is not None else None,
+        "total": total,
+        "offset": offset,
+        "limit": limit,
+        "sort": sort or "row",
+        "order": order,
+        "filter": filter_text or "",
+        "columns": [c.to_json() for c in columns.values()],
+        "schema": schema_json(table.schema),
+        "rows": _page_rows(table, index, run_index, rows),
+    }
+
+
+def row_detail(
+    state: DashboardState,
+    name: str,
+    row: int,
+    *,
+    revision: int | None = None,
+    run: str | None = None,
+    position: int | None = None,
+    filter_text: str | None = None,
+    sort: str | None = None,
+    order: str = "asc",
+) -> dict[str, Any]:
+    """The image view of one row: instances, predictions, per-instance metrics, suspects.
+
+    With ``position`` (the row's place in a grid ordering given by the same ``filter_text``,
+    ``sort`` and ``order``) the answer also names the previous and next rows.
+    """
+    table, index, run_index = _open(state, name, revision, run)
+    n = len(table)
+    if isinstance(row, bool) or not 0 <= int(row) < n:
+        raise QueryError(f"row {row} does not exist: table {table.ref} has {n} rows (0..{n - 1})")
+    record = _page_rows(table, index, run_index, np.asarray([int(row)], dtype=np.int64))[0]
+    sample_id = record["sample_id"]
+    record["per_instance"] = (
+        per_instance_json(run_index.per_instance(sample_id), table.schema.sigmas)
+        if run_index is not None
+        else None
+    )
+    found = run_index.suspect_rows() if run_index is not None else None
+    if found is not None:
+        mine = found.filter(pa.compute.equal(found.column(SAMPLE_ID), sample_id))
+        record["suspect_list"] = mine.drop_columns([SAMPLE_ID]).to_pylist()
+    else:
+        record["suspect_list"] = None
+    neighbours: dict[str, Any] = {
+        "position": position,
+        "previous": None,
+        "next": None,
+        "total": None,
+    }
+    if position is not None:
+        columns = catalog(table, index, run_index)
+        start = max(int(position) - 1, 0)
+        total, rows = _query_rows(
+            table,
+            index,
+            run_index,
+            columns,
+            filter_text=filter_text,
+            sort=sort,
+            descending=order == "desc",
+            offset=start,
+            limit=3,
+        )
+        listed = rows.tolist()
+        here = int(position) - start
+        neighbours.update(
+            total=total,
+            previous=listed[here - 1] if here >= 1 and here - 1 < len(listed) else None,
+            next=listed[here + 1] if here + 1 < len(listed) else None,
+        )
+    return {
+        "table": table.name,
+        "revision": table.revision,
+        "latest_revision": state.latest_revision(table.name),
+        "parent": table.parent,
+        "ref": table.ref,
+        "run": run,
+        "run_info": run_summary(state, run) if run else None,
+        "schema": schema_json(table.schema),
+        "navigation": neighbours,
+        **record,
+    }
+
+
+def table_detail(
+    state: DashboardState, name: str, *, revision: int | None = None, run: str | None = None
+) -> dict[str, Any]:
+    """A table revision's header: schema, lineage, columns, runs on it."""
+    table, index, run_index = _open(state, name, revision, run)
+    runs = _runs_by_table(state).get(table.name, [])
+    return {
+        "table": table.name,
+        "revision": table.revision,
+        "latest_revision": state.latest_revision(table.name),
+        "parent": table.parent,
+        "operation": table.operation,
+        "ref": table.ref,
+        "rows": len(table),
+        "schema": schema_json(table.schema),
+        "image_roots": state.images(table).roots,
+        "history": [revision_json(i) for i in table.history()],
+        "revisions": [revision_json(i) for i in reversed(state.revisions(table))],
+        "columns": [c.to_json() for c in catalog(table, index, run_index).values()],
+        "runs": runs,
+    }
+
+
+def compare(state: DashboardState, names: list[str]) -> dict[str, Any]:
+    """Runs side by side: summary metrics (``pt.compare_runs``) and PR curves."""
+    from posetable.runs import Run, compare_runs
+
+    if not names:
+        raise QueryError("compare needs at least one run name, got none")
+    runs = [Run.open(n, store=state.store) for n in names]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = compare_runs(runs)
+    curves = {}
+    for run in runs:
+        pr = run.pr_curves()
+        curves[run.name] = {
+            "recall_thresholds": np.asarray(pr["recall_thresholds"]).tolist(),
+            "oks_thresholds": np.asarray(pr["oks_thresholds"]).tolist(),
+            "precision": np.asarray(pr["precision"]).tolist(),
+        }
+    return {
+        "runs": [run_summary(state, n) for n in names],
+        "metrics": table.to_pylist(),
+        "warnings": [str(w.message) for w in caught],
+        "pr_curves": curves,
+    }

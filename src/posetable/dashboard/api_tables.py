@@ -1,0 +1,147 @@
+"""Read endpoints: tables, the grid, the image view, images and thumbnails.
+
+Each endpoint is one call into :mod:`posetable.dashboard._views` (or the image helpers);
+they parse the query string and return the JSON the page draws.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse, Response
+
+from posetable.dashboard import _views
+from posetable.dashboard._state import DashboardState
+from posetable.dashboard.app import JSONBytes
+from posetable.dashboard.thumbnails import THUMBNAIL_SIDE, ImageUnavailable, placeholder_png
+from posetable.errors import NotFoundError, RowError
+
+IMMUTABLE = "private, max-age=86400"
+
+
+def _placeholder(width: int, height: int, max_side: int, reason: str) -> Response:
+    text = reason.encode("ascii", "replace").decode()[:200]
+    return Response(
+        placeholder_png(width, height, max_side=max_side, text="image unavailable"),
+        media_type="image/png",
+        headers={"X-Posetable-Placeholder": text, "Cache-Control": "no-cache"},
+    )
+
+
+def router(state: DashboardState) -> APIRouter:
+    """The read-only routes over ``state``."""
+    api = APIRouter(prefix="/api")
+
+    @api.get("/tables")
+    def tables() -> JSONBytes:
+        """Tables with revisions, counts and their runs (the tables-and-runs page)."""
+        return JSONBytes(_views.tables_overview(state))
+
+    @api.get("/tables/{name}")
+    def table(name: str, revision: int | None = None, run: str | None = None) -> JSONBytes:
+        """One revision's schema, lineage, columns and runs."""
+        return JSONBytes(_views.table_detail(state, name, revision=revision, run=run or None))
+
+    @api.get("/tables/{name}/rows")
+    def rows(
+        name: str,
+        revision: int | None = None,
+        run: str | None = None,
+        filter: str | None = None,
+        sort: str | None = None,
+        order: str = "asc",
+        offset: int = 0,
+        limit: int = 48,
+    ) -> JSONBytes:
+        """A grid page: rows matching ``filter``, ordered by ``sort``."""
+        return JSONBytes(
+            _views.grid_page(
+                state,
+                name,
+                revision=revision,
+                run=run or None,
+                filter_text=filter,
+                sort=sort or None,
+                order=order,
+                offset=offset,
+                limit=limit,
+            )
+        )
+
+    @api.get("/tables/{name}/rows/{row}")
+    def row(
+        name: str,
+        row: int,
+        revision: int | None = None,
+        run: str | None = None,
+        position: int | None = None,
+        filter: str | None = None,
+        sort: str | None = None,
+        order: str = "asc",
+    ) -> JSONBytes:
+        """The image view of one row (with its neighbours in the grid order)."""
+        return JSONBytes(
+            _views.row_detail(
+                state,
+                name,
+                row,
+                revision=revision,
+                run=run or None,
+                position=position,
+                filter_text=filter,
+                sort=sort or None,
+                order=order,
+            )
+        )
+
+    def _row_image(name: str, row: int, revision: int | None) -> tuple[str, int, int, int]:
+        found = state.table(name, revision)
+        n = len(found)
+        if not 0 <= row < n:
+            raise RowError(f"row {row} does not exist: table {found.ref} has {n} rows (0..{n - 1})")
+        record = found.take([row], columns=["image", "width", "height"]).to_pylist()[0]
+        return str(record["image"]), int(record["width"]), int(record["height"]), found.revision
+
+    @api.get("/tables/{name}/thumbnail/{row}")
+    def thumbnail(
+        name: str, row: int, revision: int | None = None, size: int = THUMBNAIL_SIDE
+    ) -> Response:
+        """A JPEG thumbnail of the row's image (a placeholder when it cannot be read)."""
+        side = max(32, min(int(size), 1024))
+        image, width, height, rev = _row_image(name, row, revision)
+        try:
+            path = state.images(state.table(name, rev)).resolve(image)
+            data = state.thumbnails.thumbnail(path, max_side=side)
+        except (ImageUnavailable, PermissionError) as exc:
+            return _placeholder(width, height, side, str(exc))
+        return Response(data, media_type="image/jpeg", headers={"Cache-Control": IMMUTABLE})
+
+    @api.get("/tables/{name}/image/{row}")
+    def image(name: str, row: int, revision: int | None = None) -> Response:
+        """The row's full image (a placeholder when it cannot be read)."""
+        image, width, height, rev = _row_image(name, row, revision)
+        try:
+            path = state.images(state.table(name, rev)).resolve(image)
+            found, media = state.thumbnails.full(path)
+        except (ImageUnavailable, PermissionError) as exc:
+            return _placeholder(width, height, 1024, str(exc))
+        if isinstance(found, bytes):
+            return Response(found, media_type=media, headers={"Cache-Control": IMMUTABLE})
+        return FileResponse(found, media_type=media, headers={"Cache-Control": IMMUTABLE})
+
+    @api.get("/tables/{name}/file")
+    def file(
+        name: str, path: str = Query(..., min_length=1), revision: int | None = None
+    ) -> Response:
+        """A file under the table's image roots; anything else is refused (403)."""
+        source = state.images(state.table(name, revision))
+        resolved = source.resolve(path)  # ForbiddenPathError -> 403
+        if not resolved.is_file():
+            raise NotFoundError(
+                f"{path!r}: no such file under the image roots of {source.table_ref}"
+            )
+        found, media = state.thumbnails.full(resolved)
+        if isinstance(found, bytes):
+            return Response(found, media_type=media)
+        return FileResponse(found, media_type=media)
+
+    return api

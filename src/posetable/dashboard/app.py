@@ -1,0 +1,120 @@
+"""The dashboard's ASGI app: ``create_app(store)`` -> a FastAPI application.
+
+Every page is fed by one JSON endpoint under ``/api`` that returns exactly what the page
+shows (see :mod:`posetable.dashboard._views`); the pages themselves are plain ES modules
+and canvas served from ``posetable/dashboard/static``. Library errors come back as
+``{"error": message, "type": class name}`` with a 4xx status (404 not found, 409 conflict,
+403 outside the image roots, 400 otherwise).
+
+Example:
+    ``uvicorn.run(create_app("./posetable-data"), host="127.0.0.1", port=8765)``
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from posetable.dashboard._payload import dumps
+from posetable.dashboard._state import DashboardState
+from posetable.dashboard.thumbnails import ForbiddenPathError
+from posetable.errors import ConflictError, NotFoundError, PosetableError, missing_extra
+from posetable.table import StoreLike
+
+try:
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import FileResponse, Response
+    from fastapi.staticfiles import StaticFiles
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise missing_extra("fastapi", "dashboard") from exc
+
+logger = logging.getLogger(__name__)
+STATIC_DIR = Path(str(files("posetable.dashboard") / "static"))
+
+
+class JSONBytes(Response):
+    """A JSON response written by orjson (numpy values allowed, NaN as null)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content)
+
+
+def status_of(error: PosetableError) -> int:
+    """The HTTP status of a library error."""
+    if isinstance(error, ConflictError):
+        return 409
+    if isinstance(error, NotFoundError):
+        return 404
+    if isinstance(error, ForbiddenPathError):
+        return 403
+    return 400
+
+
+def error_response(error: PosetableError) -> JSONBytes:
+    """``{"error": message, "type": class name}`` with the error's status."""
+    return JSONBytes(
+        {"error": str(error), "type": type(error).__name__}, status_code=status_of(error)
+    )
+
+
+def create_app(store: StoreLike = None, *, thumbnail_dir: str | Path | None = None) -> FastAPI:
+    """The dashboard application over one store.
+
+    Args:
+        store: the store directory (default ``$POSETABLE_HOME`` or ``./posetable-data``).
+        thumbnail_dir: where thumbnails are cached (default ``<store>/.cache/thumbnails``).
+
+    Example:
+        >>> import tempfile
+        >>> from fastapi.testclient import TestClient
+        >>> client = TestClient(create_app(tempfile.mkdtemp()))
+        >>> client.get("/api/tables").json()["tables"]
+        []
+    """
+    from posetable.dashboard import api_edit, api_runs, api_tables
+
+    state = DashboardState(store, thumbnail_dir=thumbnail_dir)
+    app = FastAPI(
+        title="posetable dashboard", docs_url="/api/docs", openapi_url="/api/openapi.json"
+    )
+    app.state.dashboard = state
+
+    @app.exception_handler(PosetableError)
+    async def _library_error(request: Request, error: PosetableError) -> Response:
+        return error_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, error: RequestValidationError) -> Response:
+        parts = []
+        for item in error.errors():
+            where = ".".join(str(p) for p in item.get("loc", ()))
+            parts.append(f"{where}: {item.get('msg', 'invalid')}")
+        return JSONBytes({"error": "; ".join(parts), "type": "ValidationError"}, status_code=422)
+
+    @app.middleware("http")
+    async def _server_timing(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        start = time.perf_counter()
+        response = await call_next(request)
+        elapsed = (time.perf_counter() - start) * 1000.0
+        response.headers["Server-Timing"] = f"app;dur={elapsed:.2f}"
+        return response
+
+    app.include_router(api_tables.router(state))
+    app.include_router(api_edit.router(state))
+    app.include_router(api_runs.router(state))
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def _index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+    return app

@@ -1,0 +1,318 @@
+// The table grid: thumbnails with canvas overlays, ground truth and a run's predictions
+// (toggled, overlaid or side by side), a keypoint-confidence slider that hides predicted
+// keypoints live, sorting and filtering computed by DuckDB on the server, paging, selection
+// and accepting predictions. Fed by GET /api/tables/NAME/rows.
+import { getJSON, postJSON, tablePath } from "./api.js";
+import { drawImage, drawInstances, emptyStats, makeView } from "./draw.js";
+import { crumbs, el, fmt, go, hashFor, remember, select, showError, showMessage } from "./ui.js";
+
+const VIEWS = [
+  ["gt", "ground truth"],
+  ["pred", "predictions"],
+  ["both", "both, overlaid"],
+  ["side", "side by side"],
+];
+
+function gridParams(params) {
+  return {
+    rev: params.rev ? Number(params.rev) : null,
+    run: params.run || "",
+    view: params.view || (params.run ? "both" : "gt"),
+    thr: params.thr !== undefined ? Number(params.thr) : 0.5,
+    sort: params.sort || "row",
+    order: params.order === "desc" ? "desc" : "asc",
+    filter: params.filter || "",
+    offset: Math.max(0, Number(params.offset || 0)),
+    limit: Number(params.limit || 48),
+    size: Number(params.size || 240),
+  };
+}
+
+function basename(path) {
+  return String(path || "").split(/[\\/]/).pop();
+}
+
+function badges(row, data, sortName) {
+  const out = [el("span", { class: "badge", title: "ground-truth instances", text: `gt ${row.gt ? row.gt.count : 0}` })];
+  const m = row.metrics;
+  if (m) {
+    if (m.mean_oks !== undefined) {
+      const oks = m.mean_oks;
+      const cls = oks === null ? "badge" : oks < 0.5 ? "badge bad" : oks > 0.85 ? "badge good" : "badge";
+      out.push(el("span", { class: cls, title: "mean OKS of matches at .50", text: `oks ${fmt(oks, 2)}` }));
+    }
+    if (m.tp_50 !== undefined)
+      out.push(el("span", { class: m.fp_50 || m.fn_50 ? "badge bad" : "badge", title: "TP / FP / FN at OKS .50", text: `${m.tp_50}/${m.fp_50}/${m.fn_50}` }));
+  }
+  if (row.suspects) out.push(el("span", { class: "badge bad", title: row.suspects.suspect_kinds, text: `suspect ${fmt(row.suspects.suspect_score, 2)}` }));
+  const known = new Set(["row", "mean_oks", "tp_50", "fp_50", "fn_50"]);
+  if (!known.has(sortName)) {
+    const value =
+      row.values[sortName] ?? (row.metrics || {})[sortName] ?? row.derived[sortName] ?? (row.suspects || {})[sortName];
+    if (value !== undefined) out.push(el("span", { class: "badge", title: sortName, text: `${sortName} ${fmt(value, 3)}` }));
+  }
+  return out;
+}
+
+export async function renderGrid(app, name, rawParams) {
+  const p = gridParams(rawParams);
+  const detail = await getJSON(tablePath(name), { revision: p.rev, run: p.run });
+  const data = await getJSON(`${tablePath(name)}/rows`, {
+    revision: p.rev,
+    run: p.run,
+    filter: p.filter,
+    sort: p.sort,
+    order: p.order,
+    offset: p.offset,
+    limit: p.limit,
+  });
+  const revision = data.revision;
+  crumbs([
+    ["tables and runs", "#/"],
+    [`${name}@${revision}`, null],
+  ]);
+  const selected = new Set();
+  const drawn = {};
+  const cells = [];
+  window.posetable.data = data;
+  window.posetable.grid = { data, drawn, params: p, selected };
+
+  const urlParams = () => ({
+    rev: p.rev,
+    run: p.run,
+    view: p.view,
+    thr: p.thr,
+    sort: p.sort !== "row" ? p.sort : "",
+    order: p.order !== "asc" ? p.order : "",
+    filter: p.filter,
+    offset: p.offset || "",
+    limit: p.limit !== 48 ? p.limit : "",
+  });
+  const reload = (changes) => go(["t", name], { ...urlParams(), ...changes });
+
+  // --- toolbar -----------------------------------------------------------------------------
+  const revisionOptions = detail.revisions.map((r) => [
+    String(r.revision),
+    `@${r.revision} ${r.operation}${r.revision === data.latest_revision ? " (latest)" : ""}`,
+  ]);
+  const runOptions = [["", "no run"], ...detail.runs.map((r) => [r.name, `${r.name} (@${r.table_revision}, AP ${fmt(r.metrics.ap)})`])];
+  const sortOptions = data.columns.map((c) => [c.name, `${c.name} · ${c.source}`]);
+  const thresholdValue = el("span", { id: "threshold-value", text: p.thr.toFixed(2) });
+  const slider = el("input", {
+    id: "threshold",
+    type: "range",
+    min: "0",
+    max: "1",
+    step: "0.01",
+    value: String(p.thr),
+    disabled: !p.run,
+    oninput: (e) => {
+      p.thr = Number(e.target.value);
+      thresholdValue.textContent = p.thr.toFixed(2);
+      redrawAll();
+      remember(["t", name], urlParams());
+    },
+  });
+  const filterInput = el("input", {
+    id: "filter",
+    type: "text",
+    class: "filter",
+    placeholder: "filter, e.g. mean_oks < 0.5 and num_instances > 1",
+    value: p.filter,
+    onkeydown: (e) => e.key === "Enter" && reload({ filter: e.target.value, offset: "" }),
+  });
+  const columnHint = el("datalist", { id: "columns" }, data.columns.map((c) => el("option", { value: c.name })));
+  const modeSelect = select([["replace", "replace GT"], ["add_unmatched", "add unmatched only"]], "replace", () => {}, { id: "accept-mode" });
+  const selectionInfo = el("span", { id: "selection", class: "muted", text: "0 selected" });
+  const acceptButton = el("button", {
+    id: "accept-selected",
+    class: "primary",
+    text: "Accept predictions for selected",
+    disabled: true,
+    onclick: async () => {
+      const rows = [...selected].sort((a, b) => a - b);
+      try {
+        const result = await postJSON(`${tablePath(name)}/accept`, {
+          base_revision: revision,
+          run: p.run,
+          rows,
+          keypoint_confidence_threshold: p.thr,
+          mode: modeSelect.value,
+        });
+        reload({ rev: result.revision });
+        showMessage(`accepted predictions of ${p.run} for rows ${rows.join(", ")} at threshold ${p.thr.toFixed(2)}: revision @${result.revision}`, { ok: true });
+      } catch (error) {
+        showError(error);
+      }
+    },
+  });
+  const updateSelection = () => {
+    selectionInfo.textContent = `${selected.size} selected`;
+    acceptButton.disabled = !p.run || selected.size === 0;
+    for (const cell of cells) cell.node.classList.toggle("selected", selected.has(cell.row.row));
+  };
+  const parent = detail.history.length > 1 ? detail.history[0].parent : detail.parent;
+  const toolbar = el(
+    "div",
+    { class: "toolbar" },
+    el("label", {}, "revision", select(revisionOptions, String(revision), (v) => reload({ rev: v, offset: "" }), { id: "revision" })),
+    el("label", {}, "run", select(runOptions, p.run, (v) => reload({ run: v, view: v ? "both" : "gt", offset: "" }), { id: "run" })),
+    el("label", {}, "show", select(VIEWS, p.view, (v) => {
+      p.view = v;
+      remember(["t", name], urlParams());
+      layoutCells();
+    }, { id: "view" })),
+    el("label", { title: "predicted keypoints below this confidence are hidden" }, "keypoint confidence ≥", slider, thresholdValue),
+    el("label", {}, "sort", select(sortOptions, data.sort, (v) => reload({ sort: v, offset: "" }), { id: "sort" })),
+    el("button", { id: "order", text: data.order === "asc" ? "↑ asc" : "↓ desc", onclick: () => reload({ order: data.order === "asc" ? "desc" : "asc", offset: "" }) }),
+    filterInput,
+    columnHint,
+    el("button", { id: "apply-filter", text: "filter", onclick: () => reload({ filter: filterInput.value, offset: "" }) }),
+    el("button", { id: "clear-filter", text: "clear", onclick: () => reload({ filter: "", offset: "" }) }),
+  );
+  filterInput.setAttribute("list", "columns");
+  const actions = el(
+    "div",
+    { class: "toolbar" },
+    el("button", {
+      id: "select-page",
+      text: "select page",
+      onclick: () => {
+        const all = data.rows.every((r) => selected.has(r.row));
+        for (const r of data.rows) all ? selected.delete(r.row) : selected.add(r.row);
+        for (const cell of cells) cell.checkbox.checked = selected.has(cell.row.row);
+        updateSelection();
+      },
+    }),
+    selectionInfo,
+    modeSelect,
+    acceptButton,
+    el("button", {
+      id: "undo",
+      text: parent !== null && parent !== undefined ? `undo (back to @${parent})` : "undo",
+      disabled: parent === null || parent === undefined || revision !== data.latest_revision,
+      title: "make the parent revision the latest again (a new revision)",
+      onclick: async () => {
+        try {
+          const result = await postJSON(`${tablePath(name)}/undo`, { base_revision: revision });
+          reload({ rev: result.revision });
+          showMessage(`restored @${result.parent} as revision @${result.revision}`, { ok: true });
+        } catch (error) {
+          showError(error);
+        }
+      },
+    }),
+    revision !== data.latest_revision
+      ? el("span", { class: "dirty", text: `viewing @${revision}; the latest is @${data.latest_revision} (edits start from the latest)` })
+      : null,
+    data.run && data.run_table_ref && data.run_table_ref !== data.ref
+      ? el("span", { class: "muted", text: `run made on ${data.run_table_ref}` })
+      : null,
+  );
+
+  // --- pager -------------------------------------------------------------------------------
+  const last = Math.min(p.offset + data.rows.length, data.total);
+  const pager = el(
+    "div",
+    { class: "pager" },
+    el("button", { id: "prev", text: "‹ previous", disabled: p.offset === 0, onclick: () => reload({ offset: Math.max(0, p.offset - p.limit) }) }),
+    el("span", { id: "range", text: data.total ? `rows ${p.offset + 1}–${last} of ${data.total}` : "no rows match" }),
+    el("button", { id: "next", text: "next ›", disabled: last >= data.total, onclick: () => reload({ offset: p.offset + p.limit }) }),
+    el("label", { class: "muted" }, "per page", select(["24", "48", "96", "200"], String(p.limit), (v) => reload({ limit: v, offset: "" }), { id: "limit" })),
+  );
+
+  // --- cells -------------------------------------------------------------------------------
+  const grid = el("div", { class: "grid", id: "grid" });
+  grid.style.setProperty("--cell", `${p.view === "side" ? p.size * 2 : p.size}px`);
+
+  function draw(cell) {
+    const { row, canvases, image } = cell;
+    const stats = { gt: emptyStats(), pred: emptyStats() };
+    const panes = p.view === "side" ? ["gt", "pred"] : [p.view];
+    panes.forEach((pane, i) => {
+      const canvas = canvases[i];
+      const ratio = window.devicePixelRatio || 1;
+      const width = canvas.clientWidth || p.size;
+      const height = Math.round(width * 0.75);
+      canvas.style.height = `${height}px`;
+      canvas.width = Math.round(width * ratio);
+      canvas.height = Math.round(height * ratio);
+      const ctx = canvas.getContext("2d");
+      ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+      ctx.fillStyle = "#000";
+      ctx.fillRect(0, 0, width, height);
+      const scale = Math.min(width / row.width, height / row.height);
+      const view = makeView(scale, (width - row.width * scale) / 2, (height - row.height * scale) / 2);
+      drawImage(ctx, image, row.width, row.height, view);
+      const options = { threshold: p.thr, radius: 2.5, lineWidth: 1.5, labels: false };
+      if (pane === "gt" || pane === "both") stats.gt = drawInstances(ctx, row.gt, data.schema, view, { ...options, kind: "gt" });
+      if ((pane === "pred" || pane === "both") && row.pred) {
+        stats.pred = drawInstances(ctx, row.pred, data.schema, view, { ...options, kind: "pred" });
+      }
+      canvas.dataset.pane = pane;
+    });
+    drawn[row.row] = stats;
+    cell.node.dataset.gtPoints = String(stats.gt.points.length);
+    cell.node.dataset.predPoints = String(stats.pred.points.length);
+    cell.node.dataset.predHidden = String(stats.pred.hidden);
+  }
+
+  function redrawAll() {
+    for (const cell of cells) draw(cell);
+  }
+
+  function layoutCells() {
+    grid.style.setProperty("--cell", `${p.view === "side" ? p.size * 2 : p.size}px`);
+    for (const cell of cells) {
+      const count = p.view === "side" ? 2 : 1;
+      cell.frames.classList.toggle("side", count === 2);
+      cell.canvases = [];
+      cell.frames.replaceChildren();
+      for (let i = 0; i < count; i++) {
+        const canvas = el("canvas", { class: "overlay", dataset: { row: cell.row.row } });
+        cell.frames.append(canvas);
+        cell.canvases.push(canvas);
+      }
+    }
+    requestAnimationFrame(redrawAll);
+  }
+
+  data.rows.forEach((row, i) => {
+    const checkbox = el("input", {
+      type: "checkbox",
+      class: "pick",
+      title: "select for accepting predictions",
+      onchange: (e) => {
+        e.target.checked ? selected.add(row.row) : selected.delete(row.row);
+        updateSelection();
+      },
+    });
+    const frames = el("div", {
+      class: "frames",
+      title: row.image,
+      onclick: () => go(["t", name, "row", String(row.row)], { ...urlParams(), pos: p.offset + i }),
+    });
+    const node = el(
+      "div",
+      { class: "cell", dataset: { row: row.row } },
+      frames,
+      el("div", { class: "caption" }, checkbox, el("span", { class: "muted", text: `#${row.row}` }), el("span", { text: basename(row.image) }), badges(row, data, data.sort)),
+    );
+    const image = new Image();
+    const cell = { row, node, frames, canvases: [], image, checkbox };
+    image.onload = () => draw(cell);
+    image.onerror = () => draw(cell);
+    image.src = row.thumbnail_url;
+    cells.push(cell);
+    grid.append(node);
+  });
+
+  app.replaceChildren(toolbar, actions, pager, data.rows.length ? grid : el("p", { class: "muted", text: "No rows match this filter." }));
+  layoutCells();
+  const onResize = () => redrawAll();
+  window.addEventListener("resize", onResize);
+  window.posetable.cleanup = () => window.removeEventListener("resize", onResize);
+  window.posetable.grid.redraw = redrawAll;
+  window.posetable.grid.hashFor = (row) => hashFor(["t", name, "row", String(row)], urlParams());
+  await new Promise((resolve) => requestAnimationFrame(() => resolve()));
+}

@@ -1,0 +1,94 @@
+// Small DOM helpers shared by the pages, and the URL <-> page-state mapping.
+
+export function parseHash() {
+  const raw = location.hash.replace(/^#/, "") || "/";
+  const [path, query] = raw.split("?");
+  const params = Object.fromEntries(new URLSearchParams(query || ""));
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  return { parts, params };
+}
+
+export function hashFor(parts, params = {}) {
+  const path = "/" + parts.map((p) => encodeURIComponent(p)).join("/");
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== null && value !== undefined && value !== "") query.set(key, String(value));
+  }
+  const text = query.toString();
+  return "#" + path + (text ? "?" + text : "");
+}
+
+// Navigate; the router re-renders on hashchange.
+export function go(parts, params = {}) {
+  const hash = hashFor(parts, params);
+  if (location.hash === hash) window.dispatchEvent(new HashChangeEvent("hashchange"));
+  else location.hash = hash;
+}
+
+// Change the URL without re-rendering (the page already shows that state).
+export function remember(parts, params = {}) {
+  history.replaceState(null, "", hashFor(parts, params));
+}
+
+export function showMessage(text, { ok = false } = {}) {
+  const box = document.getElementById("message");
+  if (!text) {
+    box.hidden = true;
+    box.textContent = "";
+    return;
+  }
+  box.hidden = false;
+  box.className = ok ? "message ok" : "message";
+  box.textContent = text;
+}
+
+export function showError(error) {
+  showMessage(`${error.type ? error.type + ": " : ""}${error.message}`);
+}
+
+export function setBusy(on) {
+  document.getElementById("busy").hidden = !on;
+}
+
+export function crumbs(items) {
+  const nav = document.getElementById("crumbs");
+  nav.replaceChildren();
+  items.forEach(([text, href], i) => {
+    if (i) nav.append(" / ");
+    nav.append(href ? el("a", { href, text }) : text);
+  });
+}
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key === "value" || key === "checked" || key === "disabled") node[key] = value;
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+export function select(options, value, onchange, attrs = {}) {
+  const node = el("select", { ...attrs, onchange: (e) => onchange(e.target.value) });
+  for (const option of options) {
+    const [v, text] = Array.isArray(option) ? option : [option, option];
+    node.append(el("option", { value: v, text }));
+  }
+  node.value = value;
+  return node;
+}
+
+export function fmt(value, digits = 3) {
+  if (value === null || value === undefined) return "–";
+  if (typeof value === "number") return Number.isInteger(value) ? String(value) : value.toFixed(digits);
+  return String(value);
+}
