@@ -10,22 +10,29 @@ One keypoints value (3LC's layout) is a struct::
     instances_additional_data: struct<label: list<int32>, confidence: list<double>,
                                       <extra>: list<...>, ...>
 
-Conversion works on whole batches: arrays are concatenated once and sliced by offsets, with
-no Python object per instance.
+A row holds per-point ``visibility`` (ground truth) or ``confidence`` (predictions); the
+other list is null. ``instances_additional_data.confidence`` is null for a row without
+instance scores, and an extra field is null for a row whose instances lack it. Extra fields
+are stored as ``bool``, ``int64``, ``float64`` or ``string``; values that are none of these
+(lists, dicts, mixed types: COCO's ``segmentation``, WholeBody's ``face_kpts``) are stored
+JSON-encoded as ``large_string`` and decoded on read, so they come back as they were given.
+
+Conversion works on whole batches over flat arrays (all instances of all rows concatenated,
+rows cut by offsets): no Python object per instance or keypoint.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from posetable.errors import InstancesError, RowError
-from posetable.instances import Keypoints2DInstances
+from posetable.errors import RowError
+from posetable.instances import FIXED_INSTANCE_FIELDS, Keypoints2DInstances, object_array
 
 KEYPOINTS_COLUMN = "keypoints"
 POINT_DATA_TYPE = pa.struct(
@@ -38,10 +45,18 @@ INSTANCE_TYPE = pa.struct(
         pa.field("bbs_2d", pa.list_(pa.list_(pa.float64()))),
     ]
 )
+JSON_EXTRA_TYPE = pa.large_string()
 
 
+# -- types ----------------------------------------------------------------------------------
 def extra_arrow_type(values: np.ndarray) -> pa.DataType:
-    """The Arrow value type used to store one per-instance extra field."""
+    """The Arrow value type used to store one per-instance extra field.
+
+    Example:
+        >>> import numpy as np
+        >>> extra_arrow_type(np.array([1, 2])), extra_arrow_type(np.array([0.5]))
+        (DataType(int64), DataType(double))
+    """
     kind = values.dtype.kind
     if kind == "b":
         return pa.bool_()
@@ -49,12 +64,24 @@ def extra_arrow_type(values: np.ndarray) -> pa.DataType:
         return pa.int64()
     if kind == "f":
         return pa.float64()
-    return pa.string()  # str as is; other objects JSON-encoded
+    if kind in "US":
+        return pa.string()
+    if kind == "O" and len(values):
+        if all(isinstance(v, str) for v in values):
+            return pa.string()
+        if all(isinstance(v, (bool, np.bool_)) for v in values):
+            return pa.bool_()
+        if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+            return pa.int64()
+    return JSON_EXTRA_TYPE
 
 
 def keypoints_type(extras: Mapping[str, pa.DataType]) -> pa.StructType:
     """The struct type of a keypoints column with the given extra instance fields."""
-    data_fields = [pa.field("label", pa.list_(pa.int32())), pa.field("confidence", pa.list_(pa.float64()))]
+    data_fields = [
+        pa.field("label", pa.list_(pa.int32())),
+        pa.field("confidence", pa.list_(pa.float64())),
+    ]
     data_fields += [pa.field(name, pa.list_(t)) for name, t in sorted(extras.items())]
     return pa.struct(
         [
@@ -70,36 +97,280 @@ def keypoints_type(extras: Mapping[str, pa.DataType]) -> pa.StructType:
 
 def extras_of_type(struct_type: pa.DataType) -> dict[str, pa.DataType]:
     """The extra instance fields named by a keypoints struct type."""
-    data = struct_type.field("instances_additional_data").type  # type: ignore[attr-defined]
-    return {
-        f.name: f.type.value_type for f in data if f.name not in ("label", "confidence")
-    }
+    data = struct_type.field("instances_additional_data").type
+    return {f.name: f.type.value_type for f in data if f.name not in FIXED_INSTANCE_FIELDS}
 
 
-def _offsets(counts: np.ndarray) -> pa.Array:
-    out = np.zeros(len(counts) + 1, dtype=np.int32)
+# -- encoding ------------------------------------------------------------------------------
+def _offsets(counts: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=out[1:])
-    return pa.array(out, pa.int32())
+    if out[-1] > np.iinfo(np.int32).max:
+        raise RowError(f"a batch holds too many values for one Arrow list: {int(out[-1])}")
+    return out.astype(np.int32)
 
 
-def _fixed_list(flat: np.ndarray, width: int, count: int, value_type: pa.DataType, mask: np.ndarray | None = None) -> pa.Array:
-    offsets = pa.array(np.arange(count + 1, dtype=np.int32) * width, pa.int32())
-    values = pa.array(flat.ravel(), value_type)
-    if mask is not None and mask.any():
-        return pa.ListArray.from_arrays(offsets, values, mask=pa.array(mask))
+def _list(counts: np.ndarray, values: pa.Array, null: np.ndarray | None = None) -> pa.ListArray:
+    """A list array of ``counts[i]`` values per entry; entries flagged in ``null`` are null
+    (they must have count 0)."""
+    offsets = pa.array(_offsets(counts))
+    if null is not None and null.any():
+        return pa.ListArray.from_arrays(offsets, values, mask=pa.array(null))
     return pa.ListArray.from_arrays(offsets, values)
 
 
-def _extra_values(values: np.ndarray, arrow_type: pa.DataType) -> pa.Array:
-    if pa.types.is_string(arrow_type) and values.dtype.kind not in "US":
-        values = np.asarray(
-            [v if isinstance(v, str) else orjson.dumps(v, option=orjson.OPT_SERIALIZE_NUMPY).decode() for v in values],
-            dtype=object,
-        )
+def _fixed(
+    flat: np.ndarray, width: int, value_type: pa.DataType, null: np.ndarray | None
+) -> pa.Array:
+    """One list of ``width`` values per entry of ``flat`` (rows of null entries skipped)."""
+    count = flat.shape[0]
+    if null is not None and null.any():
+        lengths = np.where(null, 0, width)
+        return _list(lengths, pa.array(flat[~null].ravel(), value_type), null)
+    return _list(np.full(count, width), pa.array(flat.ravel(), value_type))
+
+
+def _extra_values(values: np.ndarray, arrow_type: pa.DataType, name: str) -> pa.Array:
+    if arrow_type == JSON_EXTRA_TYPE:
+        encoded = [orjson.dumps(v, option=orjson.OPT_SERIALIZE_NUMPY).decode() for v in values]
+        return pa.array(encoded, JSON_EXTRA_TYPE)
+    if pa.types.is_string(arrow_type) and values.dtype.kind == "O":
+        bad = [v for v in values if not isinstance(v, str)]
+        if bad:
+            raise RowError(
+                f"instance extra {name!r} must hold text like the table's first rows, "
+                f"got {bad[0]!r}"
+            )
     try:
         return pa.array(values, arrow_type)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise InstancesError(f"instance extra values cannot be stored as {arrow_type}: {exc}") from exc
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError) as exc:
+        raise RowError(
+            f"instance extra {name!r} must hold {arrow_type} values like the table's first rows: "
+            f"{exc}"
+        ) from exc
+
+
+def _locate(
+    offsets: np.ndarray, flat_index: int, first_row: int, numbers: Sequence[int] | None = None
+) -> str:
+    row = int(np.searchsorted(offsets, flat_index, side="right") - 1)
+    name = first_row + row if numbers is None else numbers[row]
+    return f"row {name}, instance {flat_index - int(offsets[row])}"
+
+
+def derive_boxes(keypoints: np.ndarray, labeled: np.ndarray | None) -> np.ndarray:
+    """xyxy boxes around the labeled points of each instance ((0, 0, 0, 0) when none is)."""
+    n = keypoints.shape[0]
+    boxes = np.zeros((n, 4), dtype=np.float64)
+    if n == 0 or keypoints.shape[1] == 0:
+        return boxes
+    mask = np.ones(keypoints.shape[:2], dtype=bool) if labeled is None else labeled
+    has = mask.any(axis=1)
+    if has.any():
+        x = np.where(mask, keypoints[..., 0], np.inf)
+        y = np.where(mask, keypoints[..., 1], np.inf)
+        boxes[has, 0] = x[has].min(axis=1)
+        boxes[has, 1] = y[has].min(axis=1)
+        x = np.where(mask, keypoints[..., 0], -np.inf)
+        y = np.where(mask, keypoints[..., 1], -np.inf)
+        boxes[has, 2] = x[has].max(axis=1)
+        boxes[has, 3] = y[has].max(axis=1)
+    return boxes
+
+
+def keypoints_column(
+    counts: Sequence[int] | np.ndarray,
+    keypoints: np.ndarray,
+    *,
+    widths: Sequence[float] | np.ndarray,
+    heights: Sequence[float] | np.ndarray,
+    visibilities: np.ndarray | None = None,
+    confidences: np.ndarray | None = None,
+    boxes: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+    instance_confidences: np.ndarray | None = None,
+    extras: Mapping[str, np.ndarray] | None = None,
+    extra_types: Mapping[str, pa.DataType] | None = None,
+    num_keypoints: int | None = None,
+    first_row: int = 0,
+) -> pa.StructArray:
+    """Build a keypoints column from flat arrays (the fast path for importers).
+
+    Instances of all rows are concatenated; row ``i`` holds ``counts[i]`` of them. Values
+    are checked in one vectorised pass; errors name the row and instance.
+
+    Args:
+        counts: (M,) instances per row.
+        keypoints: (T, K, 2) pixel coordinates, T = ``sum(counts)``.
+        widths: (M,) image widths (the ``x_max`` of each value).
+        heights: (M,) image heights.
+        visibilities: (T, K) 0/1/2 (ground truth), or None.
+        confidences: (T, K) per-keypoint confidences (predictions), or None.
+        boxes: (T, 4) xyxy boxes; derived from the labeled points when None.
+        labels: (T,) class indices (default 0).
+        instance_confidences: (T,) instance scores, or None.
+        extras: per-instance fields, each (T,).
+        extra_types: the Arrow value type of each extra (inferred when not given).
+        num_keypoints: K, needed when T is 0.
+        first_row: the row number of the first row, for messages.
+
+    Example:
+        >>> import numpy as np
+        >>> column = keypoints_column(
+        ...     [1, 0], np.zeros((1, 2, 2)), widths=[64, 32], heights=[48, 24],
+        ...     visibilities=np.array([[2, 0]]))
+        >>> [len(v["instances"]) for v in column.to_pylist()]
+        [1, 0]
+    """
+    counts_a = np.asarray(counts, dtype=np.int64).reshape(-1)
+    kp = np.asarray(keypoints, dtype=np.float64)
+    total = int(counts_a.sum())
+    k = int(num_keypoints) if num_keypoints is not None else (kp.shape[1] if kp.ndim == 3 else 0)
+    if total == 0 and kp.size == 0:
+        kp = kp.reshape(0, k, 2)
+    if kp.shape != (total, k, 2):
+        raise RowError(
+            f"rows {first_row}..{first_row + len(counts_a) - 1}: keypoints must have shape "
+            f"(T={total}, K={k}, 2), got {tuple(kp.shape)}"
+        )
+    offsets = np.zeros(len(counts_a) + 1, dtype=np.int64)
+    np.cumsum(counts_a, out=offsets[1:])
+    bad = ~np.isfinite(kp)
+    if bad.any():
+        t, j = (int(v) for v in np.argwhere(bad)[0][:2])
+        raise RowError(
+            f"{_locate(offsets, t, first_row)}: keypoints must be finite, got "
+            f"{kp[t, j].tolist()} at keypoint {j}"
+        )
+    vis = None
+    if visibilities is not None:
+        vis = np.asarray(visibilities)
+        if vis.shape != (total, k):
+            raise RowError(f"visibilities must have shape (T={total}, K={k}), got {vis.shape}")
+        out_of_range = (
+            (vis < 0) | (vis > 2) | (vis != np.round(vis) if vis.dtype.kind == "f" else False)
+        )
+        if np.any(out_of_range):
+            t, j = (int(v) for v in np.argwhere(out_of_range)[0])
+            raise RowError(
+                f"{_locate(offsets, t, first_row)}: keypoint_visibilities must be 0, 1 or 2, "
+                f"got {vis[t, j].item()!r} at keypoint {j}"
+            )
+        vis = vis.astype(np.int32)
+    conf = None
+    if confidences is not None:
+        conf = np.asarray(confidences, dtype=np.float32)
+        if conf.shape != (total, k):
+            raise RowError(f"confidences must have shape (T={total}, K={k}), got {conf.shape}")
+    box = derive_boxes(kp, None if vis is None else vis > 0) if boxes is None else boxes
+    box = np.asarray(box, dtype=np.float64)
+    if box.shape != (total, 4) or not np.all(np.isfinite(box)):
+        raise RowError(f"boxes must be a finite (T={total}, 4) array, got shape {box.shape}")
+    lab = np.zeros(total, np.int32) if labels is None else np.asarray(labels).astype(np.int32)
+    inst = None if instance_confidences is None else np.asarray(instance_confidences, np.float64)
+    extra_values = {
+        name: (np.asarray(v) if not isinstance(v, np.ndarray) else v, None)
+        for name, v in (extras or {}).items()
+    }
+    for name, (values, _) in extra_values.items():
+        if values.shape != (total,):
+            raise RowError(f"extra {name!r} must have shape (T={total},), got {values.shape}")
+    types = dict(extra_types or {})
+    for name, (values, _) in extra_values.items():
+        types.setdefault(name, extra_arrow_type(values))
+    m = len(counts_a)
+    return encode_flat(
+        counts_a,
+        kp,
+        vis=vis,
+        vis_null=None,
+        conf=conf,
+        conf_null=None,
+        boxes=box,
+        labels=lab,
+        inst_conf=inst,
+        inst_conf_null_rows=None,
+        extras=extra_values,
+        extra_types=types,
+        widths=np.asarray(widths, dtype=np.float64).reshape(m),
+        heights=np.asarray(heights, dtype=np.float64).reshape(m),
+    )
+
+
+def encode_flat(
+    counts: np.ndarray,
+    kp: np.ndarray,
+    *,
+    vis: np.ndarray | None,
+    vis_null: np.ndarray | None,
+    conf: np.ndarray | None,
+    conf_null: np.ndarray | None,
+    boxes: np.ndarray,
+    labels: np.ndarray,
+    inst_conf: np.ndarray | None,
+    inst_conf_null_rows: np.ndarray | None,
+    extras: Mapping[str, tuple[np.ndarray, np.ndarray | None]],
+    extra_types: Mapping[str, pa.DataType],
+    widths: np.ndarray,
+    heights: np.ndarray,
+    x_min: np.ndarray | None = None,
+    y_min: np.ndarray | None = None,
+) -> pa.StructArray:
+    """Assemble the struct column from checked flat arrays (no validation here).
+
+    ``vis_null``/``conf_null`` flag instances (T,) without that per-point list;
+    ``inst_conf_null_rows`` flags rows (M,) without instance scores; each extra is
+    ``(values of the rows that have it, rows (M,) that lack it or None)``.
+    """
+    m = len(counts)
+    total, k = kp.shape[0], kp.shape[1]
+    all_null = np.ones(total, dtype=bool)
+    vis_arr = _fixed(
+        np.zeros((total, k), np.int32) if vis is None else vis,
+        k,
+        pa.int32(),
+        all_null if vis is None else vis_null,
+    )
+    conf_arr = _fixed(
+        np.zeros((total, k), np.float32) if conf is None else conf,
+        k,
+        pa.float32(),
+        all_null if conf is None else conf_null,
+    )
+    point_data = pa.StructArray.from_arrays([vis_arr, conf_arr], fields=list(POINT_DATA_TYPE))
+    bbs = _list(np.ones(total, np.int64), _fixed(boxes, 4, pa.float64(), None))
+    instance = pa.StructArray.from_arrays(
+        [_fixed(kp.reshape(total, 2 * k), 2 * k, pa.float64(), None), point_data, bbs],
+        fields=list(INSTANCE_TYPE),
+    )
+    instances = _list(counts, instance)
+    data_type = keypoints_type(extra_types).field("instances_additional_data").type
+    columns = [_list(counts, pa.array(labels, pa.int32()))]
+    if inst_conf is None:
+        columns.append(_list(np.zeros(m, np.int64), pa.array([], pa.float64()), np.ones(m, bool)))
+    else:
+        null_rows = inst_conf_null_rows
+        kept = counts if null_rows is None else np.where(null_rows, 0, counts)
+        columns.append(_list(kept, pa.array(inst_conf, pa.float64()), null_rows))
+    for name, arrow_type in sorted(extra_types.items()):
+        values, missing = extras.get(name, (np.zeros(0), np.ones(m, bool)))
+        if missing is None and values.shape[0] != counts.sum():
+            missing = np.ones(m, bool)
+        kept = counts if missing is None else np.where(missing, 0, counts)
+        columns.append(_list(kept, _extra_values(values, arrow_type, name), missing))
+    additional = pa.StructArray.from_arrays(columns, fields=list(data_type))
+    zeros = np.zeros(m)
+    return pa.StructArray.from_arrays(
+        [
+            pa.array(zeros if x_min is None else x_min, pa.float64()),
+            pa.array(zeros if y_min is None else y_min, pa.float64()),
+            pa.array(widths, pa.float64()),
+            pa.array(heights, pa.float64()),
+            instances,
+            additional,
+        ],
+        fields=list(keypoints_type(extra_types)),
+    )
 
 
 def instances_to_arrow(
@@ -110,182 +381,528 @@ def instances_to_arrow(
     widths: Sequence[float] | np.ndarray,
     heights: Sequence[float] | np.ndarray,
     first_row: int = 0,
+    row_numbers: Sequence[int] | None = None,
 ) -> pa.StructArray:
-    """Build the keypoints column for a batch of rows in one pass."""
+    """Build the keypoints column for a batch of rows in one pass.
+
+    Every item is checked again here (the objects are mutable): K, finite coordinates,
+    visibility in {0, 1, 2}, boxes, extras known to the table.
+    """
     m = len(items)
+    k = num_keypoints
+
+    def row_name(r: int) -> int:
+        return first_row + r if row_numbers is None else int(row_numbers[r])
+
     counts = np.fromiter((len(it) for it in items), dtype=np.int64, count=m)
-    for r, it in enumerate(items):
-        if len(it) and it.num_keypoints != num_keypoints:
+    present = [it for it in items if len(it)]
+    where = np.flatnonzero(counts)
+    for r, it in zip(where, present, strict=True):
+        shape = getattr(it.keypoints, "shape", None)
+        if shape is None or len(shape) != 3 or shape[1:] != (k, 2):
             raise RowError(
-                f"row {first_row + r}: keypoints must have shape (N, K={num_keypoints}, 2), "
-                f"got {tuple(it.keypoints.shape)}"
+                f"row {row_name(int(r))}: keypoints must have shape (N, K={k}, 2), got "
+                f"{tuple(shape) if shape is not None else type(it.keypoints).__name__}"
             )
         unknown = set(it.instance_extras) - set(extras)
         if unknown:
             raise RowError(
-                f"row {first_row + r}: instance_extras {sorted(unknown)} are not columns of this "
-                f"table (known: {sorted(extras)}); declare every extra field in the first rows"
+                f"row {row_name(int(r))}: instance_extras {sorted(unknown)} are not fields of "
+                f"this table (known: {sorted(extras)}); name every extra field in the first rows"
             )
-    present = [it for it in items if len(it)]
     total = int(counts.sum())
-    k = num_keypoints
-    kp = np.concatenate([it.keypoints for it in present]) if present else np.zeros((0, k, 2))
-    boxes = np.concatenate([it.instance_bbs for it in present]) if present else np.zeros((0, 4))
-    labels = np.concatenate([it.instance_labels for it in present]) if present else np.zeros(0, np.int32)
+    offsets = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
 
-    def per_point(attr: str, dtype: type) -> tuple[np.ndarray, np.ndarray | None]:
-        arrays, mask = [], []
-        for it in present:
-            value = getattr(it, attr)
-            arrays.append(np.zeros((len(it), k), dtype) if value is None else value.astype(dtype))
-            mask.append(np.full(len(it), value is None))
-        if not arrays:
-            return np.zeros((0, k), dtype), None
-        m_arr = np.concatenate(mask)
-        return np.concatenate(arrays), (m_arr if m_arr.any() else None)
+    def cat(arrays: list[np.ndarray], empty: np.ndarray) -> np.ndarray:
+        return np.concatenate(arrays) if arrays else empty
 
-    vis, vis_mask = per_point("keypoint_visibilities", np.int32)
-    conf, conf_mask = per_point("keypoint_confidences", np.float32)
-    point_data = pa.StructArray.from_arrays(
-        [
-            _fixed_list(vis, k, total, pa.int32(), vis_mask),
-            _fixed_list(conf, k, total, pa.float32(), conf_mask),
-        ],
-        fields=list(POINT_DATA_TYPE),
-    )
-    bbs_inner = _fixed_list(boxes, 4, total, pa.float64())
-    bbs = pa.ListArray.from_arrays(pa.array(np.arange(total + 1, dtype=np.int32)), bbs_inner)
-    instance = pa.StructArray.from_arrays(
-        [_fixed_list(kp, 2 * k, total, pa.float64()), point_data, bbs], fields=list(INSTANCE_TYPE)
-    )
-    row_offsets = _offsets(counts)
-    instances = pa.ListArray.from_arrays(row_offsets, instance)
-
-    data_type = keypoints_type(extras).field("instances_additional_data").type
-    data_columns = [pa.ListArray.from_arrays(row_offsets, pa.array(labels, pa.int32()))]
-    conf_rows = np.fromiter((it.instance_confidences is None for it in items), dtype=bool, count=m)
-    inst_conf = np.concatenate(
-        [np.zeros(len(it)) if it.instance_confidences is None else it.instance_confidences for it in present]
-    ) if present else np.zeros(0)
-    data_columns.append(
-        pa.ListArray.from_arrays(
-            row_offsets,
-            pa.array(inst_conf, pa.float64()),
-            mask=pa.array(conf_rows) if conf_rows.any() else None,
+    kp = cat([np.asarray(it.keypoints, np.float64) for it in present], np.zeros((0, k, 2)))
+    bad = ~np.isfinite(kp)
+    if bad.any():
+        t, j = (int(v) for v in np.argwhere(bad)[0][:2])
+        raise RowError(
+            f"{_locate(offsets, t, first_row, row_numbers)}: keypoints must be finite, "
+            f"got {kp[t, j].tolist()} at keypoint {j}"
         )
-    )
-    for name, arrow_type in sorted(extras.items()):
+
+    def per_point(attr: str, dtype: type) -> tuple[np.ndarray | None, np.ndarray | None]:
+        values = [getattr(it, attr) for it in present]
+        if all(v is None for v in values):
+            return None, None
+        arrays: list[np.ndarray] = [
+            np.zeros((len(it), k), dtype) if v is None else np.asarray(v).astype(dtype, copy=False)
+            for it, v in zip(present, values, strict=True)
+        ]
+        null = np.repeat([v is None for v in values], [len(it) for it in present])
+        for it, a in zip(present, arrays, strict=True):
+            if a.shape != (len(it), k):
+                raise RowError(f"{attr} must have shape (N={len(it)}, K={k}), got {a.shape}")
+        return np.concatenate(arrays), (null if null.any() else None)
+
+    vis, vis_null = per_point("keypoint_visibilities", np.int64)
+    if vis is not None:
+        out_of_range = (vis < 0) | (vis > 2)
+        if vis_null is not None:
+            out_of_range &= ~vis_null[:, None]
+        if out_of_range.any():
+            t, j = (int(v) for v in np.argwhere(out_of_range)[0])
+            raise RowError(
+                f"{_locate(offsets, t, first_row, row_numbers)}: keypoint_visibilities must be "
+                f"0, 1 or 2, got {int(vis[t, j])} at keypoint {j}"
+            )
+        vis = vis.astype(np.int32)
+    conf, conf_null = per_point("keypoint_confidences", np.float32)
+    boxes = cat([np.asarray(it.instance_bbs, np.float64) for it in present], np.zeros((0, 4)))
+    if boxes.shape != (total, 4) or not np.all(np.isfinite(boxes)):
+        raise RowError(
+            f"rows {first_row}..{first_row + m - 1}: instance_bbs must be finite (N, 4) boxes"
+        )
+    labels = cat([np.asarray(it.instance_labels) for it in present], np.zeros(0, np.int32))
+    no_conf_rows = np.fromiter((it.instance_confidences is None for it in items), bool, count=m)
+    inst_conf = None
+    if not no_conf_rows.all():
+        inst_conf = cat(
+            [
+                np.asarray(it.instance_confidences, np.float64)
+                for it in present
+                if it.instance_confidences is not None
+            ],
+            np.zeros(0),
+        )
+    extra_values: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+    for name in extras:
         missing = np.fromiter(
-            (len(it) > 0 and name not in it.instance_extras for it in items), dtype=bool, count=m
+            (len(it) > 0 and name not in it.instance_extras for it in items), bool, count=m
         )
-        parts = [it.instance_extras[name] for it in items if name in it.instance_extras]
-        values = _extra_values(np.concatenate(parts) if parts else np.zeros(0), arrow_type)
-        offsets = _offsets(np.where(missing, 0, counts))
-        mask = pa.array(missing) if missing.any() else None
-        data_columns.append(pa.ListArray.from_arrays(offsets, values, mask=mask))
-    additional = pa.StructArray.from_arrays(data_columns, fields=list(data_type))
-    zeros = pa.array(np.zeros(m), pa.float64())
-    return pa.StructArray.from_arrays(
-        [
-            zeros,
-            zeros,
-            pa.array(np.asarray(widths, dtype=np.float64)),
-            pa.array(np.asarray(heights, dtype=np.float64)),
-            instances,
-            additional,
-        ],
-        fields=list(keypoints_type(extras)),
+        parts = [it.instance_extras[name] for it in present if name in it.instance_extras]
+        values = concat_values(parts)
+        extra_values[name] = (values, missing if missing.any() else None)
+    x_min = np.fromiter((getattr(it, "x_min", 0.0) or 0.0 for it in items), np.float64, count=m)
+    y_min = np.fromiter((getattr(it, "y_min", 0.0) or 0.0 for it in items), np.float64, count=m)
+    return encode_flat(
+        counts,
+        kp.reshape(total, k, 2),
+        vis=vis,
+        vis_null=vis_null,
+        conf=conf,
+        conf_null=conf_null,
+        boxes=boxes,
+        labels=labels,
+        inst_conf=inst_conf,
+        inst_conf_null_rows=no_conf_rows
+        if (no_conf_rows.any() and inst_conf is not None)
+        else None,
+        extras=extra_values,
+        extra_types=extras,
+        widths=np.asarray(widths, dtype=np.float64).reshape(m),
+        heights=np.asarray(heights, dtype=np.float64).reshape(m),
+        x_min=x_min,
+        y_min=y_min,
     )
 
 
-def _list_parts(array: pa.Array) -> tuple[np.ndarray, pa.Array, np.ndarray]:
-    """(lengths with nulls as 0, flat values, null mask) of a possibly sliced list array."""
-    lengths = pc.fill_null(pc.list_value_length(array), 0).to_numpy(zero_copy_only=False)
-    return lengths.astype(np.int64), pc.list_flatten(array), array.is_null().to_numpy(zero_copy_only=False)
+def concat_values(parts: list[np.ndarray]) -> np.ndarray:
+    """Concatenate per-instance values of one extra field without losing values."""
+    if not parts:
+        return np.zeros(0)
+    if any(p.dtype.kind == "O" for p in parts) or len({p.dtype.kind for p in parts}) > 1:
+        kinds = {p.dtype.kind for p in parts}
+        if kinds <= set("iuf"):
+            return np.concatenate([p.astype(np.float64) for p in parts])
+        return object_array([v for p in parts for v in p.tolist()])
+    return np.concatenate(parts)
 
 
-def _numpy(array: pa.Array) -> np.ndarray:
-    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-        return np.asarray(array.to_pylist(), dtype=object)
+# -- decoding ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FlatKeypoints:
+    """A keypoints column as flat numpy arrays: the instances of all rows concatenated.
+
+    Row ``i`` holds instances ``offsets[i]:offsets[i + 1]``. Per-point arrays are zeros
+    where ``*_rows`` says a row lacks them.
+
+    Attributes:
+        counts: (M,) instances per row.
+        offsets: (M + 1,) start of each row's instances.
+        keypoints: (T, K, 2) float64.
+        visibilities: (T, K) int32 (0 where a row has none).
+        has_visibilities: (M,) rows holding visibilities.
+        confidences: (T, K) float32 (0 where a row has none).
+        has_confidences: (M,) rows holding per-keypoint confidences.
+        boxes: (T, 4) xyxy float64.
+        labels: (T,) int32.
+        instance_confidences: (T,) float64 (0 where a row has none).
+        has_instance_confidences: (M,) rows holding instance scores.
+        extras: name -> ((T,) values, (M,) rows lacking the field).
+        x_min, y_min, widths, heights: (M,) float64.
+    """
+
+    counts: np.ndarray
+    offsets: np.ndarray
+    keypoints: np.ndarray
+    visibilities: np.ndarray
+    has_visibilities: np.ndarray
+    confidences: np.ndarray
+    has_confidences: np.ndarray
+    boxes: np.ndarray
+    labels: np.ndarray
+    instance_confidences: np.ndarray
+    has_instance_confidences: np.ndarray
+    extras: dict[str, tuple[np.ndarray, np.ndarray]]
+    x_min: np.ndarray
+    y_min: np.ndarray
+    widths: np.ndarray
+    heights: np.ndarray
+
+    @property
+    def num_keypoints(self) -> int:
+        """K."""
+        return int(self.keypoints.shape[1])
+
+
+def _as_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(column, pa.ChunkedArray):
+        if column.num_chunks == 1:
+            return column.chunk(0)
+        if column.num_chunks == 0:
+            return pa.array([], column.type)
+        return column.combine_chunks()
+    return column
+
+
+def _children(struct: pa.Array) -> dict[str, pa.Array]:
+    """The children of a (possibly sliced) struct array, with the slice applied."""
+    return {struct.type.field(i).name: child for i, child in enumerate(struct.flatten())}
+
+
+def _lengths(array: pa.Array) -> np.ndarray:
+    """Entries per list (0 for a null list), from the offsets: no compute kernel call."""
+    offsets = np.asarray(array.offsets.to_numpy(zero_copy_only=False), dtype=np.int64)
+    lengths = offsets[1:] - offsets[:-1]
+    if array.null_count:
+        lengths[_nulls(array)] = 0
+    return lengths
+
+
+def _flatten(array: pa.Array) -> pa.Array:
+    """The values of a (possibly sliced) list array, without a compute kernel call when the
+    array has no null lists."""
+    if array.null_count:
+        return array.flatten()
+    offsets = array.offsets
+    start = offsets[0].as_py()
+    return array.values.slice(start, offsets[len(offsets) - 1].as_py() - start)
+
+
+def _nulls(array: pa.Array) -> np.ndarray:
+    if array.null_count == 0:
+        return np.zeros(len(array), dtype=bool)
+    return np.asarray(array.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _numbers(array: pa.Array, dtype: type) -> np.ndarray:
+    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=dtype)
+
+
+def _values(array: pa.Array, arrow_type: pa.DataType) -> np.ndarray:
+    if arrow_type == JSON_EXTRA_TYPE:
+        return object_array([orjson.loads(v) for v in array.to_pylist()])
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return object_array(array.to_pylist())
+    if pa.types.is_integer(arrow_type):
+        return _numbers(array, np.int64)
+    if pa.types.is_boolean(arrow_type):
+        return _numbers(array, bool)
     return array.to_numpy(zero_copy_only=False)
 
 
-def instances_from_arrow(column: pa.Array | pa.ChunkedArray) -> list[Keypoints2DInstances]:
-    """Decode a keypoints column (any slice of a table) into one object per row."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    m = len(column)
-    if m == 0:
-        return []
-    fields = {column.type.field(i).name: f for i, f in enumerate(column.flatten())}
-    widths = fields["x_max"].to_numpy(zero_copy_only=False)
-    heights = fields["y_max"].to_numpy(zero_copy_only=False)
-    counts, inst, _ = _list_parts(fields["instances"])
-    inst_fields = {inst.type.field(i).name: f for i, f in enumerate(inst.flatten())}
-    v_len, v_flat, _ = _list_parts(inst_fields["vertices_2d"])
-    total = int(counts.sum())
-    if total and np.any(v_len != v_len[0]):
-        raise InstancesError(f"every instance must have the same number of vertices, got {sorted(set(v_len.tolist()))}")
-    k = int(v_len[0]) // 2 if total else 0
-    kp = v_flat.to_numpy(zero_copy_only=False).reshape(total, k, 2)
-    pdata = {POINT_DATA_TYPE.field(i).name: f for i, f in enumerate(inst_fields["vertices_2d_additional_data"].flatten())}
-    per_point = {}
-    for name, dtype in (("visibility", np.int32), ("confidence", np.float32)):
-        lengths, flat, nulls = _list_parts(pdata[name])
-        values = np.zeros((total, k), dtype)
-        if (~nulls).any():
-            values[~nulls] = flat.to_numpy(zero_copy_only=False).reshape(-1, k)
-        per_point[name] = (values, nulls)
-    b_len, b_flat, _ = _list_parts(inst_fields["bbs_2d"])
-    box_values = pc.list_flatten(b_flat).to_numpy(zero_copy_only=False).reshape(-1, 4)
+def _per_point(array: pa.Array, total: int, k: int, dtype: type) -> tuple[np.ndarray, np.ndarray]:
+    """(T, K) values and a (T,) null-or-empty flag of a per-point list child."""
+    lengths = _lengths(array)
+    absent = lengths == 0 if k else _nulls(array)
+    if total and not absent.all():
+        flat = _numbers(_flatten(array), dtype)
+        values: np.ndarray
+        if absent.any():
+            values = np.zeros((total, k), dtype=dtype)
+            values[~absent] = flat.reshape(-1, k)
+        else:
+            values = flat.reshape(total, k)
+    else:
+        values = np.zeros((total, k), dtype=dtype)
+    return values, absent
+
+
+def flat_from_arrow(
+    column: pa.Array | pa.ChunkedArray, *, num_keypoints: int | None = None
+) -> FlatKeypoints:
+    """Decode a keypoints column (any slice of a table) into flat arrays, vectorised.
+
+    Example:
+        >>> import numpy as np
+        >>> column = keypoints_column([2], np.ones((2, 3, 2)), widths=[9], heights=[9],
+        ...                           visibilities=np.full((2, 3), 2))
+        >>> flat = flat_from_arrow(column)
+        >>> flat.counts.tolist(), flat.keypoints.shape, flat.has_visibilities.tolist()
+        ([2], (2, 3, 2), [True])
+    """
+    array = _as_array(column)
+    m = len(array)
+    top = _children(array)
+    instances = top["instances"]
+    counts = _lengths(instances)
+    offsets = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    total = int(offsets[-1])
+    inst = _children(_flatten(instances))
+    vertices = inst["vertices_2d"]
+    if total:
+        v_len = _lengths(vertices)
+        first = int(v_len[0])
+        if first % 2 or np.any(v_len != first):
+            raise RowError(
+                "every instance must have the same even number of vertices, got lengths "
+                f"{sorted(set(v_len.tolist()))}"
+            )
+        k = first // 2
+        if num_keypoints is not None and k != num_keypoints:
+            raise RowError(f"keypoints must have K={num_keypoints} points, got {k}")
+        kp = _numbers(_flatten(vertices), np.float64).reshape(total, k, 2)
+    else:
+        k = int(num_keypoints or 0)
+        kp = np.zeros((0, k, 2))
+    point_data = _children(inst["vertices_2d_additional_data"])
+    vis, vis_null = _per_point(point_data["visibility"], total, k, np.int32)
+    conf, conf_null = _per_point(point_data["confidence"], total, k, np.float32)
     boxes = np.zeros((total, 4))
-    box_start = np.concatenate([[0], np.cumsum(b_len)[:-1]]) if total else np.zeros(0, np.int64)
-    has_box = b_len > 0
-    boxes[has_box] = box_values[box_start[has_box]]
-    data = {
-        column.type.field("instances_additional_data").type.field(i).name: f
-        for i, f in enumerate(fields["instances_additional_data"].flatten())
+    if total:
+        bbs = inst["bbs_2d"]
+        b_len = _lengths(bbs)
+        box_values = _numbers(_flatten(_flatten(bbs)), np.float64).reshape(-1, 4)
+        if np.all(b_len == 1):
+            boxes = box_values
+        else:
+            starts = np.zeros(total, dtype=np.int64)
+            np.cumsum(b_len[:-1], out=starts[1:])
+            has_box = b_len > 0
+            boxes[has_box] = box_values[starts[has_box]]
+            missing = ~has_box
+            boxes[missing] = derive_boxes(
+                kp[missing], np.where(vis_null[missing, None], True, vis[missing] > 0)
+            )
+    data = _children(top["instances_additional_data"])
+    labels = np.zeros(total, dtype=np.int32)
+    label_arr = data["label"]
+    label_null = _nulls(label_arr)
+    if total and not label_null.all():
+        labels[np.repeat(~label_null, counts)] = _numbers(_flatten(label_arr), np.int32)
+    inst_arr = data["confidence"]
+    conf_rows_null = _nulls(inst_arr)
+    inst_conf = np.zeros(total)
+    if total and not conf_rows_null.all():
+        inst_conf[np.repeat(~conf_rows_null, counts)] = _numbers(_flatten(inst_arr), np.float64)
+    extras: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    data_type = array.type.field("instances_additional_data").type
+    for f in data_type:
+        if f.name in FIXED_INSTANCE_FIELDS:
+            continue
+        child = data[f.name]
+        missing = _nulls(child)
+        raw = _values(_flatten(child), f.type.value_type)
+        if missing.any():
+            full = np.zeros(total, dtype=raw.dtype)
+            if raw.dtype.kind == "O":
+                full[:] = None
+            full[np.repeat(~missing, counts)] = raw
+            raw = full
+        extras[f.name] = (raw, missing)
+    return FlatKeypoints(
+        counts=counts,
+        offsets=offsets,
+        keypoints=kp,
+        visibilities=vis,
+        has_visibilities=_rows_with(vis_null, offsets, counts),
+        confidences=conf,
+        has_confidences=_rows_with(conf_null, offsets, counts),
+        boxes=boxes,
+        labels=labels,
+        instance_confidences=inst_conf,
+        has_instance_confidences=~conf_rows_null,
+        extras=extras,
+        x_min=_float_column(top["x_min"]),
+        y_min=_float_column(top["y_min"]),
+        widths=_float_column(top["x_max"]),
+        heights=_float_column(top["y_max"]),
+    )
+
+
+def _float_column(array: pa.Array) -> np.ndarray:
+    if array.null_count:
+        array = array.fill_null(np.nan)
+    return _numbers(array, np.float64)
+
+
+def _rows_with(null: np.ndarray, offsets: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Rows that have instances and none of them null."""
+    if not null.any():
+        return counts > 0
+    running = np.zeros(len(null) + 1, dtype=np.int64)
+    np.cumsum(null, out=running[1:])
+    nulls_per_row = running[offsets[1:]] - running[offsets[:-1]]
+    return (counts > 0) & (nulls_per_row == 0)
+
+
+SMALL_DECODE_ROWS = 8
+
+
+def instances_from_arrow(
+    column: pa.Array | pa.ChunkedArray, *, num_keypoints: int | None = None
+) -> list[Keypoints2DInstances]:
+    """Decode a keypoints column (any slice of a table) into one object per row.
+
+    A few rows (a single ``table[i]``) are decoded from their Python values, which costs
+    less than the fixed overhead of the columnar path; more rows go through
+    :func:`flat_from_arrow`. Both give identical objects (a test checks it).
+    """
+    array = _as_array(column)
+    if len(array) <= SMALL_DECODE_ROWS:
+        return instances_from_values(array, num_keypoints=num_keypoints)
+    return instances_from_flat(flat_from_arrow(array, num_keypoints=num_keypoints))
+
+
+def _extra_from_values(values: list[Any], arrow_type: pa.DataType) -> np.ndarray:
+    if arrow_type == JSON_EXTRA_TYPE:
+        return object_array([orjson.loads(v) for v in values])
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return object_array(values)
+    if pa.types.is_integer(arrow_type):
+        return np.array(values, dtype=np.int64)
+    if pa.types.is_boolean(arrow_type):
+        return np.array(values, dtype=bool)
+    return np.array(values, dtype=arrow_type.to_pandas_dtype())
+
+
+def instances_from_values(
+    column: pa.Array | pa.ChunkedArray, *, num_keypoints: int | None = None
+) -> list[Keypoints2DInstances]:
+    """Decode a few rows of a keypoints column through their Python values."""
+    array = _as_array(column)
+    data_type = array.type.field("instances_additional_data").type
+    extra_types = {
+        f.name: f.type.value_type for f in data_type if f.name not in FIXED_INSTANCE_FIELDS
     }
-    row_data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    for name, arr in data.items():
-        lengths, flat, nulls = _list_parts(arr)
-        row_data[name] = (_numpy(flat), np.concatenate([[0], np.cumsum(lengths)]), nulls)
-    starts = np.concatenate([[0], np.cumsum(counts)])
     out = []
-    for r in range(m):
-        a, b = int(starts[r]), int(starts[r + 1])
-        vis, vis_null = per_point["visibility"]
-        conf, conf_null = per_point["confidence"]
-        has_vis = b > a and not vis_null[a:b].any()
-        has_conf = b > a and not conf_null[a:b].any()
-        extras: dict[str, np.ndarray] = {}
-        nulls: list[str] = []
-        labels = None
-        inst_conf = None
-        for name, (flat, starts_of, null_rows) in row_data.items():
-            if null_rows[r]:
-                if name not in ("label", "confidence"):
-                    nulls.append(name)
-                continue
-            values = flat[int(starts_of[r]) : int(starts_of[r + 1])]
-            if name == "label":
-                labels = values
-            elif name == "confidence":
-                inst_conf = values
+    for value in array.to_pylist():
+        instances = value["instances"] or []
+        n = len(instances)
+        if n:
+            lengths = {len(inst["vertices_2d"] or ()) for inst in instances}
+            if len(lengths) != 1 or next(iter(lengths)) % 2:
+                raise RowError(
+                    "every instance must have the same even number of vertices, got lengths "
+                    f"{sorted(lengths)}"
+                )
+            k = next(iter(lengths)) // 2
+            if num_keypoints is not None and k != num_keypoints:
+                raise RowError(f"keypoints must have K={num_keypoints} points, got {k}")
+        else:
+            k = int(num_keypoints or 0)
+        kp = np.array([inst["vertices_2d"] for inst in instances], dtype=np.float64)
+        kp = kp.reshape(n, k, 2)
+        per_point = [inst["vertices_2d_additional_data"] or {} for inst in instances]
+
+        def points(
+            key: str, dtype: type, data: list[dict[str, Any]] = per_point
+        ) -> np.ndarray | None:
+            values = [d.get(key) for d in data]
+            if not values or any(not v for v in values):
+                return None
+            return np.array(values, dtype=dtype)
+
+        vis = points("visibility", np.int32)
+        conf = points("confidence", np.float32)
+        boxes = np.zeros((n, 4))
+        missing_box = []
+        for i, inst in enumerate(instances):
+            if inst["bbs_2d"]:
+                boxes[i] = inst["bbs_2d"][0]
             else:
-                extras[name] = values
-        item = Keypoints2DInstances(
-            kp[a:b],
-            keypoint_visibilities=vis[a:b] if has_vis else None,
-            keypoint_confidences=conf[a:b] if has_conf else None,
-            instance_labels=labels,
-            instance_confidences=inst_conf,
-            instance_bbs=boxes[a:b],
-            instance_extras=extras,
-            image_width=float(widths[r]),
-            image_height=float(heights[r]),
-            num_keypoints=k or None,
+                missing_box.append(i)
+        if missing_box:
+            labeled = None if vis is None else vis[missing_box] > 0
+            boxes[missing_box] = derive_boxes(kp[missing_box], labeled)
+        data = value["instances_additional_data"] or {}
+        labels = data.get("label")
+        inst_conf = data.get("confidence")
+        extras = {}
+        nulls = []
+        for name, arrow_type in extra_types.items():
+            values = data.get(name)
+            if values is None:
+                nulls.append(name)
+            else:
+                extras[name] = _extra_from_values(values, arrow_type)
+        width, height = value["x_max"], value["y_max"]
+        out.append(
+            Keypoints2DInstances._from_trusted(
+                kp,
+                keypoint_visibilities=vis,
+                keypoint_confidences=conf,
+                instance_labels=(
+                    np.zeros(n, np.int32) if labels is None else np.array(labels, np.int32)
+                ),
+                instance_confidences=None if inst_conf is None else np.array(inst_conf, np.float64),
+                instance_bbs=boxes,
+                instance_extras=extras,
+                x_min=float(value["x_min"] or 0.0),
+                y_min=float(value["y_min"] or 0.0),
+                x_max=None if width is None else float(width),
+                y_max=None if height is None else float(height),
+                num_keypoints=k,
+                null_extras=tuple(nulls),
+            )
         )
-        item._null_extras = tuple(nulls)
-        out.append(item)
+    return out
+
+
+def instances_from_flat(flat: FlatKeypoints) -> list[Keypoints2DInstances]:
+    """One :class:`Keypoints2DInstances` per row of a :class:`FlatKeypoints` (array views)."""
+    out = []
+    k = flat.num_keypoints
+    offsets = flat.offsets.tolist()
+    has_vis = flat.has_visibilities.tolist()
+    has_conf = flat.has_confidences.tolist()
+    has_inst = flat.has_instance_confidences.tolist()
+    widths = flat.widths.tolist()
+    heights = flat.heights.tolist()
+    x_min = flat.x_min.tolist()
+    y_min = flat.y_min.tolist()
+    extras = [(name, values, missing.tolist()) for name, (values, missing) in flat.extras.items()]
+    for r in range(len(flat.counts)):
+        a, b = offsets[r], offsets[r + 1]
+        item_extras = {}
+        nulls = []
+        for name, values, missing in extras:
+            if missing[r]:
+                nulls.append(name)
+            else:
+                item_extras[name] = values[a:b]
+        out.append(
+            Keypoints2DInstances._from_trusted(
+                flat.keypoints[a:b],
+                keypoint_visibilities=flat.visibilities[a:b] if has_vis[r] else None,
+                keypoint_confidences=flat.confidences[a:b] if has_conf[r] else None,
+                instance_labels=flat.labels[a:b],
+                instance_confidences=flat.instance_confidences[a:b] if has_inst[r] else None,
+                instance_bbs=flat.boxes[a:b],
+                instance_extras=item_extras,
+                x_min=x_min[r] if x_min[r] == x_min[r] else 0.0,
+                y_min=y_min[r] if y_min[r] == y_min[r] else 0.0,
+                x_max=None if widths[r] != widths[r] else widths[r],
+                y_max=None if heights[r] != heights[r] else heights[r],
+                num_keypoints=k,
+                null_extras=tuple(nulls),
+            )
+        )
     return out

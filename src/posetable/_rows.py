@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from posetable._arrow import (
     KEYPOINTS_COLUMN,
+    concat_values,
     extra_arrow_type,
     extras_of_type,
+    flat_from_arrow,
     instances_to_arrow,
     keypoints_type,
 )
@@ -40,9 +43,7 @@ class RowLayout:
     def from_arrow_schema(cls, schema: Keypoints2DSchema, arrow_schema: pa.Schema) -> RowLayout:
         """The layout of an existing table."""
         extras = extras_of_type(arrow_schema.field(KEYPOINTS_COLUMN).type)
-        users = {
-            f.name: f.type for f in arrow_schema if f.name not in (*BASE_COLUMNS, SAMPLE_ID)
-        }
+        users = {f.name: f.type for f in arrow_schema if f.name not in (*BASE_COLUMNS, SAMPLE_ID)}
         return cls(schema, extras, users, list(users))
 
     def arrow_schema(self) -> pa.Schema:
@@ -71,7 +72,9 @@ def _positive_int(row: Mapping[str, Any], key: str, where: str) -> int:
     return int(number)
 
 
-def instances_of(row: Mapping[str, Any], schema: Keypoints2DSchema, where: str) -> Keypoints2DInstances:
+def instances_of(
+    row: Mapping[str, Any], schema: Keypoints2DSchema, where: str
+) -> Keypoints2DInstances:
     """The row's keypoints as a validated ``Keypoints2DInstances``."""
     value = row.get(KEYPOINTS_COLUMN)
     try:
@@ -93,7 +96,8 @@ def instances_of(row: Mapping[str, Any], schema: Keypoints2DSchema, where: str) 
         bad = int(labels[(labels < 0) | (labels >= len(schema.classes))][0])
         raise RowError(
             f"{where}: instance label must be in [0, {len(schema.classes) - 1}] "
-            f"(classes {list(schema.classes)[:5]}{'...' if len(schema.classes) > 5 else ''}), got {bad}"
+            f"(classes {list(schema.classes)[:5]}{'...' if len(schema.classes) > 5 else ''}), "
+            f"got {bad}"
         )
     return item
 
@@ -103,27 +107,41 @@ def build_batch(
     layout: RowLayout,
     sample_ids: np.ndarray,
     first_row: int,
+    *,
+    row_numbers: Sequence[int] | np.ndarray | None = None,
 ) -> pa.RecordBatch:
-    """Validate rows and build one record batch; fixes the layout on the first call."""
+    """Validate rows and build one record batch; fixes the layout on the first call.
+
+    Messages name ``row first_row + i``, or ``row row_numbers[i]`` when given (edits).
+    """
     schema = layout.schema
+    numbers = (
+        list(range(first_row, first_row + len(rows)))
+        if row_numbers is None
+        else [int(r) for r in row_numbers]
+    )
     items, images, widths, heights = [], [], [], []
     for offset, row in enumerate(rows):
-        where = f"row {first_row + offset}"
+        where = f"row {numbers[offset]}"
         if not isinstance(row, Mapping):
             raise RowError(f"{where}: a row must be a dict, got {type(row).__name__}")
         image = row.get("image")
         if not isinstance(image, str) or not image:
-            raise RowError(f"{where}: 'image' must be a non-empty path or URL string, got {image!r}")
+            raise RowError(
+                f"{where}: 'image' must be a non-empty path or URL string, got {image!r}"
+            )
         widths.append(_positive_int(row, "width", where))
         heights.append(_positive_int(row, "height", where))
         images.append(image)
         items.append(instances_of(row, schema, where))
     if layout.extras is None:
-        extras: dict[str, pa.DataType] = {}
+        parts: dict[str, list[np.ndarray]] = {}
         for item in items:
             for name, values in item.instance_extras.items():
-                extras.setdefault(name, extra_arrow_type(values))
-        layout.extras = extras
+                parts.setdefault(name, []).append(values)
+        layout.extras = {
+            name: extra_arrow_type(concat_values(values)) for name, values in parts.items()
+        }
     if layout.user_types is None:
         names: list[str] = []
         for row in rows:
@@ -137,7 +155,9 @@ def build_batch(
             try:
                 user_types[name] = pa.array([r.get(name) for r in rows]).type
             except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-                raise RowError(f"column {name!r}: values of mixed types cannot be stored: {exc}") from exc
+                raise RowError(
+                    f"column {name!r}: values of mixed types cannot be stored: {exc}"
+                ) from exc
             if pa.types.is_null(user_types[name]):
                 user_types[name] = pa.string()
         layout.user_types, layout.user_order = user_types, names
@@ -149,6 +169,7 @@ def build_batch(
             widths=widths,
             heights=heights,
             first_row=first_row,
+            row_numbers=None if row_numbers is None else numbers,
         )
     except InstancesError as exc:
         raise RowError(f"rows {first_row}..{first_row + len(rows) - 1}: {exc}") from exc
@@ -161,9 +182,9 @@ def build_batch(
     ]
     for name in layout.user_order:
         arrow_type = (layout.user_types or {})[name]
-        values = [r.get(name) for r in rows]
+        column_values = [r.get(name) for r in rows]
         try:
-            columns.append(pa.array(values, arrow_type))
+            columns.append(pa.array(column_values, arrow_type))
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise RowError(
                 f"rows {first_row}..{first_row + len(rows) - 1}: column {name!r} must hold "
@@ -197,7 +218,9 @@ def batches_from_rows(
         done += len(chunk)
 
 
-def peek_batches(batches: Iterator[pa.RecordBatch], layout: RowLayout) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+def peek_batches(
+    batches: Iterator[pa.RecordBatch], layout: RowLayout
+) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
     """Build the first batch (which fixes the layout) and return the schema and all batches."""
     try:
         first = next(batches)
@@ -213,3 +236,96 @@ def peek_batches(batches: Iterator[pa.RecordBatch], layout: RowLayout) -> tuple[
         yield from batches
 
     return first.schema, chain()
+
+
+def batches_from_arrow(reader: pa.RecordBatchReader, layout: RowLayout) -> Iterator[pa.RecordBatch]:
+    """Check Arrow batches already in the row layout column-wise and add sample ids."""
+    missing = [c for c in BASE_COLUMNS if c not in reader.schema.names]
+    if missing:
+        raise RowError(
+            f"Arrow data must have columns {list(BASE_COLUMNS)}, missing {missing} "
+            f"(got {reader.schema.names})"
+        )
+    reserved = [c for c in reader.schema.names if c in RESERVED]
+    if reserved:
+        raise RowError(f"column names {reserved} are reserved by posetable; rename them")
+    target = layout.arrow_schema()
+    done = 0
+    for batch in reader:
+        ids = pa.array(np.arange(done, done + batch.num_rows, dtype=np.int64))
+        columns: list[pa.Array] = [ids]
+        for name in target.names[1:]:
+            try:
+                columns.append(batch.column(name).cast(target.field(name).type))
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+                raise RowError(
+                    f"rows {done}..{done + batch.num_rows - 1}: column {name!r} must be "
+                    f"{target.field(name).type}: {exc}"
+                ) from exc
+        out = pa.RecordBatch.from_arrays(columns, schema=target)
+        check_arrow_batch(out, layout.schema, done)
+        yield out
+        done += batch.num_rows
+
+
+def _first_bad(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def check_arrow_batch(batch: pa.RecordBatch, schema: Keypoints2DSchema, first_row: int) -> None:
+    """Vectorised checks of a batch in the row layout; errors name the row (and instance)."""
+    image = batch.column("image")
+    empty = pc.fill_null(pc.equal(pc.utf8_length(image), 0), True)
+    if pc.any(empty).as_py():
+        r = _first_bad(empty.to_numpy(zero_copy_only=False))
+        raise RowError(
+            f"row {first_row + r}: 'image' must be a non-empty path or URL string, "
+            f"got {image[r].as_py()!r}"
+        )
+    for key in ("width", "height"):
+        values = batch.column(key)
+        if values.null_count:
+            r = _first_bad(values.is_null().to_numpy(zero_copy_only=False))
+            raise RowError(
+                f"row {first_row + r}: missing {key!r}; every row needs 'image', 'width' and "
+                "'height'"
+            )
+        numbers = values.to_numpy()
+        if np.any(numbers <= 0):
+            r = _first_bad(numbers <= 0)
+            raise RowError(
+                f"row {first_row + r}: {key} must be a positive integer, got {int(numbers[r])}"
+            )
+    try:
+        flat = flat_from_arrow(batch.column(KEYPOINTS_COLUMN), num_keypoints=schema.num_keypoints)
+    except RowError as exc:
+        raise RowError(f"rows {first_row}..{first_row + batch.num_rows - 1}: {exc}") from exc
+
+    def where(t: int) -> str:
+        r = int(np.searchsorted(flat.offsets, t, side="right") - 1)
+        return f"row {first_row + r}, instance {t - int(flat.offsets[r])}"
+
+    bad = ~np.isfinite(flat.keypoints)
+    if bad.any():
+        t, j = (int(v) for v in np.argwhere(bad)[0][:2])
+        raise RowError(
+            f"{where(t)}: keypoints must be finite, got {flat.keypoints[t, j].tolist()} "
+            f"at keypoint {j}"
+        )
+    bad_vis = (flat.visibilities < 0) | (flat.visibilities > 2)
+    if bad_vis.any():
+        t, j = (int(v) for v in np.argwhere(bad_vis)[0])
+        raise RowError(
+            f"{where(t)}: keypoint_visibilities must be 0, 1 or 2, got "
+            f"{int(flat.visibilities[t, j])} at keypoint {j}"
+        )
+    if not np.all(np.isfinite(flat.boxes)):
+        t = _first_bad(~np.isfinite(flat.boxes).all(axis=1))
+        raise RowError(f"{where(t)}: instance_bbs must be finite, got {flat.boxes[t].tolist()}")
+    n_classes = len(schema.classes)
+    bad_label = (flat.labels < 0) | (flat.labels >= n_classes)
+    if bad_label.any():
+        t = _first_bad(bad_label)
+        raise RowError(
+            f"{where(t)}: instance label must be in [0, {n_classes - 1}], got {int(flat.labels[t])}"
+        )

@@ -13,7 +13,9 @@ import numpy as np
 from posetable.errors import SchemaError
 
 
-def check_sigmas(sigmas: Any, num_keypoints: int, *, error: type[Exception] = SchemaError) -> np.ndarray:
+def check_sigmas(
+    sigmas: Any, num_keypoints: int, *, error: type[Exception] = SchemaError
+) -> np.ndarray:
     """Return sigmas as a float64 (K,) array, or raise naming the problem."""
     try:
         array = np.asarray(sigmas, dtype=np.float64)
@@ -36,11 +38,15 @@ def check_lines(lines: Any, num_keypoints: int) -> tuple[tuple[int, int], ...]:
     items = list(lines)
     if not items:
         return ()
-    if all(isinstance(item, (Sequence, np.ndarray)) and not isinstance(item, str) for item in items):
+    if all(
+        isinstance(item, (Sequence, np.ndarray)) and not isinstance(item, str) for item in items
+    ):
         pairs = []
         for n, item in enumerate(items):
             if len(item) != 2:
-                raise SchemaError(f"lines[{n}] must be a pair of keypoint indices, got {list(item)!r}")
+                raise SchemaError(
+                    f"lines[{n}] must be a pair of keypoint indices, got {list(item)!r}"
+                )
             pairs.append((item[0], item[1]))
     else:
         if len(items) % 2:
@@ -62,7 +68,9 @@ def check_lines(lines: Any, num_keypoints: int) -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
-def check_flip_indices(flip: Any, num_keypoints: int, *, error: type[Exception] = SchemaError) -> tuple[int, ...]:
+def check_flip_indices(
+    flip: Any, num_keypoints: int, *, error: type[Exception] = SchemaError
+) -> tuple[int, ...]:
     """Check that flip indices are a permutation of K that is its own inverse."""
     values = list(flip)
     if len(values) != num_keypoints:
@@ -70,7 +78,9 @@ def check_flip_indices(flip: Any, num_keypoints: int, *, error: type[Exception] 
     ints = []
     for i, v in enumerate(values):
         if isinstance(v, bool) or not float(v).is_integer() or not 0 <= int(v) < num_keypoints:
-            raise error(f"flip_indices[{i}] must be an index in [0, {num_keypoints - 1}], got {v!r}")
+            raise error(
+                f"flip_indices[{i}] must be an index in [0, {num_keypoints - 1}], got {v!r}"
+            )
         ints.append(int(v))
     for i, j in enumerate(ints):
         if ints[j] != i:

@@ -26,6 +26,7 @@ __all__ = [
     "PosetableWarning",
     "RevisionError",
     "RowError",
+    "RowIndexError",
     "RunError",
     "SchemaError",
 ]
@@ -49,6 +50,10 @@ class InstancesError(PosetableError, ValueError):
 
 class RowError(PosetableError, ValueError):
     """A table row is malformed (missing ``width``/``height``, bad keypoints value...)."""
+
+
+class RowIndexError(RowError, IndexError):
+    """A row position is out of range for the table (also an :class:`IndexError`)."""
 
 
 class FormatError(PosetableError, ValueError):
@@ -94,5 +99,5 @@ class MissingDependencyError(PosetableError, ImportError):
 def missing_extra(package: str, extra: str) -> MissingDependencyError:
     """Build the error raised when an optional dependency is missing."""
     return MissingDependencyError(
-        f"{package} is needed for this feature; install it with: pip install \"posetable[{extra}]\""
+        f'{package} is needed for this feature; install it with: pip install "posetable[{extra}]"'
     )

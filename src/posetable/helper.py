@@ -29,7 +29,9 @@ def _schema(table: Table | Keypoints2DSchema) -> Keypoints2DSchema:
         return table
     if isinstance(table, Table):
         return table.schema
-    raise SchemaError(f"expected a posetable Table or Keypoints2DSchema, got {type(table).__name__}")
+    raise SchemaError(
+        f"expected a posetable Table or Keypoints2DSchema, got {type(table).__name__}"
+    )
 
 
 class KeypointHelper:
@@ -57,7 +59,9 @@ class KeypointHelper:
         return (_schema(table).num_keypoints, 3)
 
     @staticmethod
-    def get_keypoint_attributes_from_table(table: Table | Keypoints2DSchema) -> list[dict[str, str]]:
+    def get_keypoint_attributes_from_table(
+        table: Table | Keypoints2DSchema,
+    ) -> list[dict[str, str]]:
         """``[{'internal_name': 'nose'}, ...]``, one dict per keypoint."""
         return [{"internal_name": name} for name in _schema(table).keypoint_names]
 
@@ -128,5 +132,7 @@ class KeypointHelper:
         schema = _schema(table)
         new = schema.replace(flip_indices=flip_indices)
         return table.with_schema(
-            new, operation="edit_flip_indices", arguments={"flip_indices": list(new.flip_indices or ())}
+            new,
+            operation="edit_flip_indices",
+            arguments={"flip_indices": list(new.flip_indices or ())},
         )

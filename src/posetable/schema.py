@@ -129,7 +129,11 @@ class Keypoints2DSchema:
             if names is None:
                 raise SchemaError("give num_keypoints or keypoint_names, got neither")
             num_keypoints = len(names)
-        if isinstance(num_keypoints, bool) or not float(num_keypoints).is_integer() or num_keypoints < 1:
+        if (
+            isinstance(num_keypoints, bool)
+            or not float(num_keypoints).is_integer()
+            or num_keypoints < 1
+        ):
             raise SchemaError(f"num_keypoints must be an integer >= 1, got {num_keypoints!r}")
         k = int(num_keypoints)
         if names is None:

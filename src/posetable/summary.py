@@ -43,7 +43,8 @@ class TableSummary:
             f"table      {self.ref}",
             f"lineage    {' <- '.join(f'{rev} ({op})' for rev, op in self.lineage)}",
             f"images     {self.rows} ({self.images_without_instances} without instances)",
-            f"instances  {self.instances}  " + ", ".join(f"{k}: {v}" for k, v in self.labels.items()),
+            f"instances  {self.instances}  "
+            + ", ".join(f"{k}: {v}" for k, v in self.labels.items()),
             "",
             self.schema_text,
         ]
@@ -74,7 +75,9 @@ def summarize(table: Table) -> TableSummary:
     instances = pc.list_flatten(pc.struct_field(keypoints, "instances"))
     counts = pc.fill_null(pc.list_value_length(pc.struct_field(keypoints, "instances")), 0)
     n_instances = len(instances)
-    vis = pc.list_flatten(pc.struct_field(pc.struct_field(instances, "vertices_2d_additional_data"), "visibility"))
+    vis = pc.list_flatten(
+        pc.struct_field(pc.struct_field(instances, "vertices_2d_additional_data"), "visibility")
+    )
     visibility = np.zeros((k, 3), dtype=np.int64)
     if len(vis) and len(vis) % k == 0:
         grid = vis.to_numpy(zero_copy_only=False).reshape(-1, k)
@@ -83,15 +86,23 @@ def summarize(table: Table) -> TableSummary:
     labels_flat = pc.list_flatten(
         pc.struct_field(pc.struct_field(keypoints, "instances_additional_data"), "label")
     ).to_numpy(zero_copy_only=False)
-    label_counts = np.bincount(labels_flat, minlength=len(schema.classes)) if len(labels_flat) else np.zeros(len(schema.classes), int)
+    label_counts = (
+        np.bincount(labels_flat, minlength=len(schema.classes))
+        if len(labels_flat)
+        else np.zeros(len(schema.classes), int)
+    )
     labels = {schema.classes[i]: int(c) for i, c in enumerate(label_counts) if c}
     name_width = max(len(n) for n in schema.keypoint_names)
-    rows = [f"schema     K={k}, {len(schema.lines)} lines, flip indices: {'yes' if schema.flip_indices else 'no'}, "
-            f"sigmas: {'given' if schema.oks_sigmas_given else 'uniform 1/K'}",
-            f"  {'keypoint':{name_width}}  sigma    v=0    v=1    v=2"]
+    rows = [
+        f"schema     K={k}, {len(schema.lines)} lines, "
+        f"flip indices: {'yes' if schema.flip_indices else 'no'}, "
+        f"sigmas: {'given' if schema.oks_sigmas_given else 'uniform 1/K'}",
+        f"  {'keypoint':{name_width}}  sigma    v=0    v=1    v=2",
+    ]
     for i, name in enumerate(schema.keypoint_names):
         rows.append(
-            f"  {name:{name_width}}  {schema.oks_sigmas[i]:.4f} {visibility[i, 0]:>6} {visibility[i, 1]:>6} {visibility[i, 2]:>6}"
+            f"  {name:{name_width}}  {schema.oks_sigmas[i]:.4f} "
+            f"{visibility[i, 0]:>6} {visibility[i, 1]:>6} {visibility[i, 2]:>6}"
         )
     history = table.history()
     return TableSummary(
