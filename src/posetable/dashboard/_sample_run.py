@@ -53,7 +53,7 @@ def _perturb(
     if "area" in source.instance_extras:
         area = np.maximum(np.asarray(source.instance_extras["area"], dtype=np.float64), 1.0)
     scale = np.sqrt(area)[:, None] * sigmas[None, :]
-    difficulty = rng.uniform(0.3, 2.5, size=(n, 1))
+    difficulty = rng.uniform(0.2, 1.6, size=(n, 1))
     noise = rng.normal(size=(n, k, 2)) * (difficulty * scale)[..., None]
     points = source.keypoints + noise
     vis = (

@@ -213,7 +213,7 @@ def _query_rows(
         f"SELECT d.row, count(*) OVER () AS total FROM d {' '.join(joins)} "
         f"{'WHERE ' + condition if condition else ''} "
         f"ORDER BY {sort_sql} {direction} NULLS LAST, "
-        f"d.row {direction} LIMIT ? OFFSET ?"
+        "d.row ASC LIMIT ? OFFSET ?"
     )
     return _run_sql(sql, sources, [*params, limit, offset], offset)
 
