@@ -16,6 +16,7 @@ from posetable._coco_constants import (
     COCO_SKELETON_COLORS,
 )
 from posetable.accept import accept_predictions, accept_predictions_plan
+from posetable.eval import EvaluationResult, evaluate, evaluate_coco
 from posetable.filtering import filter_predictions
 from posetable.helper import KeypointHelper
 from posetable.instances import Keypoints2DInstances
@@ -32,6 +33,7 @@ __all__ = [
     "COCO_OKS_SIGMAS",
     "COCO_SKELETON",
     "COCO_SKELETON_COLORS",
+    "EvaluationResult",
     "KeypointHelper",
     "Keypoints2DInstances",
     "Keypoints2DSchema",
@@ -43,6 +45,8 @@ __all__ = [
     "accept_predictions_plan",
     "compare_runs",
     "errors",
+    "evaluate",
+    "evaluate_coco",
     "filter_predictions",
     "find_label_errors",
     "list_runs",

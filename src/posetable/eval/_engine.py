@@ -164,29 +164,25 @@ def _may_reach(inp: EvalInput, pair_dt: np.ndarray, pair_gt: np.ndarray, min_oks
     mean.
     """
     gt, dt = inp.gt, inp.dt
-    used_gt, gt_inv = np.unique(pair_gt, return_inverse=True)
-    used_dt, dt_inv = np.unique(pair_dt, return_inverse=True)
-    d_box = _extent(dt.keypoints[used_dt], None)
-    labeled = gt.labeled[used_gt]
-    g_box = _extent(gt.keypoints[used_gt], labeled)
-    no_points = ~labeled.any(axis=1)
+    d_box = _extent(dt.keypoints, None)
+    g_box = _extent(gt.keypoints, gt.labeled)
+    no_points = ~gt.labeled.any(axis=1)
     if no_points.any():
-        bb = gt.box[used_gt[no_points]]
+        bb = gt.box[no_points]
         g_box[no_points] = np.stack(
             [bb[:, 0] - bb[:, 2], bb[:, 1] - bb[:, 3], bb[:, 0] + bb[:, 2] * 2, bb[:, 1] + bb[:, 3] * 2],
             axis=1,
         )
     variances = (inp.sigmas * 2) ** 2
-    scale = gt.area[used_gt] + EPS
+    scale = gt.area + EPS
     # exp(-e) < min_oks  <=>  e > -ln(min_oks)  <=>  d^2 > -ln(min_oks) * 2 * var * scale
     radius2 = -np.log(min_oks) * 2.0 * variances.max() * scale * (1.0 + 1e-6) + 1e-9
-    db = d_box[dt_inv]
-    gb = g_box[gt_inv]
-    gap_x = np.maximum(0.0, np.maximum(gb[:, 0] - db[:, 2], db[:, 0] - gb[:, 2]))
-    gap_y = np.maximum(0.0, np.maximum(gb[:, 1] - db[:, 3], db[:, 1] - gb[:, 3]))
-    far = gap_x * gap_x + gap_y * gap_y > radius2[gt_inv]
-    safe = np.isfinite(radius2[gt_inv]) & (scale[gt_inv] > 0)
-    return ~(far & safe)
+    radius2[~(np.isfinite(radius2) & (scale > 0))] = np.inf
+    db = d_box[pair_dt]
+    gb = g_box[pair_gt]
+    gap_x = np.maximum(np.maximum(gb[:, 0] - db[:, 2], db[:, 0] - gb[:, 2]), 0.0)
+    gap_y = np.maximum(np.maximum(gb[:, 1] - db[:, 3], db[:, 1] - gb[:, 3]), 0.0)
+    return gap_x * gap_x + gap_y * gap_y <= radius2[pair_gt]
 
 
 def match(inp: EvalInput, params: Params) -> Matches:

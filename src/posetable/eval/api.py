@@ -300,13 +300,17 @@ def evaluate(
         InstancesError: predictions of another K, without scores, NaN values, unknown rows.
 
     Example:
+        >>> import tempfile
         >>> import posetable as pt
-        >>> from posetable.sample import sample_annotations
-        >>> gt = pt.Table.from_coco(sample_annotations(), name="gt", store=getfixture("tmp_path"))
-        >>> preds = [row["keypoints"].select(slice(0, 1)) for row in gt]
-        >>> result = pt.evaluate(gt, [_as_predictions(p) for p in preds])
-        >>> 0 < result.ap <= 1
-        True
+        >>> gt = pt.Keypoints2DInstances.create_empty(num_keypoints=3)
+        >>> gt.add_instance([[10, 10, 2], [20, 30, 2], [30, 50, 1]], instance_extras={"area": 900.0})
+        >>> table = pt.Table.from_rows([{"image": "a.jpg", "width": 64, "height": 64, "keypoints": gt}],
+        ...     name="demo", schema=pt.Keypoints2DSchema(3), store=tempfile.mkdtemp())
+        >>> pred = pt.Keypoints2DInstances(gt.keypoints + 1.0, keypoint_confidences=[[0.9, 0.8, 0.7]],
+        ...     instance_confidences=[0.8])
+        >>> result = pt.evaluate(table, [pred])
+        >>> round(result.ap, 6), result.per_sample.column("tp_50").to_pylist()
+        (1.0, [1])
     """
     return run(prepare(ground_truth, predictions, sigmas=sigmas))
 

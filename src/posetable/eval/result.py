@@ -69,10 +69,16 @@ class EvaluationResult:
         category_ids: (C,) category ids in the order of the C axis.
 
     Example:
+        >>> import json, pathlib, tempfile
         >>> import posetable as pt
         >>> from posetable.sample import sample_annotations
-        >>> result = pt.evaluate_coco(sample_annotations(), sample_annotations_as_results())
-        >>> round(result.ap, 3), result.per_sample.num_rows
+        >>> coco = json.loads(sample_annotations().read_text())
+        >>> results = [{"image_id": a["image_id"], "category_id": 1, "keypoints": a["keypoints"],
+        ...             "score": 0.9} for a in coco["annotations"] if a["num_keypoints"] > 0]
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "results.json"
+        >>> _ = path.write_text(json.dumps(results))
+        >>> result = pt.evaluate_coco(sample_annotations(), path)
+        >>> result.ap, result.per_sample.num_rows
         (1.0, 4)
         >>> print(str(result).splitlines()[0])
          Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets= 20 ] = 1.000

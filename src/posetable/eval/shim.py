@@ -56,9 +56,13 @@ class COCOeval:
     is the :class:`EvaluationResult`.
 
     Example:
+        >>> import json
         >>> from posetable.eval import COCOeval
         >>> from posetable.sample import sample_annotations
-        >>> E = COCOeval(str(sample_annotations()), str(sample_annotations()), "keypoints")
+        >>> coco = json.loads(sample_annotations().read_text())
+        >>> results = [{"image_id": a["image_id"], "category_id": 1, "keypoints": a["keypoints"],
+        ...             "score": 0.9} for a in coco["annotations"] if a["num_keypoints"] > 0]
+        >>> E = COCOeval(str(sample_annotations()), results, "keypoints")
         >>> E.evaluate(); E.accumulate(); E.summarize()  # doctest: +ELLIPSIS
          Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets= 20 ] = 1.000
         ...
