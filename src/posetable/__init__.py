@@ -25,6 +25,7 @@ from posetable.runs import Run, compare_runs, list_runs
 from posetable.schema import Keypoints2DSchema
 from posetable.store import RevisionInfo, Store
 from posetable.table import Table, list_tables
+from posetable.writer import TableWriter
 
 __all__ = [
     "COCO_FLIP_INDICES",
@@ -41,6 +42,7 @@ __all__ = [
     "Run",
     "Store",
     "Table",
+    "TableWriter",
     "accept_predictions",
     "accept_predictions_plan",
     "compare_runs",
