@@ -15,8 +15,6 @@ Everything is computed over flat arrays of all (ground truth, prediction) pairs 
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pyarrow as pa
 
@@ -34,6 +32,8 @@ KINDS = (
     "suspicious_visibility",
 )
 MATCH_OKS = 0.5
+SWAP_GAIN = 0.2  # object scales a mirrored pair must fit better by to count as a swap
+MISPLACED_SCALE = 0.2  # a keypoint this many object scales off counts as misplaced
 
 
 def _best_per_group(
@@ -111,160 +111,185 @@ def find_label_errors(
     )
     quality = np.maximum(oks, oks_flip)
     gt_best, gt_best_q = _best_per_group(gi, quality, len(gt))
-    dt_best, dt_best_oks = _best_per_group(di, oks, len(dt))
+    dt_best, dt_best_oks = _best_per_group(di, quality, len(dt))
     labeled = gt.visibility > 0
     k1 = labeled.sum(axis=1)
-    out: dict[str, list[Any]] = {
-        c: [] for c in ("row", "instance", "prediction", "kind", "keypoint", "score", "detail")
-    }
+    row_of = np.asarray(rows, np.int64)
+    names = np.asarray(schema.keypoint_names, dtype=object)
+    parts: list[dict[str, np.ndarray]] = []
 
     def add(
-        row: int,
-        instance: int,
-        prediction: int,
         kind: str,
-        keypoint: int,
-        score: float,
-        detail: str,
+        *,
+        row: np.ndarray,
+        instance: np.ndarray,
+        prediction: np.ndarray,
+        keypoint: np.ndarray,
+        score: np.ndarray,
+        details: list[str],
     ) -> None:
-        out["row"].append(rows[row])
-        out["instance"].append(instance)
-        out["prediction"].append(prediction)
-        out["kind"].append(kind)
-        out["keypoint"].append(keypoint)
-        out["score"].append(float(np.clip(score, 0.0, 1.0)))
-        out["detail"].append(detail)
+        parts.append(
+            {
+                "row": row_of[row] if len(row) else np.zeros(0, np.int64),
+                "instance": np.asarray(instance, np.int64),
+                "prediction": np.asarray(prediction, np.int64),
+                "kind": np.full(len(row), kind, dtype=object),
+                "keypoint": np.asarray(keypoint, np.int64),
+                "score": np.clip(np.asarray(score, np.float64), 0.0, 1.0),
+                "detail": np.asarray(details, dtype=object),
+            }
+        )
 
-    rows_with_predictions = np.zeros(len(rows), bool)
-    rows_with_predictions[[r for r, item in enumerate(dt_items) if item is not None]] = True
-    names = schema.keypoint_names
-    for g in np.flatnonzero(gt_best >= 0):
-        pair = gt_best[g]
-        d = di[pair]
-        if gt.iscrowd[g] or k1[g] == 0:
-            continue
-        direct, mirrored = oks[pair], oks_flip[pair]
-        if (
-            "swap" in kinds
-            and schema.flip_indices is not None
-            and mirrored - direct > 0.2
-            and mirrored >= MATCH_OKS
-        ):
-            add(
-                gt.row[g],
-                gt.index[g],
-                dt.index[d],
-                "swap",
-                -1,
-                mirrored - direct,
-                f"OKS {direct:.2f} as labeled, {mirrored:.2f} with left/right mirrored",
-            )
-            continue
-        sim = np.exp(-e[pair])
-        sim_flip = np.exp(-e_flip[pair])
-        confident = dt.confidence[d] >= kp_thr
-        flagged: set[int] = set()
-        if "swap" in kinds and schema.flip_indices is not None:
-            for i in range(k):
-                j = int(flips[i])
-                if j <= i or not (labeled[g, i] and labeled[g, j]):
-                    continue
-                as_labeled = (sim[i] + sim[j]) / 2
-                swapped = (sim_flip[i] + sim_flip[j]) / 2
-                if swapped - as_labeled > 0.5 and confident[i] and confident[j]:
-                    add(
-                        gt.row[g],
-                        gt.index[g],
-                        dt.index[d],
-                        "swap",
-                        i,
-                        swapped - as_labeled,
-                        f"{names[i]} and {names[j]} look swapped",
-                    )
-                    flagged.update((i, j))
-        if direct < MATCH_OKS:
-            continue
-        if "misplaced_keypoint" in kinds:
-            usable = labeled[g] & confident
-            for i in np.flatnonzero(usable):
-                if i in flagged:
-                    continue
-                others = sim[usable & (np.arange(k) != i)]
-                if len(others) >= 2 and sim[i] < 0.1 and np.median(others) >= 0.6:
-                    add(
-                        gt.row[g],
-                        gt.index[g],
-                        dt.index[d],
-                        "misplaced_keypoint",
-                        int(i),
-                        float(np.median(others) - sim[i]),
-                        f"{names[i]} is far from the prediction while the rest agree",
-                    )
-        if "suspicious_visibility" in kinds:
-            x0, y0, x1, y1 = gt.boxes[g]
-            px, py = dt.keypoints[d, :, 0], dt.keypoints[d, :, 1]
-            inside = (px >= x0) & (px <= x1) & (py >= y0) & (py <= y1)
-            for i in np.flatnonzero((gt.visibility[g] == 0) & inside & confident):
-                add(
-                    gt.row[g],
-                    gt.index[g],
-                    dt.index[d],
-                    "suspicious_visibility",
-                    int(i),
-                    float(dt.confidence[d, i]),
-                    f"{names[i]} is unlabeled (v=0) but predicted inside the box with confidence "
-                    f"{dt.confidence[d, i]:.2f}",
-                )
+    has_flips = schema.flip_indices is not None
+    g = np.flatnonzero((gt_best >= 0) & ~gt.iscrowd & (k1 > 0))
+    pair = gt_best[g]
+    d = di[pair]
+    direct, mirrored = oks[pair], oks_flip[pair]
+    # per-keypoint distance in units of the object scale sqrt(area):
+    # pycocotools' e = d^2 / (2 sigma)^2 / area / 2
+    scale_terms = 2 * (2 * sigmas) ** 2
+    distance = np.sqrt(e[pair] * scale_terms)
+    distance_flip = np.sqrt(e_flip[pair] * scale_terms)
+    confident = dt.confidence[d] >= kp_thr
+    usable = labeled[g] & confident
+    swapped_points = np.zeros_like(usable)
+    if "swap" in kinds and has_flips:
+        # each left/right pair: as labeled (i->i, j->j) against mirrored (i->j, j->i)
+        first = np.flatnonzero(flips > np.arange(k))
+        second = flips[first]
+        gain = (distance[:, first] + distance[:, second]) - (
+            distance_flip[:, first] + distance_flip[:, second]
+        )
+        hit = (gain > SWAP_GAIN) & (
+            distance_flip[:, first] + distance_flip[:, second]
+            < 0.5 * (distance[:, first] + distance[:, second])
+        )
+        hit &= usable[:, first] & usable[:, second]
+        whole = (mirrored - direct > 0.2) & (mirrored >= MATCH_OKS)
+        suspect = whole | hit.any(axis=1)
+        total_gain = np.where(hit, gain, 0.0).sum(axis=1)
+        score = np.maximum(np.where(whole, mirrored - direct, 0.0), 1.0 - np.exp(-total_gain))
+        at = np.flatnonzero(suspect)
+        single = hit[at].sum(axis=1) == 1
+        details = []
+        for n_at, row_hits in zip(at, hit[at], strict=True):
+            pairs = [f"{names[first[q]]}/{names[second[q]]}" for q in np.flatnonzero(row_hits)]
+            text = f"OKS {direct[n_at]:.2f} as labeled, {mirrored[n_at]:.2f} mirrored"
+            details.append(text + (f"; swapped: {', '.join(pairs)}" if pairs else ""))
+        add(
+            "swap",
+            row=gt.row[g[at]],
+            instance=gt.index[g[at]],
+            prediction=dt.index[d[at]],
+            keypoint=np.where(single, first[np.argmax(hit[at], axis=1)], -1),
+            score=score[at],
+            details=details,
+        )
+        swapped_points[:, first] = hit
+        swapped_points[:, second] |= hit
+        swapped_points[suspect & whole] = True
+    matched = direct >= MATCH_OKS
+    if "misplaced_keypoint" in kinds:
+        candidates = usable & ~swapped_points
+        enough = candidates.sum(axis=1) >= 3
+        median = np.full(len(g), np.inf)
+        if enough.any():
+            masked = np.where(candidates[enough], distance[enough], np.nan)
+            median[enough] = np.nanmedian(masked, axis=1)
+        off = candidates & (distance > MISPLACED_SCALE) & (distance > 4 * median[:, None])
+        off &= matched[:, None]
+        at, kp = np.nonzero(off)
+        add(
+            "misplaced_keypoint",
+            row=gt.row[g[at]],
+            instance=gt.index[g[at]],
+            prediction=dt.index[d[at]],
+            keypoint=kp,
+            score=1.0 - np.exp(-(distance[at, kp] - median[at])),
+            details=[
+                f"{names[i]} is {dist:.2f} object scales from the prediction while the rest "
+                f"agree (median {med:.2f})"
+                for i, dist, med in zip(kp, distance[at, kp], median[at], strict=True)
+            ],
+        )
+    if "suspicious_visibility" in kinds:
+        boxes = gt.boxes[g]
+        px, py = dt.keypoints[d, :, 0], dt.keypoints[d, :, 1]
+        inside = (px >= boxes[:, :1]) & (px <= boxes[:, 2:3])
+        inside &= (py >= boxes[:, 1:2]) & (py <= boxes[:, 3:4])
+        odd = (gt.visibility[g] == 0) & inside & confident & matched[:, None]
+        at, kp = np.nonzero(odd)
+        conf = dt.confidence[d[at], kp]
+        add(
+            "suspicious_visibility",
+            row=gt.row[g[at]],
+            instance=gt.index[g[at]],
+            prediction=dt.index[d[at]],
+            keypoint=kp,
+            score=conf,
+            details=[
+                f"{names[i]} is unlabeled (v=0) but predicted inside the box "
+                f"with confidence {c:.2f}"
+                for i, c in zip(kp, conf, strict=True)
+            ],
+        )
     if "spurious_annotation" in kinds:
-        for g in range(len(gt)):
-            if gt.iscrowd[g] or k1[g] == 0 or not rows_with_predictions[gt.row[g]]:
-                continue
-            best = gt_best_q[g] if gt_best[g] >= 0 else 0.0
-            if best < 0.1:
-                add(
-                    gt.row[g],
-                    gt.index[g],
-                    -1,
-                    "spurious_annotation",
-                    -1,
-                    1.0 - best,
-                    f"no prediction comes near (best OKS {best:.2f})",
-                )
+        predicted_rows = np.zeros(len(rows), bool)
+        predicted_rows[[r for r, item in enumerate(dt_items) if item is not None]] = True
+        best = np.where(gt_best >= 0, gt_best_q, 0.0)
+        lonely = ~gt.iscrowd & (k1 > 0) & predicted_rows[gt.row] & (best < 0.1)
+        at = np.flatnonzero(lonely)
+        add(
+            "spurious_annotation",
+            row=gt.row[at],
+            instance=gt.index[at],
+            prediction=np.full(len(at), -1),
+            keypoint=np.full(len(at), -1),
+            score=1.0 - best[at],
+            details=[f"no prediction comes near (best OKS {b:.2f})" for b in best[at]],
+        )
     if "missing_annotation" in kinds:
-        for d in range(len(dt)):
-            best = dt_best_oks[d] if dt_best[d] >= 0 else 0.0
-            if best < MATCH_OKS:
-                score = float(dt.score[d]) * (1.0 - best)
-                add(
-                    dt.row[d],
-                    -1,
-                    dt.index[d],
-                    "missing_annotation",
-                    -1,
-                    min(score, 1.0),
-                    f"confident prediction (score {dt.score[d]:.2f}) matches no ground truth "
-                    f"(best OKS {best:.2f})",
-                )
+        best = np.where(dt_best >= 0, dt_best_oks, 0.0)
+        at = np.flatnonzero(best < MATCH_OKS)
+        add(
+            "missing_annotation",
+            row=dt.row[at],
+            instance=np.full(len(at), -1),
+            prediction=dt.index[at],
+            keypoint=np.full(len(at), -1),
+            score=np.minimum(dt.score[at] * (1.0 - best[at]), 1.0),
+            details=[
+                f"confident prediction (score {s:.2f}) matches no ground truth (best OKS {b:.2f})"
+                for s, b in zip(dt.score[at], best[at], strict=True)
+            ],
+        )
+    return _ranked(parts, table, top)
+
+
+def _ranked(parts: list[dict[str, np.ndarray]], table: Table, top: int | None) -> pa.Table:
+    columns = ("row", "instance", "prediction", "kind", "keypoint", "score", "detail")
+    joined = {c: np.concatenate([p[c] for p in parts]) if parts else np.zeros(0) for c in columns}
     result = pa.table(
         {
-            "row": pa.array(out["row"], pa.int64()),
-            "instance": pa.array(out["instance"], pa.int64()),
-            "prediction": pa.array(out["prediction"], pa.int64()),
-            "kind": pa.array(out["kind"], pa.string()),
-            "keypoint": pa.array(out["keypoint"], pa.int64()),
-            "score": pa.array(out["score"], pa.float64()),
-            "detail": pa.array(out["detail"], pa.string()),
+            "row": pa.array(joined["row"].astype(np.int64)),
+            "instance": pa.array(joined["instance"].astype(np.int64)),
+            "prediction": pa.array(joined["prediction"].astype(np.int64)),
+            "kind": pa.array(joined["kind"].tolist(), pa.string()),
+            "keypoint": pa.array(joined["keypoint"].astype(np.int64)),
+            "score": pa.array(joined["score"].astype(np.float64)),
+            "detail": pa.array(joined["detail"].tolist(), pa.string()),
         }
     )
+    rows = result.column("row").to_numpy()
     images = (
-        table.take(result.column("row").to_numpy(), columns=["image"]).column("image")
-        if len(result)
+        table.take(rows, columns=["image"]).column("image")
+        if len(rows)
         else pa.array([], pa.string())
     )
     result = result.add_column(1, "image", images)
     order = (
-        np.lexsort((result.column("row").to_numpy(), -result.column("score").to_numpy()))
-        if len(result)
+        np.lexsort((rows, -result.column("score").to_numpy()))
+        if len(rows)
         else np.zeros(0, np.int64)
     )
     result = result.take(pa.array(order, pa.int64()))

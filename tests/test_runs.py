@@ -1,0 +1,177 @@
+"""Runs: predictions bound to a table revision, metrics with the table's sigmas."""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+
+import numpy as np
+import orjson
+import pytest
+
+import posetable as pt
+from posetable.errors import NotFoundError, PosetableWarning, RunError
+from tests._predictions import noisy_predictions
+
+STATS = (
+    "ap",
+    "ap50",
+    "ap75",
+    "ap_medium",
+    "ap_large",
+    "ar",
+    "ar50",
+    "ar75",
+    "ar_medium",
+    "ar_large",
+)
+
+
+@pytest.fixture
+def coco_table(shared_data, store):
+    folder = shared_data("coco_kpts")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PosetableWarning)
+        return pt.Table.from_coco(
+            folder / "annotations.json", folder / "images", name="coco", store=store
+        )
+
+
+def test_run_metrics_equal_evaluate_on_the_same_data(coco_table):
+    predictions = noisy_predictions(coco_table, seed=1)
+    run = pt.Run.from_predictions(
+        coco_table, predictions, name="noisy", model_info={"model": "gt+noise"}
+    )
+    expected = pt.evaluate(coco_table, predictions)
+    assert run.metrics == {m: float(getattr(expected, m)) for m in STATS}
+    assert run.table_ref == coco_table.ref
+    np.testing.assert_array_equal(run.sigmas, coco_table.schema.sigmas)
+
+
+def test_run_round_trips_through_the_store(coco_table, store):
+    predictions = noisy_predictions(coco_table, seed=2)
+    made = pt.Run.from_predictions(coco_table, predictions, name="r1")
+    opened = pt.Run.open("r1", store=store)
+    assert opened.metrics == made.metrics
+    assert opened.table().ref == coco_table.ref
+    assert opened.model_info == {}
+    for row, expected in enumerate(predictions):
+        got = opened.predictions(row)
+        assert (got is None) == (expected is None)
+        if expected is not None:
+            np.testing.assert_array_equal(got.keypoints, expected.keypoints)
+            np.testing.assert_array_equal(got.keypoint_confidences, expected.keypoint_confidences)
+            np.testing.assert_array_equal(got.instance_confidences, expected.instance_confidences)
+    per_sample = opened.per_sample
+    assert sorted(per_sample.column("row").to_pylist()) == list(range(len(coco_table)))
+    manifest = orjson.loads((store / "runs" / "r1" / "manifest.json").read_bytes())
+    assert manifest["table"] == {
+        "name": "coco",
+        "revision": coco_table.revision,
+        "rows": len(coco_table),
+    }
+
+
+def test_add_predictions_one_row_at_a_time(coco_table):
+    predictions = noisy_predictions(coco_table, seed=3)
+    run = pt.Run.create(coco_table, name="incremental", model_info={"epochs": 3})
+    for row, instances in enumerate(predictions):
+        if instances is not None:
+            run.add_predictions(row, instances)
+    finished = run.finish()
+    assert (
+        finished.metrics
+        == pt.Run.from_predictions(coco_table, predictions, name="all-at-once").metrics
+    )
+    assert finished.model_info == {"epochs": 3}
+
+
+def test_metrics_use_the_tables_sigmas(coco_table):
+    predictions = noisy_predictions(coco_table, seed=4)
+    loose = pt.KeypointHelper.edit_oks_sigmas(coco_table, [0.2] * 17)
+    strict_run = pt.Run.from_predictions(coco_table, predictions, name="strict")
+    loose_run = pt.Run.from_predictions(loose, predictions, name="loose")
+    assert loose_run.sigmas.tolist() == [0.2] * 17
+    assert loose_run.metrics["ap"] >= strict_run.metrics["ap"]
+    assert loose_run.metrics == {
+        m: float(getattr(pt.evaluate(loose, predictions), m)) for m in STATS
+    }
+    with pytest.warns(PosetableWarning, match="not comparable"):
+        compared = pt.compare_runs([strict_run, loose_run])
+    assert compared.column("run").to_pylist() == ["strict", "loose"]
+    assert compared.column("ap").to_pylist() == [strict_run.metrics["ap"], loose_run.metrics["ap"]]
+
+
+def test_list_runs_filters_by_table(coco_table, store):
+    pt.Run.from_predictions(coco_table, noisy_predictions(coco_table), name="a")
+    other = pt.Table.from_rows(
+        [{"image": "x.jpg", "width": 10, "height": 10}],
+        name="other",
+        schema=pt.Keypoints2DSchema(3),
+        store=store,
+    )
+    pt.Run.from_predictions(other, [None], name="b")
+    assert pt.list_runs(store=store) == ["a", "b"]
+    assert pt.list_runs(coco_table) == ["a"]
+    assert pt.list_runs("other", store=store) == ["b"]
+
+
+def test_instance_scores_above_one_work(coco_table):
+    predictions = noisy_predictions(coco_table, seed=5, scores_above_one=True)
+    run = pt.Run.from_predictions(coco_table, predictions, name="big-scores")
+    assert 0.0 <= run.metrics["ap"] <= 1.0
+
+
+def test_predictions_for_a_row_that_does_not_exist(coco_table):
+    run = pt.Run.create(coco_table, name="bad")
+    with pytest.raises(RunError, match=r"row 99 does not exist: table coco@1 has 4 rows"):
+        run.add_predictions(99, noisy_predictions(coco_table)[0])
+
+
+def test_predictions_with_another_k(coco_table):
+    run = pt.Run.create(coco_table, name="bad-k")
+    wrong = pt.Keypoints2DInstances(
+        np.zeros((1, 5, 2)), keypoint_confidences=np.ones((1, 5)), instance_confidences=[0.9]
+    )
+    with pytest.raises(RunError, match="K=17"):
+        run.add_predictions(0, wrong)
+
+
+def test_a_run_whose_table_revision_is_gone(coco_table, store):
+    pt.Run.from_predictions(coco_table, noisy_predictions(coco_table), name="orphan")
+    shutil.rmtree(store / "tables" / "coco.lance")
+    run = pt.Run.open("orphan", store=store)
+    assert run.metrics["ap"] > 0  # the stored metrics stay readable
+    with pytest.raises(RunError, match="coco@1, which no longer exists"):
+        run.table()
+
+
+def test_unknown_run_lists_the_known_ones(coco_table, store):
+    pt.Run.from_predictions(coco_table, noisy_predictions(coco_table), name="known")
+    with pytest.raises(NotFoundError, match="known runs: known"):
+        pt.Run.open("nope", store=store)
+
+
+def test_run_names_are_not_overwritten(coco_table):
+    pt.Run.from_predictions(coco_table, noisy_predictions(coco_table), name="once")
+    with pytest.raises(RunError, match="already exists"):
+        pt.Run.create(coco_table, name="once")
+
+
+def test_confidence_filtered_metrics_view(coco_table):
+    run = pt.Run.from_predictions(coco_table, noisy_predictions(coco_table, seed=6), name="view")
+    unfiltered = run.evaluate()
+    assert unfiltered.ap == run.metrics["ap"]
+    nothing = run.evaluate(instance_confidence_threshold=10.0)
+    assert nothing.ap == 0.0
+    with pytest.raises(
+        RunError, match=r"keypoint_confidence_threshold must be in \[0, 1\], got 1.5"
+    ):
+        run.evaluate(keypoint_confidence_threshold=1.5)
+
+
+def test_pr_curves_have_one_curve_per_oks_threshold(coco_table):
+    run = pt.Run.from_predictions(coco_table, noisy_predictions(coco_table), name="pr")
+    curves = run.pr_curves()
+    assert curves["precision"].shape == (10, 101)
+    assert curves["oks_thresholds"][0] == 0.5
