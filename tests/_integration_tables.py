@@ -19,7 +19,9 @@ def _from_labels(folder: Path, split: str, name: str, store: Path) -> pt.Table:
     k = int(config["kpt_shape"][0])
     names = config.get("kpt_names", {}).get(0)
     schema = pt.Keypoints2DSchema(
-        k, keypoint_names=names, flip_indices=config.get("flip_idx"),
+        k,
+        keypoint_names=names,
+        flip_indices=config.get("flip_idx"),
         classes=[config["names"][i] for i in sorted(config["names"])],
     )
     rows = []

@@ -23,10 +23,11 @@ import numpy as np
 from posetable._arrow import KEYPOINTS_COLUMN, instances_from_arrow
 from posetable.errors import NotFoundError, RowError, RunError, missing_extra
 from posetable.instances import Keypoints2DInstances
+from posetable.store import Store, check_name
 from posetable.table import Table
 
-#: metadata keys a format importer may use to record the folder relative image paths live in
-IMAGE_ROOT_KEYS = ("image_folder", "image_root", "images_root", "image_dir", "images_dir")
+#: metadata keys a format importer may use to record the folder(s) relative image paths live in
+IMAGE_ROOT_KEYS = ("image_roots", "image_root", "image_folder", "images_root", "image_dir")
 
 
 def require(module: str, *, extra: str, package: str | None = None) -> ModuleType:
@@ -44,13 +45,14 @@ def require(module: str, *, extra: str, package: str | None = None) -> ModuleTyp
         raise missing_extra(package or module.split(".")[0], extra) from exc
 
 
-def _image_root(table: Table) -> Path | None:
+def _image_roots(table: Table) -> list[Path]:
     metadata = table.metadata
+    roots: list[Path] = []
     for key in IMAGE_ROOT_KEYS:
         value = metadata.get(key)
-        if isinstance(value, str) and value:
-            return Path(value)
-    return None
+        values = value if isinstance(value, list) else [value]
+        roots += [Path(v) for v in values if isinstance(v, str) and v]
+    return roots
 
 
 def resolve_image_paths(table: Table, images: Sequence[str]) -> list[str]:
@@ -60,7 +62,7 @@ def resolve_image_paths(table: Table, images: Sequence[str]) -> list[str]:
     metadata records (when a format importer kept one), else to the working directory.
     URLs are refused: training reads local files.
     """
-    root = _image_root(table)
+    roots = _image_roots(table)
     out = []
     for row, image in enumerate(images):
         if "://" in image:
@@ -70,9 +72,8 @@ def resolve_image_paths(table: Table, images: Sequence[str]) -> list[str]:
             )
         path = Path(image).expanduser()
         if not path.is_absolute():
-            if root is not None and (root / path).exists():
-                path = root / path
-            path = path.absolute()
+            found = next((root / path for root in roots if (root / path).exists()), None)
+            path = (found or path).absolute()
         out.append(str(path))
     return out
 
@@ -217,6 +218,13 @@ def check_num_keypoints(table: Table, found: int, what: str) -> None:
         )
 
 
+def check_run_name(store: Store, name: str) -> None:
+    """Fail before any model work when the run name is taken or not a valid name."""
+    check_name(name, "run")
+    if (store.runs_dir / name / "manifest.json").exists():
+        raise RunError(f"a run named {name!r} already exists in {store.root}; choose another name")
+
+
 def prediction_instances(
     keypoints: Any,
     *,
@@ -256,7 +264,9 @@ def prediction_instances(
             include_instance_confidences=True,
         )
     if kp.ndim != 3 or kp.shape[2] not in (2, 3):
-        raise RunError(f"predicted keypoints must have shape (N, K, 2) or (N, K, 3), got {kp.shape}")
+        raise RunError(
+            f"predicted keypoints must have shape (N, K, 2) or (N, K, 3), got {kp.shape}"
+        )
     if kp.shape[2] == 3:
         if keypoint_scores is None:
             keypoint_scores = kp[..., 2]

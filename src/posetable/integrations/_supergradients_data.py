@@ -13,9 +13,7 @@ from typing import Any
 
 import numpy as np
 from super_gradients.common.object_names import Processings
-from super_gradients.training.datasets.pose_estimation_datasets.abstract_pose_estimation_dataset import (
-    AbstractPoseEstimationDataset,
-)
+from super_gradients.training.datasets.pose_estimation_datasets import AbstractPoseEstimationDataset
 from super_gradients.training.samples import PoseEstimationSample
 
 from posetable.errors import RowError
@@ -31,7 +29,7 @@ def load_bgr(path: str) -> np.ndarray:
     return np.ascontiguousarray(rgb[..., ::-1])
 
 
-class TablePoseEstimationDataset(AbstractPoseEstimationDataset):  # type: ignore[misc]
+class TablePoseEstimationDataset(AbstractPoseEstimationDataset):
     """SuperGradients' pose dataset base class over a table revision.
 
     Args:
@@ -61,9 +59,7 @@ class TablePoseEstimationDataset(AbstractPoseEstimationDataset):  # type: ignore
         kept_before = np.zeros(len(keep) + 1, dtype=np.int64)
         np.cumsum(keep, out=kept_before[1:])
         per_row = kept_before[source.offsets[1:]] - kept_before[source.offsets[:-1]]
-        self.rows = (
-            np.arange(len(source)) if include_empty_samples else np.flatnonzero(per_row > 0)
-        )
+        self.rows = np.arange(len(source)) if include_empty_samples else np.flatnonzero(per_row > 0)
         # SuperGradients fills missing or empty colour lists with a matplotlib call that
         # matplotlib 3.9 removed; an empty skeleton gets a placeholder, reset right after.
         super().__init__(
@@ -73,7 +69,7 @@ class TablePoseEstimationDataset(AbstractPoseEstimationDataset):  # type: ignore
             edge_colors=list(edge_colors or [(0, 0, 0)]),
             keypoint_colors=list(keypoint_colors or [(0, 0, 0)] * source.num_keypoints),
         )
-        self.edge_colors = list(self.edge_colors)[: len(self.edge_links)]
+        self.edge_colors: list[Any] = list(self.edge_colors)[: len(self.edge_links)]
 
     def __len__(self) -> int:
         return len(self.rows)

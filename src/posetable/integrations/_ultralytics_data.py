@@ -157,10 +157,15 @@ def validator_class(
 ) -> type[PoseValidator]:
     """A ``PoseValidator`` reading tables; with ``sink``, it keeps every image's predictions."""
 
-    class TablePoseValidator(PoseValidator):  # type: ignore[misc]
+    class TablePoseValidator(PoseValidator):
         def build_dataset(self, img_path: str, mode: str = "val", batch: int | None = None) -> Any:
             return build_dataset(
-                self.args, sources[str(img_path)], batch, self.data, mode=mode, rect=True,
+                self.args,
+                sources[str(img_path)],
+                batch,
+                self.data,
+                mode=mode,
+                rect=True,
                 stride=self.stride if self.stride is not None else 32,
             )
 
@@ -189,18 +194,25 @@ def trainer_class(
     """A ``PoseTrainer`` whose datasets, data dict and validator come from tables."""
     validator = validator_class(sources)
 
-    class TablePoseTrainer(PoseTrainer):  # type: ignore[misc]
+    class TablePoseTrainer(PoseTrainer):
         def get_dataset(self) -> dict[str, Any]:
             resolved = copy.deepcopy(dict(data))
             if self.args.single_cls:
                 resolved["names"], resolved["nc"] = {0: "item"}, 1
             return resolved
 
-        def build_dataset(self, img_path: str, mode: str = "train", batch: int | None = None) -> Any:
+        def build_dataset(
+            self, img_path: str, mode: str = "train", batch: int | None = None
+        ) -> Any:
             stride = max(int(unwrap_model(self.model).stride.max()), 32)
             return build_dataset(
-                self.args, sources[str(img_path)], batch, self.data, mode=mode,
-                rect=mode == "val", stride=stride,
+                self.args,
+                sources[str(img_path)],
+                batch,
+                self.data,
+                mode=mode,
+                rect=mode == "val",
+                stride=stride,
             )
 
         def set_model_attributes(self) -> None:
@@ -210,7 +222,9 @@ def trainer_class(
 
         def get_validator(self) -> Any:
             return validator(
-                self.test_loader, save_dir=self.save_dir, args=copy.copy(self.args),
+                self.test_loader,
+                save_dir=self.save_dir,
+                args=copy.copy(self.args),
                 _callbacks=self.callbacks,
             )
 

@@ -86,11 +86,16 @@ def default_transforms(
     out: list[Any] = []
     flips = table.schema.flip_indices
     if train and flip_probability > 0 and flips is not None:
-        out.append(KeypointsRandomHorizontalFlip(flip_index=list(flips), prob=float(flip_probability)))
+        out.append(
+            KeypointsRandomHorizontalFlip(flip_index=list(flips), prob=float(flip_probability))
+        )
     out += [
         KeypointsLongestMaxSize(max_height=size, max_width=size),
         KeypointsPadIfNeeded(
-            min_height=size, min_width=size, image_pad_value=PAD_VALUE, mask_pad_value=1,
+            min_height=size,
+            min_width=size,
+            image_pad_value=PAD_VALUE,
+            mask_pad_value=1,
             padding_mode="bottom_right",
         ),
         KeypointsImageStandardize(max_value=255.0),
@@ -155,7 +160,9 @@ def pose_estimation_dataset(
         edge_links=list(schema.lines),
         keypoint_colors=schema.keypoint_colors or _palette(schema.num_keypoints),
         edge_colors=schema.line_colors or _palette(len(schema.lines)),
-        include_empty_samples=(not train) if include_empty_samples is None else include_empty_samples,
+        include_empty_samples=(not train)
+        if include_empty_samples is None
+        else include_empty_samples,
     )
 
 
@@ -187,7 +194,9 @@ def yolo_nas_pose_loss(
 
     k = table.schema.num_keypoints
     sigmas = table.schema.sigmas if loss_sigmas is None else loss_sigmas
-    return YoloNASPoseLoss(oks_sigmas=check_sigmas(sigmas, k, error=SchemaError).tolist(), **options)
+    return YoloNASPoseLoss(
+        oks_sigmas=check_sigmas(sigmas, k, error=SchemaError).tolist(), **options
+    )
 
 
 def predictions_from_yolo_nas_pose(
@@ -218,7 +227,11 @@ def predictions_from_yolo_nas_pose(
     if boxes is not None:
         boxes = boxes.astype(np.float64).reshape(-1, 4) / np.array([sx, sy, sx, sy])
     return prediction_instances(
-        poses, scores=scores, boxes=boxes, width=width, height=height,
+        poses,
+        scores=scores,
+        boxes=boxes,
+        width=width,
+        height=height,
         num_keypoints=num_keypoints or (poses.shape[1] if poses.size else None),
     )
 
@@ -267,7 +280,8 @@ def predict_table(
     source = TableLabels.from_table(table)
     k = table.schema.num_keypoints
     callback = YoloNASPosePostPredictionCallback(
-        pose_confidence_threshold=float(conf), nms_iou_threshold=float(iou),
+        pose_confidence_threshold=float(conf),
+        nms_iou_threshold=float(iou),
         pre_nms_max_predictions=max(1000, int(max_predictions)),
         post_nms_max_predictions=int(max_predictions),
     )
@@ -287,8 +301,11 @@ def predict_table(
                 decoded = callback(model(batch))
             for row, scale, prediction in zip(rows, scales, decoded, strict=True):
                 item = predictions_from_yolo_nas_pose(
-                    prediction, width=float(source.widths[row]), height=float(source.heights[row]),
-                    scale=scale, num_keypoints=k,
+                    prediction,
+                    width=float(source.widths[row]),
+                    height=float(source.heights[row]),
+                    scale=scale,
+                    num_keypoints=k,
                 )
                 check_num_keypoints(table, item.num_keypoints, "YOLO-NAS-pose model")
                 out.append(item)

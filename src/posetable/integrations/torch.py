@@ -266,10 +266,14 @@ def predictions_from_outputs(
         sx, sy = (float(v) for v in target.get("scale", (1.0, 1.0)))
         keypoints = _numpy(output.get("keypoints"))
         if keypoints is None:
-            raise RunError(f"row {row}: a model output needs 'keypoints', got keys {sorted(output)}")
+            raise RunError(
+                f"row {row}: a model output needs 'keypoints', got keys {sorted(output)}"
+            )
         scores = _numpy(output.get("scores"))
         if scores is None:
-            raise RunError(f"row {row}: a model output needs instance 'scores', got keys {sorted(output)}")
+            raise RunError(
+                f"row {row}: a model output needs instance 'scores', got keys {sorted(output)}"
+            )
         keypoint_scores = _numpy(_first(output, "keypoint_scores", "keypoints_scores"))
         keypoints = np.array(keypoints, dtype=np.float64)
         if keypoints.ndim == 3 and keypoints.shape[2] == 3 and keypoint_scores is not None:

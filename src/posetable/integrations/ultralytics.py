@@ -40,6 +40,7 @@ from posetable.errors import NotFoundError, RunError, SchemaError
 from posetable.integrations._common import (
     TableLabels,
     check_num_keypoints,
+    check_run_name,
     empty_predictions,
     prediction_instances,
     require,
@@ -124,7 +125,9 @@ def _load_model(model: Any) -> YOLO:
             f"{type(model).__name__}"
         )
     if yolo.task != "pose":
-        raise RunError(f"model {_model_name(yolo)} is a {yolo.task!r} model; a 'pose' model is needed")
+        raise RunError(
+            f"model {_model_name(yolo)} is a {yolo.task!r} model; a 'pose' model is needed"
+        )
     return yolo
 
 
@@ -135,7 +138,15 @@ def _online() -> bool:
 
 
 def _model_name(yolo: Any) -> str:
-    return str(getattr(yolo, "ckpt_path", None) or getattr(yolo, "model_name", None) or "model")
+    overrides = getattr(yolo, "overrides", None) or {}
+    for value in (
+        overrides.get("model"),
+        getattr(yolo, "ckpt_path", None),
+        getattr(yolo, "model_name", None),
+    ):
+        if value:
+            return str(value)
+    return "model"
 
 
 def _model_kpt_shape(yolo: Any) -> list[int]:
@@ -203,7 +214,9 @@ def train(
     yolo = _load_model(model)
     _check_pair(train_table, val_table)
     k = train_table.schema.num_keypoints
-    sigmas = None if loss_sigmas is None else check_sigmas(loss_sigmas, k, error=SchemaError)
+    sigmas = (
+        None if loss_sigmas is None else check_sigmas(loss_sigmas, k, error=SchemaError).tolist()
+    )
     for key in ("data", "trainer"):
         if key in yolo_args:
             raise RunError(f"{key}= is set by posetable from the tables; leave it out")
@@ -213,7 +226,9 @@ def train(
 
         logging.getLogger(__name__).info(
             "model %s has K=%d keypoints; Ultralytics re-heads it for the table's K=%d",
-            _model_name(yolo), model_k, k,
+            _model_name(yolo),
+            model_k,
+            k,
         )
     from posetable.integrations._ultralytics_data import table_datasets, trainer_class
 
@@ -281,6 +296,7 @@ def validate(
     target = table.store if store is None else resolve_store(store)
     stem = Path(_model_name(yolo)).stem
     name = run_name or _run_name(target, f"{stem}-on-{table.name}-{table.revision}")
+    check_run_name(target, name)
     key = data_key(table)
     source = TableLabels.from_table(table)
     sink: dict[int, Any] = {}
@@ -297,8 +313,13 @@ def validate(
         boxes, scores, classes, keypoints = sink[row]
         predictions.append(
             prediction_instances(
-                keypoints, scores=scores, boxes=boxes, labels=classes, width=width,
-                height=height, num_keypoints=k,
+                keypoints,
+                scores=scores,
+                boxes=boxes,
+                labels=classes,
+                width=width,
+                height=height,
+                num_keypoints=k,
             )
         )
     info = {
