@@ -255,8 +255,11 @@ def batches_from_arrow(reader: pa.RecordBatchReader, layout: RowLayout) -> Itera
         ids = pa.array(np.arange(done, done + batch.num_rows, dtype=np.int64))
         columns: list[pa.Array] = [ids]
         for name in target.names[1:]:
+            column = batch.column(name)
+            if column.offset:  # a slice: Lance needs nested offsets that start at 0
+                column = pa.concat_arrays([column])
             try:
-                columns.append(batch.column(name).cast(target.field(name).type))
+                columns.append(column.cast(target.field(name).type))
             except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
                 raise RowError(
                     f"rows {done}..{done + batch.num_rows - 1}: column {name!r} must be "

@@ -27,7 +27,7 @@ def check_sigmas(
     bad = np.flatnonzero(~np.isfinite(array) | (array <= 0))
     if bad.size:
         i = int(bad[0])
-        raise error(f"oks_sigmas must be finite and > 0, got {array[i]!r} at index {i}")
+        raise error(f"oks_sigmas must be finite and > 0, got {float(array[i])!r} at index {i}")
     return array
 
 
@@ -35,6 +35,8 @@ def check_lines(lines: Any, num_keypoints: int) -> tuple[tuple[int, int], ...]:
     """Normalise skeleton lines (flat ``[a0, b0, a1, b1, ...]`` or pairs) to pairs."""
     if lines is None:
         return ()
+    if isinstance(lines, (str, bytes)) or not hasattr(lines, "__iter__"):
+        raise SchemaError(f"lines must be pairs or a flat list of keypoint indices, got {lines!r}")
     items = list(lines)
     if not items:
         return ()
@@ -56,13 +58,14 @@ def check_lines(lines: Any, num_keypoints: int) -> tuple[tuple[int, int], ...]:
         pairs = list(zip(items[0::2], items[1::2], strict=True))
     out = []
     for n, (a, b) in enumerate(pairs):
-        for v in (a, b):
-            if isinstance(v, bool) or not float(v).is_integer():
+        ends = (as_index(a), as_index(b))
+        for v in ends:
+            if v is None:
                 raise SchemaError(f"lines[{n}] must hold integer keypoint indices, got {(a, b)!r}")
-            if not 0 <= int(v) < num_keypoints:
+            if not 0 <= v < num_keypoints:
                 raise SchemaError(
                     f"lines[{n}] index must be in [0, {num_keypoints - 1}] (K={num_keypoints}), "
-                    f"got {int(v)}"
+                    f"got {v}"
                 )
         out.append((int(a), int(b)))
     return tuple(out)
@@ -72,12 +75,15 @@ def check_flip_indices(
     flip: Any, num_keypoints: int, *, error: type[Exception] = SchemaError
 ) -> tuple[int, ...]:
     """Check that flip indices are a permutation of K that is its own inverse."""
+    if isinstance(flip, (str, bytes)) or not hasattr(flip, "__iter__"):
+        raise error(f"flip_indices must be a list of {num_keypoints} ints, got {flip!r}")
     values = list(flip)
     if len(values) != num_keypoints:
         raise error(f"flip_indices must have length K={num_keypoints}, got {len(values)}")
     ints = []
     for i, v in enumerate(values):
-        if isinstance(v, bool) or not float(v).is_integer() or not 0 <= int(v) < num_keypoints:
+        index = as_index(v)
+        if index is None or not 0 <= index < num_keypoints:
             raise error(
                 f"flip_indices[{i}] must be an index in [0, {num_keypoints - 1}], got {v!r}"
             )
@@ -89,6 +95,17 @@ def check_flip_indices(
                 f"(flip[flip[i]] == i), got flip[{i}]={j} but flip[{j}]={ints[j]}"
             )
     return tuple(ints)
+
+
+def as_index(value: Any) -> int | None:
+    """``value`` as an int when it is an integer number (not a bool), else None."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return int(value)
+    return None
 
 
 def shape_text(shape: Sequence[Any]) -> str:

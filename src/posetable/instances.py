@@ -648,12 +648,12 @@ class Keypoints2DInstances:
 
         k = self.num_keypoints
         out = Keypoints2DInstances._from_trusted(
-            np.array(self.keypoints[idx]).reshape(-1, k, 2),
+            np.array(self.keypoints[idx]).reshape(len(idx), k, 2),
             keypoint_visibilities=pick(self.keypoint_visibilities),
             keypoint_confidences=pick(self.keypoint_confidences),
             instance_labels=np.array(self.instance_labels[idx]),
             instance_confidences=pick(self.instance_confidences),
-            instance_bbs=np.array(self.instance_bbs[idx]).reshape(-1, 4),
+            instance_bbs=np.array(self.instance_bbs[idx]).reshape(len(idx), 4),
             instance_extras={name: np.array(v[idx]) for name, v in self.instance_extras.items()},
             x_min=self.x_min,
             y_min=self.y_min,
@@ -774,7 +774,8 @@ class Keypoints2DInstances:
         vis = self.keypoint_visibilities
         conf = self.keypoint_confidences
         n = len(self)
-        flat = np.asarray(self.keypoints, dtype=np.float64).reshape(n, -1).tolist()
+        points = np.asarray(self.keypoints, dtype=np.float64)
+        flat = points.reshape(n, 2 * points.shape[1] if points.ndim == 3 else 0).tolist()
         vis_l = vis.tolist() if vis is not None else [None] * n
         conf_l = conf.tolist() if conf is not None else [None] * n
         boxes = self.instance_bbs.tolist() if self._boxes_given else [None] * n

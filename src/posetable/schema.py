@@ -24,7 +24,7 @@ from posetable._coco_constants import (
     COCO_SKELETON,
     COCO_SKELETON_COLORS,
 )
-from posetable._validate import check_flip_indices, check_lines, check_sigmas
+from posetable._validate import as_index, check_flip_indices, check_lines, check_sigmas
 from posetable.errors import SchemaError
 
 SCHEMA_TYPE = "keypoints_2d"
@@ -36,6 +36,8 @@ Color = tuple[int, int, int]
 def _colors(value: Any, count: int, what: str) -> tuple[Color, ...] | None:
     if value is None:
         return None
+    if isinstance(value, str):
+        raise SchemaError(f"{what} must be a list of {count} colours, got {value!r}")
     items = list(value)
     if len(items) != count:
         raise SchemaError(f"{what} must have {count} entries, got {len(items)}")
@@ -47,7 +49,10 @@ def _colors(value: Any, count: int, what: str) -> tuple[Color, ...] | None:
                 raise SchemaError(f"{what}[{i}] must be '#rrggbb' or (r, g, b), got {c!r}")
             out.append((int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)))
             continue
-        rgb = tuple(int(v) for v in c)
+        try:
+            rgb = tuple(int(v) for v in c)
+        except (TypeError, ValueError) as exc:
+            raise SchemaError(f"{what}[{i}] must be '#rrggbb' or (r, g, b), got {c!r}") from exc
         if len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb):
             raise SchemaError(f"{what}[{i}] must be three ints in [0, 255], got {c!r}")
         out.append((rgb[0], rgb[1], rgb[2]))
@@ -57,7 +62,13 @@ def _colors(value: Any, count: int, what: str) -> tuple[Color, ...] | None:
 def _default_pose(value: Any, num_keypoints: int) -> tuple[tuple[float, float], ...] | None:
     if value is None:
         return None
-    array = np.asarray(value, dtype=np.float64)
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise SchemaError(
+            f"default_pose must be (K={num_keypoints}, 2) numbers or a flat list of "
+            f"{2 * num_keypoints}, got {value!r}"
+        ) from exc
     if array.ndim == 1 and array.size == 2 * num_keypoints:
         array = array.reshape(num_keypoints, 2)
     if array.shape != (num_keypoints, 2):
@@ -129,13 +140,10 @@ class Keypoints2DSchema:
             if names is None:
                 raise SchemaError("give num_keypoints or keypoint_names, got neither")
             num_keypoints = len(names)
-        if (
-            isinstance(num_keypoints, bool)
-            or not float(num_keypoints).is_integer()
-            or num_keypoints < 1
-        ):
+        index = as_index(num_keypoints)
+        if index is None or index < 1:
             raise SchemaError(f"num_keypoints must be an integer >= 1, got {num_keypoints!r}")
-        k = int(num_keypoints)
+        k = index
         if names is None:
             names = tuple(f"kpt_{i}" for i in range(k))
         if len(names) != k:
