@@ -69,9 +69,20 @@ def generate(scale: int = 1, *, seed: int = 0) -> tuple[dict, list[dict]]:
                 continue
             copies = 1 + int(rng.poisson(0.95)) if labeled else int(rng.random() < 0.6)
             for _ in range(copies):
-                noise = rng.normal(0, 1, (K, 2)) * np.sqrt(area) * sigmas[:, None] * rng.uniform(0.3, 3.0)
-                dx = np.where(vis[:, None] > 0, np.stack([px, py], 1), np.stack([
-                    x + rng.random(K) * w, y + rng.random(K) * h], 1)) + noise
+                noise = (
+                    rng.normal(0, 1, (K, 2))
+                    * np.sqrt(area)
+                    * sigmas[:, None]
+                    * rng.uniform(0.3, 3.0)
+                )
+                dx = (
+                    np.where(
+                        vis[:, None] > 0,
+                        np.stack([px, py], 1),
+                        np.stack([x + rng.random(K) * w, y + rng.random(K) * h], 1),
+                    )
+                    + noise
+                )
                 kp = np.concatenate([np.round(dx, 3), np.round(rng.random((K, 1)), 3)], 1)
                 results.append(
                     {

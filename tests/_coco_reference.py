@@ -55,9 +55,14 @@ def pycocotools_eval(
 
 
 def perturbed_results(
-    doc: dict[str, Any], *, seed: int, noise: float = 0.08, extra: float = 0.5, with_bbox: bool = False
+    doc: dict[str, Any],
+    *,
+    seed: int,
+    noise: float = 0.08,
+    extra: float = 0.5,
+    with_bbox: bool = False,
 ) -> list[dict[str, Any]]:
-    """Predictions from the GT: noisy copies (some dropped, some duplicated) plus false positives."""
+    """Predictions from the GT: noisy copies (some dropped, some doubled) and false positives."""
     rng = np.random.default_rng(seed)
     results = []
     image_ids = [img["id"] for img in doc["images"]]
@@ -80,7 +85,9 @@ def perturbed_results(
     return results
 
 
-def _result(image_id: Any, category_id: Any, xy: np.ndarray, rng: Any, with_bbox: bool) -> dict[str, Any]:
+def _result(
+    image_id: Any, category_id: Any, xy: np.ndarray, rng: Any, with_bbox: bool
+) -> dict[str, Any]:
     k = xy.shape[0]
     kp = np.concatenate([np.round(xy, 2), np.round(rng.random((k, 1)), 3)], axis=1)
     out: dict[str, Any] = {
@@ -96,11 +103,17 @@ def _result(image_id: Any, category_id: Any, xy: np.ndarray, rng: Any, with_bbox
     return out
 
 
-def rows_from_coco(doc: dict[str, Any]) -> tuple[list[dict[str, Any]], pt.Keypoints2DSchema, dict[str, Any]]:
+def rows_from_coco(
+    doc: dict[str, Any],
+) -> tuple[list[dict[str, Any]], pt.Keypoints2DSchema, dict[str, Any]]:
     """Table rows (one per image, file order) carrying COCO's evaluation fields as extras."""
     cats = doc["categories"]
     label_of = {c["id"]: i for i, c in enumerate(cats)}
-    k = len(cats[0]["keypoints"]) if cats[0].get("keypoints") else len(doc["annotations"][0]["keypoints"]) // 3
+    k = (
+        len(cats[0]["keypoints"])
+        if cats[0].get("keypoints")
+        else len(doc["annotations"][0]["keypoints"]) // 3
+    )
     by_image: dict[Any, list[dict[str, Any]]] = {img["id"]: [] for img in doc["images"]}
     for ann in doc["annotations"]:
         by_image[ann["image_id"]].append(ann)
@@ -108,11 +121,17 @@ def rows_from_coco(doc: dict[str, Any]) -> tuple[list[dict[str, Any]], pt.Keypoi
     for img in doc["images"]:
         kp = pt.Keypoints2DInstances.create_empty(num_keypoints=k)
         for ann in by_image[img["id"]]:
-            extras = {name: ann[name] for name in ("area", "iscrowd", "id", "num_keypoints") if name in ann}
+            extras = {
+                name: ann[name]
+                for name in ("area", "iscrowd", "id", "num_keypoints")
+                if name in ann
+            }
             bbox = ann.get("bbox")
             kp.add_instance(
                 np.asarray(ann["keypoints"], dtype=float).reshape(k, 3),
-                bbox=None if bbox is None else [bbox[0], bbox[1], bbox[0] + bbox[2], bbox[1] + bbox[3]],
+                bbox=None
+                if bbox is None
+                else [bbox[0], bbox[1], bbox[0] + bbox[2], bbox[1] + bbox[3]],
                 label=label_of[ann["category_id"]],
                 instance_extras=extras,
             )

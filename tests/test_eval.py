@@ -61,7 +61,9 @@ def test_custom_sigmas_equal_pycocotools_kpt_oks_sigmas(shared_data, tmp_path, n
     results = perturbed_results(doc, seed=5)
     reference = pycocotools_eval(doc, results, sigmas, tmp_path)
     result = pt.evaluate_coco(
-        shared_data(name) / "annotations.json", write_json(tmp_path / "r.json", results), sigmas=sigmas
+        shared_data(name) / "annotations.json",
+        write_json(tmp_path / "r.json", results),
+        sigmas=sigmas,
     )
     assert_same(result, reference)
     np.testing.assert_array_equal(result.sigmas, sigmas)
@@ -74,7 +76,9 @@ def test_perfect_predictions_score_one(shared_data, tmp_path):
         for a in doc["annotations"]
         if a["num_keypoints"] > 0
     ]
-    result = pt.evaluate_coco(shared_data("coco_kpts") / "annotations.json", write_json(tmp_path / "r.json", results))
+    result = pt.evaluate_coco(
+        shared_data("coco_kpts") / "annotations.json", write_json(tmp_path / "r.json", results)
+    )
     assert result.ap == pytest.approx(1.0, abs=1e-12)
     assert result.ar == pytest.approx(1.0, abs=1e-12)
 
@@ -99,11 +103,19 @@ def test_table_from_rows_equals_pycocotools_on_the_file(shared_data, store, tmp_
 
 def test_row_order_does_not_matter(shared_data, store, tmp_path):
     doc = _doc(shared_data, "coco_kpts")
-    rows, schema, metadata = rows_from_coco(doc)
+    rows, _, metadata = rows_from_coco(doc)
     results = perturbed_results(doc, seed=7, extra=2.0)
     path = write_json(tmp_path / "r.json", results)
-    table = pt.Table.from_rows(rows, name="a", schema=pt.Keypoints2DSchema.coco_person(), store=store, metadata=metadata)
-    shuffled = pt.Table.from_rows(rows[::-1], name="b", schema=pt.Keypoints2DSchema.coco_person(), store=store, metadata=metadata)
+    table = pt.Table.from_rows(
+        rows, name="a", schema=pt.Keypoints2DSchema.coco_person(), store=store, metadata=metadata
+    )
+    shuffled = pt.Table.from_rows(
+        rows[::-1],
+        name="b",
+        schema=pt.Keypoints2DSchema.coco_person(),
+        store=store,
+        metadata=metadata,
+    )
     first, second = pt.evaluate(table, path), pt.evaluate(shuffled, path)
     np.testing.assert_array_equal(first.stats, second.stats)
     np.testing.assert_array_equal(first.precision, second.precision)
@@ -140,19 +152,25 @@ def test_table_without_coco_fields_uses_the_documented_defaults(store, tmp_path)
                 "image_id": 0,
                 "category_id": 1,
                 "keypoints": gt.keypoints_with_visibility[i].ravel().tolist(),
-                "bbox": [float(v) for v in (box[i, 0], box[i, 1], box[i, 2] - box[i, 0], box[i, 3] - box[i, 1])],
+                "bbox": [
+                    float(v)
+                    for v in (box[i, 0], box[i, 1], box[i, 2] - box[i, 0], box[i, 3] - box[i, 1])
+                ],
             }
             for i in range(2)
         ],
     }
     results = [
-        {"image_id": 0, "category_id": 1, "keypoints": np.concatenate([preds.keypoints[i], np.ones((3, 1))], 1).ravel().tolist(),
+        {"image_id": 0, "category_id": 1,
+         "keypoints": np.concatenate([preds.keypoints[i], np.ones((3, 1))], 1).ravel().tolist(),
          "score": float(preds.instance_confidences[i])}
         for i in range(2)
     ]  # fmt: skip
     reference = pycocotools_eval(doc, results, table.schema.sigmas, tmp_path)
     assert_same(result, reference)
-    gt_rows = result.per_instance.filter(pa.compute.equal(result.per_instance["kind"], "gt")).to_pylist()
+    gt_rows = result.per_instance.filter(
+        pa.compute.equal(result.per_instance["kind"], "gt")
+    ).to_pylist()
     assert [r["ignored"] for r in gt_rows] == [False, True]  # num_keypoints 0 -> ignored
 
 
@@ -170,7 +188,10 @@ def test_shim_is_a_drop_in_for_pycocotools(shared_data, tmp_path, capsys):
     np.testing.assert_array_equal(evaluator.stats, reference.stats)
     np.testing.assert_array_equal(evaluator.eval["precision"], reference.eval["precision"])
     np.testing.assert_array_equal(evaluator.eval["scores"], reference.eval["scores"])
-    assert "Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets= 20 ]" in capsys.readouterr().out
+    assert (
+        "Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets= 20 ]"
+        in capsys.readouterr().out
+    )
 
 
 def test_shim_accepts_pycocotools_objects_and_image_subsets(shared_data, tmp_path):
@@ -208,11 +229,19 @@ def test_summary_text_and_to_dict(shared_data, tmp_path):
     result = pt.evaluate_coco(shared_data("coco_kpts") / "annotations.json", path)
     lines = str(result).splitlines()
     assert len(lines) == 10
-    assert lines[1] == f" Average Precision  (AP) @[ IoU=0.50      | area=   all | maxDets= 20 ] = {result.ap50:0.3f}"
-    assert lines[9].startswith(" Average Recall     (AR) @[ IoU=0.50:0.95 | area= large | maxDets= 20 ]")
+    assert (
+        lines[1]
+        == " Average Precision  (AP) @[ IoU=0.50      | area=   all | maxDets= 20 ] = "
+        + f"{result.ap50:0.3f}"
+    )
+    assert lines[9].startswith(
+        " Average Recall     (AR) @[ IoU=0.50:0.95 | area= large | maxDets= 20 ]"
+    )
     data = result.to_dict()
     assert json.loads(json.dumps(data)) == data
-    assert [data[k] for k in ("ap", "ap50", "ap75", "ap_medium", "ap_large")] == result.stats[:5].tolist()
+    assert [data[k] for k in ("ap", "ap50", "ap75", "ap_medium", "ap_large")] == result.stats[
+        :5
+    ].tolist()
     assert data["sigmas"] == list(pt.COCO_OKS_SIGMAS)
     assert result.precision.shape == (10, 101, 1, 3, 1)
     assert result.recall.shape == (10, 1, 3, 1)
@@ -224,7 +253,8 @@ def test_plot_pr_draws_one_curve_per_threshold(shared_data, tmp_path):
     pytest.importorskip("matplotlib")
     doc = _doc(shared_data, "coco_kpts")
     result = pt.evaluate_coco(
-        shared_data("coco_kpts") / "annotations.json", write_json(tmp_path / "r.json", perturbed_results(doc, seed=1))
+        shared_data("coco_kpts") / "annotations.json",
+        write_json(tmp_path / "r.json", perturbed_results(doc, seed=1)),
     )
     figure = result.plot_pr()
     assert len(figure.axes[0].lines) == 10
@@ -245,7 +275,8 @@ def test_json_ground_truth_with_per_row_predictions(shared_data, tmp_path):
         if mine:
             kp = np.asarray([r["keypoints"] for r in mine]).reshape(len(mine), 17, 3)
             per_row[row] = pt.Keypoints2DInstances(
-                kp[..., :2], keypoint_confidences=kp[..., 2], instance_confidences=[r["score"] for r in mine],
+                kp[..., :2], keypoint_confidences=kp[..., 2],
+                instance_confidences=[r["score"] for r in mine],
                 instance_extras={"area": np.ptp(kp[..., 0], 1) * np.ptp(kp[..., 1], 1)},
             )  # fmt: skip
     got = pt.evaluate(gt_path, per_row)
@@ -266,5 +297,7 @@ def test_ten_x_generated_file_equals_pycocotools(tmp_path):
     gt["annotations"] = [a for a in gt["annotations"] if a["image_id"] in keep]
     results = [r for r in results if r["image_id"] in keep]
     reference = pycocotools_eval(gt, results, np.asarray(pt.COCO_OKS_SIGMAS), tmp_path)
-    result = pt.evaluate_coco(write_json(tmp_path / "gt.json", gt), write_json(tmp_path / "r.json", results))
+    result = pt.evaluate_coco(
+        write_json(tmp_path / "gt.json", gt), write_json(tmp_path / "r.json", results)
+    )
     assert_same(result, reference)

@@ -82,12 +82,13 @@ def table_frame(table: Table) -> Frame:
         if not pa.types.is_integer(column.type):
             raise RowError(f"the image_id column must hold integers, got {column.type}")
         ids = column.to_numpy().astype(np.int64)
-        uniq, first, counts = np.unique(ids, return_index=True, return_counts=True)
+        uniq, counts = np.unique(ids, return_counts=True)
         if np.any(counts > 1):
             dup = int(uniq[counts > 1][0])
             rows = np.flatnonzero(ids == dup)[:2].tolist()
             raise RowError(
-                f"rows {rows[0]} and {rows[1]} share image_id {dup}; image ids must be unique to evaluate"
+                f"rows {rows[0]} and {rows[1]} share image_id {dup}; image ids must be unique "
+                "to evaluate"
             )
     else:
         ids = np.arange(n, dtype=np.int64)
@@ -114,7 +115,11 @@ def _field(array: pa.Array, name: str) -> pa.Array:
 
 
 def _lengths(array: pa.Array) -> np.ndarray:
-    return pc.fill_null(pc.list_value_length(array), -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return (
+        pc.fill_null(pc.list_value_length(array), -1)
+        .to_numpy(zero_copy_only=False)
+        .astype(np.int64)
+    )
 
 
 def _per_instance(
@@ -171,7 +176,10 @@ def flatten_keypoints(column: pa.Array | pa.ChunkedArray, rows: np.ndarray, k: i
     v_len = _lengths(verts)
     if total and np.any(v_len != 2 * k):
         i = int(np.flatnonzero(v_len != 2 * k)[0])
-        raise RowError(f"row {row[i]}, instance {index[i]}: expected K={k} keypoints, got {max(v_len[i], 0) // 2}")
+        raise RowError(
+            f"row {row[i]}, instance {index[i]}: expected K={k} keypoints, "
+            f"got {max(v_len[i], 0) // 2}"
+        )
     keypoints = pc.list_flatten(verts).to_numpy(zero_copy_only=False).reshape(total, k, 2)
     point_data = _field(flat, "vertices_2d_additional_data")
     vis_lists = _field(point_data, "visibility")
@@ -180,7 +188,9 @@ def flatten_keypoints(column: pa.Array | pa.ChunkedArray, rows: np.ndarray, k: i
     visibility = None
     if has_vis.any():
         visibility = np.full((total, k), 2, np.int64)
-        visibility[has_vis] = pc.list_flatten(vis_lists).to_numpy(zero_copy_only=False).reshape(-1, k)
+        visibility[has_vis] = (
+            pc.list_flatten(vis_lists).to_numpy(zero_copy_only=False).reshape(-1, k)
+        )
     bbs = _field(flat, "bbs_2d")
     b_len = _lengths(bbs)
     box = np.zeros((total, 4))
@@ -195,14 +205,20 @@ def flatten_keypoints(column: pa.Array | pa.ChunkedArray, rows: np.ndarray, k: i
     label, _ = _per_instance(_field(data, "label"), counts, np.zeros(total), "label")
     confidence = None
     if "confidence" in names:
-        conf, given = _per_instance(_field(data, "confidence"), counts, np.full(total, np.nan), "confidence")
+        conf, _ = _per_instance(
+            _field(data, "confidence"), counts, np.full(total, np.nan), "confidence"
+        )
         confidence = conf
     found: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name in extras:
         if name in names:
             values = _field(data, name)
             value_type = values.type.value_type
-            if pa.types.is_integer(value_type) or pa.types.is_floating(value_type) or pa.types.is_boolean(value_type):
+            if (
+                pa.types.is_integer(value_type)
+                or pa.types.is_floating(value_type)
+                or pa.types.is_boolean(value_type)
+            ):
                 found[name] = _per_instance(
                     pc.cast(values, pa.list_(pa.float64())), counts, np.full(total, np.nan), name
                 )
@@ -257,7 +273,9 @@ def table_ground_truth(table: Table, fr: Frame) -> GroundTruthColumns:
     )
 
 
-def _check_labels(labels: np.ndarray, rows: np.ndarray, index: np.ndarray, fr: Frame, what: str) -> None:
+def _check_labels(
+    labels: np.ndarray, rows: np.ndarray, index: np.ndarray, fr: Frame, what: str
+) -> None:
     bad = (labels < 0) | (labels >= fr.label_position.shape[0])
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -278,7 +296,9 @@ def predictions_from_instances(
         pairs = sorted(((int(r), it) for r, it in items.items()), key=lambda p: p[0])
         for r, _ in pairs:
             if not 0 <= r < n_rows:
-                raise InstancesError(f"predictions for row {r}, but the ground truth has rows 0..{n_rows - 1}")
+                raise InstancesError(
+                    f"predictions for row {r}, but the ground truth has rows 0..{n_rows - 1}"
+                )
     else:
         if len(items) != n_rows:
             raise InstancesError(
@@ -292,7 +312,9 @@ def predictions_from_instances(
         if item is None or len(item) == 0:
             continue
         if item.num_keypoints != k:
-            raise InstancesError(f"row {r}: predictions must have K={k} keypoints, got {item.num_keypoints}")
+            raise InstancesError(
+                f"row {r}: predictions must have K={k} keypoints, got {item.num_keypoints}"
+            )
         if item.instance_confidences is None:
             raise InstancesError(
                 f"row {r}: predictions need a score per instance (instance_confidences), got None"
@@ -314,7 +336,13 @@ def predictions_from_instances(
     row = np.repeat(np.asarray(rows, np.int64), count)
     index = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
     return _checked_predictions(
-        fr, row, index, np.concatenate(kps), np.concatenate(scores), np.concatenate(labels), np.concatenate(areas)
+        fr,
+        row,
+        index,
+        np.concatenate(kps),
+        np.concatenate(scores),
+        np.concatenate(labels),
+        np.concatenate(areas),
     )
 
 
@@ -322,21 +350,28 @@ def predictions_from_arrow(data: pa.Table, fr: Frame) -> PredictionColumns:
     """Predictions as an Arrow table with ``row`` (int) and ``keypoints`` (posetable layout)."""
     for name in ("row", "keypoints"):
         if name not in data.column_names:
-            raise InstancesError(f"a predictions table needs columns 'row' and 'keypoints', missing {name!r}")
+            raise InstancesError(
+                f"a predictions table needs columns 'row' and 'keypoints', missing {name!r}"
+            )
     rows = data.column("row").to_numpy().astype(np.int64)
     n_rows = fr.row_position.shape[0]
     if rows.size and (rows.min() < 0 or rows.max() >= n_rows):
         bad = int(rows[(rows < 0) | (rows >= n_rows)][0])
-        raise InstancesError(f"predictions for row {bad}, but the ground truth has rows 0..{n_rows - 1}")
+        raise InstancesError(
+            f"predictions for row {bad}, but the ground truth has rows 0..{n_rows - 1}"
+        )
     if np.unique(rows).shape[0] != rows.shape[0]:
-        raise InstancesError("the predictions table lists a row more than once; give one entry per row")
+        raise InstancesError(
+            "the predictions table lists a row more than once; give one entry per row"
+        )
     flat = flatten_keypoints(data.column("keypoints"), rows, fr.num_keypoints, extras=("area",))
     n = flat.row.shape[0]
     conf = flat.confidence
     if n and (conf is None or np.isnan(conf).any()):
         i = 0 if conf is None else int(np.flatnonzero(np.isnan(conf))[0])
         raise InstancesError(
-            f"row {flat.row[i]}: predictions need a score per instance (instance confidence), got null"
+            f"row {flat.row[i]}: predictions need a score per instance (instance confidence), "
+            "got null"
         )
     xyxy = flat.box
     area = (xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1])
@@ -344,7 +379,13 @@ def predictions_from_arrow(data: pa.Table, fr: Frame) -> PredictionColumns:
         values, given = flat.extras["area"]
         area = np.where(given & ~np.isnan(values), values, area)
     return _checked_predictions(
-        fr, flat.row, flat.index, flat.keypoints, conf if conf is not None else np.zeros(0), flat.label, area
+        fr,
+        flat.row,
+        flat.index,
+        flat.keypoints,
+        conf if conf is not None else np.zeros(0),
+        flat.label,
+        area,
     )
 
 
@@ -356,7 +397,9 @@ def _checked_predictions(
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         what = "score" if not np.isfinite(score[i]) else "keypoints"
-        raise InstancesError(f"row {row[i]}, prediction {index[i]}: {what} must be finite, got NaN or inf")
+        raise InstancesError(
+            f"row {row[i]}, prediction {index[i]}: {what} must be finite, got NaN or inf"
+        )
     labels = labels.astype(np.int64)
     _check_labels(labels, row, index, fr, "prediction")
     return PredictionColumns(

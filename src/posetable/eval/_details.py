@@ -37,7 +37,9 @@ def _best_oks(inp: EvalInput, matches: Matches) -> tuple[np.ndarray, np.ndarray]
     return best_ev, best_gt
 
 
-def _keypoint_errors(inp: EvalInput, dt_idx: np.ndarray, gt_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _keypoint_errors(
+    inp: EvalInput, dt_idx: np.ndarray, gt_idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(distance / sqrt(area) per keypoint, labeled mask) for matched pairs."""
     gt = inp.gt
     diff = inp.dt.keypoints[dt_idx] - gt.keypoints[gt_idx]
@@ -130,7 +132,9 @@ def per_instance(inp: EvalInput, matches: Matches, params: Params) -> pa.Table:
 
 def _pair_oks(inp: EvalInput, dt_idx: np.ndarray, gt_idx: np.ndarray) -> np.ndarray:
     gt = inp.gt
-    return oks_pairs(inp.dt.keypoints, gt.keypoints, gt.labeled, gt.area, gt.box, inp.sigmas, dt_idx, gt_idx)
+    return oks_pairs(
+        inp.dt.keypoints, gt.keypoints, gt.labeled, gt.area, gt.box, inp.sigmas, dt_idx, gt_idx
+    )
 
 
 def per_sample(inp: EvalInput, matches: Matches, params: Params) -> pa.Table:
@@ -146,7 +150,9 @@ def per_sample(inp: EvalInput, matches: Matches, params: Params) -> pa.Table:
     num_pred = np.bincount(dt.image, minlength=n_i)
     columns: dict[str, pa.Array] = {
         "row": pa.array(inp.rows, pa.int64()),
-        "image_id": pa.array(inp.image_ids.tolist() if inp.image_ids.dtype == object else inp.image_ids),
+        "image_id": pa.array(
+            inp.image_ids.tolist() if inp.image_ids.dtype == object else inp.image_ids
+        ),
         "num_gt": pa.array(num_gt, pa.int64()),
         "num_gt_ignored": pa.array(num_ign, pa.int64()),
         "num_pred": pa.array(num_pred, pa.int64()),
@@ -156,8 +162,16 @@ def per_sample(inp: EvalInput, matches: Matches, params: Params) -> pa.Table:
         if where.size == 0:
             continue
         t = int(where[0])
-        tp = np.bincount(ev_img[matches.tp[0, t]], minlength=n_i) if ev.size else np.zeros(n_i, np.int64)
-        fp = np.bincount(ev_img[matches.fp[0, t]], minlength=n_i) if ev.size else np.zeros(n_i, np.int64)
+        tp = (
+            np.bincount(ev_img[matches.tp[0, t]], minlength=n_i)
+            if ev.size
+            else np.zeros(n_i, np.int64)
+        )
+        fp = (
+            np.bincount(ev_img[matches.fp[0, t]], minlength=n_i)
+            if ev.size
+            else np.zeros(n_i, np.int64)
+        )
         columns[f"tp_{label}"] = pa.array(tp, pa.int64())
         columns[f"fp_{label}"] = pa.array(fp, pa.int64())
         columns[f"fn_{label}"] = pa.array(num_gt - tp, pa.int64())
@@ -185,7 +199,7 @@ def image_ap(inp: EvalInput, matches: Matches, params: Params) -> np.ndarray:
     ``tp >= k_r``, k_r the smallest integer whose ``k_r / npig`` reaches r in float64.
     """
     gt, dt = inp.gt, inp.dt
-    n_i, n_c = inp.num_images, inp.num_categories
+    n_i = inp.num_images
     n_t = params.oks_thresholds.shape[0]
     rec = params.recall_thresholds
     max_det = params.max_dets[-1]
@@ -234,7 +248,9 @@ def image_ap(inp: EvalInput, matches: Matches, params: Params) -> np.ndarray:
     ci, ti, pi = np.nonzero(tp)
     first[ci, ti, tp_cum[ci, ti, pi]] = pi
     kk = np.minimum(k, width + 1)
-    idx = np.take_along_axis(first, np.broadcast_to(kk[:, None, :], (n_cells, n_t, rec.shape[0])), axis=2)
+    idx = np.take_along_axis(
+        first, np.broadcast_to(kk[:, None, :], (n_cells, n_t, rec.shape[0])), axis=2
+    )
     reach = idx < nd[:, None, None]
     q = np.where(reach, np.take_along_axis(pr, np.minimum(idx, width - 1), axis=2), 0.0)
     sums = np.bincount(cells % n_i, weights=q.sum(axis=(1, 2)), minlength=n_i)

@@ -128,7 +128,14 @@ def candidate_pairs(
         keep = _may_reach(inp, evaluated[pair_ev], pair_gt, min_oks)
         pair_ev, pair_gt, local = pair_ev[keep], pair_gt[keep], local[keep]
     values = oks_pairs(
-        dt.keypoints, gt.keypoints, gt.labeled, gt.area, gt.box, inp.sigmas, evaluated[pair_ev], pair_gt
+        dt.keypoints,
+        gt.keypoints,
+        gt.labeled,
+        gt.area,
+        gt.box,
+        inp.sigmas,
+        evaluated[pair_ev],
+        pair_gt,
     )
     if min_oks is not None:
         keep = values >= min_oks
@@ -154,7 +161,9 @@ def _extent(points: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     )
 
 
-def _may_reach(inp: EvalInput, pair_dt: np.ndarray, pair_gt: np.ndarray, min_oks: float) -> np.ndarray:
+def _may_reach(
+    inp: EvalInput, pair_dt: np.ndarray, pair_gt: np.ndarray, min_oks: float
+) -> np.ndarray:
     """False for pairs whose OKS is certainly below ``min_oks`` (a distance bound).
 
     Every predicted point lies in the prediction's extent and every labeled ground-truth
@@ -170,7 +179,12 @@ def _may_reach(inp: EvalInput, pair_dt: np.ndarray, pair_gt: np.ndarray, min_oks
     if no_points.any():
         bb = gt.box[no_points]
         g_box[no_points] = np.stack(
-            [bb[:, 0] - bb[:, 2], bb[:, 1] - bb[:, 3], bb[:, 0] + bb[:, 2] * 2, bb[:, 1] + bb[:, 3] * 2],
+            [
+                bb[:, 0] - bb[:, 2],
+                bb[:, 1] - bb[:, 3],
+                bb[:, 0] + bb[:, 2] * 2,
+                bb[:, 1] + bb[:, 3] * 2,
+            ],
             axis=1,
         )
     variances = (inp.sigmas * 2) ** 2
@@ -195,8 +209,10 @@ def match(inp: EvalInput, params: Params) -> Matches:
     n_e = evaluated.shape[0]
     min_oks = float(thresholds.min()) if n_t else 1.0
     pair_ev, pair_gt, local, values = candidate_pairs(inp, evaluated, min_oks=min_oks)
-    gt_ignore = gt.ignore[None, :] | (gt.area[None, :] < area_ranges[:, :1]) | (
-        gt.area[None, :] > area_ranges[:, 1:]
+    gt_ignore = (
+        gt.ignore[None, :]
+        | (gt.area[None, :] < area_ranges[:, :1])
+        | (gt.area[None, :] > area_ranges[:, 1:])
     )
     dt_gt = np.full((n_a, n_t, n_e), -1, dtype=np.int64)
     if pair_ev.size:
@@ -260,7 +276,11 @@ def _greedy(
     is_crowd = crowd[g]
     reach = v[None, :] >= thresholds[:, None]  # (T, n)
     bounds = np.flatnonzero(np.diff(r)) + 1
-    for a, b in zip(np.concatenate([[0], bounds]).tolist(), np.concatenate([bounds, [r.size]]).tolist(), strict=True):
+    for a, b in zip(
+        np.concatenate([[0], bounds]).tolist(),
+        np.concatenate([bounds, [r.size]]).tolist(),
+        strict=True,
+    ):
         seg_ev = ev[a:b]
         starts = np.flatnonzero(np.concatenate([[True], seg_ev[1:] != seg_ev[:-1]]))
         pos = np.arange(b - a) - np.repeat(starts, np.diff(np.append(starts, b - a)))

@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import orjson
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from posetable.errors import FormatError
@@ -59,16 +58,24 @@ def _where(kind: str, position: int, item: Any) -> str:
 
 
 def _first_bad(
-    items: Sequence[Any], key: str, check: Callable[[Any], bool], kind: str, expected: str, path: Path
+    items: Sequence[Any],
+    key: str,
+    check: Callable[[Any], bool],
+    kind: str,
+    expected: str,
+    path: Path,
 ) -> FormatError:
     for i, item in enumerate(items):
         if not isinstance(item, dict):
-            return FormatError(f"{kind}[{i}] must be an object, got {type(item).__name__}", path=path)
+            return FormatError(
+                f"{kind}[{i}] must be an object, got {type(item).__name__}", path=path
+            )
         if key not in item:
             return FormatError(f"{_where(kind, i, item)}: missing {key!r} ({expected})", path=path)
         if not check(item[key]):
             return FormatError(
-                f"{_where(kind, i, item)}: {key!r} must be {expected}, got {item[key]!r}"[:300], path=path
+                f"{_where(kind, i, item)}: {key!r} must be {expected}, got {item[key]!r}"[:300],
+                path=path,
             )
     return FormatError(f"{kind}: {key!r} could not be read ({expected})", path=path)
 
@@ -78,12 +85,16 @@ def _is_number(v: Any) -> bool:
 
 
 def _is_id(v: Any) -> bool:
-    return (isinstance(v, int) and not isinstance(v, bool)) or isinstance(v, str) or (
-        isinstance(v, float) and float(v).is_integer()
+    return (
+        (isinstance(v, int) and not isinstance(v, bool))
+        or isinstance(v, str)
+        or (isinstance(v, float) and float(v).is_integer())
     )
 
 
-def numbers(items: Sequence[Any], key: str, kind: str, path: Path, *, default: Any = None) -> np.ndarray:
+def numbers(
+    items: Sequence[Any], key: str, kind: str, path: Path, *, default: Any = None
+) -> np.ndarray:
     """A float64 column of one numeric field (``default`` fills a missing field when given)."""
     n = len(items)
     try:
@@ -140,7 +151,8 @@ def point_lists(
     if np.any(lengths != width):
         i = int(np.flatnonzero(present)[np.flatnonzero(lengths != width)[0]])
         raise FormatError(
-            f"{_where(kind, i, items[i])}: {key!r} must hold {what}, got {int(len(lists[i]))} values",
+            f"{_where(kind, i, items[i])}: {key!r} must hold {what}, "
+            f"got {len(lists[i] or ())} values",
             path=path,
         )
     try:
@@ -206,7 +218,9 @@ def positions(ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
         where = np.minimum(np.searchsorted(sorted_ids, ids), sorted_ids.shape[0] - 1)
         return np.where(sorted_ids[where] == ids, where, -1).astype(np.int64)
     lookup = {v: i for i, v in enumerate(sorted_ids.tolist())}
-    return np.fromiter((lookup.get(v, -1) for v in ids.tolist()), dtype=np.int64, count=ids.shape[0])
+    return np.fromiter(
+        (lookup.get(v, -1) for v in ids.tolist()), dtype=np.int64, count=ids.shape[0]
+    )
 
 
 def sorted_unique(ids: np.ndarray, what: str, path: Path) -> np.ndarray:
@@ -215,7 +229,9 @@ def sorted_unique(ids: np.ndarray, what: str, path: Path) -> np.ndarray:
         return np.unique(ids)
     kinds = {type(v) for v in ids.tolist()}
     if len(kinds) > 1:
-        raise FormatError(f"{what} ids mix {sorted(k.__name__ for k in kinds)}; use one type", path=path)
+        raise FormatError(
+            f"{what} ids mix {sorted(k.__name__ for k in kinds)}; use one type", path=path
+        )
     return np.asarray(sorted(set(ids.tolist())), dtype=object)
 
 
@@ -230,7 +246,9 @@ def read_ground_truth(path: PathLike) -> CocoGroundTruth:
     target = Path(path)
     doc = load_json(target)
     if not isinstance(doc, dict):
-        raise FormatError(f"a COCO file must be a JSON object, got {type(doc).__name__}", path=target)
+        raise FormatError(
+            f"a COCO file must be a JSON object, got {type(doc).__name__}", path=target
+        )
     for key in ("images", "annotations", "categories"):
         if not isinstance(doc.get(key), list):
             raise FormatError(f"missing the {key!r} list of a COCO keypoints file", path=target)
@@ -238,7 +256,7 @@ def read_ground_truth(path: PathLike) -> CocoGroundTruth:
     image_ids = sorted_unique(identifiers(images, "id", "images", target), "image", target)
     cat_raw = identifiers(cats, "id", "categories", target)
     category_ids = sorted_unique(cat_raw, "category", target)
-    first_label = {}
+    first_label: dict[Any, int] = {}
     for i, v in enumerate(cat_raw.tolist()):
         first_label.setdefault(v, i)
     category_labels = np.asarray([first_label[v] for v in category_ids.tolist()], dtype=np.int64)
@@ -260,7 +278,9 @@ def read_ground_truth(path: PathLike) -> CocoGroundTruth:
     anns = [anns[i] for i in kept.tolist()] if not known.all() else anns
     ann_img, ann_cat = ann_img[kept], ann_cat[kept]
     ids = identifiers(anns, "id", "annotations", target) if anns else np.zeros(0, np.int64)
-    flat, _ = point_lists(anns, "keypoints", 3 * k, "annotations", target, f"3K={3 * k} values (x, y, v)")
+    flat, _ = point_lists(
+        anns, "keypoints", 3 * k, "annotations", target, f"3K={3 * k} values (x, y, v)"
+    )
     kp = flat.reshape(-1, k, 3)
     vis = kp[..., 2]
     bad = (vis != 0) & (vis != 1) & (vis != 2)
@@ -277,7 +297,9 @@ def read_ground_truth(path: PathLike) -> CocoGroundTruth:
         box[~has_box] = _labeled_box(kp[~has_box, :, :2], labeled[~has_box])
     area = numbers(anns, "area", "annotations", target, default=box[:, 2] * box[:, 3] * 0.53)
     iscrowd = numbers(anns, "iscrowd", "annotations", target, default=0.0)
-    num_kpts = numbers(anns, "num_keypoints", "annotations", target, default=labeled.sum(axis=1).astype(float))
+    num_kpts = numbers(
+        anns, "num_keypoints", "annotations", target, default=labeled.sum(axis=1).astype(float)
+    )
     order = np.argsort(ann_img, kind="stable")
     index = np.empty(len(anns), np.int64)
     if len(anns):
@@ -317,17 +339,20 @@ def _labeled_box(points: np.ndarray, labeled: np.ndarray) -> np.ndarray:
 def _num_keypoints(cats: list[Any], anns: list[Any], path: Path) -> int:
     names = [c.get("keypoints") for c in cats if isinstance(c, dict) and c.get("keypoints")]
     if names:
-        return len(names[0])
+        return len(names[0] or ())
     for i, ann in enumerate(anns):
         kps = ann.get("keypoints") if isinstance(ann, dict) else None
         if isinstance(kps, list) and kps:
             if len(kps) % 3:
                 raise FormatError(
-                    f"{_where('annotations', i, ann)}: 'keypoints' must hold 3K values, got {len(kps)}",
+                    f"{_where('annotations', i, ann)}: 'keypoints' must hold 3K values, "
+                    f"got {len(kps)}",
                     path=path,
                 )
             return len(kps) // 3
-    raise FormatError("no keypoint category and no annotation with keypoints: K is unknown", path=path)
+    raise FormatError(
+        "no keypoint category and no annotation with keypoints: K is unknown", path=path
+    )
 
 
 def _pycocotools_duplicates(gt: CocoGroundTruth) -> CocoGroundTruth:
@@ -476,11 +501,23 @@ def _results_duckdb(path: Path, k: int) -> CocoResults | None:
         bbox = b_flat.to_numpy(zero_copy_only=False).reshape(n, 4)
         if not np.all(np.isfinite(bbox)):
             return None
-    return _results(path, data.column("image_id").to_numpy(), data.column("category_id").to_numpy(), kp, score, bbox)
+    return _results(
+        path,
+        data.column("image_id").to_numpy(),
+        data.column("category_id").to_numpy(),
+        kp,
+        score,
+        bbox,
+    )
 
 
 def _results(
-    path: Path, image_ids: np.ndarray, category_ids: np.ndarray, kp: np.ndarray, score: np.ndarray, bbox: np.ndarray | None
+    path: Path,
+    image_ids: np.ndarray,
+    category_ids: np.ndarray,
+    kp: np.ndarray,
+    score: np.ndarray,
+    bbox: np.ndarray | None,
 ) -> CocoResults:
     if bbox is not None:
         area = bbox[:, 2] * bbox[:, 3]
@@ -495,7 +532,8 @@ def _results_plain(path: Path, k: int) -> CocoResults:
     items = load_json(path)
     if not isinstance(items, list):
         raise FormatError(
-            f"a COCO results file must be a JSON list of results, got {type(items).__name__}", path=path
+            f"a COCO results file must be a JSON list of results, got {type(items).__name__}",
+            path=path,
         )
     kind = "results"
     if not items:
@@ -503,7 +541,9 @@ def _results_plain(path: Path, k: int) -> CocoResults:
                            np.zeros(0), np.zeros(0), None)  # fmt: skip
     for i, item in enumerate(items):
         if not isinstance(item, dict):
-            raise FormatError(f"results[{i}] must be an object, got {type(item).__name__}", path=path)
+            raise FormatError(
+                f"results[{i}] must be an object, got {type(item).__name__}", path=path
+            )
     image_ids = identifiers(items, "image_id", kind, path)
     category_ids = identifiers(items, "category_id", kind, path)
     missing = [i for i, item in enumerate(items) if "keypoints" not in item]

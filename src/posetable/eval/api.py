@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -25,7 +26,13 @@ from posetable.eval._columns import (
     table_ground_truth,
 )
 from posetable.eval._data import EvalInput, GroundTruthColumns, PredictionColumns
-from posetable.eval._io import CocoGroundTruth, CocoResults, positions, read_ground_truth, read_results
+from posetable.eval._io import (
+    CocoGroundTruth,
+    CocoResults,
+    positions,
+    read_ground_truth,
+    read_results,
+)
 from posetable.eval.result import EvaluationResult, _Details
 
 if TYPE_CHECKING:
@@ -34,7 +41,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 PathLike = Union[str, "os.PathLike[str]"]
-Predictions = Union[
+Predictions = Union[  # noqa: UP007 - a runtime alias
     Sequence[Union["Keypoints2DInstances", None]],
     Mapping[int, Union["Keypoints2DInstances", None]],
     PathLike,
@@ -88,7 +95,9 @@ def _json_ground_truth(gt: CocoGroundTruth) -> GroundTruthColumns:
         area=gt.area,
         ignore=(gt.iscrowd != 0) | (gt.num_kpts == 0),
         crowd=np.trunc(gt.iscrowd) != 0,
-        id_zero=(gt.ids == 0) if gt.ids.dtype != object else np.array([v == 0 for v in gt.ids], bool),
+        id_zero=(gt.ids == 0)
+        if gt.ids.dtype != object
+        else np.array([v == 0 for v in gt.ids], bool),
         index=gt.index,
         ids=gt.ids if gt.ids.dtype != object else np.arange(1, gt.ids.shape[0] + 1),
     )
@@ -114,7 +123,8 @@ def _results_to_predictions(
     if np.any(img < 0):
         i = int(np.flatnonzero(img < 0)[0])
         raise FormatError(
-            f"results[{i}]: image_id {res.image_ids[i]!r} is not an image of the ground truth",
+            f"results[{i}]: image_id {res.image_ids[i : i + 1].tolist()[0]!r} is not an image "
+            "of the ground truth",
             path=res.path,
         )
     cat = positions(res.category_ids, fr.category_ids) if n else np.zeros(0, np.int64)
@@ -123,7 +133,8 @@ def _results_to_predictions(
         i = int(np.flatnonzero(cat < 0)[0])
         if unknown_category == "error":
             raise FormatError(
-                f"results[{i}]: category_id {res.category_ids[i]!r} is not a category of the "
+                f"results[{i}]: category_id {res.category_ids[i : i + 1].tolist()[0]!r} is not a "
+                f"category of the "
                 f"ground truth (known: {fr.category_ids.tolist()[:10]})",
                 path=res.path,
             )
@@ -149,10 +160,14 @@ def _results_to_predictions(
     )
 
 
-def _predictions(predictions: Any, fr: Frame, image_key: np.ndarray, unknown_category: str) -> PredictionColumns:
+def _predictions(
+    predictions: Any, fr: Frame, image_key: np.ndarray, unknown_category: str
+) -> PredictionColumns:
     if _is_path(predictions):
         res = read_results(predictions, fr.num_keypoints)
-        return _results_to_predictions(res, fr, image_key=image_key, unknown_category=unknown_category)
+        return _results_to_predictions(
+            res, fr, image_key=image_key, unknown_category=unknown_category
+        )
     if isinstance(predictions, pa.Table):
         return predictions_from_arrow(predictions, fr)
     if isinstance(predictions, (Sequence, Mapping)) and not isinstance(predictions, (str, bytes)):
@@ -183,7 +198,9 @@ def run(inputs: EvalInput, params: _engine.Params | None = None) -> EvaluationRe
     )
 
 
-def prepare(ground_truth: Table | PathLike, predictions: Predictions, *, sigmas: Any = None) -> EvalInput:
+def prepare(
+    ground_truth: Table | PathLike, predictions: Predictions, *, sigmas: Any = None
+) -> EvalInput:
     """Read ground truth and predictions into the engine's flat columns."""
     from posetable.table import Table
 
@@ -197,7 +214,7 @@ def prepare(ground_truth: Table | PathLike, predictions: Predictions, *, sigmas:
         dt_cols = _predictions(predictions, fr, image_key, "error")
     elif _is_path(ground_truth):
         if _is_path(predictions):
-            return _prepare_files(ground_truth, predictions, sigmas=sigmas)
+            return _prepare_files(ground_truth, predictions, sigmas=sigmas)  # type: ignore[arg-type]
         gt = read_ground_truth(ground_truth)
         fr = _json_frame(gt)
         gt_cols = _json_ground_truth(gt)
@@ -206,7 +223,8 @@ def prepare(ground_truth: Table | PathLike, predictions: Predictions, *, sigmas:
         dt_cols = _predictions(predictions, fr, fr.image_ids, "drop")
     else:
         raise TypeError(
-            f"ground_truth must be a posetable Table or a COCO JSON path, got {type(ground_truth).__name__}"
+            "ground_truth must be a posetable Table or a COCO JSON path, "
+            f"got {type(ground_truth).__name__}"
         )
     _warn_id_zero(gt_cols, where)
     return EvalInput(
@@ -231,10 +249,8 @@ def _prepare_files(gt_json: PathLike, results_json: PathLike, *, sigmas: Any) ->
             res = future.result()
         else:
             if future is not None:
-                try:
+                with contextlib.suppress(FormatError):
                     future.result()
-                except FormatError:
-                    pass
             res = read_results(results_json, k)
     fr = _json_frame(gt)
     gt_cols = _json_ground_truth(gt)
@@ -303,11 +319,13 @@ def evaluate(
         >>> import tempfile
         >>> import posetable as pt
         >>> gt = pt.Keypoints2DInstances.create_empty(num_keypoints=3)
-        >>> gt.add_instance([[10, 10, 2], [20, 30, 2], [30, 50, 1]], instance_extras={"area": 900.0})
-        >>> table = pt.Table.from_rows([{"image": "a.jpg", "width": 64, "height": 64, "keypoints": gt}],
-        ...     name="demo", schema=pt.Keypoints2DSchema(3), store=tempfile.mkdtemp())
-        >>> pred = pt.Keypoints2DInstances(gt.keypoints + 1.0, keypoint_confidences=[[0.9, 0.8, 0.7]],
-        ...     instance_confidences=[0.8])
+        >>> gt.add_instance([[10, 10, 2], [20, 30, 2], [30, 50, 1]],
+        ...                 instance_extras={"area": 900.0})
+        >>> row = {"image": "a.jpg", "width": 64, "height": 64, "keypoints": gt}
+        >>> table = pt.Table.from_rows([row], name="demo", schema=pt.Keypoints2DSchema(3),
+        ...                            store=tempfile.mkdtemp())
+        >>> pred = pt.Keypoints2DInstances(gt.keypoints + 1.0, instance_confidences=[0.8],
+        ...                                keypoint_confidences=[[0.9, 0.8, 0.7]])
         >>> result = pt.evaluate(table, [pred])
         >>> round(result.ap, 6), result.per_sample.column("tp_50").to_pylist()
         (1.0, [1])
@@ -315,7 +333,9 @@ def evaluate(
     return run(prepare(ground_truth, predictions, sigmas=sigmas))
 
 
-def evaluate_coco(gt_json: PathLike, results_json: PathLike, *, sigmas: Any = None) -> EvaluationResult:
+def evaluate_coco(
+    gt_json: PathLike, results_json: PathLike, *, sigmas: Any = None
+) -> EvaluationResult:
     """Evaluate a COCO keypoints ground-truth file against a COCO results file.
 
     The numbers are pycocotools' (``COCOeval(gt, dt, "keypoints")`` with
@@ -360,7 +380,9 @@ def read_coco_results(path: PathLike, table: Table) -> list[Keypoints2DInstances
         boxes = np.concatenate([res.bbox[:, :2], res.bbox[:, :2] + res.bbox[:, 2:]], axis=1)
     else:
         kp = res.keypoints[..., :2]
-        boxes = np.stack([kp[..., 0].min(1), kp[..., 1].min(1), kp[..., 0].max(1), kp[..., 1].max(1)], 1)
+        boxes = np.stack(
+            [kp[..., 0].min(1), kp[..., 1].min(1), kp[..., 0].max(1), kp[..., 1].max(1)], 1
+        )
     conf = res.keypoints[..., 2].astype(np.float32)
     sorted_rows = rows[order]
     bounds = np.flatnonzero(np.diff(sorted_rows)) + 1

@@ -175,7 +175,8 @@ def oks_matrix(
     n_dt, n_gt = len(predictions), len(ground_truth)
     if n_dt and predictions.num_keypoints != k:
         raise InstancesError(
-            f"predictions must have K={k} keypoints like the ground truth, got {predictions.num_keypoints}"
+            f"predictions must have K={k} keypoints like the ground truth, "
+            f"got {predictions.num_keypoints}"
         )
     if n_dt == 0 or n_gt == 0:
         return np.zeros((n_dt, n_gt))

@@ -151,7 +151,9 @@ class EvaluationResult:
         Example:
             ``json.dumps(result.to_dict())``
         """
-        out: dict[str, Any] = {name: float(v) for name, v in zip(STAT_NAMES, self.stats, strict=True)}
+        out: dict[str, Any] = {
+            name: float(v) for name, v in zip(STAT_NAMES, self.stats, strict=True)
+        }
         out["sigmas"] = [float(s) for s in self.sigmas]
         return out
 
@@ -159,7 +161,8 @@ class EvaluationResult:
         lines = []
         for (title, kind, oks, area), value in zip(_LINES, self.stats, strict=True):
             lines.append(
-                f" {title:<18} {kind} @[ IoU={oks:<9} | area={area:>6s} | maxDets={20:>3d} ] = {value:0.3f}"
+                f" {title:<18} {kind} @[ IoU={oks:<9} | area={area:>6s} | maxDets={20:>3d} ] "
+                f"= {value:0.3f}"
             )
         return "\n".join(lines)
 

@@ -32,9 +32,11 @@ logger = logging.getLogger(__name__)
 class Params:
     """pycocotools' keypoint ``Params`` (``setKpParams``)."""
 
-    def __init__(self, iouType: str = "keypoints") -> None:  # noqa: N803 - pycocotools' name
+    def __init__(self, iouType: str = "keypoints") -> None:
         if iouType != "keypoints":
-            raise PosetableError(f"posetable's COCOeval evaluates keypoints only, got iouType={iouType!r}")
+            raise PosetableError(
+                f"posetable's COCOeval evaluates keypoints only, got iouType={iouType!r}"
+            )
         self.iouType = iouType
         self.imgIds: list[Any] = []
         self.catIds: list[Any] = []
@@ -70,7 +72,7 @@ class COCOeval:
         1.0
     """
 
-    def __init__(self, cocoGt: Any = None, cocoDt: Any = None, iouType: str = "keypoints") -> None:  # noqa: N803
+    def __init__(self, cocoGt: Any = None, cocoDt: Any = None, iouType: str = "keypoints") -> None:
         self.cocoGt = cocoGt
         self.cocoDt = cocoDt
         self.params = Params(iouType)
@@ -85,11 +87,15 @@ class COCOeval:
 
         p = self.params
         if not p.useCats:
-            raise PosetableError("useCats=0 is not supported for keypoints (pycocotools breaks on it too)")
+            raise PosetableError(
+                "useCats=0 is not supported for keypoints (pycocotools breaks on it too)"
+            )
         with tempfile.TemporaryDirectory() as tmp:
             gt_path = _as_file(self.cocoGt, Path(tmp) / "gt.json", results=False)
             dt_path = _as_file(self.cocoDt, Path(tmp) / "dt.json", results=True)
-            inputs = _prepare_files(gt_path, dt_path, sigmas=np.asarray(p.kpt_oks_sigmas, dtype=float))
+            inputs = _prepare_files(
+                gt_path, dt_path, sigmas=np.asarray(p.kpt_oks_sigmas, dtype=float)
+            )
         if p.imgIds or p.catIds:
             inputs = _restrict(inputs, p.imgIds, p.catIds)
         self._params = _engine.Params(
@@ -132,7 +138,7 @@ class COCOeval:
         if self.result is None:
             raise PosetableError("Please run accumulate() first")
         self.stats = self.result.stats.copy()
-        print(str(self.result))  # noqa: T201 - pycocotools' summarize prints; a drop-in must too
+        print(str(self.result))
 
 
 def _as_file(source: Any, target: Path, *, results: bool) -> Path:
