@@ -17,13 +17,14 @@ import orjson
 import pyarrow as pa
 
 from posetable._arrow import flat_from_arrow
-from posetable.formats._coco_read import (
+from posetable.formats._coco_common import (
     DERIVED_AREA,
     DERIVED_BBOX,
     DERIVED_ID,
     DERIVED_ISCROWD,
     DERIVED_NUM_KEYPOINTS,
     PRIVATE,
+    box_sizes,
 )
 from posetable.formats._images import resolve_image
 from posetable.formats._notes import show_progress, stages
@@ -181,7 +182,7 @@ def _annotations(
     labeled = (vis > 0).sum(axis=1)
     boxes = flat.boxes
     xywh = boxes.copy()
-    xywh[:, 2:] -= boxes[:, :2]
+    xywh[:, 2:] = box_sizes(boxes[:, :2], boxes[:, 2:])
     area = extra("area", xywh[:, 2] * xywh[:, 3]).astype(np.float64)
     crowd = extra("iscrowd", np.zeros(t, np.int64)).astype(np.int64)
     num = extra("num_keypoints", labeled).astype(np.int64)
