@@ -9,16 +9,25 @@ to any revision of the table that still has those samples.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
 import threading
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
+import lance
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from lance.dataset import LanceDataset
 
 from posetable._arrow import KEYPOINTS_COLUMN, instances_from_arrow
 from posetable._rows import SAMPLE_ID
+from posetable.errors import PosetableError
 from posetable.instances import Keypoints2DInstances
 from posetable.table import Table
 
@@ -133,40 +142,51 @@ class TableIndex:
 
 
 class RunIndex:
-    """One run's predictions and metrics, keyed by stable ``sample_id``."""
+    """One run's predictions and metrics, keyed by stable ``sample_id``.
 
-    def __init__(self, run: Any) -> None:
+    Per-sample metrics stay in memory (one small row per image). Predictions and
+    per-instance metrics are copied once into Lance datasets sorted by ``sample_id`` under
+    ``cache_dir`` (streamed, so memory stays flat), then a page reads only its rows by
+    position: a 100,000-image run costs a few MB of server memory, not its whole Parquet.
+    """
+
+    def __init__(self, run: Any, cache_dir: Path) -> None:
         self.run = run
         self.name: str = run.name
-        predictions = run.predictions_arrow()
-        order = np.argsort(predictions.column(SAMPLE_ID).to_numpy(), kind="stable")
-        self._predictions = predictions.take(pa.array(order))
-        self._prediction_ids = self._predictions.column(SAMPLE_ID).to_numpy()
-        self._run_sample_ids = self._sample_ids_of_run_rows(run, predictions)
+        self._run_sample_ids = self._sample_ids_of_run_rows(run)
+        manifest = run.manifest
+        stamp = hashlib.sha256(
+            f"{run.name}|{manifest.get('created')}|{run.path}".encode()
+        ).hexdigest()[:16]
+        folder = Path(cache_dir) / f"{run.name}-{stamp}"
+        self._predictions, self._prediction_ids = _sorted_lance(
+            run.path / "predictions.parquet", folder / "predictions.lance", self._run_sample_ids
+        )
+        self._per_instance, self._per_instance_ids = _sorted_lance(
+            run.path / "per_instance.parquet", folder / "per_instance.lance", self._run_sample_ids
+        )
         per_sample = run.per_sample
         self.metric_names = [n for n in per_sample.column_names if n not in ("row", "image_id")]
         ids = self._run_sample_ids[per_sample.column("row").to_numpy()]
         self.metrics = per_sample.select(self.metric_names).append_column(
             SAMPLE_ID, pa.array(ids, pa.int64())
         )
-        per_instance = run.per_instance
-        inst_ids = self._run_sample_ids[per_instance.column("row").to_numpy()]
-        inst_order = np.argsort(inst_ids, kind="stable")
-        self._per_instance = per_instance.take(pa.array(inst_order))
-        self._per_instance_ids = inst_ids[inst_order]
+        self._metric_order = np.argsort(ids, kind="stable")
+        self._metric_ids = ids[self._metric_order]
         self._suspects: pa.Table | None = None
         self._suspect_rows: pa.Table | None = None
         self._lock = threading.Lock()
 
     @staticmethod
-    def _sample_ids_of_run_rows(run: Any, predictions: pa.Table) -> np.ndarray:
+    def _sample_ids_of_run_rows(run: Any) -> np.ndarray:
         """Sample id of every row of the run's table revision (its rows index metrics)."""
         try:
             return np.asarray(run.table().sample_ids(), dtype=np.int64)
-        except Exception:  # the run's revision is gone: fall back to the predictions' own ids
+        except PosetableError:  # the run's revision is gone: use the predictions' own ids
             rows = int(run.manifest["table"]["rows"])
             ids = np.arange(rows, dtype=np.int64)
-            ids[predictions.column("row").to_numpy()] = predictions.column(SAMPLE_ID).to_numpy()
+            known = pq.read_table(run.path / "predictions.parquet", columns=["row", SAMPLE_ID])
+            ids[known.column("row").to_numpy()] = known.column(SAMPLE_ID).to_numpy()
             return ids
 
     def predictions(
@@ -174,19 +194,16 @@ class RunIndex:
     ) -> list[Keypoints2DInstances | None]:
         """Predicted instances of some samples (None where the run has none)."""
         ids = np.asarray(sample_ids, dtype=np.int64)
-        if len(self._prediction_ids) == 0:
-            return [None] * len(ids)
-        where = np.searchsorted(self._prediction_ids, ids)
-        clipped = np.minimum(where, len(self._prediction_ids) - 1)
-        found = self._prediction_ids[clipped] == ids
-        picked = clipped[found]
-        decoded = (
-            instances_from_arrow(self._predictions.column(KEYPOINTS_COLUMN).take(pa.array(picked)))
-            if len(picked)
-            else []
-        )
+        found, positions = _locate(self._prediction_ids, ids)
         out: list[Keypoints2DInstances | None] = [None] * len(ids)
-        for slot, item in zip(np.flatnonzero(found), decoded, strict=True):
+        if not found.any():
+            return out
+        picked = positions[found]
+        order = np.argsort(picked, kind="stable")
+        data = self._predictions.take(picked[order].tolist(), columns=[KEYPOINTS_COLUMN])
+        decoded = instances_from_arrow(data.column(KEYPOINTS_COLUMN))
+        slots = np.flatnonzero(found)[order]
+        for slot, item in zip(slots, decoded, strict=True):
             out[int(slot)] = item
         return out
 
@@ -194,32 +211,35 @@ class RunIndex:
         """The per-instance metrics of one sample (GT and predictions)."""
         lo = int(np.searchsorted(self._per_instance_ids, sample_id, side="left"))
         hi = int(np.searchsorted(self._per_instance_ids, sample_id, side="right"))
-        return self._per_instance.slice(lo, hi - lo)
+        columns = [n for n in self._per_instance.schema.names if n != SAMPLE_ID]
+        if hi == lo:
+            return self._per_instance.schema.empty_table().select(columns)
+        return self._per_instance.take(list(range(lo, hi)), columns=columns)
 
     def metrics_of(self, sample_ids: np.ndarray) -> dict[str, list[Any]]:
         """Per-sample metric values of some samples (None where the run has none)."""
-        ids = self.metrics.column(SAMPLE_ID).to_numpy()
-        order = np.argsort(ids, kind="stable")
-        where = np.searchsorted(ids[order], sample_ids)
-        clipped = np.minimum(where, max(len(order) - 1, 0))
-        found = (
-            (ids[order][clipped] == sample_ids) if len(order) else np.zeros(len(sample_ids), bool)
-        )
+        found, positions = _locate(self._metric_ids, np.asarray(sample_ids, dtype=np.int64))
+        take = pa.array(self._metric_order[positions[found]] if found.any() else [], pa.int64())
         out: dict[str, list[Any]] = {}
-        take = pa.array(np.where(found, order[clipped] if len(order) else 0, 0))
         for name in self.metric_names:
-            values = self.metrics.column(name).take(take).to_pylist() if len(order) else []
-            out[name] = [v if ok else None for v, ok in zip(values, found, strict=False)]
+            values = iter(self.metrics.column(name).take(take).to_pylist())
+            out[name] = [next(values) if ok else None for ok in found]
         return out
 
-    def suspect_rows(self) -> pa.Table | None:
-        """The label-error suspects of the run (``sample_id`` added), or None when unavailable."""
-        self._compute_suspects()
+    def suspect_rows(self, *, compute: bool = True) -> pa.Table | None:
+        """The label-error suspects (``sample_id`` added); None when unavailable or not computed.
+
+        ``compute=False`` answers only from the cache: finding suspects scans the whole run,
+        so pages that merely show them do not pay for it on large tables.
+        """
+        if compute:
+            self._compute_suspects()
         return self._suspect_rows
 
-    def suspects(self) -> pa.Table | None:
+    def suspects(self, *, compute: bool = True) -> pa.Table | None:
         """Per-sample suspects: ``suspect_score`` (max), ``suspects`` (count), ``suspect_kinds``."""
-        self._compute_suspects()
+        if compute:
+            self._compute_suspects()
         return self._suspects
 
     def _compute_suspects(self) -> None:
@@ -235,6 +255,55 @@ class RunIndex:
             ids = self._run_sample_ids[found.column("row").to_numpy()]
             self._suspect_rows = found.append_column(SAMPLE_ID, pa.array(ids, pa.int64()))
             self._suspects = _aggregate_suspects(self._suspect_rows)
+
+
+def _locate(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(found mask, position in ``sorted_ids``) of each id."""
+    if len(sorted_ids) == 0:
+        return np.zeros(len(ids), bool), np.zeros(len(ids), np.int64)
+    where = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    return sorted_ids[where] == ids, where.astype(np.int64)
+
+
+def _sorted_lance(
+    source: Path, target: Path, run_sample_ids: np.ndarray
+) -> tuple[LanceDataset, np.ndarray]:
+    """A Lance copy of a run's Parquet file with ``sample_id``, sorted by it (made once)."""
+    if (target / "_versions").is_dir() and any((target / "_versions").iterdir()):
+        dataset = lance.dataset(str(target))
+        return dataset, dataset.to_table(columns=[SAMPLE_ID]).column(SAMPLE_ID).to_numpy()
+    parquet = pq.ParquetFile(source)
+    rows = parquet.read(columns=["row"]).column("row").to_numpy()
+    ids = run_sample_ids[rows]
+    names = [n for n in parquet.schema_arrow.names if n != SAMPLE_ID]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.{uuid.uuid4().hex}")
+    if len(ids) < 2 or bool(np.all(ids[1:] >= ids[:-1])):
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            done = 0
+            for batch in parquet.iter_batches(batch_size=16384, columns=names):
+                part = ids[done : done + batch.num_rows]
+                done += batch.num_rows
+                yield pa.RecordBatch.from_arrays(
+                    [*batch.columns, pa.array(part, pa.int64())], names=[*names, SAMPLE_ID]
+                )
+
+        kept = [f for f in parquet.schema_arrow.remove_metadata() if f.name != SAMPLE_ID]
+        schema = pa.schema([*kept, pa.field(SAMPLE_ID, pa.int64())])
+        reader = pa.RecordBatchReader.from_batches(schema, batches())
+        order_ids = ids
+    else:
+        order = np.argsort(ids, kind="stable")
+        data = parquet.read(columns=names).take(pa.array(order))
+        order_ids = ids[order]
+        reader = data.append_column(SAMPLE_ID, pa.array(order_ids, pa.int64())).to_reader()
+    lance.write_dataset(reader, str(staging))
+    try:
+        os.replace(staging, target)
+    except OSError:  # another worker made it first
+        shutil.rmtree(staging, ignore_errors=True)
+    return lance.dataset(str(target)), np.asarray(order_ids, dtype=np.int64)
 
 
 def _aggregate_suspects(found: pa.Table) -> pa.Table:

@@ -7,6 +7,9 @@ revision is the latest" is read from disk on every request.
 
 from __future__ import annotations
 
+import logging
+import os
+import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -21,6 +24,7 @@ from posetable.errors import NotFoundError
 from posetable.store import RevisionInfo, Store, parse_table_ref, resolve_store
 from posetable.table import StoreLike, Table
 
+logger = logging.getLogger(__name__)
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -59,6 +63,20 @@ class _Lru(Generic[K, V]):
                 del self._items[key]
 
 
+def _writable(folder: Path) -> Path:
+    """``folder`` when it can be created and written, else a private temporary folder."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+        return folder
+    except OSError:
+        fallback = Path(tempfile.mkdtemp(prefix="posetable-dashboard-"))
+        logger.warning("store cache %s is not writable; caching in %s", folder, fallback)
+        return fallback
+
+
 class DashboardState:
     """Everything the API needs: the store and caches over it.
 
@@ -71,7 +89,8 @@ class DashboardState:
 
     def __init__(self, store: StoreLike = None, *, thumbnail_dir: str | Path | None = None) -> None:
         self.store: Store = resolve_store(store)
-        folder = Path(thumbnail_dir) if thumbnail_dir else self.store.root / ".cache" / "thumbnails"
+        self.cache_dir = _writable(self.store.root / ".cache")
+        folder = Path(thumbnail_dir) if thumbnail_dir else self.cache_dir / "thumbnails"
         self.thumbnails = ThumbnailCache(folder)
         self._tables: _Lru[tuple[str, int], Table] = _Lru(32)
         self._indexes: _Lru[tuple[str, int], TableIndex] = _Lru(6)
@@ -136,9 +155,26 @@ class DashboardState:
         def make() -> RunIndex:
             from posetable.runs import Run
 
-            return RunIndex(Run.open(name, store=self.store))
+            return RunIndex(Run.open(name, store=self.store), self.cache_dir / "dashboard-runs")
 
         return self._runs.get((name, stamp), make)
+
+    def prewarm(self) -> None:
+        """Build the caches of every latest table and every run (for a background thread).
+
+        A run's first view copies its predictions into a Lance cache (about a second per
+        100,000 images, once per run and store); doing it at start keeps pages fast.
+        """
+        for name in self.table_names():
+            try:
+                self.index(self.table(name)).derived(["num_instances"])
+            except Exception:  # a broken table must not stop the server
+                logger.exception("prewarming table %s failed", name)
+        for name in self.run_names():
+            try:
+                self.run(name)
+            except Exception:
+                logger.exception("prewarming run %s failed", name)
 
     def open_run(self, name: str) -> Any:
         """The ``posetable.Run`` object of a run name."""

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from posetable._arrow import KEYPOINTS_COLUMN, instances_from_arrow
 from posetable._rows import SAMPLE_ID
@@ -32,6 +33,7 @@ from posetable.store import RevisionInfo
 from posetable.table import Table
 
 MAX_PAGE = 500
+EAGER_SUSPECTS_ROWS = 20_000  # up to this size pages show label-error suspects unasked
 
 
 @dataclass(frozen=True)
@@ -276,13 +278,12 @@ def _page_rows(
     sample_ids = index.sample_ids[rows]
     predictions = run.predictions(sample_ids) if run is not None else [None] * len(rows)
     metrics = run.metrics_of(sample_ids) if run is not None else {}
-    suspects = run.suspects() if run is not None else None
+    eager = len(index) <= EAGER_SUSPECTS_ROWS
+    suspects = run.suspects(compute=eager) if run is not None else None
     suspect_of = {}
     if suspects is not None and suspects.num_rows:
-        wanted = set(sample_ids.tolist())
-        for record in suspects.to_pylist():
-            if record[SAMPLE_ID] in wanted:
-                suspect_of[record[SAMPLE_ID]] = record
+        mine = suspects.filter(pc.is_in(suspects.column(SAMPLE_ID), value_set=pa.array(sample_ids)))
+        suspect_of = {record[SAMPLE_ID]: record for record in mine.to_pylist()}
     derived = {k: v[rows] for k, v in index.cached_derived().items()}
     out = []
     for i, row in enumerate(rows.tolist()):
@@ -400,9 +401,10 @@ def row_detail(
         if run_index is not None
         else None
     )
-    found = run_index.suspect_rows() if run_index is not None else None
+    eager = len(index) <= EAGER_SUSPECTS_ROWS
+    found = run_index.suspect_rows(compute=eager) if run_index is not None else None
     if found is not None:
-        mine = found.filter(pa.compute.equal(found.column(SAMPLE_ID), sample_id))
+        mine = found.filter(pc.equal(found.column(SAMPLE_ID), sample_id))
         record["suspect_list"] = mine.drop_columns([SAMPLE_ID]).to_pylist()
     else:
         record["suspect_list"] = None

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from importlib.resources import files
@@ -64,12 +65,15 @@ def error_response(error: PosetableError) -> JSONBytes:
     )
 
 
-def create_app(store: StoreLike = None, *, thumbnail_dir: str | Path | None = None) -> FastAPI:
+def create_app(
+    store: StoreLike = None, *, thumbnail_dir: str | Path | None = None, prewarm: bool = False
+) -> FastAPI:
     """The dashboard application over one store.
 
     Args:
         store: the store directory (default ``$POSETABLE_HOME`` or ``./posetable-data``).
         thumbnail_dir: where thumbnails are cached (default ``<store>/.cache/thumbnails``).
+        prewarm: build the caches of every table and run in a background thread at start.
 
     Example:
         >>> import tempfile
@@ -85,6 +89,8 @@ def create_app(store: StoreLike = None, *, thumbnail_dir: str | Path | None = No
         title="posetable dashboard", docs_url="/api/docs", openapi_url="/api/openapi.json"
     )
     app.state.dashboard = state
+    if prewarm:
+        threading.Thread(target=state.prewarm, name="posetable-prewarm", daemon=True).start()
 
     @app.exception_handler(PosetableError)
     async def _library_error(request: Request, error: PosetableError) -> Response:

@@ -131,7 +131,7 @@ def serve(
     from posetable.dashboard.app import create_app
 
     prepared = prepare(store, host=host, port=port, sample=sample)
-    app = create_app(store)
+    app = create_app(store, prewarm=True)
     if on_ready is not None:
         on_ready(prepared)
     logger.info("posetable dashboard at %s", prepared.url)

@@ -1,7 +1,7 @@
 // Compare runs side by side: the summary metrics of pt.compare_runs and precision/recall
 // curves drawn on canvas. Fed by GET /api/compare?runs=a,b.
 import { getJSON } from "./api.js";
-import { crumbs, el, fmt, hashFor, select } from "./ui.js";
+import { crumbs, el, fmt, hashFor, mount, select } from "./ui.js";
 
 const RUN_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
 const METRICS = ["ap", "ap50", "ap75", "ap_medium", "ap_large", "ar", "ar50", "ar75", "ar_medium", "ar_large"];
@@ -89,7 +89,8 @@ export async function renderCompare(app, params) {
   const canvas = el("canvas", { class: "plot", id: "pr-plot" });
   const choices = [["0.5", "OKS .50"], ["0.75", "OKS .75"], ["mean", "mean over OKS .50:.95"]];
   const chooser = select(choices, "0.5", (v) => (window.posetable.curves = plot(canvas, data, v)), { id: "oks" });
-  app.replaceChildren(
+  mount(
+    app,
     el("h2", { text: "compare runs" }),
     data.warnings.length ? el("div", { class: "message" }, data.warnings.join("\n")) : null,
     table,

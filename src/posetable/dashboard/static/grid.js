@@ -4,7 +4,7 @@
 // and accepting predictions. Fed by GET /api/tables/NAME/rows.
 import { getJSON, postJSON, tablePath } from "./api.js";
 import { drawImage, drawInstances, emptyStats, makeView } from "./draw.js";
-import { crumbs, el, fmt, go, hashFor, remember, select, showError, showMessage } from "./ui.js";
+import { crumbs, el, flash, fmt, go, hashFor, mount, remember, select, showError } from "./ui.js";
 
 const VIEWS = [
   ["gt", "ground truth"],
@@ -139,8 +139,8 @@ export async function renderGrid(app, name, rawParams) {
           keypoint_confidence_threshold: p.thr,
           mode: modeSelect.value,
         });
+        flash(`accepted predictions of ${p.run} for rows ${rows.join(", ")} at threshold ${p.thr.toFixed(2)}: revision @${result.revision}`);
         reload({ rev: result.revision });
-        showMessage(`accepted predictions of ${p.run} for rows ${rows.join(", ")} at threshold ${p.thr.toFixed(2)}: revision @${result.revision}`, { ok: true });
       } catch (error) {
         showError(error);
       }
@@ -195,8 +195,8 @@ export async function renderGrid(app, name, rawParams) {
       onclick: async () => {
         try {
           const result = await postJSON(`${tablePath(name)}/undo`, { base_revision: revision });
+          flash(`restored @${result.parent} as revision @${result.revision}`);
           reload({ rev: result.revision });
-          showMessage(`restored @${result.parent} as revision @${result.revision}`, { ok: true });
         } catch (error) {
           showError(error);
         }
@@ -307,7 +307,7 @@ export async function renderGrid(app, name, rawParams) {
     grid.append(node);
   });
 
-  app.replaceChildren(toolbar, actions, pager, data.rows.length ? grid : el("p", { class: "muted", text: "No rows match this filter." }));
+  mount(app, toolbar, actions, pager, data.rows.length ? grid : el("p", { class: "muted", text: "No rows match this filter." }));
   layoutCells();
   const onResize = () => redrawAll();
   window.addEventListener("resize", onResize);

@@ -1,7 +1,7 @@
 // Tables and runs: every table with its lineage and counts, the runs made on it with their
 // summary metrics, and a comparison of the runs you tick. Fed by GET /api/tables.
 import { getJSON } from "./api.js";
-import { crumbs, el, fmt, go, hashFor } from "./ui.js";
+import { crumbs, el, fmt, go, hashFor, mount } from "./ui.js";
 
 const METRICS = ["ap", "ap50", "ap75", "ap_medium", "ap_large", "ar"];
 
@@ -99,7 +99,8 @@ export async function renderHome(app) {
       revisionsTable(table),
     ),
   );
-  app.replaceChildren(
+  mount(
+    app,
     el("p", { class: "muted", text: `store ${data.store}` }),
     cards.length ? cards : el("p", { text: "No tables in this store. Import one with `posetable import coco FILE --name NAME` or start with `posetable serve --sample`." }),
   );

@@ -4,7 +4,7 @@ import { renderHome } from "./home.js";
 import { renderGrid } from "./grid.js";
 import { renderViewer } from "./viewer.js";
 import { renderCompare } from "./compare.js";
-import { parseHash, setBusy, showError, showMessage } from "./ui.js";
+import { parseHash, setBusy, showError, showMessage, takeFlash } from "./ui.js";
 
 const app = document.getElementById("app");
 // Tests and curious users read the page state here (what each canvas drew, the data shown).
@@ -15,7 +15,8 @@ async function route() {
   if (current.cleanup) current.cleanup();
   current.cleanup = null;
   current.ready = false;
-  showMessage("");
+  const flashed = takeFlash();
+  showMessage(flashed || "", { ok: true });
   const { parts, params } = parseHash();
   setBusy(true);
   try {

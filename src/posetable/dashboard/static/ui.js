@@ -42,6 +42,19 @@ export function showMessage(text, { ok = false } = {}) {
   box.textContent = text;
 }
 
+// A success message shown after the next navigation (the page re-renders first).
+let pendingFlash = null;
+
+export function flash(text) {
+  pendingFlash = text;
+}
+
+export function takeFlash() {
+  const text = pendingFlash;
+  pendingFlash = null;
+  return text;
+}
+
 export function showError(error) {
   showMessage(`${error.type ? error.type + ": " : ""}${error.message}`);
 }
@@ -57,6 +70,11 @@ export function crumbs(items) {
     if (i) nav.append(" / ");
     nav.append(href ? el("a", { href, text }) : text);
   });
+}
+
+// Replace a node's children (arrays flattened, null and false skipped).
+export function mount(node, ...children) {
+  node.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
 }
 
 export function el(tag, attrs = {}, ...children) {

@@ -5,7 +5,7 @@
 // label; save makes a new revision and the view follows it. Fed by GET /api/tables/NAME/rows/ROW.
 import { getJSON, postJSON, tablePath } from "./api.js";
 import { drawImage, drawInstances, emptyStats, nearestPoint, toImage, toScreen } from "./draw.js";
-import { crumbs, el, fmt, go, remember, select, showError, showMessage } from "./ui.js";
+import { crumbs, el, flash, fmt, go, mount, remember, select, showError } from "./ui.js";
 
 function viewerParams(params) {
   return {
@@ -288,8 +288,8 @@ export async function renderViewer(app, name, row, rawParams) {
           base_revision: data.revision,
           rows: { [row]: { instances: ui.draft } },
         });
+        flash(`saved row ${row} as revision @${result.revision} (parent @${result.parent})`);
         follow(result.revision);
-        showMessage(`saved row ${row} as revision @${result.revision} (parent @${result.parent})`, { ok: true });
       } catch (error) {
         showError(error);
       }
@@ -326,8 +326,8 @@ export async function renderViewer(app, name, row, rawParams) {
     onclick: async () => {
       try {
         const result = await postJSON(`${tablePath(name)}/undo`, { base_revision: data.revision });
+        flash(`restored @${result.parent} as revision @${result.revision}`);
         follow(result.revision);
-        showMessage(`restored @${result.parent} as revision @${result.revision}`, { ok: true });
       } catch (error) {
         showError(error);
       }
@@ -347,8 +347,8 @@ export async function renderViewer(app, name, row, rawParams) {
           keypoint_confidence_threshold: p.thr,
           mode: "replace",
         });
+        flash(`accepted the predictions of ${p.run} at threshold ${p.thr.toFixed(2)}: revision @${result.revision}`);
         follow(result.revision);
-        showMessage(`accepted the predictions of ${p.run} at threshold ${p.thr.toFixed(2)}: revision @${result.revision}`, { ok: true });
       } catch (error) {
         showError(error);
       }
@@ -577,11 +577,11 @@ export async function renderViewer(app, name, row, rawParams) {
       blocks.push(el("h3", { text: `predictions (${data.pred.count})` }));
       for (let j = 0; j < data.pred.count; j++) blocks.push(predBlock(j));
     }
-    panel.replaceChildren(...blocks);
+    mount(panel, blocks);
     highlightRows();
   }
 
-  app.replaceChildren(toolbar, el("div", { class: "viewer" }, stage, panel));
+  mount(app, toolbar, el("div", { class: "viewer" }, stage, panel));
   renderPanel();
   fit();
   redraw();

@@ -1,0 +1,342 @@
+"""Dashboard speed on a large table: 100,000 images (~250,000 persons) with a run.
+
+Builds (once, cached under bench/_data/) a seeded COCO-like table of 100,000 images with about
+250,000 person instances (K=17) and a run of noisy predictions with confidences, starts the
+real server (uvicorn, 127.0.0.1) in a subprocess and measures over HTTP:
+
+- the first grid page (48 rows with GT, predictions and metrics),
+- a sort by a run metric (mean OKS), a filter (metric and derived count), an image view,
+- a thumbnail (made with Pillow, cached on disk) cold and warm,
+
+each as the server's own time (``Server-Timing``) and the client's wall time, cold (first
+call after start) and warm (median of 5). The server's resident memory is read from /proc.
+
+Reference, measured in the same run: what a dashboard that loads the table into memory
+does for the same sort and filter -- the table's scalar columns and run metrics read into
+pandas, the rows' instances decoded, then sorted / filtered (``naive``). Ratios are printed.
+
+Run: ``.venv/bin/python bench/bench_dashboard.py [--images 100000] [--rebuild]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "bench" / "_data"
+K = 17
+GOAL_MS = 300.0
+GOAL_RSS_MB = 1024.0
+
+
+def _build(store: Path, n_images: int, seed: int = 0) -> None:
+    import posetable as pt
+    from posetable._arrow import instances_to_arrow
+    from posetable.sample import sample_images
+
+    rng = np.random.default_rng(seed)
+    schema = pt.Keypoints2DSchema.coco_person()
+    images = sorted(str(p) for p in sample_images().glob("*.jpg"))  # real files for thumbnails
+    counts = rng.poisson(2.5, n_images)
+    total = int(counts.sum())
+    w, h = 640.0, 480.0
+    bw = np.exp(rng.normal(4.3, 0.6, total)).clip(20, 600)
+    bh = (bw * rng.uniform(1.2, 2.5, total)).clip(20, 470)
+    x0 = rng.uniform(0, w - bw)
+    y0 = rng.uniform(0, h - bh)
+    kp = np.stack(
+        [
+            x0[:, None] + rng.random((total, K)) * bw[:, None],
+            y0[:, None] + rng.random((total, K)) * bh[:, None],
+        ],
+        axis=2,
+    )
+    vis = rng.choice([0, 1, 2], size=(total, K), p=[0.2, 0.15, 0.65]).astype(np.int32)
+    boxes = np.stack([x0, y0, x0 + bw, y0 + bh], axis=1)
+    area = bw * bh * rng.uniform(0.4, 0.7, total)
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    sigmas = np.asarray(schema.sigmas)
+    noise = (
+        rng.normal(size=(total, K, 2))
+        * (np.sqrt(area)[:, None] * sigmas[None, :] * rng.uniform(0.2, 2.0, (total, 1)))[..., None]
+    )
+    pred_kp = kp + noise
+    err = np.linalg.norm(noise, axis=2) / (2 * np.sqrt(area)[:, None] * sigmas[None, :])
+    conf = np.clip(np.exp(-0.5 * err**2) * rng.uniform(0.8, 1.0, (total, K)), 0.01, 0.99).astype(
+        np.float32
+    )
+    score = np.clip(conf.mean(axis=1) + rng.normal(0, 0.05, total), 0.01, 0.99)
+    found = rng.random(total) < 0.92  # the model misses 8%
+
+    def batches() -> Any:
+        step = 10_000
+        for a in range(0, n_images, step):
+            b = min(a + step, n_images)
+            items = []
+            for r in range(a, b):
+                s, e = int(starts[r]), int(starts[r + 1])
+                items.append(
+                    pt.Keypoints2DInstances(
+                        kp[s:e],
+                        keypoint_visibilities=vis[s:e],
+                        instance_bbs=boxes[s:e],
+                        instance_extras={
+                            "area": area[s:e],
+                            "iscrowd": np.zeros(e - s, np.int64),
+                            "id": np.arange(s + 1, e + 1, dtype=np.int64),
+                            "num_keypoints": (vis[s:e] > 0).sum(axis=1).astype(np.int64),
+                        },
+                        num_keypoints=K,
+                    )
+                )
+            column = instances_to_arrow(
+                items,
+                num_keypoints=K,
+                extras={
+                    "area": pa.float64(),
+                    "iscrowd": pa.int64(),
+                    "id": pa.int64(),
+                    "num_keypoints": pa.int64(),
+                },
+                widths=np.full(b - a, w),
+                heights=np.full(b - a, h),
+            )
+            yield pa.RecordBatch.from_arrays(
+                [
+                    pa.array([images[i % len(images)] for i in range(a, b)]),
+                    pa.array(np.full(b - a, int(w), np.int32)),
+                    pa.array(np.full(b - a, int(h), np.int32)),
+                    column,
+                    pa.array(np.arange(a, b, dtype=np.int64)),
+                    pa.array(rng.choice(["train", "val", "test"], b - a)),
+                ],
+                names=["image", "width", "height", "keypoints", "image_id", "split"],
+            )
+
+    gen = batches()
+    first = next(gen)
+    reader = pa.RecordBatchReader.from_batches(first.schema, iter([first, *gen]))
+    table = pt.Table.from_arrow(
+        reader,
+        name="big",
+        schema=schema,
+        store=store,
+        metadata={"image_roots": [str(sample_images())]},
+    )
+    predictions: list[Any] = []
+    for r in range(n_images):
+        s, e = int(starts[r]), int(starts[r + 1])
+        keep = np.flatnonzero(found[s:e]) + s
+        if len(keep) == 0:
+            predictions.append(None)
+            continue
+        predictions.append(
+            pt.Keypoints2DInstances(
+                pred_kp[keep],
+                keypoint_confidences=conf[keep],
+                instance_confidences=score[keep],
+                num_keypoints=K,
+            )
+        )
+    pt.Run.from_predictions(
+        table, predictions, name="model-a", model_info={"model": "synthetic", "seed": seed}
+    )
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def _server_ms(response: Any) -> float:
+    found = re.search(r"dur=([0-9.]+)", response.headers.get("server-timing", ""))
+    return float(found.group(1)) if found else float("nan")
+
+
+def _measure(client: Any, url: str, params: dict[str, Any], repeats: int = 5) -> dict[str, float]:
+    timings = []
+    for _ in range(1 + repeats):
+        start = time.perf_counter()
+        response = client.get(url, params=params)
+        wall = (time.perf_counter() - start) * 1000
+        if response.status_code != 200:
+            raise SystemExit(f"{url} {params} -> {response.status_code}: {response.text[:300]}")
+        timings.append((_server_ms(response), wall))
+    warm = timings[1:]
+    return {
+        "cold_server": timings[0][0],
+        "cold_wall": timings[0][1],
+        "warm_server": statistics.median(t[0] for t in warm),
+        "warm_wall": statistics.median(t[1] for t in warm),
+        "bytes": float(len(response.content)),
+    }
+
+
+def _naive(store: Path, sort_key: str, filter_fn: Any) -> tuple[float, float]:
+    """Load-everything reference: scalars, metrics and decoded instances, then sort / filter."""
+    import posetable as pt
+
+    start = time.perf_counter()
+    table = pt.Table.open("big", store=store)
+    frame = table.to_arrow(columns=["image", "width", "height", "image_id", "split"]).to_pandas()
+    frame["row"] = np.arange(len(frame))
+    metrics = pt.Run.open("model-a", store=store).per_sample.to_pandas()
+    frame = frame.merge(metrics.drop(columns=["image_id"]), on="row", how="left")
+    decoded = [r["keypoints"] for r in table.iter_rows(batch_rows=8192)]
+    frame["num_instances"] = [len(d) for d in decoded]
+    loaded = time.perf_counter() - start
+    start = time.perf_counter()
+    page = frame.sort_values([sort_key, "row"], na_position="last").head(48)
+    filtered = frame[filter_fn(frame)].head(48)
+    assert len(page) and len(filtered)
+    return loaded * 1000, (time.perf_counter() - start) * 1000
+
+
+CASES = [
+    ("first grid page", "/api/tables/big/rows", {"run": "model-a", "limit": 48}),
+    (
+        "sort by mean OKS",
+        "/api/tables/big/rows",
+        {"run": "model-a", "sort": "mean_oks", "order": "asc"},
+    ),
+    (
+        "filter fn_50 > 0 and num_instances >= 4",
+        "/api/tables/big/rows",
+        {"run": "model-a", "filter": "fn_50 > 0 and num_instances >= 4", "sort": "mean_oks"},
+    ),
+    (
+        "filter on user columns",
+        "/api/tables/big/rows",
+        {"run": "model-a", "filter": "split = 'val' and image_id > 50000"},
+    ),
+    (
+        "image view (+ neighbours)",
+        "/api/tables/big/rows/54321",
+        {"run": "model-a", "position": 10, "sort": "mean_oks"},
+    ),
+    (
+        "page 1000 of the sort",
+        "/api/tables/big/rows",
+        {"run": "model-a", "sort": "mean_oks", "offset": 48_000},
+    ),
+    ("thumbnail", "/api/tables/big/thumbnail/7", {}),
+]
+
+
+def _serve_and_measure(store: Path) -> tuple[dict[str, dict[str, float]], tuple[float, float]]:
+    """Start the server in a subprocess, run every case over HTTP, return timings and RSS."""
+    import httpx2 as httpx
+
+    from posetable.dashboard.server import bind
+
+    code = (
+        "import sys, uvicorn; from posetable.dashboard.app import create_app; "
+        "uvicorn.run(create_app(sys.argv[1]), host='127.0.0.1', port=int(sys.argv[2]), "
+        "log_level='warning')"
+    )
+    probe = bind("127.0.0.1", 0)
+    port = probe.getsockname()[1]
+    probe.close()
+    server = subprocess.Popen(
+        [sys.executable, "-c", code, str(store), str(port)], env={**os.environ}
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            for _ in range(600):
+                try:
+                    client.get("/static/index.html")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            rss_start = _rss_mb(server.pid)
+            results = {name: _measure(client, url, params) for name, url, params in CASES}
+            rss_end = _rss_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    return results, (rss_start, rss_end)
+
+
+def _report(title: str, results: dict[str, dict[str, float]], rss: tuple[float, float]) -> None:
+    print(f"\n{title}")
+    print(
+        f"{'request (48 rows a page)':42} {'cold server':>12} {'warm server':>12} "
+        f"{'warm wall':>10} {'KB':>6}"
+    )
+    for name, r in results.items():
+        print(
+            f"{name:42} {r['cold_server']:10.1f}ms {r['warm_server']:10.1f}ms "
+            f"{r['warm_wall']:8.1f}ms {r['bytes'] / 1024:6.0f}"
+        )
+    worst = max(max(r["cold_server"], r["warm_server"]) for r in results.values())
+    verdict = "met" if worst < GOAL_MS else "NOT met"
+    print(f"slowest server time {worst:.1f} ms (goal < {GOAL_MS:.0f} ms): {verdict}")
+    memory = "met" if rss[1] < GOAL_RSS_MB else "NOT met"
+    print(
+        f"server RSS {rss[0]:.0f} MB after start, {rss[1]:.0f} MB after the requests "
+        f"(goal < {GOAL_RSS_MB:.0f} MB): {memory}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--images", type=int, default=100_000)
+    parser.add_argument("--rebuild", action="store_true")
+    args = parser.parse_args()
+    store = DATA / f"dashboard-{args.images}"
+    if args.rebuild or not (store / "runs" / "model-a" / "manifest.json").is_file():
+        shutil.rmtree(store, ignore_errors=True)
+        start = time.perf_counter()
+        _build(store, args.images)
+        took = time.perf_counter() - start
+        print(f"built {args.images} images with a run in {took:.1f} s ({store})")
+    import posetable as pt
+
+    table = pt.Table.open("big", store=store)
+    instances = int(
+        pt.Run.open("model-a", store=store).per_sample.column("num_gt").to_numpy().sum()
+    )
+    print(f"table big@{table.revision}: {len(table)} images, {instances} non-ignored persons")
+
+    shutil.rmtree(store / ".cache", ignore_errors=True)  # measure the very first views too
+    fresh, rss_fresh = _serve_and_measure(store)
+    _report(
+        "fresh store: no caches yet (a run's first view converts its Parquet once)",
+        fresh,
+        rss_fresh,
+    )
+    again, rss_again = _serve_and_measure(store)
+    _report("server restarted: caches on disk", again, rss_again)
+    results = again
+
+    load_ms, query_ms = _naive(
+        store, "mean_oks", lambda f: (f["fn_50"] > 0) & (f["num_instances"] >= 4)
+    )
+    sort_ms = results["sort by mean OKS"]["cold_server"]
+    filter_ms = results["filter fn_50 > 0 and num_instances >= 4"]["cold_server"]
+    print(
+        f"\nreference (load everything into pandas + decode instances, then sort and filter): "
+        f"load {load_ms:.0f} ms, sort+filter {query_ms:.1f} ms"
+    )
+    print(f"ratio naive first sort / dashboard cold sort: {(load_ms + query_ms) / sort_ms:.1f}x")
+    print(
+        f"ratio naive first filter / dashboard cold filter: {(load_ms + query_ms) / filter_ms:.1f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
