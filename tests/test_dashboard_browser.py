@@ -159,7 +159,8 @@ def test_grid_renders_overlays_for_the_sample(server: Server, page: Any) -> None
         """(points) => {
             const canvas = document.querySelector('.cell[data-row="0"] canvas');
             const ctx = canvas.getContext('2d');
-            return points.map(p => Array.from(ctx.getImageData(Math.round(p.x), Math.round(p.y), 1, 1).data));
+            const at = (p) => ctx.getImageData(Math.round(p.x), Math.round(p.y), 1, 1).data;
+            return points.map(p => Array.from(at(p)));
         }""",
         points,
     )
@@ -176,7 +177,8 @@ def test_grid_renders_overlays_for_the_sample(server: Server, page: Any) -> None
     spread = page.evaluate(
         """() => {
             const canvas = document.querySelector('.cell[data-row="1"] canvas');
-            const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+            const ctx = canvas.getContext('2d');
+            const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
             const seen = new Set();
             for (let i = 0; i < data.length; i += 97 * 4) seen.add(data[i] >> 4);
             return seen.size;
@@ -334,7 +336,8 @@ def test_editing_visibility_adding_and_deleting_instances(server: Server, page: 
     page.click('.instance[data-instance="2"] .delete-instance')
     page.click("#add-instance")
     page.wait_for_function(
-        "window.posetable.viewer.draft.length === 3 && window.posetable.viewer.draft[2].source === null"
+        "window.posetable.viewer.draft.length === 3 "
+        "&& window.posetable.viewer.draft[2].source === null"
     )
     _shot(page, "image-view-editing")
     page.click("#save")
