@@ -3,7 +3,7 @@
 Shapes follow person_keypoints_val2017: 5,000 images (about 54% with persons), about 11,400
 person annotations of which ~42% carry no labeled keypoint (``num_keypoints`` 0), ~1% crowd
 regions, areas log-normal around medium/large, and about 19,500 predictions (noisy copies of
-the labeled persons, duplicates and false positives, scores in (0, 1]).
+the labeled persons, duplicates and false positives, scores in (0, 1], each with a bbox).
 """
 
 from __future__ import annotations
@@ -14,6 +14,13 @@ import numpy as np
 import orjson
 
 K = 17
+
+
+def _box(kp: np.ndarray) -> list[float]:
+    """The results' bbox (x, y, w, h): the extent of the predicted points, as detectors write."""
+    x0, y0 = kp[:, :2].min(0)
+    x1, y1 = kp[:, :2].max(0)
+    return [float(x0), float(y0), float(np.round(x1 - x0, 3)), float(np.round(y1 - y0, 3))]
 
 
 def generate(scale: int = 1, *, seed: int = 0) -> tuple[dict, list[dict]]:
@@ -90,6 +97,7 @@ def generate(scale: int = 1, *, seed: int = 0) -> tuple[dict, list[dict]]:
                         "category_id": 1,
                         "keypoints": kp.ravel().tolist(),
                         "score": float(np.round(rng.uniform(0.05, 1.0), 8)),
+                        "bbox": _box(kp),
                     }
                 )
         for _ in range(int(rng.poisson(0.75))):
@@ -101,6 +109,7 @@ def generate(scale: int = 1, *, seed: int = 0) -> tuple[dict, list[dict]]:
                     "category_id": 1,
                     "keypoints": np.round(kp, 3).ravel().tolist(),
                     "score": float(np.round(rng.uniform(0.01, 0.6), 8)),
+                    "bbox": _box(np.round(kp, 3)),
                 }
             )
     categories = [

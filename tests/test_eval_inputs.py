@@ -99,8 +99,8 @@ def test_read_coco_results_aligns_with_rows(table, coco, tmp_path):
             item.keypoints[0].ravel(),
             np.asarray(mine[0]["keypoints"]).reshape(17, 3)[:, :2].ravel(),
         )
-        np.testing.assert_array_equal(
-            item.instance_extras["area"], [r["bbox"][2] * r["bbox"][3] for r in mine]
+        np.testing.assert_allclose(
+            item.instance_bbs_xywh[:, 2:], [r["bbox"][2:] for r in mine], rtol=1e-12
         )
         assert item.keypoint_confidences is not None
 

@@ -356,8 +356,8 @@ def read_coco_results(path: PathLike, table: Table) -> list[Keypoints2DInstances
     else the row index); ``category_id`` maps to the label through
     ``table.metadata["coco"]["categories"]`` (else label = category_id - 1). Each row gets
     keypoints, ``keypoint_confidences`` (the third value of each point), the score as
-    ``instance_confidences``, the box (``bbox`` when given, else the points' extent) and
-    pycocotools' area in ``instance_extras["area"]``; rows without results get None.
+    ``instance_confidences`` and the box (``bbox`` when given, else the points' extent,
+    whose w*h is pycocotools' area of the result); rows without results get None.
 
     Raises:
         FormatError: unknown image_id or category_id, keypoints of another K, NaN, a
@@ -394,7 +394,6 @@ def read_coco_results(path: PathLike, table: Table) -> list[Keypoints2DInstances
             instance_labels=labels[chunk],
             instance_confidences=res.score[chunk],
             instance_bbs=boxes[chunk],
-            instance_extras={"area": res.area[chunk]},
             num_keypoints=k,
         )
     return out
