@@ -262,3 +262,30 @@ def test_cli_trains_and_validates_into_a_run(ultralytics, tables, module_store, 
     run = pt.Run.open("cli-run", store=module_store)
     assert run.table_ref == val_table.ref
     assert "cli-run" in out and "ap" in out
+
+
+def test_the_walkthrough_trains_validates_and_the_dashboard_shows_the_run(ultralytics, store):
+    import runpy
+
+    module = runpy.run_path(
+        str(Path(__file__).resolve().parents[1] / "examples" / "ultralytics_walkthrough.py")
+    )
+    run = module["main"](
+        ["--store", str(store), "--epochs", "1", "--imgsz", "160", "--run-name", "walk"]
+    )
+    assert pt.Run.open("walk", store=store).table_ref == run.table_ref
+    pytest.importorskip("fastapi")
+    pytest.importorskip("httpx")
+    from posetable.dashboard.app import create_app
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Using `httpx` with", category=UserWarning)
+        from fastapi.testclient import TestClient
+
+        client = TestClient(create_app(store))
+    shown = client.get("/api/runs/walk")
+    assert shown.status_code == 200
+    body = shown.json()
+    assert body["table_ref"] == run.table_ref and body["metrics"] == run.metrics
+    assert body["model_info"]["framework"] == "ultralytics"
+    assert [entry["name"] for entry in client.get("/api/runs").json()["runs"]] == ["walk"]

@@ -34,6 +34,7 @@ from posetable.instances import Keypoints2DInstances
 from posetable.integrations._common import (
     TableLabels,
     check_num_keypoints,
+    check_run_name,
     prediction_instances,
     require,
 )
@@ -277,8 +278,11 @@ def predict_table(
 
     from posetable.integrations._supergradients_data import load_bgr
 
-    source = TableLabels.from_table(table)
     k = table.schema.num_keypoints
+    model_k = getattr(model, "num_classes", None)  # YOLO-NAS-pose: one "class" per keypoint
+    if model_k is not None:
+        check_num_keypoints(table, int(model_k), f"YOLO-NAS-pose model {type(model).__name__}")
+    source = TableLabels.from_table(table)
     callback = YoloNASPosePostPredictionCallback(
         pose_confidence_threshold=float(conf),
         nms_iou_threshold=float(iou),
@@ -331,6 +335,7 @@ def validate(
     from posetable.runs import Run
 
     sg = _require()
+    check_run_name(table.store if store is None else resolve_store(store), run_name)
     predictions = predict_table(model, table, **predict_options)
     info = {
         "framework": "super-gradients",

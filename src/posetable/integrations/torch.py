@@ -148,7 +148,10 @@ class KeypointsDataset:
             image, sx, sy = _resize(image, self.image_size)
             keypoints = keypoints * np.array([sx, sy])
             boxes = boxes * np.array([sx, sy, sx, sy])
-        tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
+        image = np.ascontiguousarray(image)
+        if not image.flags.writeable:
+            image = image.copy()
+        tensor = torch.from_numpy(image).permute(2, 0, 1).float().div_(255.0)
         target: Target = {
             "keypoints": torch.as_tensor(keypoints, dtype=torch.float32),
             "visibility": torch.as_tensor(visibility, dtype=torch.int64),
