@@ -108,6 +108,7 @@ class Run:
         self._table = table
         self._pending: dict[int, Keypoints2DInstances] = {}
         self._cache: dict[str, Any] = {}
+        self._model_info: dict[str, Any] = {}
 
     # -- creating ----------------------------------------------------------------------------
     @classmethod
@@ -159,9 +160,7 @@ class Run:
         if self._manifest is not None:
             return self
         table = self._require_table()
-        return _write_run(
-            self._store, self._name, table, self._pending, getattr(self, "_model_info", {})
-        )
+        return _write_run(self._store, self._name, table, self._pending, self._model_info)
 
     @classmethod
     def from_predictions(
