@@ -11,6 +11,7 @@ import shutil
 import warnings
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import lance
 import numpy as np
@@ -577,11 +578,15 @@ def test_accept_predictions_writes_the_visibility_rules(client: Any, sample_stor
     ],
 )
 def test_files_outside_the_image_roots_are_refused(client: Any, path: str) -> None:
-    response = client.get(f"/api/tables/{TABLE}/file", params={"path": path})
-    assert response.status_code in (403, 404), response.text
-    assert response.headers["content-type"].startswith("application/json")
-    assert response.json()["type"] in ("ForbiddenPathError", "NotFoundError")
-    assert b"root:" not in response.content
+    for response in (
+        client.get(f"/api/tables/{TABLE}/file", params={"path": path}),
+        client.get(f"/api/tables/{TABLE}/images/{quote(path, safe='')}"),
+        client.get(f"/api/tables/{TABLE}/images/{path.replace('..', '%2e%2e')}"),
+    ):
+        assert response.status_code in (403, 404), response.text
+        assert response.headers["content-type"].startswith("application/json")
+        assert response.json()["type"] in ("ForbiddenPathError", "NotFoundError", "NotFound")
+        assert b"root:" not in response.content
 
 
 def test_files_inside_the_roots_are_served(client: Any, sample_store: Path) -> None:
@@ -593,6 +598,10 @@ def test_files_inside_the_roots_are_served(client: Any, sample_store: Path) -> N
         f"/api/tables/{TABLE}/file", params={"path": "x/../000000040083.jpg"}
     )
     assert traversal_back_in.status_code == 200
+    in_url = client.get(f"/api/tables/{TABLE}/images/000000000785.jpg")
+    assert in_url.status_code == 200 and in_url.content == response.content
+    static = client.get("/static/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd")
+    assert static.status_code == 404 and static.json()["type"] == "NotFound"
 
 
 def test_thumbnails_are_made_once_and_cached_on_disk(sample_store: Path, tmp_path: Path) -> None:

@@ -306,6 +306,17 @@ def _page_rows(
     return out
 
 
+def _jsonable(value: Any) -> Any:
+    """A value orjson can write (bytes become a size note)."""
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
 def _check_page(offset: int, limit: int) -> None:
     if offset < 0:
         raise QueryError(f"offset must be >= 0, got {offset}")
@@ -395,6 +406,10 @@ def row_detail(
     if isinstance(row, bool) or not 0 <= int(row) < n:
         raise QueryError(f"row {row} does not exist: table {table.ref} has {n} rows (0..{n - 1})")
     record = _page_rows(table, index, run_index, np.asarray([int(row)], dtype=np.int64))[0]
+    others = [c for c in table.columns if c != KEYPOINTS_COLUMN and c not in index.scalar_columns]
+    if others:
+        extra = table.take([int(row)], columns=others).to_pylist()[0]
+        record["values"].update({k: _jsonable(v) for k, v in extra.items()})
     sample_id = record["sample_id"]
     record["per_instance"] = (
         per_instance_json(run_index.per_instance(sample_id), table.schema.sigmas)

@@ -133,6 +133,14 @@ def router(state: DashboardState) -> APIRouter:
         name: str, path: str = Query(..., min_length=1), revision: int | None = None
     ) -> Response:
         """A file under the table's image roots; anything else is refused (403)."""
+        return _serve_file(name, path, revision)
+
+    @api.get("/tables/{name}/images/{path:path}")
+    def image_file(name: str, path: str, revision: int | None = None) -> Response:
+        """The same as ``/file?path=`` with the path in the URL (relative to a root)."""
+        return _serve_file(name, path, revision)
+
+    def _serve_file(name: str, path: str, revision: int | None) -> Response:
         source = state.images(state.table(name, revision))
         resolved = source.resolve(path)  # ForbiddenPathError -> 403
         if not resolved.is_file():

@@ -31,6 +31,7 @@ try:
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse, Response
     from fastapi.staticfiles import StaticFiles
+    from starlette.exceptions import HTTPException as StarletteHTTPException
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise missing_extra("fastapi", "dashboard") from exc
 
@@ -95,6 +96,14 @@ def create_app(
     @app.exception_handler(PosetableError)
     async def _library_error(request: Request, error: PosetableError) -> Response:
         return error_response(error)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
+        kind = "NotFound" if error.status_code == 404 else "HTTPError"
+        return JSONBytes(
+            {"error": f"{request.url.path}: {error.detail}", "type": kind},
+            status_code=error.status_code,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, error: RequestValidationError) -> Response:
