@@ -459,7 +459,7 @@ export async function renderViewer(app, name, row, rawParams) {
         type: "number",
         step: "0.1",
         class: "box-input",
-        style: "width: 72px",
+        style: "width: 82px",
         value: String(Math.round(value * 100) / 100),
         onchange: (e) => {
           item.box[j] = Number(e.target.value);
@@ -468,7 +468,7 @@ export async function renderViewer(app, name, row, rawParams) {
         },
       }),
     );
-    block.append(el("div", { class: "head muted" }, "box x1 y1 x2 y2", boxInputs));
+    block.append(el("div", { class: "muted" }, "box x1, y1, x2, y2 (pixels)"), el("div", { class: "head" }, boxInputs));
     const rows = schema.keypoint_names.map((kpName, k) => {
       const v = item.visibility[k];
       const vis = el(
@@ -568,6 +568,19 @@ export async function renderViewer(app, name, row, rawParams) {
           el("tbody", {}, data.suspect_list.map((s) =>
             el("tr", {}, el("td", { text: s.kind }), el("td", { text: s.instance >= 0 ? `GT #${s.instance}` : "" }), el("td", { text: s.keypoint >= 0 ? schema.keypoint_names[s.keypoint] : "" }), el("td", { class: "num", text: fmt(s.score, 2) }), el("td", { class: "muted", text: s.detail })),
           )),
+        ),
+      );
+    }
+    const fields = Object.entries(data.values || {}).filter(([key]) => key !== "image");
+    if (fields.length) {
+      blocks.push(
+        el(
+          "details",
+          { class: "fields" },
+          el("summary", { text: `columns (${fields.length})` }),
+          el("table", { class: "data" }, el("tbody", {}, fields.map(([key, value]) =>
+            el("tr", {}, el("th", { text: key }), el("td", { text: typeof value === "object" && value !== null ? JSON.stringify(value) : fmt(value, 4) })),
+          ))),
         ),
       );
     }
