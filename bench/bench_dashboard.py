@@ -264,11 +264,52 @@ def _serve_and_measure(store: Path) -> tuple[dict[str, dict[str, float]], tuple[
                     time.sleep(0.1)
             rss_start = _rss_mb(server.pid)
             results = {name: _measure(client, url, params) for name, url, params in CASES}
+            results.update(_edit_round_trip(client))
             rss_end = _rss_mb(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=20)
     return results, (rss_start, rss_end)
+
+
+def _edit_round_trip(client: Any) -> dict[str, dict[str, float]]:
+    """Save a moved keypoint (one new revision), then sort and filter that new revision."""
+    out: dict[str, dict[str, float]] = {}
+    detail = client.get("/api/tables/big/rows/777").json()
+    gt = detail["gt"]
+    instances = [
+        {
+            "source": i,
+            "keypoints": gt["keypoints"][i],
+            "visibility": gt["visibility"][i],
+            "box": gt["boxes"][i],
+            "label": gt["labels"][i],
+        }
+        for i in range(gt["count"])
+    ]
+    if not instances:
+        return out
+    instances[0]["keypoints"][0][0] += 3.0
+    start = time.perf_counter()
+    saved = client.post(
+        "/api/tables/big/edit",
+        json={"base_revision": detail["revision"], "rows": {"777": {"instances": instances}}},
+    )
+    wall = (time.perf_counter() - start) * 1000
+    if saved.status_code != 200:
+        raise SystemExit(f"edit failed: {saved.text[:300]}")
+    one = {"cold_server": _server_ms(saved), "cold_wall": wall, "bytes": float(len(saved.content))}
+    out["save an edit (new revision)"] = {
+        **one,
+        "warm_server": one["cold_server"],
+        "warm_wall": wall,
+    }
+    out["new revision: sort + filter"] = _measure(
+        client,
+        "/api/tables/big/rows",
+        {"run": "model-a", "sort": "mean_oks", "filter": "num_instances >= 4"},
+    )
+    return out
 
 
 def _report(title: str, results: dict[str, dict[str, float]], rss: tuple[float, float]) -> None:
