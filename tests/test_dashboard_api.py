@@ -753,3 +753,14 @@ def test_store_copy_keeps_working(sample_store: Path, tmp_path: Path) -> None:
     with _client(copy) as c:
         assert c.get(f"/api/tables/{TABLE}/thumbnail/2").status_code == 200
     assert list((copy / ".cache" / "thumbnails").rglob("*.jpg"))
+
+
+def test_serve_command_is_registered_with_its_options(capsys: pytest.CaptureFixture[str]) -> None:
+    from posetable.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["serve", "--help"])
+    assert done.value.code == 0
+    usage = capsys.readouterr().out
+    for option in ("--store", "--port", "--host", "--sample", "127.0.0.1"):
+        assert option in usage

@@ -244,7 +244,8 @@ export async function renderGrid(app, name, rawParams) {
       const scale = Math.min(width / row.width, height / row.height);
       const view = makeView(scale, (width - row.width * scale) / 2, (height - row.height * scale) / 2);
       drawImage(ctx, image, row.width, row.height, view);
-      const options = { threshold: p.thr, radius: 2.5, lineWidth: 1.5, labels: false };
+      // class names on boxes when they tell something (several classes)
+      const options = { threshold: p.thr, radius: 2.5, lineWidth: 1.5, labels: data.schema.classes.length > 1 };
       if (pane === "gt" || pane === "both") stats.gt = drawInstances(ctx, row.gt, data.schema, view, { ...options, kind: "gt" });
       if ((pane === "pred" || pane === "both") && row.pred) {
         stats.pred = drawInstances(ctx, row.pred, data.schema, view, { ...options, kind: "pred" });
