@@ -6,6 +6,7 @@ browser draws and sends back is what the table holds.
 
 from __future__ import annotations
 
+import colorsys
 import math
 from typing import Any
 
@@ -41,6 +42,30 @@ DEFAULT_PALETTE = (
 )
 
 
+def default_colors(count: int) -> list[str]:
+    """``count`` distinct colours: the palette, then golden-angle hues for more keypoints.
+
+    Example:
+        >>> default_colors(2), len(set(default_colors(68)))
+        (['#1f77b4', '#ff7f0e'], 68)
+    """
+    out = list(DEFAULT_PALETTE[:count])
+    for i in range(len(out), count):
+        hue = (i * 0.618033988749895) % 1.0
+        light = 0.55 + 0.15 * ((i // 7) % 2)
+        r, g, b = colorsys.hls_to_rgb(hue, light, 0.75)
+        out.append(_hex((round(r * 255), round(g * 255), round(b * 255))))
+    seen: set[str] = set()
+    for i, color in enumerate(out):  # nudge the rare rounding collision
+        while color in seen:
+            color = _hex(
+                ((int(color[1:3], 16) + 1) % 256, int(color[3:5], 16), int(color[5:7], 16))
+            )
+        out[i] = color
+        seen.add(color)
+    return out
+
+
 def _hex(rgb: tuple[int, int, int]) -> str:
     return "#{:02x}{:02x}{:02x}".format(*rgb)
 
@@ -53,7 +78,7 @@ def schema_json(
     colors = (
         [_hex(c) for c in schema.keypoint_colors]
         if schema.keypoint_colors is not None
-        else [DEFAULT_PALETTE[i % len(DEFAULT_PALETTE)] for i in range(k)]
+        else default_colors(k)
     )
     line_colors = (
         [_hex(c) for c in schema.line_colors]
