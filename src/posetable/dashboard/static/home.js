@@ -57,7 +57,11 @@ function runsTable(table, ticked) {
       el("td", {}, el("input", { type: "checkbox", onchange: (e) => (e.target.checked ? ticked.add(run.name) : ticked.delete(run.name)) })),
       el("td", {}, el("a", { href: hashFor(["t", table.name], { run: run.name }), text: run.name })),
       el("td", { text: `@${run.table_revision}` }),
-      el("td", { class: "muted", title: JSON.stringify(run.model_info), text: run.model_info.model || "" }),
+      el("td", {
+        class: "muted",
+        title: run.model_info.description || JSON.stringify(run.model_info),
+        text: `${run.model_info.model || ""}${run.model_info.kind ? ` (${run.model_info.kind})` : ""}`,
+      }),
       METRICS.map((m) => el("td", { class: "num", text: fmt(run.metrics[m]) })),
       el("td", { class: "muted", text: (run.created || "").replace("T", " ").slice(0, 19) }),
     ),

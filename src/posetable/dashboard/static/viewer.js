@@ -11,7 +11,7 @@ function viewerParams(params) {
   return {
     rev: params.rev ? Number(params.rev) : null,
     run: params.run || "",
-    view: params.view || (params.run ? "both" : "gt"),
+    view: params.view === "side" ? "both" : params.view || (params.run ? "both" : "gt"),
     thr: params.thr !== undefined ? Number(params.thr) : 0.5,
     sort: params.sort || "",
     order: params.order || "",
@@ -382,7 +382,7 @@ export async function renderViewer(app, name, row, rawParams) {
     el("button", { id: "previous-row", text: "‹ previous", disabled: !neighbour(nav.previous, -1), onclick: neighbour(nav.previous, -1) }),
     el("button", { id: "next-row", text: "next ›", disabled: !neighbour(nav.next, 1), onclick: neighbour(nav.next, 1) }),
     nav.total !== null && nav.total !== undefined ? el("span", { class: "muted", text: `${p.pos + 1} of ${nav.total}` }) : null,
-    el("label", {}, "show", select([["gt", "ground truth"], ["pred", "predictions"], ["both", "both"]], p.view === "side" ? "both" : p.view, (v) => {
+    el("label", {}, "show", select([["gt", "ground truth"], ["pred", "predictions"], ["both", "both"]], p.view, (v) => {
       p.view = v;
       remember(["t", name, "row", String(row)], urlParams());
       redraw();
