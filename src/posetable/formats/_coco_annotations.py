@@ -27,7 +27,7 @@ from posetable.formats._coco_common import (
 from posetable.formats._coco_schema import CocoSchema
 from posetable.formats._coco_values import Reader
 from posetable.formats._json import Numbers
-from posetable.formats._notes import Notes, count_text, first_few
+from posetable.formats._notes import Notes, count_text, first_few, number_text
 from posetable.formats._records import NUMBER, Section, decode_section, rest_texts
 
 ANNOTATION_TYPES = {
@@ -219,8 +219,8 @@ def _keypoints(
         j, p = (int(v) for v in np.argwhere(bad)[0])
         more = f" ({count_text(int(bad.sum()), 'value')} wrong)" if bad.sum() > 1 else ""
         raise reader.error(
-            f"{anns.name(at(j))}: visibility must be 0, 1 or 2, found {raw_vis[j, p]!r} for "
-            f"keypoint {p} ({coco.schema.keypoint_names[p]!r}){more}",
+            f"{anns.name(at(j))}: visibility must be 0, 1 or 2, found "
+            f"{number_text(raw_vis[j, p])} for keypoint {p} ({coco.schema.keypoint_names[p]!r}){more}",
             anns,
             at(j),
         )

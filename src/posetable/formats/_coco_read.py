@@ -29,7 +29,7 @@ from posetable.formats._coco_values import Reader
 from posetable.formats._errors import MissingFileError
 from posetable.formats._images import image_size, missing_files, resolve_image
 from posetable.formats._json import decode_top, read_bytes
-from posetable.formats._notes import Notes, count_text, first_few
+from posetable.formats._notes import Notes, count_text, first_few, number_text
 from posetable.formats._records import NUMBER, TEXT, Section, decode_section, rest_texts
 
 MISSING_IMAGES = ("error", "warn", "skip")
@@ -204,7 +204,8 @@ def _read_images(
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise reader.error(
-                f"{images.name(i)}: '{key}' must be a positive integer, found {col.values[i]!r}",
+                f"{images.name(i)}: '{key}' must be a positive integer, found "
+                f"{number_text(col.values[i])}",
                 images,
                 i,
             )

@@ -8,7 +8,7 @@ import numpy as np
 
 from posetable.errors import FormatError
 from posetable.formats._json import BadValue, NumberLists, Numbers, number_lists, numbers
-from posetable.formats._notes import count_text
+from posetable.formats._notes import count_text, number_text
 from posetable.formats._records import Section
 
 
@@ -76,7 +76,8 @@ class Reader:
             j = int(np.flatnonzero(bad)[0])
             i = j if rows is None else int(rows[j])
             raise self.error(
-                f"{section.name(i)}: '{key}' must be an integer, found {col.values[j]!r}",
+                f"{section.name(i)}: '{key}' must be an integer, found "
+                f"{number_text(col.values[j])}",
                 section,
                 i,
             )

@@ -72,6 +72,20 @@ def count_text(count: int, noun: str, plural: str | None = None) -> str:
     return f"{count:,} {word}"
 
 
+def number_text(value: object) -> str:
+    """A number as a person writes it: ``3``, ``5.5`` (not ``np.float64(3.0)``).
+
+    Example:
+        >>> import numpy as np
+        >>> number_text(np.float64(3.0)), number_text(5.5), number_text(np.nan)
+        ('3', '5.5', 'nan')
+    """
+    number = float(value)  # type: ignore[arg-type]
+    if number.is_integer():
+        return str(int(number))
+    return repr(number)
+
+
 def first_few(values: Iterable[Any], limit: int = 5) -> str:
     """The first few values, comma-separated, with how many more there are.
 
