@@ -220,7 +220,8 @@ def _keypoints(
         more = f" ({count_text(int(bad.sum()), 'value')} wrong)" if bad.sum() > 1 else ""
         raise reader.error(
             f"{anns.name(at(j))}: visibility must be 0, 1 or 2, found "
-            f"{number_text(raw_vis[j, p])} for keypoint {p} ({coco.schema.keypoint_names[p]!r}){more}",
+            f"{number_text(raw_vis[j, p])} for keypoint {p} "
+            f"({coco.schema.keypoint_names[p]!r}){more}",
             anns,
             at(j),
         )
