@@ -377,7 +377,7 @@ def test_add_column_after_an_edit_lines_up_with_row_order(coco: pt.Table) -> Non
                 "height": 4,
                 "keypoints": KI(np.zeros((1, 2, 2)), instance_labels=[3]),
             },
-            r"row 1: instance label must be in \[0, 0\]",
+            r"row 1, instance 0: instance label must be in \[0, 0\]",
         ),
         ({"image": "a.jpg", "width": 4, "height": 4, "sample_id": 3}, "reserved"),
         ("not a row", "row 1: a row must be a dict"),

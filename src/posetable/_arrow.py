@@ -382,6 +382,7 @@ def instances_to_arrow(
     heights: Sequence[float] | np.ndarray,
     first_row: int = 0,
     row_numbers: Sequence[int] | None = None,
+    classes: Sequence[str] | None = None,
 ) -> pa.StructArray:
     """Build the keypoints column for a batch of rows in one pass.
 
@@ -394,30 +395,64 @@ def instances_to_arrow(
     def row_name(r: int) -> int:
         return first_row + r if row_numbers is None else int(row_numbers[r])
 
-    counts = np.fromiter((len(it) for it in items), dtype=np.int64, count=m)
-    present = [it for it in items if len(it)]
-    where = np.flatnonzero(counts)
-    for r, it in zip(where, present, strict=True):
-        shape = getattr(it.keypoints, "shape", None)
-        if shape is None or len(shape) != 3 or shape[1:] != (k, 2):
+    # one pass over the rows gathers every array; the checks below are vectorised
+    known = set(extras)
+    names = list(extras)
+    counts = np.zeros(m, dtype=np.int64)
+    kps: list[np.ndarray] = []
+    viss: list[np.ndarray | None] = []
+    confs: list[np.ndarray | None] = []
+    box_parts: list[np.ndarray] = []
+    label_parts: list[np.ndarray] = []
+    score_parts: list[np.ndarray] = []
+    no_conf_rows = np.zeros(m, dtype=bool)
+    x_min = np.zeros(m)
+    y_min = np.zeros(m)
+    extra_parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    extra_missing = {name: np.zeros(m, dtype=bool) for name in names}
+    for r, it in enumerate(items):
+        x_min[r] = it.x_min or 0.0
+        y_min[r] = it.y_min or 0.0
+        scores = it.instance_confidences
+        no_conf_rows[r] = scores is None
+        points = it.keypoints
+        shape = getattr(points, "shape", None)
+        if not shape or not shape[0]:
+            continue
+        if len(shape) != 3 or shape[1] != k or shape[2] != 2:
             raise RowError(
-                f"row {row_name(int(r))}: keypoints must have shape (N, K={k}, 2), got "
-                f"{tuple(shape) if shape is not None else type(it.keypoints).__name__}"
+                f"row {row_name(r)}: keypoints must have shape (N, K={k}, 2), got {tuple(shape)}"
             )
-        unknown = set(it.instance_extras) - set(extras)
-        if unknown:
+        counts[r] = shape[0]
+        item_extras = it.instance_extras
+        if item_extras and not item_extras.keys() <= known:
             raise RowError(
-                f"row {row_name(int(r))}: instance_extras {sorted(unknown)} are not fields of "
-                f"this table (known: {sorted(extras)}); name every extra field in the first rows"
+                f"row {row_name(r)}: instance_extras {sorted(set(item_extras) - known)} are not "
+                f"fields of this table (known: {sorted(extras)}); name every extra field in the "
+                "first rows"
             )
+        kps.append(points)
+        viss.append(it.keypoint_visibilities)
+        confs.append(it.keypoint_confidences)
+        box_parts.append(it.instance_bbs)
+        label_parts.append(it.instance_labels)
+        if scores is not None:
+            score_parts.append(scores)
+        for name in names:
+            values = item_extras.get(name)
+            if values is None:
+                extra_missing[name][r] = True
+            else:
+                extra_parts[name].append(values)
     total = int(counts.sum())
     offsets = np.zeros(m + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
+    present_counts = counts[counts > 0]
 
-    def cat(arrays: list[np.ndarray], empty: np.ndarray) -> np.ndarray:
-        return np.concatenate(arrays) if arrays else empty
+    def cat(arrays: list[np.ndarray], empty: np.ndarray, dtype: type) -> np.ndarray:
+        return np.concatenate(arrays).astype(dtype, copy=False) if arrays else empty
 
-    kp = cat([np.asarray(it.keypoints, np.float64) for it in present], np.zeros((0, k, 2)))
+    kp = cat(kps, np.zeros((0, k, 2)), np.float64)
     bad = ~np.isfinite(kp)
     if bad.any():
         t, j = (int(v) for v in np.argwhere(bad)[0][:2])
@@ -426,21 +461,22 @@ def instances_to_arrow(
             f"got {kp[t, j].tolist()} at keypoint {j}"
         )
 
-    def per_point(attr: str, dtype: type) -> tuple[np.ndarray | None, np.ndarray | None]:
-        values = [getattr(it, attr) for it in present]
+    def per_point(
+        values: list[np.ndarray | None], attr: str, dtype: type
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
         if all(v is None for v in values):
             return None, None
-        arrays: list[np.ndarray] = [
-            np.zeros((len(it), k), dtype) if v is None else np.asarray(v).astype(dtype, copy=False)
-            for it, v in zip(present, values, strict=True)
+        arrays = [
+            np.zeros((int(n), k), dtype) if v is None else np.asarray(v)
+            for n, v in zip(present_counts, values, strict=True)
         ]
-        null = np.repeat([v is None for v in values], [len(it) for it in present])
-        for it, a in zip(present, arrays, strict=True):
-            if a.shape != (len(it), k):
-                raise RowError(f"{attr} must have shape (N={len(it)}, K={k}), got {a.shape}")
-        return np.concatenate(arrays), (null if null.any() else None)
+        for n, a in zip(present_counts, arrays, strict=True):
+            if a.shape != (n, k):
+                raise RowError(f"{attr} must have shape (N={n}, K={k}), got {a.shape}")
+        null = np.repeat([v is None for v in values], present_counts)
+        return np.concatenate(arrays).astype(dtype, copy=False), (null if null.any() else None)
 
-    vis, vis_null = per_point("keypoint_visibilities", np.int64)
+    vis, vis_null = per_point(viss, "keypoint_visibilities", np.int64)
     if vis is not None:
         out_of_range = (vis < 0) | (vis > 2)
         if vis_null is not None:
@@ -452,34 +488,30 @@ def instances_to_arrow(
                 f"0, 1 or 2, got {int(vis[t, j])} at keypoint {j}"
             )
         vis = vis.astype(np.int32)
-    conf, conf_null = per_point("keypoint_confidences", np.float32)
-    boxes = cat([np.asarray(it.instance_bbs, np.float64) for it in present], np.zeros((0, 4)))
+    conf, conf_null = per_point(confs, "keypoint_confidences", np.float32)
+    boxes = cat(box_parts, np.zeros((0, 4)), np.float64)
     if boxes.shape != (total, 4) or not np.all(np.isfinite(boxes)):
         raise RowError(
             f"rows {first_row}..{first_row + m - 1}: instance_bbs must be finite (N, 4) boxes"
         )
-    labels = cat([np.asarray(it.instance_labels) for it in present], np.zeros(0, np.int32))
-    no_conf_rows = np.fromiter((it.instance_confidences is None for it in items), bool, count=m)
-    inst_conf = None
-    if not no_conf_rows.all():
-        inst_conf = cat(
-            [
-                np.asarray(it.instance_confidences, np.float64)
-                for it in present
-                if it.instance_confidences is not None
-            ],
-            np.zeros(0),
-        )
+    labels = cat(label_parts, np.zeros(0, np.int32), np.int64)
+    if classes is not None and len(labels):
+        bad_label = (labels < 0) | (labels >= len(classes))
+        if bad_label.any():
+            t = int(np.flatnonzero(bad_label)[0])
+            shown = f"{list(classes)[:5]}{'...' if len(classes) > 5 else ''}"
+            raise RowError(
+                f"{_locate(offsets, t, first_row, row_numbers)}: instance label must be in "
+                f"[0, {len(classes) - 1}] (classes {shown}), got {int(labels[t])}"
+            )
+    inst_conf = None if no_conf_rows.all() else cat(score_parts, np.zeros(0), np.float64)
     extra_values: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
-    for name in extras:
-        missing = np.fromiter(
-            (len(it) > 0 and name not in it.instance_extras for it in items), bool, count=m
+    for name in names:
+        missing = extra_missing[name]
+        extra_values[name] = (
+            concat_values(extra_parts[name]),
+            missing if missing.any() else None,
         )
-        parts = [it.instance_extras[name] for it in present if name in it.instance_extras]
-        values = concat_values(parts)
-        extra_values[name] = (values, missing if missing.any() else None)
-    x_min = np.fromiter((getattr(it, "x_min", 0.0) or 0.0 for it in items), np.float64, count=m)
-    y_min = np.fromiter((getattr(it, "y_min", 0.0) or 0.0 for it in items), np.float64, count=m)
     return encode_flat(
         counts,
         kp.reshape(total, k, 2),
@@ -488,15 +520,15 @@ def instances_to_arrow(
         conf=conf,
         conf_null=conf_null,
         boxes=boxes,
-        labels=labels,
+        labels=labels.astype(np.int32),
         inst_conf=inst_conf,
         inst_conf_null_rows=no_conf_rows
         if (no_conf_rows.any() and inst_conf is not None)
         else None,
         extras=extra_values,
         extra_types=extras,
-        widths=np.asarray(widths, dtype=np.float64).reshape(m),
-        heights=np.asarray(heights, dtype=np.float64).reshape(m),
+        widths=x_min + np.asarray(widths, dtype=np.float64).reshape(m),
+        heights=y_min + np.asarray(heights, dtype=np.float64).reshape(m),
         x_min=x_min,
         y_min=y_min,
     )
@@ -506,12 +538,12 @@ def concat_values(parts: list[np.ndarray]) -> np.ndarray:
     """Concatenate per-instance values of one extra field without losing values."""
     if not parts:
         return np.zeros(0)
-    if any(p.dtype.kind == "O" for p in parts) or len({p.dtype.kind for p in parts}) > 1:
-        kinds = {p.dtype.kind for p in parts}
-        if kinds <= set("iuf"):
-            return np.concatenate([p.astype(np.float64) for p in parts])
-        return object_array([v for p in parts for v in p.tolist()])
-    return np.concatenate(parts)
+    kinds = {p.dtype.kind for p in parts}
+    if len(kinds) == 1 and "O" not in kinds:
+        return np.concatenate(parts)
+    if kinds <= set("iuf"):
+        return np.concatenate([p.astype(np.float64) for p in parts])
+    return object_array([v for p in parts for v in p.tolist()])
 
 
 # -- decoding ------------------------------------------------------------------------------

@@ -91,14 +91,6 @@ def instances_of(
         raise RowError(
             f"{where}: keypoints must have shape (N, K={k}, 2), got {tuple(item.keypoints.shape)}"
         )
-    labels = item.instance_labels
-    if len(labels) and (labels.min() < 0 or labels.max() >= len(schema.classes)):
-        bad = int(labels[(labels < 0) | (labels >= len(schema.classes))][0])
-        raise RowError(
-            f"{where}: instance label must be in [0, {len(schema.classes) - 1}] "
-            f"(classes {list(schema.classes)[:5]}{'...' if len(schema.classes) > 5 else ''}), "
-            f"got {bad}"
-        )
     return item
 
 
@@ -170,6 +162,7 @@ def build_batch(
             heights=heights,
             first_row=first_row,
             row_numbers=None if row_numbers is None else numbers,
+            classes=schema.classes,
         )
     except InstancesError as exc:
         raise RowError(f"rows {first_row}..{first_row + len(rows) - 1}: {exc}") from exc

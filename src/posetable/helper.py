@@ -37,13 +37,33 @@ def _schema(table: Table | Keypoints2DSchema) -> Keypoints2DSchema:
 class KeypointHelper:
     """Static helpers over a table's keypoint schema, named as in 3LC.
 
+    Every getter takes a :class:`Table` (or a bare schema) and reads only the revision's
+    metadata; every ``edit_*`` call returns a new table at a new revision.
+
     Example:
-        >>> import posetable as pt
-        >>> schema = pt.Keypoints2DSchema.coco_person()
-        >>> pt.KeypointHelper.get_keypoint_shape_from_table(schema)
+        >>> import posetable as pt, tempfile
+        >>> table = pt.Table.from_rows(
+        ...     [{"image": "a.jpg", "width": 640, "height": 480}], name="people",
+        ...     schema=pt.Keypoints2DSchema.coco_person(), store=tempfile.mkdtemp())
+        >>> H = pt.KeypointHelper
+        >>> H.get_keypoint_shape_from_table(table)
         (17, 3)
-        >>> pt.KeypointHelper.get_lines_from_table(schema)[:4]
+        >>> H.get_keypoint_attributes_from_table(table)[:2]
+        [{'internal_name': 'nose'}, {'internal_name': 'left_eye'}]
+        >>> H.get_lines_from_table(table)[:4]
         [15, 13, 13, 11]
+        >>> H.get_flip_indices_from_table(table)[:5]
+        [0, 2, 1, 4, 3]
+        >>> float(H.get_oks_sigmas_from_table(table)[0]) == 0.26 / 10
+        True
+        >>> tuned = H.edit_oks_sigmas(table, [0.05] * 17)
+        >>> tuned.revision, tuned.parent, float(H.get_oks_sigmas_from_table(tuned)[0])
+        (2, 1, 0.05)
+        >>> posed = H.edit_default_keypoints(tuned, [0.5, 0.5] * 17)
+        >>> H.get_default_keypoints_from_table(posed)[0].tolist()
+        [0.5, 0.5]
+        >>> H.get_lines_from_table(H.edit_default_lines(posed, [0, 1, 1, 2]))
+        [0, 1, 1, 2]
     """
 
     COCO_KEYPOINT_NAMES = COCO_KEYPOINT_NAMES
@@ -95,8 +115,7 @@ class KeypointHelper:
     def edit_oks_sigmas(table: Table, sigmas: Any) -> Table:
         """A new revision of ``table`` with other OKS sigmas (the original is untouched).
 
-        Example:
-            ``tuned = pt.KeypointHelper.edit_oks_sigmas(table, [0.05] * 17)``
+        ``sigmas`` are K positive numbers; the revision's data files are not rewritten.
         """
         schema = _schema(table)
         values = check_sigmas(sigmas, schema.num_keypoints)
