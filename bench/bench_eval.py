@@ -215,7 +215,8 @@ PEERS: dict[str, Callable[[Path, Path], Timing]] = {
 def bench_scale(scale: int, folder: Path, repeat: int, slow_repeat: int) -> dict[str, Timing]:
     gt, res = write(folder, scale)
     print(
-        f"\n=== {scale}x: {gt.stat().st_size / 1e6:.1f} MB GT, {res.stat().st_size / 1e6:.1f} MB results ==="
+        f"\n=== {scale}x: {gt.stat().st_size / 1e6:.1f} MB GT, "
+        f"{res.stat().st_size / 1e6:.1f} MB results ==="
     )
     timings: dict[str, Timing] = {}
     for name, fn in PEERS.items():
@@ -244,14 +245,17 @@ def bench_scale(scale: int, folder: Path, repeat: int, slow_repeat: int) -> dict
             f"{ev / ours_a[1]:7.1f} {(load + ev) / (ours_a[0] + ours_a[1]):8.2f}"
         )
     print(
-        f"{'posetable (b) eval phase':28} {'':8} {ours_a[1]:8.4f}  (eval of (a), columns already loaded)"
+        f"{'posetable (b) eval phase':28} {'':8} {ours_a[1]:8.4f}  "
+        "(eval of (a), columns already loaded)"
     )
     for label, seconds in parse_floor(gt, res, repeat).items():
         print(
-            f"parse floor, {label}: {seconds:.4f} s (posetable (a) total: {ours_a[0] + ours_a[1]:.4f} s)"
+            f"parse floor, {label}: {seconds:.4f} s "
+            f"(posetable (a) total: {ours_a[0] + ours_a[1]:.4f} s)"
         )
     print(
-        "ratios: 'eval x' / 'total x' = the tool's time / posetable (a)'s time (>1: posetable is faster)"
+        "ratios: 'eval x' / 'total x' = the tool's time / posetable (a)'s time "
+        "(>1: posetable is faster)"
     )
     return timings
 
@@ -279,7 +283,8 @@ def main() -> None:
             if name in results[hi]:
                 a, b = results[lo][name], results[hi][name]
                 print(
-                    f"{name:28} eval {b[1] / a[1]:6.1f}   total {(b[0] + b[1]) / (a[0] + a[1]):6.1f}"
+                    f"{name:28} eval {b[1] / a[1]:6.1f}   "
+                    f"total {(b[0] + b[1]) / (a[0] + a[1]):6.1f}"
                 )
 
 

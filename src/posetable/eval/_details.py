@@ -58,7 +58,8 @@ def per_instance(inp: EvalInput, matches: Matches, params: Params) -> pa.Table:
     best_ev, best_gt = _best_oks(inp, matches)
 
     # ground truth
-    g_partner_ev = matches.gt_dt[0, 0] if n_g else np.zeros(0, np.int64)
+    gt_dt = matches.gt_partner(n_g)
+    g_partner_ev = gt_dt[0]
     g_has = g_partner_ev >= 0
     g_partner_dt = np.where(g_has, ev[np.maximum(g_partner_ev, 0)] if ev.size else 0, -1)
     g_oks = best_gt.copy()
@@ -70,7 +71,7 @@ def per_instance(inp: EvalInput, matches: Matches, params: Params) -> pa.Table:
         g_oks[gi] = _pair_oks(inp, di, gi)
         g_err[gi], g_lab[gi] = _keypoint_errors(inp, di, gi)
     g_ignored = matches.gt_ignore[0] if n_g else np.zeros(0, bool)
-    g_tp = (matches.gt_dt[0] >= 0).T & ~g_ignored[:, None] if n_g else np.zeros((0, n_t), bool)
+    g_tp = (gt_dt >= 0).T & ~g_ignored[:, None]
 
     # predictions (all given; those past the top max_dets of their image were not evaluated)
     d_partner_gt = np.full(n_d, -1, np.int64)

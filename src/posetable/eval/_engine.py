@@ -16,6 +16,7 @@ Three phases, each a handful of whole-dataset numpy operations:
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,7 +53,6 @@ class Matches:
         tp: (A, T, E) bool, true positive (matched, id != 0, not ignored).
         fp: (A, T, E) bool, false positive.
         gt_ignore: (A, G) bool, pycocotools' ``_ignore`` per area range.
-        gt_dt: (A, T, G) index into ``evaluated`` of the matched prediction, -1 when none.
     """
 
     evaluated: np.ndarray
@@ -62,7 +62,13 @@ class Matches:
     tp: np.ndarray
     fp: np.ndarray
     gt_ignore: np.ndarray
-    gt_dt: np.ndarray
+
+    def gt_partner(self, n_gt: int, area: int = 0) -> np.ndarray:
+        """(T, G) index into ``evaluated`` of each ground truth's match, -1 when none."""
+        out = np.full((self.dt_gt.shape[1], n_gt), -1, dtype=np.int64)
+        t_idx, e_idx = np.nonzero(self.dt_gt[area] >= 0)
+        out[t_idx, self.dt_gt[area][t_idx, e_idx]] = e_idx
+        return out
 
 
 @dataclass(frozen=True)
@@ -107,9 +113,11 @@ def candidate_pairs(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Pairs of (evaluated index, ground truth) in the same image and category.
 
-    With ``min_oks`` set, pairs whose OKS is provably below it are left out and so are
-    pairs whose OKS is below it. Returns (pair_ev, pair_gt, gt position within its group,
-    oks), ordered by evaluated index, then ground-truth input order.
+    With ``min_oks`` set, only pairs whose OKS reaches it are returned (pairs provably
+    below it are dropped by a distance bound before any OKS is computed). Returns
+    (pair_ev, pair_gt, gt position within its group, oks), ordered by evaluated index,
+    then ground-truth input order. Large inputs are split over two threads (numpy releases
+    the GIL in its array loops).
     """
     gt, dt = inp.gt, inp.dt
     n_img = inp.num_images
@@ -124,23 +132,78 @@ def candidate_pairs(
     first = np.cumsum(count) - count
     local = np.arange(total) - np.repeat(first, count)
     pair_gt = g_order[np.repeat(start, count) + local]
-    if min_oks is not None and min_oks > 0 and total:
-        keep = _may_reach(inp, evaluated[pair_ev], pair_gt, min_oks)
-        pair_ev, pair_gt, local = pair_ev[keep], pair_gt[keep], local[keep]
-    values = oks_pairs(
-        dt.keypoints,
-        gt.keypoints,
-        gt.labeled,
-        gt.area,
-        gt.box,
-        inp.sigmas,
-        evaluated[pair_ev],
-        pair_gt,
-    )
-    if min_oks is not None:
-        keep = values >= min_oks
-        return pair_ev[keep], pair_gt[keep], local[keep], values[keep]
-    return pair_ev, pair_gt, local, values
+    bounds = _Bounds(inp, evaluated) if total else None
+
+    def work(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        pe, pg, loc = pair_ev[lo:hi], pair_gt[lo:hi], local[lo:hi]
+        if min_oks is not None and min_oks > 0 and bounds is not None:
+            keep = bounds.may_reach(pe, pg, min_oks)
+            pe, pg, loc = pe[keep], pg[keep], loc[keep]
+        values = oks_pairs(
+            dt.keypoints, gt.keypoints, gt.labeled, gt.area, gt.box, inp.sigmas,
+            evaluated[pe], pg, dt_extent=None if bounds is None else bounds.d_box[pe],
+        )  # fmt: skip
+        if min_oks is not None:
+            keep = values >= min_oks
+            return pe[keep], pg[keep], loc[keep], values[keep]
+        return pe, pg, loc, values
+
+    if total < PARALLEL_PAIRS:
+        return work(0, total)
+    # chunks bound the memory of the (pairs, K) temporaries; two threads share them
+    n_chunks = max(2, -(-total // CHUNK_PAIRS))
+    edges = np.linspace(0, total, n_chunks + 1).astype(np.int64).tolist()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        parts = list(pool.map(work, edges[:-1], edges[1:]))
+    return tuple(np.concatenate(cols) for cols in zip(*parts, strict=True))  # type: ignore[return-value]
+
+
+PARALLEL_PAIRS = 40_000
+CHUNK_PAIRS = 150_000
+
+
+class _Bounds:
+    """Point extents of the evaluated predictions and the ground truth, for cheap pair tests.
+
+    Every predicted point lies in the prediction's extent and every labeled ground-truth
+    point in the ground truth's extent (for ground truth without labeled points: pycocotools'
+    3x box), so each point distance is at least the gap between the two boxes.
+    """
+
+    def __init__(self, inp: EvalInput, evaluated: np.ndarray) -> None:
+        gt = inp.gt
+        self.d_box = _extent(inp.dt.keypoints[evaluated], None)
+        self.g_box = _extent(gt.keypoints, gt.labeled)
+        no_points = ~gt.labeled.any(axis=1)
+        if no_points.any():
+            bb = gt.box[no_points]
+            self.g_box[no_points] = np.stack(
+                [
+                    bb[:, 0] - bb[:, 2],
+                    bb[:, 1] - bb[:, 3],
+                    bb[:, 0] + bb[:, 2] * 2,
+                    bb[:, 1] + bb[:, 3] * 2,
+                ],
+                axis=1,
+            )
+        variances = (inp.sigmas * 2) ** 2
+        self.scale = gt.area + EPS
+        self.var_max = float(variances.max())
+
+    def may_reach(self, pair_ev: np.ndarray, pair_gt: np.ndarray, min_oks: float) -> np.ndarray:
+        """False for pairs whose OKS is certainly below ``min_oks``.
+
+        exp(-e) < min_oks  <=>  d**2 > -ln(min_oks) * 2 * var * (area + eps); when the box
+        gap alone exceeds that for the largest sigma (with a wide margin), every term of the
+        mean is below ``min_oks`` and so is OKS.
+        """
+        radius2 = -np.log(min_oks) * 2.0 * self.var_max * self.scale * (1.0 + 1e-6) + 1e-9
+        radius2[~(np.isfinite(radius2) & (self.scale > 0))] = np.inf
+        db = self.d_box[pair_ev]
+        gb = self.g_box[pair_gt]
+        gap_x = np.maximum(np.maximum(gb[:, 0] - db[:, 2], db[:, 0] - gb[:, 2]), 0.0)
+        gap_y = np.maximum(np.maximum(gb[:, 1] - db[:, 3], db[:, 1] - gb[:, 3]), 0.0)
+        return gap_x * gap_x + gap_y * gap_y <= radius2[pair_gt]
 
 
 def _extent(points: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
@@ -159,44 +222,6 @@ def _extent(points: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
         ],
         axis=1,
     )
-
-
-def _may_reach(
-    inp: EvalInput, pair_dt: np.ndarray, pair_gt: np.ndarray, min_oks: float
-) -> np.ndarray:
-    """False for pairs whose OKS is certainly below ``min_oks`` (a distance bound).
-
-    Every predicted point lies in the prediction's extent and every labeled ground-truth
-    point in the ground truth's extent (for ground truth without labeled points: the 3x
-    box), so each point distance is at least the gap between the two boxes. When that gap
-    makes every exp(-e) smaller than ``min_oks`` (with a wide safety margin), so is their
-    mean.
-    """
-    gt, dt = inp.gt, inp.dt
-    d_box = _extent(dt.keypoints, None)
-    g_box = _extent(gt.keypoints, gt.labeled)
-    no_points = ~gt.labeled.any(axis=1)
-    if no_points.any():
-        bb = gt.box[no_points]
-        g_box[no_points] = np.stack(
-            [
-                bb[:, 0] - bb[:, 2],
-                bb[:, 1] - bb[:, 3],
-                bb[:, 0] + bb[:, 2] * 2,
-                bb[:, 1] + bb[:, 3] * 2,
-            ],
-            axis=1,
-        )
-    variances = (inp.sigmas * 2) ** 2
-    scale = gt.area + EPS
-    # exp(-e) < min_oks  <=>  e > -ln(min_oks)  <=>  d^2 > -ln(min_oks) * 2 * var * scale
-    radius2 = -np.log(min_oks) * 2.0 * variances.max() * scale * (1.0 + 1e-6) + 1e-9
-    radius2[~(np.isfinite(radius2) & (scale > 0))] = np.inf
-    db = d_box[pair_dt]
-    gb = g_box[pair_gt]
-    gap_x = np.maximum(np.maximum(gb[:, 0] - db[:, 2], db[:, 0] - gb[:, 2]), 0.0)
-    gap_y = np.maximum(np.maximum(gb[:, 1] - db[:, 3], db[:, 1] - gb[:, 3]), 0.0)
-    return gap_x * gap_x + gap_y * gap_y <= radius2[pair_gt]
 
 
 def match(inp: EvalInput, params: Params) -> Matches:
@@ -225,9 +250,6 @@ def match(inp: EvalInput, params: Params) -> Matches:
     dt_area = dt.area[evaluated]
     out = (dt_area[None, :] < area_ranges[:, :1]) | (dt_area[None, :] > area_ranges[:, 1:])
     dt_ignore |= ~hit & out[:, None, :]
-    gt_dt = np.full((n_a, n_t, n_g), -1, dtype=np.int64)
-    where = np.nonzero(matched)
-    gt_dt[where[0], where[1], dt_gt[where]] = where[2]
     return Matches(
         evaluated=evaluated,
         rank=rank,
@@ -236,7 +258,6 @@ def match(inp: EvalInput, params: Params) -> Matches:
         tp=hit & ~dt_ignore,
         fp=~hit & ~dt_ignore,
         gt_ignore=gt_ignore,
-        gt_dt=gt_dt,
     )
 
 
@@ -251,52 +272,72 @@ def _greedy(
     gt_ignore: np.ndarray,
     crowd: np.ndarray,
 ) -> None:
-    """Fill ``dt_gt`` (A, T, E) with pycocotools' greedy matches over candidate pairs."""
-    n_a, n_t = dt_gt.shape[:2]
-    per_ev = np.bincount(pair_ev, minlength=dt_gt.shape[2])
+    """Fill ``dt_gt`` (A, T, E) with pycocotools' greedy matches over candidate pairs.
+
+    A prediction none of whose candidates is also a candidate of another prediction (crowd
+    regions, which are never used up, aside) chooses alone: all such predictions are
+    matched in one vectorised step. The others follow pycocotools' score order, one
+    vectorised step per rank, over (area range, threshold, pair) arrays.
+    """
     per_gt = np.bincount(pair_gt)
-    alone = (per_ev[pair_ev] == 1) & (per_gt[pair_gt] == 1)
-    if alone.any():
-        # one candidate each way: nothing competes, the pair matches wherever OKS >= t
-        ev, g, v = pair_ev[alone], pair_gt[alone], values[alone]
-        reach = v[None, :] >= thresholds[:, None]  # (T, n)
-        t_idx, p_idx = np.nonzero(reach)
-        dt_gt[:, t_idx, ev[p_idx]] = g[p_idx]
-    rest = ~alone
-    if not rest.any():
-        return
-    ev, g, loc, v = pair_ev[rest], pair_gt[rest], local[rest], values[rest]
-    r = rank[ev]
-    # by score rank, then prediction, then pycocotools' preference: higher OKS, later gt
-    order = np.lexsort((-loc, -v, ev, r))
-    ev, g, v, r = ev[order], g[order], v[order], r[order]
+    contested = (per_gt[pair_gt] > 1) & ~crowd[pair_gt]
+    dependent = np.zeros(dt_gt.shape[2], bool)
+    dependent[pair_ev[contested]] = True
+    pair_dep = dependent[pair_ev]
+    reach = values[None, :] >= thresholds[:, None]  # (T, n)
+    ignored = gt_ignore[:, pair_gt]  # (A, n)
+    # rank first (dependent pairs only), then prediction, then preference: higher OKS, later gt
+    rank_key = np.where(pair_dep, rank[pair_ev], -1)
+    order = np.lexsort((-local, -values, pair_ev, rank_key))
+    ev, g, r = pair_ev[order], pair_gt[order], rank_key[order]
+    reach, ignored, is_crowd = reach[:, order], ignored[:, order], crowd[g]
     used, g_compact = np.unique(g, return_inverse=True)
-    taken = np.zeros((n_a, n_t, used.shape[0]), dtype=bool)
-    ignored = gt_ignore[:, g]  # (A, n)
-    is_crowd = crowd[g]
-    reach = v[None, :] >= thresholds[:, None]  # (T, n)
+    taken = np.zeros((*dt_gt.shape[:2], used.shape[0]), dtype=bool)
     bounds = np.flatnonzero(np.diff(r)) + 1
-    for a, b in zip(
-        np.concatenate([[0], bounds]).tolist(),
-        np.concatenate([bounds, [r.size]]).tolist(),
-        strict=True,
-    ):
-        seg_ev = ev[a:b]
-        starts = np.flatnonzero(np.concatenate([[True], seg_ev[1:] != seg_ev[:-1]]))
-        pos = np.arange(b - a) - np.repeat(starts, np.diff(np.append(starts, b - a)))
-        width = int(pos.max()) + 1
-        gc = g_compact[a:b]
-        free = ~taken[:, :, gc] | is_crowd[a:b]  # (A, T, n)
-        avail = free & reach[None, :, a:b]
-        key = pos + np.where(ignored[:, a:b], width, 0)[:, None, :]
-        key = np.where(avail, key, 2 * width)
-        best = np.minimum.reduceat(key.reshape(n_a * n_t, b - a), starts, axis=1)
-        found = best < 2 * width
-        rows, segs = np.nonzero(found)
-        chosen = a + starts[segs] + best[rows, segs] % width
-        a_i, t_i = rows // n_t, rows % n_t
-        taken[a_i, t_i, g_compact[chosen]] = True
-        dt_gt[a_i, t_i, ev[chosen]] = g[chosen]
+    starts = np.concatenate([[0], bounds]).tolist()
+    ends = np.concatenate([bounds, [r.size]]).tolist()
+    for a, b in zip(starts, ends, strict=True):
+        _step(
+            dt_gt,
+            taken,
+            ev[a:b],
+            g[a:b],
+            g_compact[a:b],
+            reach[:, a:b],
+            ignored[:, a:b],
+            is_crowd[a:b],
+        )
+
+
+def _step(
+    dt_gt: np.ndarray,
+    taken: np.ndarray,
+    ev: np.ndarray,
+    g: np.ndarray,
+    gc: np.ndarray,
+    reach: np.ndarray,
+    ignored: np.ndarray,
+    is_crowd: np.ndarray,
+) -> None:
+    """One greedy step: each prediction of the block takes its preferred available gt.
+
+    Pairs are grouped by prediction, each group in preference order (higher OKS, later gt).
+    Available: OKS >= t and not taken (crowd regions always); a non-ignored gt is preferred
+    to an ignored one, as pycocotools stops at the first ignored gt once it has a match.
+    """
+    n_a, n_t = dt_gt.shape[:2]
+    n = ev.shape[0]
+    starts = np.flatnonzero(np.concatenate([[True], ev[1:] != ev[:-1]]))
+    pos = np.arange(n) - np.repeat(starts, np.diff(np.append(starts, n)))
+    width = int(pos.max()) + 1
+    avail = (~taken[:, :, gc] | is_crowd) & reach[None, :, :]  # (A, T, n)
+    key = np.where(avail, pos + np.where(ignored, width, 0)[:, None, :], 2 * width)
+    best = np.minimum.reduceat(key.reshape(n_a * n_t, n), starts, axis=1)
+    rows, segs = np.nonzero(best < 2 * width)
+    chosen = starts[segs] + best[rows, segs] % width
+    a_i, t_i = rows // n_t, rows % n_t
+    taken[a_i, t_i, gc[chosen]] = True
+    dt_gt[a_i, t_i, ev[chosen]] = g[chosen]
 
 
 def accumulate(inp: EvalInput, matches: Matches, params: Params) -> Accumulated:
@@ -316,61 +357,68 @@ def accumulate(inp: EvalInput, matches: Matches, params: Params) -> Accumulated:
     ev = matches.evaluated
     ev_cat = inp.dt.category[ev]
     ev_score = inp.dt.score[ev]
+    n_e = ev.shape[0]
+    tp_rows = matches.tp.reshape(n_a * n_t, n_e)
+    fp_rows = matches.fp.reshape(n_a * n_t, n_e)
     for m, max_det in enumerate(params.max_dets):
         keep = np.flatnonzero(matches.rank < max_det)
+        # one stable sort by score per category; ties keep (image, rank) order
         pool = keep[np.lexsort((-ev_score[keep], ev_cat[keep]))]
-        cat_sorted = ev_cat[pool]
-        bounds = np.searchsorted(cat_sorted, np.arange(n_c + 1))
+        tp_pool = tp_rows[:, pool]
+        fp_pool = fp_rows[:, pool]
+        bounds = np.searchsorted(ev_cat[pool], np.arange(n_c + 1))
         for c in np.flatnonzero(npig.max(axis=1) > 0).tolist():
-            idx = pool[bounds[c] : bounds[c + 1]]
-            tp = matches.tp[:, :, idx].reshape(n_a * n_t, -1)
-            fp = matches.fp[:, :, idx].reshape(n_a * n_t, -1)
-            cell_scores = ev_score[idx]
-            _curves(tp, fp, cell_scores, npig[c], c, m, params, precision, recall, scores)
+            a0, a1 = int(bounds[c]), int(bounds[c + 1])
+            q, ss, rc = _curves(
+                tp_pool[:, a0:a1],
+                fp_pool[:, a0:a1],
+                ev_score[pool[a0:a1]],
+                np.repeat(npig[c], n_t),
+                params,
+            )
+            valid = np.repeat(npig[c] > 0, n_t).reshape(n_a, n_t)
+            cell_p = precision[:, :, c, :, m]  # (T, R, A) view
+            cell_s = scores[:, :, c, :, m]
+            cell_r = recall[:, c, :, m]  # (T, A) view
+            q3 = q.reshape(n_a, n_t, n_r).transpose(1, 2, 0)
+            s3 = ss.reshape(n_a, n_t, n_r).transpose(1, 2, 0)
+            r2 = rc.reshape(n_a, n_t).T
+            mask = valid.T  # (T, A)
+            cell_p[:] = np.where(mask[:, None, :], q3, cell_p)
+            cell_s[:] = np.where(mask[:, None, :], s3, cell_s)
+            cell_r[:] = np.where(mask, r2, cell_r)
     return Accumulated(precision=precision, recall=recall, scores=scores)
 
 
 def _curves(
-    tp: np.ndarray,
-    fp: np.ndarray,
-    cell_scores: np.ndarray,
-    npig: np.ndarray,
-    c: int,
-    m: int,
-    params: Params,
-    precision: np.ndarray,
-    recall: np.ndarray,
-    scores: np.ndarray,
-) -> None:
-    """Precision / recall curves of one category for every (area, threshold) row."""
-    n_t = params.oks_thresholds.shape[0]
+    tp: np.ndarray, fp: np.ndarray, cell_scores: np.ndarray, npig: np.ndarray, params: Params
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sampled precision, scores (rows, R) and final recall (rows,) of one category.
+
+    Rows are (area, threshold) pairs; ``npig`` is each row's count of non-ignored ground
+    truth (rows with 0 are computed but not used). The arithmetic is pycocotools' own:
+    recall tp / npig, precision tp / (tp + fp + eps), the right-to-left envelope, and
+    ``searchsorted(recall, recThrs, "left")`` sampling with 0 past the final recall.
+    """
     rec_thr = params.recall_thresholds
-    nd = tp.shape[1]
+    n_rows, nd = tp.shape
+    if nd == 0:
+        zeros = np.zeros((n_rows, rec_thr.shape[0]))
+        return zeros, zeros.copy(), np.zeros(n_rows)
     tp_sum = np.cumsum(tp, axis=1).astype(float)
     fp_sum = np.cumsum(fp, axis=1).astype(float)
-    for row in range(tp.shape[0]):
-        a, t = divmod(row, n_t)
-        n_pos = int(npig[a])
-        if n_pos == 0:
-            continue
-        if nd == 0:
-            recall[t, c, a, m] = 0
-            precision[t, :, c, a, m] = 0
-            scores[t, :, c, a, m] = 0
-            continue
-        tps, fps = tp_sum[row], fp_sum[row]
-        rc = tps / n_pos
-        pr = tps / (fps + tps + np.spacing(1))
-        recall[t, c, a, m] = rc[-1]
-        pr = np.maximum.accumulate(pr[::-1])[::-1]
-        inds = np.searchsorted(rc, rec_thr, side="left")
-        inside = inds < nd
-        q = np.zeros(rec_thr.shape[0])
-        ss = np.zeros(rec_thr.shape[0])
-        q[inside] = pr[inds[inside]]
-        ss[inside] = cell_scores[inds[inside]]
-        precision[t, :, c, a, m] = q
-        scores[t, :, c, a, m] = ss
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rc = tp_sum / npig[:, None]
+    pr = tp_sum / (fp_sum + tp_sum + np.spacing(1))
+    pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
+    inds = np.empty((n_rows, rec_thr.shape[0]), dtype=np.int64)
+    for row in range(n_rows):
+        inds[row] = np.searchsorted(rc[row], rec_thr, side="left") if npig[row] else nd
+    inside = inds < nd
+    clipped = np.minimum(inds, nd - 1)
+    q = np.where(inside, np.take_along_axis(pr, clipped, axis=1), 0.0)
+    ss = np.where(inside, cell_scores[clipped], 0.0)
+    return q, ss, rc[:, -1]
 
 
 def summarize(acc: Accumulated, params: Params) -> np.ndarray:

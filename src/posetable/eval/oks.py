@@ -78,6 +78,8 @@ def oks_pairs(
     sigmas: np.ndarray,
     pair_dt: np.ndarray,
     pair_gt: np.ndarray,
+    *,
+    dt_extent: np.ndarray | None = None,
 ) -> np.ndarray:
     """OKS of each (prediction, ground truth) pair, exactly as pycocotools computes it.
 
@@ -90,6 +92,9 @@ def oks_pairs(
         sigmas: (K,) OKS sigmas.
         pair_dt: (P,) prediction index of each pair.
         pair_gt: (P,) ground-truth index of each pair.
+        dt_extent: optional (P, 4) x0, y0, x1, y1 around each pair's predicted points; a
+            prediction wholly inside the 3x box of a ground truth without labeled points
+            then gets its OKS of exactly 1 without computing it.
 
     Returns:
         (P,) float64 OKS values.
@@ -130,6 +135,18 @@ def oks_pairs(
         values = exp_neg(e)
         n = pair_counts[std]
         out[std] = _sum_by_count(values, gt_labeled[sg], n) / n
+    if box.size and dt_extent is not None:
+        bb = gt_box[pair_gt[box]]
+        ext = dt_extent[box]
+        inside = (
+            (ext[:, 0] >= bb[:, 0] - bb[:, 2])
+            & (ext[:, 2] <= bb[:, 0] + bb[:, 2] * 2)
+            & (ext[:, 1] >= bb[:, 1] - bb[:, 3])
+            & (ext[:, 3] <= bb[:, 1] + bb[:, 3] * 2)
+            & (gt_area[pair_gt[box]] + EPS > 0)
+        )
+        out[box[inside]] = 1.0  # every point inside: each e is 0, the mean of K ones is 1
+        box = box[~inside]
     if box.size:
         bd = pair_dt[box]
         bg = pair_gt[box]
