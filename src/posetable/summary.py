@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pyarrow.compute as pc
 
+from posetable._arrow import flat_from_arrow
 from posetable.table import Table
 
 
@@ -66,33 +66,42 @@ class TableSummary:
 def summarize(table: Table) -> TableSummary:
     """Summarise a table revision.
 
+    Read batch by batch (never the whole table at once), column-wise.
+
     Example:
-        ``print(summarize(pt.Table.open("coco-sample")).to_text())``
+        >>> import posetable as pt, tempfile
+        >>> from posetable.summary import summarize
+        >>> kp = pt.Keypoints2DInstances.create_empty(image_width=8, image_height=8)
+        >>> kp.add_instance([[1, 1, 2], [2, 2, 0]])
+        >>> rows = [{"image": "a.jpg", "width": 8, "height": 8, "keypoints": kp},
+        ...         {"image": "b.jpg", "width": 8, "height": 8}]
+        >>> table = pt.Table.from_rows(rows, name="s", schema=pt.Keypoints2DSchema(2),
+        ...                            store=tempfile.mkdtemp())
+        >>> summary = summarize(table)
+        >>> summary.rows, summary.instances, summary.images_without_instances
+        (2, 1, 1)
+        >>> summary.visibility_counts.tolist()
+        [[0, 0, 1], [1, 0, 0]]
     """
     schema = table.schema
     k = schema.num_keypoints
-    keypoints = table.to_arrow(columns=["keypoints"]).column("keypoints").combine_chunks()
-    instances = pc.list_flatten(pc.struct_field(keypoints, "instances"))
-    counts = pc.fill_null(pc.list_value_length(pc.struct_field(keypoints, "instances")), 0)
-    n_instances = len(instances)
-    vis = pc.list_flatten(
-        pc.struct_field(pc.struct_field(instances, "vertices_2d_additional_data"), "visibility")
-    )
+    n_classes = len(schema.classes)
+    n_instances = 0
+    empty_rows = 0
     visibility = np.zeros((k, 3), dtype=np.int64)
-    if len(vis) and len(vis) % k == 0:
-        grid = vis.to_numpy(zero_copy_only=False).reshape(-1, k)
+    label_counts = np.zeros(n_classes, dtype=np.int64)
+    for batch in table.iter_batches(columns=["keypoints"], batch_rows=16384):
+        flat = flat_from_arrow(batch.column(0), num_keypoints=k)
+        n_instances += int(flat.counts.sum())
+        empty_rows += int((flat.counts == 0).sum())
+        rows_vis = np.repeat(flat.has_visibilities, flat.counts)
+        grid = flat.visibilities[rows_vis]
         for v in range(3):
-            visibility[:, v] = (grid == v).sum(axis=0)
-    labels_flat = pc.list_flatten(
-        pc.struct_field(pc.struct_field(keypoints, "instances_additional_data"), "label")
-    ).to_numpy(zero_copy_only=False)
-    label_counts = (
-        np.bincount(labels_flat, minlength=len(schema.classes))
-        if len(labels_flat)
-        else np.zeros(len(schema.classes), int)
-    )
+            visibility[:, v] += (grid == v).sum(axis=0)
+        if len(flat.labels):
+            label_counts += np.bincount(flat.labels, minlength=n_classes)[:n_classes]
     labels = {schema.classes[i]: int(c) for i, c in enumerate(label_counts) if c}
-    name_width = max(len(n) for n in schema.keypoint_names)
+    name_width = max(len("keypoint"), *(len(n) for n in schema.keypoint_names))
     rows = [
         f"schema     K={k}, {len(schema.lines)} lines, "
         f"flip indices: {'yes' if schema.flip_indices else 'no'}, "
@@ -109,7 +118,7 @@ def summarize(table: Table) -> TableSummary:
         ref=table.ref,
         rows=len(table),
         instances=n_instances,
-        images_without_instances=int((counts.to_numpy() == 0).sum()),
+        images_without_instances=empty_rows,
         visibility_counts=visibility,
         labels=labels,
         lineage=[(h.revision, h.operation) for h in history],
