@@ -64,7 +64,9 @@ def read_annotations(
     notes: Notes,
 ) -> Annotations:
     """Check the annotations and turn those of the keypoint layout into instances."""
-    anns = decode_section(file, raw, section_raw, "annotations", ANNOTATION_TYPES)
+    anns = decode_section(
+        file, raw, section_raw, "annotations", ANNOTATION_TYPES, ("keypoints", "bbox")
+    )
     n, m = anns.size, len(rows["ids"])
     id_col = reader.numbers(anns, "id")
     ann_ids = reader.whole(anns, id_col, "id")

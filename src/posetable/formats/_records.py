@@ -123,7 +123,12 @@ def _struct(what: str, keys: list[str], typed: Mapping[str, Any]) -> Any:
 
 
 def decode_section(
-    path: object, raw: bytes, section: Raw | None, what: str, typed: Mapping[str, Any]
+    path: object,
+    raw: bytes,
+    section: Raw | None,
+    what: str,
+    typed: Mapping[str, Any],
+    raw_keys: Sequence[str] = (),
 ) -> Section:
     """Decode the list ``section`` into columns (see the module docstring).
 
@@ -132,7 +137,8 @@ def decode_section(
             that is not a number (names the record and field).
     """
     if section is None:
-        return Section(what, 0, [], {key: [] for key in typed}, raw, _EMPTY, frozenset(typed))
+        columns = {key: [] for key in (*typed, *raw_keys)}
+        return Section(what, 0, [], columns, raw, _EMPTY, frozenset(typed))
     keys = _first_keys(section)
     keys += [key for key in typed if key not in keys]
     records: list[Any] | None = None
@@ -148,9 +154,13 @@ def decode_section(
                 continue
             raise _shape_error(path, raw, section, what, exc) from None
     if records is None:  # a pathological file: too many keys found late; decode generically
-        return _generic(path, raw, section, what, typed)
-    columns = {key: list(map(attrgetter(f"f{i}"), records)) for i, key in enumerate(keys)}
-    return Section(what, len(records), keys, columns, raw, section, frozenset(typed))
+        found = _generic(path, raw, section, what, typed)
+    else:
+        columns = {key: list(map(attrgetter(f"f{i}"), records)) for i, key in enumerate(keys)}
+        found = Section(what, len(records), keys, columns, raw, section, frozenset(typed))
+    for key in raw_keys:  # modelled raw fields that no record has
+        found.columns.setdefault(key, [_EMPTY] * found.size)
+    return found
 
 
 def _generic(
@@ -163,7 +173,7 @@ def _generic(
             raise FormatError(f"'{what}' must be a list of objects", path=path)
         keys += [key for key in record if key not in keys]
     columns: dict[str, list[Any]] = {}
-    for key in keys:
+    for key in (*keys, *(k for k in typed if k not in keys)):
         if key in typed:
             columns[key] = [r.get(key, UNSET) for r in records]
         else:
