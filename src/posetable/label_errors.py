@@ -88,14 +88,13 @@ def find_label_errors(
     rows = sorted(mapping)
     records = table.rows(rows) if rows else []
     gt_items: list[Keypoints2DInstances | None] = [r["keypoints"] for r in records]
-    dt_items: list[Keypoints2DInstances | None] = []
-    for row in rows:
-        pred = run.predictions(mapping[row])
-        if pred is not None and inst_thr is not None and pred.instance_confidences is not None:
-            pred = pred.select(pred.instance_confidences >= inst_thr)
-        dt_items.append(pred)
+    every_prediction = run.all_predictions()
+    dt_items = [every_prediction[mapping[row]] for row in rows]
     gt = FlatInstances.from_rows(gt_items, k)
     dt = FlatInstances.from_rows(dt_items, k)
+    # low-scoring predictions still show that something is there (no spurious label), but
+    # only confident ones are evidence of a missing label or of a wrong keypoint
+    confident_dt = dt.score >= inst_thr if inst_thr is not None else np.ones(len(dt), bool)
     sigmas = schema.sigmas
     flips = np.asarray(schema.flip_indices if schema.flip_indices is not None else range(k))
     gi, di = same_row_pairs(gt.row, dt.row)
@@ -110,7 +109,10 @@ def find_label_errors(
         gt_visibility=gt.visibility[:, flips],
     )
     quality = np.maximum(oks, oks_flip)
-    gt_best, gt_best_q = _best_per_group(gi, quality, len(gt))
+    confident_pairs = np.flatnonzero(confident_dt[di])
+    gt_best, _ = _best_per_group(gi[confident_pairs], quality[confident_pairs], len(gt))
+    gt_best = np.where(gt_best >= 0, confident_pairs[np.maximum(gt_best, 0)], -1)
+    gt_any, gt_any_q = _best_per_group(gi, quality, len(gt))
     dt_best, dt_best_oks = _best_per_group(di, quality, len(dt))
     labeled = gt.visibility > 0
     k1 = labeled.sum(axis=1)
@@ -236,7 +238,7 @@ def find_label_errors(
     if "spurious_annotation" in kinds:
         predicted_rows = np.zeros(len(rows), bool)
         predicted_rows[[r for r, item in enumerate(dt_items) if item is not None]] = True
-        best = np.where(gt_best >= 0, gt_best_q, 0.0)
+        best = np.where(gt_any >= 0, gt_any_q, 0.0)
         lonely = ~gt.iscrowd & (k1 > 0) & predicted_rows[gt.row] & (best < 0.1)
         at = np.flatnonzero(lonely)
         add(
@@ -250,7 +252,7 @@ def find_label_errors(
         )
     if "missing_annotation" in kinds:
         best = np.where(dt_best >= 0, dt_best_oks, 0.0)
-        at = np.flatnonzero(best < MATCH_OKS)
+        at = np.flatnonzero((best < MATCH_OKS) & confident_dt)
         add(
             "missing_annotation",
             row=dt.row[at],
