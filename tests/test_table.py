@@ -488,3 +488,14 @@ def test_editing_an_old_revision_is_a_conflict(coco: pt.Table) -> None:
     coco.with_rows({0: {"width": 1}})
     with pytest.raises(ConflictError, match="revision 1 is not the latest"):
         coco.with_rows({0: {"width": 2}})
+
+
+def test_unknown_and_mistyped_columns_name_the_row(coco: pt.Table, store: Path) -> None:
+    with pytest.raises(RowError, match=r"row 2: columns \['split'\] are not columns of this table"):
+        coco.with_rows({2: {"split": "val"}})
+    rows = [{"image": f"{i}.jpg", "width": 4, "height": 4, "weight": 1.5} for i in range(3)]
+    rows[2]["weight"] = "heavy"
+    with pytest.raises(
+        RowError, match=r"row 2 \(got .heavy.\): column .weight. must hold double values"
+    ):
+        pt.Table.from_rows(rows, name="typed", schema=pt.Keypoints2DSchema(1), store=store)

@@ -72,6 +72,16 @@ def _positive_int(row: Mapping[str, Any], key: str, where: str) -> int:
     return int(number)
 
 
+def _first_bad_value(values: list[Any], arrow_type: pa.DataType, numbers: list[int]) -> str:
+    """``row N, got <value>`` for the first value that is not of ``arrow_type``."""
+    for value, number in zip(values, numbers, strict=True):
+        try:
+            pa.array([value], arrow_type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            return f"row {number} (got {value!r})"
+    return f"rows {numbers[0]}..{numbers[-1]}"  # pragma: no cover - the batch failed as a whole
+
+
 def instances_of(
     row: Mapping[str, Any], schema: Keypoints2DSchema, where: str
 ) -> Keypoints2DInstances:
@@ -146,10 +156,9 @@ def build_batch(
         for name in names:
             try:
                 user_types[name] = pa.array([r.get(name) for r in rows]).type
-            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-                raise RowError(
-                    f"column {name!r}: values of mixed types cannot be stored: {exc}"
-                ) from exc
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                first = next(r.get(name) for r in rows if r.get(name) is not None)
+                user_types[name] = pa.array([first]).type  # the mismatch is named below
             if pa.types.is_null(user_types[name]):
                 user_types[name] = pa.string()
         layout.user_types, layout.user_order = user_types, names
@@ -165,7 +174,7 @@ def build_batch(
             classes=schema.classes,
         )
     except InstancesError as exc:
-        raise RowError(f"rows {first_row}..{first_row + len(rows) - 1}: {exc}") from exc
+        raise RowError(f"rows {numbers[0]}..{numbers[-1]}: {exc}") from exc
     columns: list[pa.Array] = [
         pa.array(sample_ids, pa.int64()),
         pa.array(images, pa.string()),
@@ -178,17 +187,20 @@ def build_batch(
         column_values = [r.get(name) for r in rows]
         try:
             columns.append(pa.array(column_values, arrow_type))
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
             raise RowError(
-                f"rows {first_row}..{first_row + len(rows) - 1}: column {name!r} must hold "
-                f"{arrow_type} values like the first rows: {exc}"
+                f"{_first_bad_value(column_values, arrow_type, numbers)}: column {name!r} must "
+                f"hold {arrow_type} values like the first rows: {exc}"
             ) from exc
-    unknown = {k for r in rows for k in r} - set(BASE_COLUMNS) - set(layout.user_order)
-    if unknown:
-        raise RowError(
-            f"rows {first_row}..{first_row + len(rows) - 1}: columns {sorted(unknown)} were not in "
-            f"the first rows (known: {layout.user_order})"
-        )
+    known = {*BASE_COLUMNS, *layout.user_order}
+    for offset, row in enumerate(rows):
+        unknown = [key for key in row if key not in known]
+        if unknown:
+            raise RowError(
+                f"row {numbers[offset]}: columns {sorted(unknown)} are not columns of this table "
+                f"(user columns: {layout.user_order}); add one with Table.add_column, or give "
+                "every column in the first rows"
+            )
     return pa.RecordBatch.from_arrays(columns, schema=layout.arrow_schema())
 
 
