@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -21,19 +23,31 @@ def test_readme_starts_with_the_two_commands():
     assert blocks[1].strip() == "bash .ci/run"
 
 
-def test_readme_main_command_runs_on_the_bundled_sample(tmp_path):
-    """Runs the main command's posetable part (the install is what CI itself does)."""
-    command = _bash_blocks()[0].split("&&")[-1].split()
-    assert command[0] == "posetable"
-    args = command[1:]
-    if args and args[0] == "serve":  # the dashboard: check it starts, then stop it
-        args = [*args, "--check"]
-    done = subprocess.run(
-        [sys.executable, "-m", "posetable", *args, "--store", str(tmp_path / "store")],
+def _run_posetable(args: list[str], store: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "posetable", *args, "--store", str(store)],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
+
+
+@pytest.mark.integration
+def test_readme_main_command_runs_on_the_bundled_sample(tmp_path):
+    """Runs the main command's posetable part (the install is what CI itself does); the
+    dashboard is started, fetched over HTTP and stopped (``--check``)."""
+    pytest.importorskip("uvicorn")
+    command = _bash_blocks()[0].split("&&")[-1].split()
+    assert command[:3] == ["posetable", "serve", "--sample"]
+    done = _run_posetable([*command[1:], "--port", "0", "--check"], tmp_path / "store")
     assert done.returncode == 0, done.stderr
     assert "coco-sample" in done.stdout
+    assert "dashboard check passed" in done.stdout
+
+
+def test_demo_runs_on_the_bundled_sample_without_extras(tmp_path):
+    done = _run_posetable(["demo"], tmp_path / "store")
+    assert done.returncode == 0, done.stderr
+    assert "coco-sample" in done.stdout
+    assert "nose" in done.stdout

@@ -31,6 +31,11 @@ def register(sub: Any) -> None:
         action="store_true",
         help="import the bundled COCO sample and a run of predictions on it, then open it",
     )
+    serve.add_argument(
+        "--check",
+        action="store_true",
+        help="start, fetch the page and the API once over HTTP, then stop (a smoke test)",
+    )
     serve.set_defaults(handler=_serve)
 
 
@@ -42,10 +47,21 @@ def _serve(args: argparse.Namespace) -> int:
             print(
                 f"opened {prepared.table}" + (f" with run {prepared.run}" if prepared.run else "")
             )
-        print(f"posetable dashboard: {prepared.url}  (Ctrl+C to stop)", flush=True)
+        stop = "checking, then stopping" if args.check else "Ctrl+C to stop"
+        print(f"posetable dashboard: {prepared.url}  ({stop})", flush=True)
 
     try:
-        serve(args.store, host=args.host, port=args.port, sample=args.sample, on_ready=ready)
+        serve(
+            args.store,
+            host=args.host,
+            port=args.port,
+            sample=args.sample,
+            on_ready=ready,
+            check=args.check,
+        )
     except KeyboardInterrupt:  # pragma: no cover - interactive
         print("stopped", file=sys.stderr)
+        return 0
+    if args.check:
+        print("dashboard check passed: the page and /api/tables answered over HTTP")
     return 0

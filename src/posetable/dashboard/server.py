@@ -14,6 +14,7 @@ import socket
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from posetable.errors import PosetableError, missing_extra
@@ -113,6 +114,7 @@ def serve(
     sample: bool = False,
     log_level: str = "warning",
     on_ready: Callable[[Prepared], None] | None = None,
+    check: bool = False,
 ) -> None:
     """Serve the dashboard until interrupted (blocks).
 
@@ -123,6 +125,8 @@ def serve(
         sample: import the bundled sample and a run on it first (once per store).
         log_level: uvicorn's log level.
         on_ready: called with the socket and URL before serving (the CLI prints the URL).
+        check: serve, fetch the page and its tables endpoint over HTTP once, then stop
+            (raises when either fails): a smoke test of the whole stack.
     """
     try:
         import uvicorn
@@ -138,6 +142,36 @@ def serve(
     config = uvicorn.Config(app, log_level=log_level, access_log=False, timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     try:
-        server.run(sockets=[prepared.sock])
+        if check:
+            _serve_and_check(server, prepared)
+        else:
+            server.run(sockets=[prepared.sock])
     finally:
         prepared.sock.close()
+
+
+def _serve_and_check(server: Any, prepared: Prepared) -> None:
+    """Serve in a thread, GET ``/`` and ``/api/tables`` once, then stop the server."""
+    import threading
+    import time
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    server.config.install_signal_handlers = False
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [prepared.sock]}, daemon=True)
+    thread.start()
+    parts = urlsplit(prepared.url)
+    base = f"{parts.scheme}://{parts.netloc}"
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("the dashboard server did not start within 30 s")
+            time.sleep(0.05)
+        for path in ("/", "/api/tables"):
+            with urllib.request.urlopen(base + path, timeout=30) as response:
+                if response.status != 200:
+                    raise RuntimeError(f"GET {path} answered {response.status}")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
