@@ -79,10 +79,10 @@ def dataset_root(data: dict[str, Any], yaml_path: Path) -> Path:
         return base
     root = Path(str(value)).expanduser()
     if root.is_absolute():
-        return root
+        return Path(os.path.normpath(root))
     if (base / root).exists() or not (Path.cwd() / root).exists():
-        return (base / root).absolute()
-    return (Path.cwd() / root).absolute()
+        return Path(os.path.normpath(base / root))
+    return Path(os.path.normpath(Path.cwd() / root))
 
 
 def _entry_images(root: Path, entry: Any, yaml_path: Path, split: str) -> list[str]:
