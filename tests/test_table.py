@@ -499,3 +499,25 @@ def test_unknown_and_mistyped_columns_name_the_row(coco: pt.Table, store: Path) 
         RowError, match=r"row 2 \(got .heavy.\): column .weight. must hold double values"
     ):
         pt.Table.from_rows(rows, name="typed", schema=pt.Keypoints2DSchema(1), store=store)
+
+
+def test_table_writer_spellings_and_a_second_revision(shared_data, store: Path) -> None:
+    schema, rows = coco_rows(shared_data("aic"))
+    writer = pt.TableWriter(name="aic", schema=schema, store=store)
+    writer.append(rows[0])
+    writer.extend(iter(rows[1:]))
+    assert len(writer) == len(rows)
+    first = writer.close()
+    assert writer.table is first and writer.finalize() is first
+    again = pt.TableWriter("aic", schema=schema, store=store)
+    again.add_rows(rows[:1])
+    second = again.finalize()
+    assert (second.revision, second.parent, len(second)) == (2, 1, 1)
+    with pytest.raises(pt.errors.RevisionError, match="already exists"):
+        pt.TableWriter("aic", schema=schema, store=store, if_exists="error")
+    stale = pt.TableWriter("aic", schema=schema, store=store)
+    stale.add_row(rows[0])
+    pt.Table.from_rows(rows, name="aic", schema=schema, store=store)  # someone else commits first
+    with pytest.raises(ConflictError, match="changed while writing"):
+        stale.finalize()
+    assert pt.Table.open("aic", store=store).revision == 3

@@ -112,6 +112,14 @@ class TableWriter:
         for row in rows:
             self.add_row(row)
 
+    def append(self, row: Mapping[str, Any]) -> None:
+        """Same as :meth:`add_row` (the list spelling)."""
+        self.add_row(row)
+
+    def extend(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Same as :meth:`add_rows` (the list spelling)."""
+        self.add_rows(rows)
+
     def add_batch(self, columns: Mapping[str, Sequence[Any]]) -> None:
         """Append rows given as columns: ``{"image": [...], "width": [...], ...}``."""
         self._check_open()
@@ -184,6 +192,10 @@ class TableWriter:
         self._state = "finalized"
         self._table = Table(self._store, self._name, dataset)
         return self._table
+
+    def close(self) -> Table:
+        """Same as :meth:`finalize` (the file spelling)."""
+        return self.finalize()
 
     def abort(self) -> None:
         """Discard everything added; no revision is made."""
