@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 import posetable as pt
 from posetable.errors import ConflictError, RowError, RowIndexError, SchemaError
-from tests._core_tables import COCO_FOLDERS, coco_rows, coco_table, files_under, versions
+from posetable.instances import object_array
+from tests._core_tables import COCO_FOLDERS, coco_rows, coco_table, files_under, read_coco, versions
 from tests.test_instances import row_values
 
 KI = pt.Keypoints2DInstances
@@ -521,3 +522,42 @@ def test_table_writer_spellings_and_a_second_revision(shared_data, store: Path) 
     with pytest.raises(ConflictError, match="changed while writing"):
         stale.finalize()
     assert pt.Table.open("aic", store=store).revision == 3
+
+
+def test_list_valued_instance_fields_come_back_as_given(shared_data, store: Path) -> None:
+    data = read_coco(shared_data("coco_wholebody"))
+    schema, rows = coco_rows(shared_data("coco_wholebody"))
+    by_image: dict[int, list[dict[str, Any]]] = {}
+    for annotation in data["annotations"]:
+        by_image.setdefault(annotation["image_id"], []).append(annotation)
+    for image, row in zip(data["images"], rows, strict=True):
+        anns = by_image.get(image["id"], [])
+        kp = row["keypoints"]
+        for field in ("segmentation", "face_kpts", "lefthand_box", "face_valid"):
+            kp.instance_extras[field] = object_array([a[field] for a in anns])
+    table = pt.Table.from_rows(rows, name="wb", schema=schema, store=store)
+    for image, got in zip(data["images"], table.rows(range(len(table))), strict=True):
+        anns = by_image.get(image["id"], [])
+        extras = got["keypoints"].instance_extras
+        assert extras["segmentation"].tolist() == [a["segmentation"] for a in anns]
+        assert extras["face_kpts"].tolist() == [a["face_kpts"] for a in anns]
+        assert extras["face_valid"].tolist() == [a["face_valid"] for a in anns]
+    assert table[1]["keypoints"].instance_extras["lefthand_box"].tolist() == [
+        a["lefthand_box"] for a in by_image[data["images"][1]["id"]]
+    ]
+
+
+def test_mutated_instances_are_checked_again_when_written(coco: pt.Table) -> None:
+    kp = coco[3]["keypoints"]
+    kp.instance_extras["area"] = kp.instance_extras["area"][:2]
+    with pytest.raises(
+        RowError,
+        match=r"row 3: instance_extras\['area'\] must have one value per instance \(N=5\), got 2",
+    ):
+        coco.with_rows({3: {"keypoints": kp}})
+    kp = coco[3]["keypoints"]
+    kp.keypoints = kp.keypoints[:, :5]
+    with pytest.raises(
+        RowError, match=r"row 3: keypoints must have shape \(N, K=17, 2\), got \(5, 5, 2\)"
+    ):
+        coco.with_rows({3: {"keypoints": kp}})

@@ -441,8 +441,13 @@ def instances_to_arrow(
             values = item_extras.get(name)
             if values is None:
                 extra_missing[name][r] = True
+            elif len(values) != shape[0]:
+                raise RowError(
+                    f"row {row_name(r)}: instance_extras[{name!r}] must have one value per "
+                    f"instance (N={shape[0]}), got {len(values)}"
+                )
             else:
-                extra_parts[name].append(values)
+                extra_parts[name].append(np.asarray(values))
     total = int(counts.sum())
     offsets = np.zeros(m + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
