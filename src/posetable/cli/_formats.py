@@ -1,0 +1,144 @@
+"""``posetable import coco|yolo`` and ``posetable export coco|yolo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from posetable.cli import add_store_argument
+
+
+def register(sub: Any) -> None:
+    """Add the import and export commands."""
+    importer = sub.add_parser("import", help="import a COCO keypoints file or a YOLO-pose dataset")
+    kinds = importer.add_subparsers(dest="format", metavar="FORMAT", required=True)
+    coco = kinds.add_parser("coco", help="a COCO keypoints JSON (one row per image)")
+    coco.add_argument("file", help="the COCO keypoints JSON")
+    coco.add_argument("--images", metavar="DIR", help="the folder images[].file_name is under")
+    coco.add_argument("--name", required=True, help="the table name")
+    coco.add_argument("--category", help="the keypoint category (name or id) to import")
+    coco.add_argument(
+        "--missing-images",
+        choices=("error", "warn", "skip"),
+        default="error",
+        help="what to do about image files that do not exist (default: error)",
+    )
+    _common(coco)
+    coco.set_defaults(handler=_import_coco)
+    yolo = kinds.add_parser("yolo", help="one split of an Ultralytics YOLO-pose dataset")
+    yolo.add_argument("data_yaml", help="the dataset's data.yaml")
+    yolo.add_argument("--split", default="train", help="train, val, test... (default: train)")
+    yolo.add_argument("--name", required=True, help="the table name")
+    _common(yolo)
+    yolo.set_defaults(handler=_import_yolo)
+
+    exporter = sub.add_parser("export", help="write a table as COCO JSON or a YOLO-pose dataset")
+    kinds = exporter.add_subparsers(dest="format", metavar="FORMAT", required=True)
+    coco_out = kinds.add_parser("coco", help="a COCO keypoints JSON")
+    coco_out.add_argument("table", help="table name, or name@REVISION")
+    coco_out.add_argument("out", help="the JSON file to write")
+    _common(coco_out)
+    coco_out.set_defaults(handler=_export_coco)
+    yolo_out = kinds.add_parser("yolo", help="an Ultralytics YOLO-pose dataset folder")
+    yolo_out.add_argument("table", help="table name, or name@REVISION")
+    yolo_out.add_argument("out", help="the dataset folder to write")
+    yolo_out.add_argument(
+        "--image-mode",
+        choices=("symlink", "copy", "none"),
+        default="symlink",
+        help="link (default), copy or leave out the images",
+    )
+    yolo_out.add_argument("--split", help="the split to write (default: the imported one)")
+    _common(yolo_out)
+    yolo_out.set_defaults(handler=_export_yolo)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    add_store_argument(parser)
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (default: on large inputs)"
+    )
+
+
+def _progress(args: argparse.Namespace) -> bool | None:
+    return False if args.no_progress else None
+
+
+def _with_notes(call: Callable[[], Any]) -> Any:
+    """Run a library call, printing its warnings as notes on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = call()
+    for warning in caught:
+        print(f"posetable: note: {warning.message}", file=sys.stderr)
+    return result
+
+
+def _summary(table: Any) -> str:
+    instances = table.sql("SELECT coalesce(sum(len(keypoints.instances)), 0) FROM t").column(0)
+    return (
+        f"{len(table)} images, {instances[0].as_py()} instances, K={table.schema.num_keypoints} "
+        f"-> {table.ref} in {table.store.root}"
+    )
+
+
+def _import_coco(args: argparse.Namespace) -> int:
+    from posetable.table import Table
+
+    category: Any = args.category
+    if category is not None and category.isdigit():
+        category = int(category)
+    table = _with_notes(
+        lambda: Table.from_coco(
+            args.file,
+            args.images,
+            name=args.name,
+            store=args.store,
+            category=category,
+            missing_images=args.missing_images,
+            progress=_progress(args),
+        )
+    )
+    print(f"imported {args.file}: {_summary(table)}")
+    return 0
+
+
+def _import_yolo(args: argparse.Namespace) -> int:
+    from posetable.table import Table
+
+    table = _with_notes(
+        lambda: Table.from_yolo(
+            args.data_yaml,
+            split=args.split,
+            name=args.name,
+            store=args.store,
+            progress=_progress(args),
+        )
+    )
+    print(f"imported {args.data_yaml} ({args.split}): {_summary(table)}")
+    return 0
+
+
+def _export_coco(args: argparse.Namespace) -> int:
+    from posetable.table import Table
+
+    table = Table.open(args.table, store=args.store)
+    path = _with_notes(lambda: table.export_coco(args.out, progress=_progress(args)))
+    print(f"wrote {table.ref} as COCO keypoints JSON: {path}")
+    return 0
+
+
+def _export_yolo(args: argparse.Namespace) -> int:
+    from posetable.table import Table
+
+    table = Table.open(args.table, store=args.store)
+    path = _with_notes(
+        lambda: table.export_yolo(
+            args.out, image_mode=args.image_mode, split=args.split, progress=_progress(args)
+        )
+    )
+    print(f"wrote {table.ref} as a YOLO-pose dataset: {path}")
+    return 0

@@ -1,0 +1,78 @@
+"""``posetable import`` / ``posetable export`` through the command line's entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+import posetable as pt
+from posetable.cli import main
+from tests._formats_support import json_difference
+
+
+def test_import_and_export_coco(
+    shared_data, store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = shared_data("coco_kpts")
+    code = main(
+        ["import", "coco", str(folder / "annotations.json"), "--images", str(folder / "images"),
+         "--name", "people", "--store", str(store)]
+    )  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "4 images, 14 instances, K=17 -> people@1" in out
+    assert (
+        main(["export", "coco", "people", str(tmp_path / "out.json"), "--store", str(store)]) == 0
+    )
+    assert "wrote people@1 as COCO keypoints JSON" in capsys.readouterr().out
+    given = json.loads((folder / "annotations.json").read_text())
+    assert json_difference(given, json.loads((tmp_path / "out.json").read_text())) is None
+
+
+def test_import_notes_go_to_stderr(
+    shared_data, store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = shared_data("crowdpose")
+    args = ["import", "coco", str(folder / "annotations.json"), "--name", "crowd"]
+    assert main([*args, "--store", str(store)]) == 0
+    captured = capsys.readouterr()
+    assert "posetable: note:" in captured.err and "had no 'area'" in captured.err
+    assert "2 images, 5 instances, K=14" in captured.out
+
+
+def test_import_and_export_yolo(
+    shared_data, store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = shared_data("coco8_pose_yolo")
+    code = main(
+        ["import", "yolo", str(folder / "coco8-pose.yaml"), "--split", "val", "--name", "val",
+         "--store", str(store), "--no-progress"]
+    )  # fmt: skip
+    assert code == 0
+    assert "2 images, 9 instances, K=17 -> val@1" in capsys.readouterr().out
+    out = tmp_path / "yolo"
+    assert (
+        main(["export", "yolo", "val", str(out), "--store", str(store), "--image-mode", "copy"])
+        == 0
+    )
+    assert "as a YOLO-pose dataset" in capsys.readouterr().out
+    spec = yaml.safe_load((out / "data.yaml").read_text())
+    assert spec["val"] == "images/val" and spec["kpt_shape"] == [17, 3]
+    assert sorted(p.name for p in (out / "images" / "val").iterdir()) == sorted(
+        p.name for p in (folder / "images" / "val").iterdir()
+    )
+    assert len(pt.Table.from_yolo(out / "data.yaml", split="val", name="again", store=store)) == 2
+
+
+def test_a_bad_file_is_an_error_exit_with_the_message(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"images": [')
+    assert main(["import", "coco", str(bad), "--name", "x", "--store", str(store)]) == 2
+    err = capsys.readouterr().err
+    assert "posetable: error:" in err and "bad.json:1" in err and "not valid JSON" in err
+    assert pt.list_tables(store=store) == []
