@@ -18,6 +18,7 @@ from posetable._coco_constants import (
 from posetable.accept import accept_predictions, accept_predictions_plan
 from posetable.eval import EvaluationResult, evaluate, evaluate_coco
 from posetable.filtering import filter_predictions
+from posetable.formats.yolo import read_yolo_predictions
 from posetable.helper import KeypointHelper
 from posetable.instances import Keypoints2DInstances
 from posetable.label_errors import find_label_errors
@@ -53,4 +54,5 @@ __all__ = [
     "find_label_errors",
     "list_runs",
     "list_tables",
+    "read_yolo_predictions",
 ]
