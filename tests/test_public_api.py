@@ -86,3 +86,35 @@ def test_public_classes_and_functions_have_an_example() -> None:
         if ">>>" not in (getattr(pt, name).__doc__ or "")
     ]
     assert lacking == []
+
+
+CORE_MODULES = [
+    "posetable",
+    "posetable.errors",
+    "posetable.schema",
+    "posetable.instances",
+    "posetable._arrow",
+    "posetable._arrow_decode",
+    "posetable._rows",
+    "posetable.store",
+    "posetable.table",
+    "posetable.writer",
+    "posetable.helper",
+    "posetable.summary",
+    "posetable.sample",
+]
+
+
+@pytest.mark.parametrize("name", CORE_MODULES)
+def test_core_docstring_examples_run(name: str, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The examples also run here, since the suite's paths (``tests``) do not reach ``src``."""
+    import doctest
+    import importlib
+
+    monkeypatch.chdir(tmp_path)  # an example that uses the default store writes here
+    module = importlib.import_module(name)
+    flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    result = doctest.testmod(module, optionflags=flags, verbose=False)
+    assert result.failed == 0
+    if name != "posetable._rows":
+        assert result.attempted > 0, f"{name} has no example"
