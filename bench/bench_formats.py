@@ -171,9 +171,7 @@ def bench_coco(path: Path, work: Path, repeat: int, label: str) -> None:
     print(f"  json.load + pycocotools COCO index  {ref:8.3f} s")
     ratio = own / ref
     print(f"  posetable Table.from_coco           {own:8.3f} s   ratio {ratio:.2f}x (goal <= 0.5x)")
-    print(
-        f"  posetable export_coco               {export:8.3f} s   (json.loads + dumps: {dump:.3f} s)"
-    )
+    print(f"  posetable export_coco               {export:8.3f} s   (json round trip {dump:.3f} s)")
 
 
 def peak_memory(path: Path, work: Path) -> None:
