@@ -131,3 +131,16 @@ def test_images_without_label_files_have_no_instances(data: Path, store: Path) -
     (data / LABEL).unlink()
     table = pt.Table.from_yolo(data / "coco8-pose.yaml", name="y", store=store)
     assert [len(r["keypoints"]) for r in table] == [1, 0]
+
+
+def test_missing_images_of_a_list_file(data: Path, store: Path) -> None:
+    listed = ["./images/train/000000000785.jpg", "./images/train/gone.jpg"]
+    (data / "train.txt").write_text("\n".join(listed) + "\n")
+    path = edit_yaml(data, train="train.txt")
+    with pytest.raises(MissingFileError, match=r"1 of 2 images .*gone\.jpg") as caught:
+        pt.Table.from_yolo(path, name="x", store=store)
+    assert isinstance(caught.value, FileNotFoundError)
+    assert pt.list_tables(store=store) == []
+    with pytest.warns(pt.errors.PosetableWarning, match="left out"):
+        table = pt.Table.from_yolo(path, name="x", store=store, missing_images="skip")
+    assert len(table) == 1

@@ -137,7 +137,7 @@ def decode_section(
             that is not a number (names the record and field).
     """
     if section is None:
-        columns = {key: [] for key in (*typed, *raw_keys)}
+        columns: dict[str, list[Any]] = {key: [] for key in (*typed, *raw_keys)}
         return Section(what, 0, [], columns, raw, _EMPTY, frozenset(typed))
     keys = _first_keys(section)
     keys += [key for key in typed if key not in keys]

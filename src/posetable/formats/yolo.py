@@ -33,8 +33,10 @@ import numpy as np
 import pyarrow as pa
 
 from posetable._arrow import keypoints_column
-from posetable.formats._images import image_sizes
-from posetable.formats._notes import show_progress, stages
+from posetable.errors import FormatError
+from posetable.formats._errors import MissingFileError
+from posetable.formats._images import image_sizes, missing_files
+from posetable.formats._notes import Notes, first_few, show_progress, stages
 from posetable.formats._yolo_labels import LabelLines, parse_lines, read_files
 from posetable.formats._yolo_yaml import (
     YoloLayout,
@@ -61,6 +63,7 @@ def table_from_yolo(
     name: str,
     store: StoreLike = None,
     tolerance: float = TOLERANCE,
+    missing_images: str = "error",
     progress: bool | None = None,
 ) -> Table:
     """Import one split of an Ultralytics YOLO-pose dataset as a new table.
@@ -71,6 +74,9 @@ def table_from_yolo(
         name: the table name.
         store: the store (default ``$POSETABLE_HOME`` or ``./posetable-data``).
         tolerance: how far normalised values may lie outside [0, 1] (Ultralytics: 0.01).
+        missing_images: images a list file names that do not exist: ``"error"`` (default,
+            listing the first few), or ``"skip"``/``"warn"`` (left out, with a warning:
+            without the file there is no image size to turn the labels into pixels).
         progress: draw progress bars (default: for large datasets only).
 
     Raises:
@@ -96,6 +102,8 @@ def table_from_yolo(
     data = load_yaml(yaml_path)
     layout = yolo_layout(data, yaml_path)
     root, images = split_images(data, yaml_path, split)
+    notes = Notes(yaml_path)
+    images = _existing(images, yaml_path, split, missing_images, notes)
     enabled = show_progress(progress, len(images))
     names = ["labels", "image sizes", "write"]
     with stages(names, enabled=enabled, description=f"import {split}") as step:
@@ -144,7 +152,30 @@ def table_from_yolo(
                 "seconds": round(time.perf_counter() - started, 3),
             },
         )
+    notes.emit()
     return table
+
+
+def _existing(
+    images: list[str], yaml_path: Path, split: str, missing_images: str, notes: Notes
+) -> list[str]:
+    """The images that exist; the missing ones are an error or left out with a note."""
+    if missing_images not in ("error", "warn", "skip"):
+        raise FormatError(
+            f"missing_images must be one of ['error', 'warn', 'skip'], got {missing_images!r}"
+        )
+    missing = missing_files(images)
+    if not missing.size:
+        return images
+    text = (
+        f"{missing.size} of {len(images)} images of split '{split}' do not exist: "
+        f"{first_few(images[i] for i in missing.tolist())}"
+    )
+    if missing_images == "error":
+        raise MissingFileError(f"{yaml_path}: {text}; pass missing_images='skip' to leave them out")
+    notes.add(text + "; they were left out (their size, needed for pixels, is unknown)")
+    gone = set(missing.tolist())
+    return [p for i, p in enumerate(images) if i not in gone]
 
 
 def _metadata(
