@@ -154,7 +154,8 @@ def bench_coco(path: Path, work: Path, repeat: int, label: str) -> None:
     counter = iter(range(1_000_000))
 
     def ours() -> pt.Table:
-        return pt.Table.from_coco(path, name="bench", store=work / f"store-{next(counter)}")
+        store = work / f"store-{next(counter)}"
+        return pt.Table.from_coco(path, name="bench", store=store, progress=False)
 
     reference, mine = [], []
     for _ in range(repeat):  # interleaved: both see the same machine load
@@ -162,7 +163,7 @@ def bench_coco(path: Path, work: Path, repeat: int, label: str) -> None:
         mine.append(best(ours, 1))
     ref, own = min(reference), min(mine)
     table = ours()
-    export = best(lambda: table.export_coco(work / "export.json"), max(1, repeat // 2))
+    export = best(lambda: table.export_coco(work / "export.json", progress=False), 1)
     dump = best(
         lambda: (work / "dump.json").write_text(json.dumps(json.loads(path.read_bytes()))), 1
     )
@@ -175,21 +176,26 @@ def bench_coco(path: Path, work: Path, repeat: int, label: str) -> None:
 
 
 def peak_memory(path: Path, work: Path) -> None:
+    """Peak resident memory (VmHWM) of a fresh process importing ``path``."""
     code = (
-        "import resource, sys, posetable as pt\n"
-        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "if sys.argv[1] == 'import':\n"
-        f"    pt.Table.from_coco({str(path)!r}, name='peak', store={str(work / 'peak')!r})\n"
-        "print(base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "import sys, posetable as pt\n"
+        "def hwm():\n"
+        "    for line in open('/proc/self/status'):\n"
+        "        if line.startswith('VmHWM'):\n"
+        "            return int(line.split()[1])\n"
+        "base = hwm()\n"
+        f"pt.Table.from_coco({str(path)!r}, name='peak', store={str(work / 'peak')!r},\n"
+        "                  progress=False)\n"
+        "print(base, hwm())\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code, "import"], capture_output=True, text=True, check=True
+        [sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()
     base, peak = int(out[0]) / 1024, int(out[1]) / 1024
     size = path.stat().st_size / 2**20
     print(
         f"  peak RSS of the import process      {peak:8.0f} MiB (python + posetable alone "
-        f"{base:.0f} MiB; file {size:.0f} MiB)"
+        f"{base:.0f} MiB; the file is {size:.0f} MiB)"
     )
 
 
@@ -237,7 +243,8 @@ def bench_yolo(data_yaml: Path, work: Path, repeat: int) -> None:
     counter = iter(range(1_000_000))
 
     def ours() -> pt.Table:
-        return pt.Table.from_yolo(data_yaml, name="bench", store=work / f"yolo-{next(counter)}")
+        store = work / f"yolo-{next(counter)}"
+        return pt.Table.from_yolo(data_yaml, name="bench", store=store, progress=False)
 
     own = best(ours, repeat)
     megabytes = sum(os.path.getsize(p) for p in labels) / 2**20

@@ -2,12 +2,14 @@
 
 Sizes follow Ultralytics' rule, so normalised YOLO labels map to the same pixels as in
 training: a JPEG whose EXIF orientation is 6 or 8 (rotated by 90 degrees) reports its
-width and height swapped.
+width and height swapped. JPEG and PNG headers are parsed here (about ten times faster
+than Pillow's ``open``, which walks every marker in Python); other formats go to Pillow.
 """
 
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +24,7 @@ IMAGE_SUFFIXES = frozenset(
     {"bmp", "dng", "jpeg", "jpg", "mpo", "png", "tif", "tiff", "webp", "pfm", "heic"}
 )
 _EXIF_ORIENTATION = 0x0112
+_HEAD = 1 << 16  # bytes read for a header; JPEG metadata before the frame header is small
 
 
 def is_image_name(name: str) -> bool:
@@ -37,6 +40,10 @@ def is_image_name(name: str) -> bool:
 def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     """``(width, height)`` of an image from its header, EXIF rotation applied.
 
+    JPEG and PNG headers are read directly (a few hundred bytes, no decoding); any other
+    file, or a header this reader does not follow, is opened with Pillow (lazily: the size
+    comes from the header there too).
+
     Raises:
         MissingFileError: the file does not exist.
         FormatError: the file is not an image Pillow can read.
@@ -46,15 +53,27 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
         >>> image_size(sample_images() / "000000000785.jpg")
         (640, 425)
     """
+    try:
+        with open(path, "rb") as handle:
+            size = header_size(handle.read(_HEAD))
+    except FileNotFoundError as exc:
+        raise MissingFileError(f"image file {path} does not exist") from exc
+    except OSError as exc:
+        raise FormatError(f"cannot read the image file: {exc}", path=path) from exc
+    return size if size is not None else pillow_size(path)
+
+
+def pillow_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """``(width, height)`` through Pillow, with Ultralytics' EXIF rule."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
             width, height = image.size
-            if image.format in ("JPEG", "MPO") and "exif" in image.info:
+            if image.format == "JPEG" and "exif" in image.info:
                 try:
                     orientation = image.getexif().get(_EXIF_ORIENTATION)
-                except Exception:
+                except Exception:  # a broken EXIF block keeps the raw size
                     orientation = None
                 if orientation in (6, 8):
                     width, height = height, width
@@ -63,6 +82,75 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise FormatError(f"cannot read the image size from the header: {exc}", path=path) from exc
     return int(width), int(height)
+
+
+def header_size(head: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` from the first bytes of a PNG or JPEG, or None to ask Pillow.
+
+    Example:
+        >>> png = b"\\x89PNG\\r\\n\\x1a\\n" + bytes([0, 0, 0, 13]) + b"IHDR"
+        >>> header_size(png + bytes([0, 0, 2, 128, 0, 0, 1, 224]))
+        (640, 480)
+    """
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR" and len(head) >= 24:
+        width, height = struct.unpack(">II", head[16:24])
+        return (width, height) if width and height else None
+    if head[:2] != b"\xff\xd8":
+        return None
+    return _jpeg_size(head)
+
+
+def _jpeg_size(head: bytes) -> tuple[int, int] | None:
+    i, orientation, multi = 2, None, False
+    end = len(head)
+    while i + 4 <= end:
+        if head[i] != 0xFF:
+            return None
+        marker = head[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            i += 2
+            continue
+        (length,) = struct.unpack(">H", head[i + 2 : i + 4])
+        segment = head[i + 4 : i + 2 + length]
+        if marker == 0xE1 and segment[:6] == b"Exif\x00\x00":
+            orientation = _exif_orientation(segment[6:])
+        elif marker == 0xE2 and segment[:4] == b"MPF\x00":
+            multi = True  # Pillow calls it MPO; Ultralytics rotates JPEG only
+        elif 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            if len(segment) < 5:
+                return None
+            height, width = struct.unpack(">HH", segment[1:5])
+            if not width or not height:
+                return None
+            if orientation in (6, 8) and not multi:
+                width, height = height, width
+            return width, height
+        i += 2 + length
+    return None
+
+
+def _exif_orientation(tiff: bytes) -> int | None:
+    """The orientation tag of a TIFF/EXIF block's first IFD (None when absent or odd)."""
+    order = {b"II": "<", b"MM": ">"}.get(tiff[:2])
+    if order is None or len(tiff) < 8:
+        return None
+    (offset,) = struct.unpack(order + "I", tiff[4:8])
+    if offset + 2 > len(tiff):
+        return None
+    (count,) = struct.unpack(order + "H", tiff[offset : offset + 2])
+    for n in range(count):
+        at = offset + 2 + 12 * n
+        if at + 12 > len(tiff):
+            return None
+        tag, kind = struct.unpack(order + "HH", tiff[at : at + 4])
+        if tag == _EXIF_ORIENTATION:
+            if kind != 3:  # SHORT
+                return None
+            return int(struct.unpack(order + "H", tiff[at + 8 : at + 10])[0])
+    return None
 
 
 def image_sizes(
