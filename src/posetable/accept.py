@@ -60,8 +60,10 @@ def _as_ground_truth(
             values[name] = np.full(n, k, np.int64)
         elif name == "id":
             values[name] = np.arange(first_id, first_id + n, dtype=np.int64)
+        elif pa.types.is_large_string(arrow_type):  # a JSON-valued field (segmentation...)
+            values[name] = np.asarray([None] * n, dtype=object)
         elif pa.types.is_string(arrow_type):
-            values[name] = np.asarray(["{}"] * n, dtype=object)
+            values[name] = np.asarray([""] * n, dtype=object)
         elif pa.types.is_boolean(arrow_type):
             values[name] = np.zeros(n, bool)
         else:
