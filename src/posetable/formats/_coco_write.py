@@ -12,9 +12,11 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import numpy as np
 import orjson
 import pyarrow as pa
+from msgspec import Raw
 
 from posetable._arrow import flat_from_arrow
 from posetable.formats._coco_common import (
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from posetable.table import Table
 
 _EXACT_INT = 2.0**53
+_FIELDS = msgspec.json.Decoder(dict[str, Raw])
 _DEFAULT_ANNOTATION_KEYS = [
     "id", "image_id", "category_id", "keypoints", "num_keypoints", "bbox", "area", "iscrowd",
 ]  # fmt: skip
@@ -56,11 +59,16 @@ def _typed(value: Any, kind: str | None) -> Any:
     return value
 
 
-def _load(text: Any) -> dict[str, Any]:
+def _load(text: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A record's kept fields (values as raw JSON, copied verbatim) and its private note."""
     if not text:
-        return {}
-    value = orjson.loads(text)
-    return value if isinstance(value, dict) else {}
+        return {}, {}
+    try:
+        fields = _FIELDS.decode(text)
+    except msgspec.MsgspecError:
+        return {}, {}
+    private = fields.pop(PRIVATE, None)
+    return fields, (orjson.loads(bytes(private)) if private is not None else {})
 
 
 def _ordered(values: dict[str, Any], order: list[str]) -> dict[str, Any]:
@@ -73,6 +81,8 @@ def _ordered(values: dict[str, Any], order: list[str]) -> dict[str, Any]:
 
 def _file_name(image: str, fields: dict[str, Any], roots: list[str]) -> str:
     original = fields.get("file_name")
+    if isinstance(original, Raw):
+        original = msgspec.json.decode(original)
     if isinstance(original, str):
         expected = resolve_image(Path(roots[0]), original) if roots else original
         if image == expected:
@@ -139,8 +149,7 @@ def _images(
     order = list(meta.get("image_keys") or ["id", "file_name", "width", "height"])
     out = []
     for r in range(m):
-        fields = _load(fields_col[r])
-        private = fields.pop(PRIVATE, {})
+        fields, private = _load(fields_col[r])
         types = private.get("types", {})
         absent = set(private.get("absent", ()))
         record = dict(fields)
@@ -175,8 +184,9 @@ def _annotations(
         return np.where(missing[name], default, values) if missing[name].any() else values
 
     fields_text = extras.get("coco_fields", np.full(t, "", dtype=object))
-    fields = [_load(v) if v else {} for v in np.asarray(fields_text, dtype=object).tolist()]
-    privates = [f.pop(PRIVATE, {}) for f in fields]
+    loaded = [_load(v) for v in np.asarray(fields_text, dtype=object).tolist()]
+    fields = [f for f, _ in loaded]
+    privates = [p for _, p in loaded]
     derived = extra("coco_derived", np.zeros(t, np.int64)).astype(np.int64)
     vis = np.where(flat.has_visibilities[rows][:, None], flat.visibilities, 2).astype(np.float64)
     labeled = (vis > 0).sum(axis=1)
@@ -294,7 +304,7 @@ def write_coco(table: Table, path: Path, *, progress: bool | None = None) -> Pat
             del top["annotations"]
         document = _ordered(top, order)
         step("write")
-        payload = orjson.dumps(document)
+        payload = msgspec.json.encode(document)  # kept fields are raw JSON, written as is
         path = path.expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
