@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 import orjson
 
@@ -33,7 +34,8 @@ from posetable.formats._notes import Notes, count_text, first_few, number_text
 from posetable.formats._records import NUMBER, TEXT, Section, decode_section, rest_texts
 
 MISSING_IMAGES = ("error", "warn", "skip")
-IMAGE_TYPES = {"id": NUMBER, "width": NUMBER, "height": NUMBER, "file_name": TEXT}
+IMAGE_TYPES = {"id": NUMBER, "width": NUMBER, "height": NUMBER}
+_TEXTS = msgspec.json.Decoder(list[TEXT])
 
 
 @dataclass
@@ -93,7 +95,7 @@ def read_coco(
     folder = None if image_folder is None else Path(image_folder).expanduser().absolute()
     if folder is not None and not folder.is_dir():
         raise MissingFileError(f"image folder {folder} does not exist (or is not a folder)")
-    images = decode_section(file, raw, top["images"], "images", IMAGE_TYPES)
+    images = decode_section(file, raw, top["images"], "images", IMAGE_TYPES, ("file_name",))
     rows = _read_images(reader, images, folder, notes, missing_images)
     anns = read_annotations(reader, file, raw, top.get("annotations"), rows, coco, notes)
     keep = rows["keep"]
@@ -135,7 +137,13 @@ def read_coco(
 
 
 def _file_names(reader: Reader, images: Section) -> list[str]:
-    names = images.columns["file_name"]
+    """Every image's ``file_name``, decoded in one call (kept raw for export too)."""
+    raws = images.columns["file_name"]
+    joined = b"[" + b",".join(r if len(r) else b"null" for r in raws) + b"]"
+    try:
+        names = _TEXTS.decode(joined)
+    except msgspec.ValidationError:  # an array or object: report the first such record
+        names = [n if isinstance(n, str) else None for n in (_one_text(r) for r in raws)]
     bad = [i for i, n in enumerate(names) if not isinstance(n, str) or not n]
     if bad:
         i = bad[0]
@@ -148,6 +156,13 @@ def _file_names(reader: Reader, images: Section) -> list[str]:
             i,
         )
     return names
+
+
+def _one_text(value: Any) -> Any:
+    try:
+        return _TEXTS.decode(b"[" + (bytes(value) or b"null") + b"]")[0]
+    except msgspec.ValidationError:
+        return None
 
 
 def _check_missing(
