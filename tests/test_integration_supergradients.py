@@ -16,6 +16,7 @@ import pytest
 
 import posetable as pt
 from posetable.errors import PosetableWarning, RunError
+from tests._integration_tables import installed_or_skip
 
 pytestmark = [
     pytest.mark.integration,
@@ -33,9 +34,7 @@ def sg(tmp_path_factory):
     patch = pytest.MonkeyPatch()
     patch.setenv("SUPER_GRADIENTS_LOG_DIR", str(tmp_path_factory.mktemp("sg_logs")))
     patch.setenv("CRASH_HANDLER", "FALSE")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        module = pytest.importorskip("super_gradients")
+    module = installed_or_skip("super_gradients")
     yield module
     patch.undo()
 

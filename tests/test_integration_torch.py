@@ -12,6 +12,7 @@ import pytest
 
 import posetable as pt
 from posetable.errors import NotFoundError, PosetableWarning, RowError, SchemaError
+from tests._integration_tables import installed_or_skip
 
 pytestmark = pytest.mark.integration
 
@@ -20,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def torch():
-    return pytest.importorskip("torch")
+    return installed_or_skip("torch")
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 
 import posetable as pt
 from posetable.errors import NotFoundError, PosetableWarning, RunError, SchemaError
-from tests._integration_tables import yolo_table
+from tests._integration_tables import installed_or_skip, yolo_table
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +24,7 @@ def ultralytics(tmp_path_factory):
     patch = pytest.MonkeyPatch()
     patch.setenv("YOLO_OFFLINE", "1")
     patch.setenv("YOLO_CONFIG_DIR", str(tmp_path_factory.mktemp("yolo-config")))
-    module = pytest.importorskip("ultralytics")
+    module = installed_or_skip("ultralytics")
     from ultralytics.utils import SETTINGS
 
     SETTINGS.update({"sync": False})
@@ -151,7 +151,7 @@ def test_captured_predictions_equal_ultralytics_own_export(trained, tables, modu
 def test_labels_fed_to_ultralytics_match_its_own_coco_conversion(shared_data, store):
     """The table -> Ultralytics label conversion equals Ultralytics-style label files made
     independently from the same COCO annotations (crowd and unlabeled persons left out)."""
-    pytest.importorskip("ultralytics")
+    installed_or_skip("ultralytics")
     from posetable.integrations._common import TableLabels
     from posetable.integrations._ultralytics_data import yolo_labels
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from posetable._validate import check_sigmas
-from posetable.errors import RunError, SchemaError
+from posetable.errors import MissingDependencyError, RunError, SchemaError
 from posetable.instances import Keypoints2DInstances
 from posetable.integrations._common import (
     TableLabels,
@@ -58,9 +58,19 @@ EXTRA = "supergradients"
 PAD_VALUE = 127
 
 
+SG_INSTALL = (
+    'pip install --no-deps "super-gradients==3.7.1" "data-gradients==0.3.2" and its runtime '
+    'packages (README, section "SuperGradients"): its own pins do not install on current '
+    "Python / numpy"
+)
+
+
 def _require() -> Any:
     require("torch", extra=EXTRA)
-    return require("super_gradients", extra=EXTRA, package="super-gradients")
+    try:
+        return require("super_gradients", extra=EXTRA, package="super-gradients")
+    except MissingDependencyError as exc:
+        raise MissingDependencyError(f"{exc}, then {SG_INSTALL}") from exc
 
 
 def default_transforms(
