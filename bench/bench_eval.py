@@ -139,7 +139,9 @@ def make_store_run(gt: Path, res: Path, store: Path) -> None:
     logging.disable(logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        table = pt.Table.from_coco(gt, name="bench", store=store, missing_images="warn")
+        table = pt.Table.from_coco(
+            gt, name="bench", store=store, missing_images="warn", oks_sigmas=SIGMAS.tolist()
+        )
         pt.Run.from_coco_results(table, res, name="bench-run", store=store)
     logging.disable(logging.NOTSET)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -410,8 +410,3 @@ def _checked_predictions(
         area=area.astype(np.float64),
         index=index.astype(np.int64),
     )
-
-
-def as_ground_truth_rows(value: Any) -> bool:
-    """True for a predictions value given per row (sequence or mapping of instances)."""
-    return isinstance(value, (Mapping, list, tuple))

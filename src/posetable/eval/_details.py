@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from posetable.eval._data import EvalInput
-from posetable.eval._engine import Matches, Params, candidate_pairs, group_starts
+from posetable.eval._engine import Matches, Params, candidate_pairs
 from posetable.eval.oks import oks_pairs
 
 
@@ -259,8 +259,3 @@ def image_ap(inp: EvalInput, matches: Matches, params: Params) -> np.ndarray:
     has = counts > 0
     out[has] = sums[has] / counts[has]
     return out
-
-
-def image_positions_of(keys: np.ndarray) -> np.ndarray:
-    """Start position of each run in a sorted key array (re-exported helper)."""
-    return group_starts(keys)

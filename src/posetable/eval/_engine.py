@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from posetable.eval._data import EvalInput
-from posetable.eval.oks import EPS, oks_pairs
+from posetable.eval.oks import EPS, PointColumns, oks_columns
 
 OKS_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
 RECALL_THRESHOLDS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
@@ -132,17 +132,21 @@ def candidate_pairs(
     first = np.cumsum(count) - count
     local = np.arange(total) - np.repeat(first, count)
     pair_gt = g_order[np.repeat(start, count) + local]
-    bounds = _Bounds(inp, evaluated) if total else None
+    if total == 0:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty, np.zeros(0)
+    dt_cols = PointColumns(dt.keypoints[evaluated])
+    gt_cols = PointColumns(gt.keypoints, gt.labeled)
+    bounds = _Bounds(inp, dt_cols, gt_cols)
 
     def work(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         pe, pg, loc = pair_ev[lo:hi], pair_gt[lo:hi], local[lo:hi]
-        if min_oks is not None and min_oks > 0 and bounds is not None:
+        if min_oks is not None and min_oks > 0:
             keep = bounds.may_reach(pe, pg, min_oks)
             pe, pg, loc = pe[keep], pg[keep], loc[keep]
-        values = oks_pairs(
-            dt.keypoints, gt.keypoints, gt.labeled, gt.area, gt.box, inp.sigmas,
-            evaluated[pe], pg, dt_extent=None if bounds is None else bounds.d_box[pe],
-        )  # fmt: skip
+        values = oks_columns(
+            dt_cols, gt_cols, gt.area, gt.box, inp.sigmas, pe, pg, dt_extent=bounds.d_box[pe]
+        )
         if min_oks is not None:
             keep = values >= min_oks
             return pe[keep], pg[keep], loc[keep], values[keep]
@@ -170,10 +174,10 @@ class _Bounds:
     3x box), so each point distance is at least the gap between the two boxes.
     """
 
-    def __init__(self, inp: EvalInput, evaluated: np.ndarray) -> None:
+    def __init__(self, inp: EvalInput, dt_cols: PointColumns, gt_cols: PointColumns) -> None:
         gt = inp.gt
-        self.d_box = _extent(inp.dt.keypoints[evaluated], None)
-        self.g_box = _extent(gt.keypoints, gt.labeled)
+        self.d_box = _extent(dt_cols, None)
+        self.g_box = _extent(gt_cols, gt_cols.labeled)
         no_points = ~gt.labeled.any(axis=1)
         if no_points.any():
             bb = gt.box[no_points]
@@ -206,19 +210,18 @@ class _Bounds:
         return gap_x * gap_x + gap_y * gap_y <= radius2[pair_gt]
 
 
-def _extent(points: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+def _extent(points: PointColumns, mask: np.ndarray | None) -> np.ndarray:
     """(N, 4) x0, y0, x1, y1 around the points (only the masked ones when a mask is given)."""
-    x = points[..., 0]
-    y = points[..., 1]
+    x, y = points.x, points.y
     if mask is None:
-        return np.stack([x.min(1), y.min(1), x.max(1), y.max(1)], axis=1)
+        return np.stack([x.min(0), y.min(0), x.max(0), y.max(0)], axis=1)
     inf = np.inf
     return np.stack(
         [
-            np.where(mask, x, inf).min(1),
-            np.where(mask, y, inf).min(1),
-            np.where(mask, x, -inf).max(1),
-            np.where(mask, y, -inf).max(1),
+            np.where(mask, x, inf).min(0),
+            np.where(mask, y, inf).min(0),
+            np.where(mask, x, -inf).max(0),
+            np.where(mask, y, -inf).max(0),
         ],
         axis=1,
     )

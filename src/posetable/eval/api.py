@@ -7,7 +7,6 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
@@ -397,8 +396,3 @@ def read_coco_results(path: PathLike, table: Table) -> list[Keypoints2DInstances
             num_keypoints=k,
         )
     return out
-
-
-def as_path(value: PathLike) -> Path:
-    """A path argument as a Path."""
-    return Path(value)

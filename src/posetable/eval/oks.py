@@ -42,16 +42,45 @@ def exp_neg(e: np.ndarray) -> np.ndarray:
     return out
 
 
+def pairwise_columns(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Column sums of ``values`` (K, P): each column's first ``counts`` rows, added in the
+    order numpy's pairwise summation adds a 1-D array of that length (rows past the count
+    must hold 0). Exact for K <= 128, where numpy's sum is an unrolled 8-way loop.
+
+    For n < 8 numpy folds left to right from 0; for 8 <= n <= 128 it keeps 8 running sums
+    over the first n - n % 8 values, combines them as ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))
+    and adds the rest one by one. Adding 0.0 to a non-negative sum changes nothing, so
+    masked rows reproduce every column's own length.
+    """
+    k, p = values.shape
+    small = np.zeros(p)
+    for row in range(min(k, 8)):
+        small = small + values[row]
+    if k < 8:
+        return small
+    unrolled = counts - counts % 8
+    rows = np.arange(k)[:, None]
+    blocks = np.where(rows < unrolled[None, :], values, 0.0)
+    r = blocks[0:8].copy()
+    for start in range(8, k - k % 8, 8):
+        r += blocks[start : start + 8]
+    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    for row in range(8, k):
+        tail = (row >= unrolled) & (row < counts)
+        total = total + np.where(tail, values[row], 0.0)
+    return np.where(counts < 8, small, total)
+
+
 def _sum_by_count(values: np.ndarray, mask: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Row sums of ``values`` over ``mask`` as numpy sums the compacted row (pairwise order)."""
+    """Row sums of ``values`` (P, K) over ``mask``, as numpy sums each compacted row.
+
+    Groups rows by count so each group is summed by numpy itself (any K, including K > 128
+    where numpy's pairwise sum recurses).
+    """
     n_rows, k = values.shape
     out = np.empty(n_rows)
     if n_rows == 0:
         return out
-    if k < 8 or np.all(counts == k):
-        # numpy adds fewer than 8 values left to right, so zeros in place of the unlabeled
-        # values change nothing; with every point labeled the rows are the compacted rows.
-        return np.where(mask, values, 0.0).sum(axis=1)
     order = np.argsort(counts, kind="stable")
     sorted_counts = counts[order]
     bounds = np.flatnonzero(np.diff(sorted_counts)) + 1
@@ -66,6 +95,106 @@ def _sum_by_count(values: np.ndarray, mask: np.ndarray, counts: np.ndarray) -> n
             out[rows] = 0.0
         else:
             out[rows] = values[rows][mask[rows]].reshape(b - a, n).sum(axis=1)
+    return out
+
+
+class PointColumns:
+    """Keypoints in a (K, N) layout: per-keypoint rows make every OKS step elementwise.
+
+    Attributes:
+        x, y: (K, N) coordinates.
+        labeled: (K, N) bool or None (predictions).
+        order: (K, N) per instance, its labeled keypoints first (stable), or None.
+        counts: (N,) number of labeled keypoints, or None.
+    """
+
+    def __init__(self, keypoints: np.ndarray, labeled: np.ndarray | None = None) -> None:
+        t = np.ascontiguousarray(keypoints.transpose(2, 1, 0))  # (2, K, N)
+        self.x, self.y = t[0], t[1]
+        self.labeled = None if labeled is None else np.ascontiguousarray(labeled.T)
+        self.counts = None if labeled is None else labeled.sum(axis=1)
+        self.order = (
+            None
+            if labeled is None
+            else np.ascontiguousarray(np.argsort(~labeled, axis=1, kind="stable").T)
+        )
+
+
+def oks_columns(
+    dt: PointColumns,
+    gt: PointColumns,
+    gt_area: np.ndarray,
+    gt_box: np.ndarray,
+    sigmas: np.ndarray,
+    pair_dt: np.ndarray,
+    pair_gt: np.ndarray,
+    *,
+    dt_extent: np.ndarray | None = None,
+) -> np.ndarray:
+    """:func:`oks_pairs` on keypoints already in the (K, N) layout."""
+    if gt.labeled is None or gt.counts is None or gt.order is None:
+        raise ValueError("ground-truth PointColumns need the labeled mask")
+    k = gt.x.shape[0]
+    variances = ((np.asarray(sigmas, dtype=np.float64) * 2) ** 2)[:, None]
+    out = np.empty(pair_dt.shape[0])
+    if out.size == 0:
+        return out
+    pair_counts = gt.counts[pair_gt]
+    std = np.flatnonzero(pair_counts > 0)
+    box = np.flatnonzero(pair_counts == 0)
+    if std.size:
+        sd, sg, n = pair_dt[std], pair_gt[std], pair_counts[std]
+        dx = dt.x[:, sd] - gt.x[:, sg]
+        dy = dt.y[:, sd] - gt.y[:, sg]
+        e = dx * dx
+        e += dy * dy  # dx**2 + dy**2
+        e /= variances
+        e /= gt_area[sg] + EPS
+        e /= 2
+        values = exp_neg(e)
+        if k > 128:
+            out[std] = _sum_by_count(values.T, gt.labeled[:, sg].T, n) / n
+        elif k < 8:
+            values *= gt.labeled[:, sg]  # fewer than 8: a left fold, zeros change nothing
+            out[std] = pairwise_columns(values, n) / n
+        else:
+            full = n == k
+            if not full.all():
+                values = np.take_along_axis(values, gt.order[:, sg], axis=0)
+                values[np.arange(k)[:, None] >= n[None, :]] = 0.0
+            out[std] = pairwise_columns(values, n) / n
+    if box.size and dt_extent is not None:
+        bb = gt_box[pair_gt[box]]
+        ext = dt_extent[box]
+        inside = (
+            (ext[:, 0] >= bb[:, 0] - bb[:, 2])
+            & (ext[:, 2] <= bb[:, 0] + bb[:, 2] * 2)
+            & (ext[:, 1] >= bb[:, 1] - bb[:, 3])
+            & (ext[:, 3] <= bb[:, 1] + bb[:, 3] * 2)
+            & (gt_area[pair_gt[box]] + EPS > 0)
+        )
+        out[box[inside]] = 1.0  # every point inside: each e is 0, the mean of K ones is 1
+        box = box[~inside]
+    if box.size:
+        bd, bg = pair_dt[box], pair_gt[box]
+        bb = gt_box[bg]
+        x0 = bb[:, 0] - bb[:, 2]
+        x1 = bb[:, 0] + bb[:, 2] * 2
+        y0 = bb[:, 1] - bb[:, 3]
+        y1 = bb[:, 1] + bb[:, 3] * 2
+        xd = dt.x[:, bd]
+        yd = dt.y[:, bd]
+        dx = np.maximum(0.0, x0 - xd) + np.maximum(0.0, xd - x1)
+        dy = np.maximum(0.0, y0 - yd) + np.maximum(0.0, yd - y1)
+        e = (dx**2 + dy**2) / variances / (gt_area[bg] + EPS) / 2
+        values = exp_neg(e)
+        full = np.full(box.shape[0], k)
+        sums = (
+            _sum_by_count(values.T, np.ones(values.T.shape, bool), full)
+            if k > 128
+            else pairwise_columns(values, full)
+        )
+        out[box] = sums / k
     return out
 
 
@@ -108,60 +237,18 @@ def oks_pairs(
         ...           np.array([0]), np.array([0])).round(6).tolist()
         [0.778801]
     """
-    k = gt_keypoints.shape[1]
-    variances = (np.asarray(sigmas, dtype=np.float64) * 2) ** 2
-    out = np.empty(pair_dt.shape[0])
-    if out.size == 0:
-        return out
-    counts = gt_labeled.sum(axis=1)
-    pair_counts = counts[pair_gt]
-    standard = pair_counts > 0
-    if standard.all():
-        std = slice(None)
-        box = np.zeros(0, dtype=np.int64)
-    else:
-        std = np.flatnonzero(standard)  # type: ignore[assignment]
-        box = np.flatnonzero(~standard)
-    sd = pair_dt[std]
-    sg = pair_gt[std]
-    if sd.size:
-        diff = dt_keypoints[sd]
-        diff -= gt_keypoints[sg]
-        np.square(diff, out=diff)
-        e = diff[..., 0] + diff[..., 1]  # dx**2 + dy**2
-        e /= variances
-        e /= (gt_area[sg] + EPS)[:, None]
-        e /= 2
-        values = exp_neg(e)
-        n = pair_counts[std]
-        out[std] = _sum_by_count(values, gt_labeled[sg], n) / n
-    if box.size and dt_extent is not None:
-        bb = gt_box[pair_gt[box]]
-        ext = dt_extent[box]
-        inside = (
-            (ext[:, 0] >= bb[:, 0] - bb[:, 2])
-            & (ext[:, 2] <= bb[:, 0] + bb[:, 2] * 2)
-            & (ext[:, 1] >= bb[:, 1] - bb[:, 3])
-            & (ext[:, 3] <= bb[:, 1] + bb[:, 3] * 2)
-            & (gt_area[pair_gt[box]] + EPS > 0)
-        )
-        out[box[inside]] = 1.0  # every point inside: each e is 0, the mean of K ones is 1
-        box = box[~inside]
-    if box.size:
-        bd = pair_dt[box]
-        bg = pair_gt[box]
-        bb = gt_box[bg]
-        x0 = (bb[:, 0] - bb[:, 2])[:, None]
-        x1 = (bb[:, 0] + bb[:, 2] * 2)[:, None]
-        y0 = (bb[:, 1] - bb[:, 3])[:, None]
-        y1 = (bb[:, 1] + bb[:, 3] * 2)[:, None]
-        xd = dt_keypoints[bd, :, 0]
-        yd = dt_keypoints[bd, :, 1]
-        dx = np.maximum(0.0, x0 - xd) + np.maximum(0.0, xd - x1)
-        dy = np.maximum(0.0, y0 - yd) + np.maximum(0.0, yd - y1)
-        e = (dx**2 + dy**2) / variances / (gt_area[bg] + EPS)[:, None] / 2
-        out[box] = exp_neg(e).sum(axis=1) / k
-    return out
+    used_dt, dt_inv = np.unique(pair_dt, return_inverse=True)
+    used_gt, gt_inv = np.unique(pair_gt, return_inverse=True)
+    return oks_columns(
+        PointColumns(dt_keypoints[used_dt]),
+        PointColumns(gt_keypoints[used_gt], gt_labeled[used_gt]),
+        gt_area[used_gt],
+        gt_box[used_gt],
+        sigmas,
+        dt_inv.ravel(),
+        gt_inv.ravel(),
+        dt_extent=dt_extent,
+    )
 
 
 def oks_matrix(
