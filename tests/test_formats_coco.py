@@ -313,3 +313,36 @@ def test_reimport_makes_a_new_revision(shared_data, store: Path) -> None:
     first = pt.Table.from_coco(folder / "annotations.json", name="t", store=store)
     second = pt.Table.from_coco(folder / "annotations.json", name="t", store=store)
     assert second.revision > first.revision and second.operation == "import_coco"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"images": [], "annotations": [], "categories": [{"id": 1, "name": "p", "keypoints": ["a"]}]},  # noqa: E501
+        {"images": [{"id": 3, "file_name": "x.jpg", "width": 10, "height": 20}],
+         "categories": [{"id": 1, "name": "p", "keypoints": ["a", "b"]}]},
+    ],
+    ids=["no images", "no annotations key"],
+)  # fmt: skip
+def test_files_without_images_or_annotations(store: Path, tmp_path: Path, document: dict) -> None:
+    path = tmp_path / "small.json"
+    path.write_text(json.dumps(document))
+    with pytest.warns(PosetableWarning, match="uniform 1/K"):
+        table = pt.Table.from_coco(path, name="small", store=store)
+    assert len(table) == len(document["images"])
+    assert json_difference(document, load(table.export_coco(tmp_path / "out.json"))) is None
+
+
+def test_keys_that_appear_only_late_in_the_file(shared_data, store: Path, tmp_path: Path) -> None:
+    def late_keys(doc: dict) -> None:
+        template = doc["annotations"][0]
+        for n in range(260):  # more distinct late keys than the typed decoder looks for
+            ann = {**template, "id": 10_000 + n, f"note_{n}": [n, {"x": n / 3}]}
+            doc["annotations"].append(ann)
+
+    path = edited_copy(
+        shared_data("coco_kpts") / "annotations.json", tmp_path / "late.json", late_keys
+    )
+    table = pt.Table.from_coco(path, name="late", store=store)
+    assert sum(len(r["keypoints"]) for r in table) == 14 + 260
+    assert json_difference(load(path), load(table.export_coco(tmp_path / "out.json"))) is None
