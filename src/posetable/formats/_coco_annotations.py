@@ -75,7 +75,7 @@ def read_annotations(
     cat_col = reader.numbers(anns, "category_id")
     reader.require(anns, cat_col, "category_id")
     cat_ids = reader.whole(anns, cat_col, "category_id")
-    labels = np.fromiter((coco.label_of.get(c, -1) for c in cat_ids.tolist()), np.int64, n)
+    labels = _labels(cat_ids, coco.label_of)
     if (labels < 0).any():
         i = int(np.flatnonzero(labels < 0)[0])
         raise reader.error(
@@ -123,6 +123,16 @@ def read_annotations(
         keys=anns.keys if n else list(DEFAULT_ANNOTATION_KEYS),
         others=others,
     )
+
+
+def _labels(cat_ids: np.ndarray, label_of: dict[int, int]) -> np.ndarray:
+    """The label (category index) of each category id, -1 for an unknown id."""
+    known = np.array(sorted(label_of), dtype=np.int64)
+    if not len(known):
+        return np.full(len(cat_ids), -1, dtype=np.int64)
+    index = np.array([label_of[int(c)] for c in known], dtype=np.int64)
+    pos = np.clip(np.searchsorted(known, cat_ids), 0, len(known) - 1)
+    return np.where(known[pos] == cat_ids, index[pos], -1)
 
 
 def _rows_of(reader: Reader, anns: Section, image_ids: np.ndarray) -> np.ndarray:

@@ -113,7 +113,8 @@ class BadValue(Exception):
 def _present(raws: Sequence[Raw | None]) -> tuple[np.ndarray, list[Raw]]:
     """Which raw values are present (not None, not empty) and those values."""
     n = len(raws)
-    lengths = np.fromiter(map(len, map(_or_empty, raws)), dtype=np.int64, count=n)
+    values: Any = map(_or_empty, raws) if None in raws else raws
+    lengths = np.fromiter(map(len, values), dtype=np.int64, count=n)
     present = lengths > 0
     chosen = list(raws) if present.all() else list(compress(raws, present))
     return present, chosen  # type: ignore[return-value]
