@@ -99,3 +99,24 @@ def test_flip_horizontal_swaps_left_and_right():
     assert kp.tolist() == [[[70.0, 6.0], [90.0, 5.0], [0.0, 0.0]]]  # v=0 point kept as given
     assert vis.tolist() == [[1, 2, 0]]
     assert box.tolist() == [[70.0, 5.0, 90.0, 6.0]]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "posetable.integrations",
+        "posetable.integrations._common",
+        "posetable.integrations.torch",
+        "posetable.integrations.ultralytics",
+    ],
+)
+def test_docstring_examples_run_without_extras(name, tmp_path, monkeypatch):
+    """The modules' examples run here (the suite's paths do not reach ``src``)."""
+    import doctest
+    import importlib
+
+    monkeypatch.chdir(tmp_path)
+    module = importlib.import_module(name)
+    flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    result = doctest.testmod(module, optionflags=flags, verbose=False)
+    assert result.failed == 0 and result.attempted > 0

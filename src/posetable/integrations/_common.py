@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from posetable._arrow import KEYPOINTS_COLUMN, instances_from_arrow
+from posetable._arrow import KEYPOINTS_COLUMN, flat_from_arrow
 from posetable.errors import NotFoundError, RowError, RunError, missing_extra
 from posetable.instances import Keypoints2DInstances
 from posetable.store import Store, check_name
@@ -92,6 +92,24 @@ def check_images_exist(table: Table, paths: Sequence[str], *, show: int = 5) -> 
     )
 
 
+def _extra(
+    extras: dict[str, tuple[np.ndarray, np.ndarray]],
+    name: str,
+    per_instance: np.ndarray,
+    default: float | np.ndarray,
+) -> np.ndarray:
+    """A numeric per-instance extra as float64; ``default`` where a row lacks it."""
+    fallback = np.broadcast_to(np.asarray(default, dtype=np.float64), per_instance.shape)
+    if name not in extras:
+        return fallback.copy()
+    values, missing_rows = extras[name]
+    try:
+        numbers = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        return fallback.copy()
+    return np.where(missing_rows[per_instance], fallback, numbers)
+
+
 @dataclass(frozen=True)
 class TableLabels:
     """A table revision's ground truth as flat arrays, ready for a training framework.
@@ -110,6 +128,7 @@ class TableLabels:
         boxes: (T, 4) float64 ``xyxy`` pixels.
         labels: (T,) int64 class indices.
         crowd: (T,) bool, COCO's ``iscrowd`` (False when the table has no such field).
+        areas: (T,) float64, COCO's ``area``, else 0.53 x the box area.
     """
 
     table_ref: str
@@ -124,10 +143,12 @@ class TableLabels:
     boxes: np.ndarray
     labels: np.ndarray
     crowd: np.ndarray
+    areas: np.ndarray
 
     @classmethod
     def from_table(cls, table: Table, *, check_images: bool = True) -> TableLabels:
-        """Read a table revision once, in Arrow batches.
+        """Read a table revision once, in Arrow batches, decoded column-wise (no object per
+        instance).
 
         Example:
             >>> import posetable as pt, tempfile
@@ -142,35 +163,34 @@ class TableLabels:
         """
         k = table.schema.num_keypoints
         images: list[str] = []
-        widths: list[np.ndarray] = []
-        heights: list[np.ndarray] = []
-        counts: list[int] = []
-        keypoints: list[np.ndarray] = []
-        visibility: list[np.ndarray] = []
-        boxes: list[np.ndarray] = []
-        labels: list[np.ndarray] = []
-        crowd: list[np.ndarray] = []
+        parts: dict[str, list[np.ndarray]] = {
+            name: [] for name in ("widths", "heights", "counts", "keypoints", "visibility", "boxes")
+        }
+        parts.update(labels=[], crowd=[], areas=[])
         for batch in table.iter_batches(columns=["image", "width", "height", KEYPOINTS_COLUMN]):
             images.extend(batch.column("image").to_pylist())
-            widths.append(batch.column("width").to_numpy(zero_copy_only=False))
-            heights.append(batch.column("height").to_numpy(zero_copy_only=False))
-            for item in instances_from_arrow(batch.column(KEYPOINTS_COLUMN)):
-                n = len(item)
-                counts.append(n)
-                if n == 0:
-                    continue
-                keypoints.append(item.keypoints)
-                vis = item.keypoint_visibilities
-                visibility.append(np.full((n, k), 2, np.int32) if vis is None else vis)
-                boxes.append(item.instance_bbs)
-                labels.append(item.instance_labels.astype(np.int64))
-                flag = item.instance_extras.get("iscrowd")
-                crowd.append(np.zeros(n, bool) if flag is None else np.asarray(flag) != 0)
-        offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-        np.cumsum(np.asarray(counts, dtype=np.int64), out=offsets[1:])
+            parts["widths"].append(batch.column("width").to_numpy(zero_copy_only=False))
+            parts["heights"].append(batch.column("height").to_numpy(zero_copy_only=False))
+            flat = flat_from_arrow(batch.column(KEYPOINTS_COLUMN), num_keypoints=k)
+            per_instance = np.repeat(np.arange(len(flat.counts)), flat.counts)
+            has_vis = flat.has_visibilities[per_instance] | (flat.counts[per_instance] == 0)
+            parts["counts"].append(flat.counts)
+            parts["keypoints"].append(flat.keypoints)
+            # rows without visibilities (predictions stored as a table) count every point
+            parts["visibility"].append(np.where(has_vis[:, None], flat.visibilities, 2))
+            parts["boxes"].append(flat.boxes)
+            parts["labels"].append(flat.labels.astype(np.int64))
+            parts["crowd"].append(_extra(flat.extras, "iscrowd", per_instance, 0.0) != 0)
+            size = flat.boxes[:, 2:] - flat.boxes[:, :2]
+            default_area = 0.53 * size[:, 0] * size[:, 1]  # xtcocotools / CrowdPose rule
+            parts["areas"].append(_extra(flat.extras, "area", per_instance, default_area))
+        offsets = np.zeros(len(images) + 1, dtype=np.int64)
+        if images:
+            np.cumsum(np.concatenate(parts["counts"]), out=offsets[1:])
 
-        def cat(parts: list[np.ndarray], shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-            return np.concatenate(parts).astype(dtype) if parts else np.zeros(shape, dtype)
+        def cat(name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+            found = parts[name]
+            return np.concatenate(found).astype(dtype) if found else np.zeros(shape, dtype)
 
         paths = resolve_image_paths(table, images)
         if check_images:
@@ -180,14 +200,15 @@ class TableLabels:
             num_keypoints=k,
             classes=tuple(table.schema.classes),
             images=paths,
-            widths=cat(widths, (0,), np.int64),
-            heights=cat(heights, (0,), np.int64),
+            widths=cat("widths", (0,), np.int64),
+            heights=cat("heights", (0,), np.int64),
             offsets=offsets,
-            keypoints=cat(keypoints, (0, k, 2), np.float64),
-            visibility=cat(visibility, (0, k), np.int32),
-            boxes=cat(boxes, (0, 4), np.float64),
-            labels=cat(labels, (0,), np.int64),
-            crowd=cat(crowd, (0,), bool),
+            keypoints=cat("keypoints", (0, k, 2), np.float64),
+            visibility=cat("visibility", (0, k), np.int32),
+            boxes=cat("boxes", (0, 4), np.float64),
+            labels=cat("labels", (0,), np.int64),
+            crowd=cat("crowd", (0,), bool),
+            areas=cat("areas", (0,), np.float64),
         )
 
     def __len__(self) -> int:
@@ -223,6 +244,15 @@ def check_run_name(store: Store, name: str) -> None:
     check_name(name, "run")
     if (store.runs_dir / name / "manifest.json").exists():
         raise RunError(f"a run named {name!r} already exists in {store.root}; choose another name")
+
+
+def unique_run_name(store: Store, base: str) -> str:
+    """``base`` made a valid run name, with ``-2``, ``-3``... when the store already has it."""
+    clean = "".join(c if c.isalnum() or c in "_.-" else "-" for c in base).strip(".-") or "run"
+    name, i = clean, 2
+    while (store.runs_dir / name).exists():
+        name, i = f"{clean}-{i}", i + 1
+    return name
 
 
 def prediction_instances(

@@ -34,7 +34,6 @@ class TablePoseEstimationDataset(AbstractPoseEstimationDataset):
 
     Args:
         source: the table's labels (:class:`~posetable.integrations._common.TableLabels`).
-        areas: (T,) instance areas (COCO ``area``), aligned with ``source``'s instances.
         transforms: SuperGradients keypoint transforms.
         edge_links: the skeleton as ``(a, b)`` pairs.
         keypoint_colors, edge_colors: RGB triples, or None.
@@ -44,7 +43,6 @@ class TablePoseEstimationDataset(AbstractPoseEstimationDataset):
     def __init__(
         self,
         source: TableLabels,
-        areas: np.ndarray,
         *,
         transforms: Sequence[Any],
         edge_links: Sequence[tuple[int, int]],
@@ -53,7 +51,6 @@ class TablePoseEstimationDataset(AbstractPoseEstimationDataset):
         include_empty_samples: bool,
     ) -> None:
         self.source = source
-        self.areas = np.asarray(areas, dtype=np.float32)
         keep = source.trainable() | source.crowd
         self.keep = keep
         kept_before = np.zeros(len(keep) + 1, dtype=np.int64)
@@ -105,7 +102,7 @@ class TablePoseEstimationDataset(AbstractPoseEstimationDataset):
             image=image,
             mask=mask,
             joints=joints.astype(np.float32),
-            areas=self.areas[span][keep],
+            areas=source.areas[span][keep].astype(np.float32),
             bboxes_xywh=xywh.astype(np.float32),
             is_crowd=crowd,
             additional_samples=None,

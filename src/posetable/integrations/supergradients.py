@@ -37,6 +37,7 @@ from posetable.integrations._common import (
     check_run_name,
     prediction_instances,
     require,
+    unique_run_name,
 )
 from posetable.store import resolve_store
 from posetable.table import StoreLike, Table
@@ -114,21 +115,6 @@ def default_transforms(
     return out
 
 
-def _areas(table: Table, source: TableLabels) -> np.ndarray:
-    """COCO ``area`` per instance, else 0.53 x box area (the xtcocotools / CrowdPose rule)."""
-    from posetable._arrow import KEYPOINTS_COLUMN, instances_from_arrow
-
-    parts = []
-    for batch in table.iter_batches(columns=[KEYPOINTS_COLUMN]):
-        for item in instances_from_arrow(batch.column(KEYPOINTS_COLUMN)):
-            area = item.instance_extras.get("area")
-            if area is None:
-                size = item.instance_bbs[:, 2:] - item.instance_bbs[:, :2]
-                area = 0.53 * size[:, 0] * size[:, 1]
-            parts.append(np.asarray(area, dtype=np.float64))
-    return np.concatenate(parts) if parts else np.zeros(len(source.labels))
-
-
 def pose_estimation_dataset(
     table: Table,
     *,
@@ -166,7 +152,6 @@ def pose_estimation_dataset(
     )
     return TablePoseEstimationDataset(
         source,
-        _areas(table, source),
         transforms=chosen,
         edge_links=list(schema.lines),
         keypoint_colors=schema.keypoint_colors or _palette(schema.num_keypoints),
@@ -332,12 +317,14 @@ def validate(
     model: Any,
     table: Table,
     *,
-    run_name: str,
+    run_name: str | None = None,
     model_info: Mapping[str, Any] | None = None,
     store: StoreLike = None,
     **predict_options: Any,
 ) -> Run:
     """Predict every row of ``table`` with a YOLO-NAS-pose model and write the run.
+
+    The run name defaults to ``<model class>-on-<table>-<revision>``.
 
     ``predict_options`` go to :func:`predict_table` (``image_size``, ``batch_size``,
     ``conf``, ``iou``, ``max_predictions``, ``device``).
@@ -345,7 +332,11 @@ def validate(
     from posetable.runs import Run
 
     sg = _require()
-    check_run_name(table.store if store is None else resolve_store(store), run_name)
+    target = table.store if store is None else resolve_store(store)
+    name = run_name or unique_run_name(
+        target, f"{type(model).__name__.lower()}-on-{table.name}-{table.revision}"
+    )
+    check_run_name(target, name)
     predictions = predict_table(model, table, **predict_options)
     info = {
         "framework": "super-gradients",
@@ -354,5 +345,4 @@ def validate(
         "predict": {k: v for k, v in predict_options.items() if k != "device"},
         **dict(model_info or {}),
     }
-    target = None if store is None else resolve_store(store)
-    return Run.from_predictions(table, predictions, name=run_name, model_info=info, store=target)
+    return Run.from_predictions(table, predictions, name=name, model_info=info, store=target)

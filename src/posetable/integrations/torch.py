@@ -122,6 +122,11 @@ class KeypointsDataset:
     def __len__(self) -> int:
         return len(self.labels)
 
+    @staticmethod
+    def collate_fn(batch: Sequence[tuple[Any, Target]]) -> tuple[Any, list[Target]]:
+        """:func:`collate_keypoints`, for ``DataLoader(dataset, collate_fn=dataset.collate_fn)``."""
+        return collate_keypoints(batch)
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, Target]:
         import torch
 

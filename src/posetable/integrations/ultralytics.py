@@ -44,6 +44,7 @@ from posetable.integrations._common import (
     empty_predictions,
     prediction_instances,
     require,
+    unique_run_name,
 )
 from posetable.store import Store, resolve_store
 from posetable.table import StoreLike, Table
@@ -149,6 +150,14 @@ def _model_name(yolo: Any) -> str:
     return "model"
 
 
+def _model_stem(yolo: Any) -> str:
+    """The model's short name; ``<training name>-best`` for ``.../NAME/weights/best.pt``."""
+    path = Path(_model_name(yolo))
+    if path.parent.name == "weights" and path.stem in ("best", "last"):
+        return f"{path.parent.parent.name}-{path.stem}"
+    return path.stem
+
+
 def _model_kpt_shape(yolo: Any) -> list[int]:
     net = yolo.model
     shape = getattr(net, "kpt_shape", None)
@@ -242,14 +251,6 @@ def train(
     return yolo
 
 
-def _run_name(store: Store, base: str) -> str:
-    clean = "".join(c if c.isalnum() or c in "_.-" else "-" for c in base).strip(".-") or "run"
-    name, i = clean, 2
-    while (store.runs_dir / name).exists():
-        name, i = f"{clean}-{i}", i + 1
-    return name
-
-
 def validate(
     model: Any,
     table: Table,
@@ -294,8 +295,9 @@ def validate(
     from posetable.integrations._ultralytics_data import table_datasets, validator_class
 
     target = table.store if store is None else resolve_store(store)
-    stem = Path(_model_name(yolo)).stem
-    name = run_name or _run_name(target, f"{stem}-on-{table.name}-{table.revision}")
+    name = run_name or unique_run_name(
+        target, f"{_model_stem(yolo)}-on-{table.name}-{table.revision}"
+    )
     check_run_name(target, name)
     key = data_key(table)
     source = TableLabels.from_table(table)
