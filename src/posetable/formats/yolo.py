@@ -9,8 +9,8 @@ visibility 0 and any other 2. The schema takes ``names`` (classes), ``kpt_shape`
 ``kpt_names``, ``flip_idx``, ``kpt_oks_sigmas`` (else pycocotools' COCO-17 values for
 ``[17, 3]`` data with COCO or no keypoint names, which is what Ultralytics uses, else
 uniform 1/K) and an optional ``skeleton`` (0-based pairs). The whole YAML, the split and
-what the file gave are kept in ``metadata["yolo"]`` (the YAML as its text, since its
-mappings may have int keys); ``metadata["image_roots"]`` holds the
+what the file gave are kept in ``metadata["yolo"]`` (``yaml_text``, the file itself, and
+``data``, its values with mapping keys as text); ``metadata["image_roots"]`` holds the
 dataset root.
 
 Export (:func:`export_yolo`) writes ``data.yaml``, ``labels/<split>/*.txt`` and the images
@@ -195,6 +195,7 @@ def _metadata(
     return {
         "yolo": {
             "yaml_text": yaml_path.read_text(encoding="utf-8-sig"),
+            "data": _json_safe(data),
             "yaml": str(yaml_path.absolute()),
             "split": split,
             "kpt_shape": [layout.num_keypoints, layout.ndim],
@@ -207,6 +208,17 @@ def _metadata(
         },
         "image_roots": roots,
     }
+
+
+def _json_safe(value: Any) -> Any:
+    """YAML values as JSON values: mapping keys become text (``{0: person}`` -> ``"0"``)."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
 
 
 def _width_hint(found: int, k: int, ndim: int) -> str:
