@@ -346,3 +346,23 @@ def test_keys_that_appear_only_late_in_the_file(shared_data, store: Path, tmp_pa
     table = pt.Table.from_coco(path, name="late", store=store)
     assert sum(len(r["keypoints"]) for r in table) == 14 + 260
     assert json_difference(load(path), load(table.export_coco(tmp_path / "out.json"))) is None
+
+
+def test_an_instance_added_after_import_gets_a_new_id_at_the_end(
+    shared_data, store: Path, tmp_path: Path
+) -> None:
+    folder = shared_data("coco_kpts")
+    table = pt.Table.from_coco(folder / "annotations.json", name="t", store=store)
+    kpts = table[0]["keypoints"]
+    extras = {"area": 100.0, "iscrowd": 0, "id": -1, "num_keypoints": 1, "coco_derived": 0,
+              "coco_order": -1, "coco_fields": ""}  # fmt: skip
+    points = np.zeros((17, 3))
+    points[0] = [5, 6, 2]
+    kpts.add_instance(points, bbox=[1, 2, 11, 22], label=0, instance_extras=extras)
+    written = load(table.with_rows({0: {"keypoints": kpts}}).export_coco(tmp_path / "added.json"))
+    added = written["annotations"][-1]
+    original = load(folder / "annotations.json")
+    assert added["id"] == max(a["id"] for a in original["annotations"]) + 1
+    assert added["image_id"] == 785 and added["bbox"] == [1, 2, 10, 20]
+    assert added["keypoints"][:3] == [5, 6, 2] and added["area"] == 100
+    assert written["annotations"][:-1] == original["annotations"]

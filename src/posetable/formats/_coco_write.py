@@ -247,7 +247,7 @@ def _annotation_ids(
     if "id" not in extras:
         return np.arange(1, t + 1, dtype=np.int64)
     ids = np.asarray(extras["id"], dtype=np.int64).copy()
-    lacking = missing["id"]
+    lacking = missing["id"] | (ids < 0)  # -1: an instance added after the import
     if lacking.any():
         start = int(ids[~lacking].max(initial=0)) + 1
         ids[lacking] = np.arange(start, start + int(lacking.sum()))

@@ -26,6 +26,10 @@ Where each part of the file goes:
     written as ``2.0``: ``"types": {"keypoints": "float"}``, or the indices of such values)
     and the file's ``bbox`` text when ``x + w - x`` does not give ``w`` back exactly.
 
+  An instance added after the import may carry ``id`` -1, ``coco_order`` -1,
+  ``coco_derived`` 0 and ``coco_fields`` "": export gives it a new id (after the largest)
+  and writes it after the file's annotations.
+
   Whole numbers are written as ints unless recorded otherwise, so a file that wrote ints
   gets ints back and Horse-10's ``2.0`` visibilities come back as floats.
 * **Table metadata** ``metadata["coco"]``: ``categories`` (complete, in file order; label
