@@ -32,7 +32,6 @@ _EMPTY = Raw(b"")
 _ABSENT = frozenset({type(UNSET), type(None)})
 _NUMBERS = msgspec.json.Decoder(list[bool | int | float])
 _NESTED = msgspec.json.Decoder(list[list[bool | int | float]])
-_AT = re.compile(r"at `\$\[(\d+)\]")
 _FLOAT_MARKS = (b".", b"e", b"E")
 _CSV_BYTES = 1 << 18  # lists at least this long (in bytes) use the CSV parser
 _OPEN, _CLOSE, _COMMA = ord("["), ord("]"), ord(",")

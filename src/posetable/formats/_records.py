@@ -239,8 +239,3 @@ def rest_texts(section: Section, skip: frozenset[str]) -> list[bytes | None]:
 
 def _typed_text(value: Any) -> bytes | Raw:
     return _EMPTY if value is UNSET else orjson.dumps(value)
-
-
-def present_raws(values: Sequence[Raw]) -> list[Raw | None]:
-    """Raw values with absent ones (empty) as None."""
-    return [v if len(v) else None for v in values]
