@@ -366,3 +366,20 @@ def test_an_instance_added_after_import_gets_a_new_id_at_the_end(
     assert added["image_id"] == 785 and added["bbox"] == [1, 2, 10, 20]
     assert added["keypoints"][:3] == [5, 6, 2] and added["area"] == 100
     assert written["annotations"][:-1] == original["annotations"]
+
+
+def test_null_values_come_back_as_null(shared_data, store: Path, tmp_path: Path) -> None:
+    def nulls(doc: dict) -> None:
+        ann = doc["annotations"][2]
+        for key in ("area", "iscrowd", "num_keypoints", "id"):
+            ann[key] = None
+        doc["images"][1]["width"] = None
+
+    folder = shared_data("coco_kpts")
+    path = edited_copy(folder / "annotations.json", tmp_path / "nulls.json", nulls)
+    with pytest.warns(PosetableWarning, match="read from the image headers"):
+        table = pt.Table.from_coco(path, folder / "images", name="n", store=store)
+    assert table[1]["width"] == 500  # 000000040083.jpg, from its header
+    kpts = table[1]["keypoints"]
+    assert kpts.instance_extras["iscrowd"][1] == 0 and kpts.instance_extras["area"][1] > 0
+    assert json_difference(load(path), load(table.export_coco(tmp_path / "out.json"))) is None

@@ -97,7 +97,7 @@ def read_annotations(
     every = len(chosen) == n
     sub = None if every else chosen
     derived = np.zeros(len(chosen), dtype=np.int64)
-    ids = _ids(ann_ids[chosen], id_col.present[chosen], derived, notes, ann_ids[id_col.present])
+    ids = _ids(ann_ids[chosen], id_col, chosen, derived, notes, ann_ids[id_col.present])
     kp, vis, kp_float = _keypoints(reader, anns, sub, coco)
     boxes, box_private, given_wh = _boxes(reader, anns, sub, kp, vis, derived, notes)
     extras, types = _scalars(
@@ -110,6 +110,8 @@ def read_annotations(
     for key, col in written.items():
         for i in np.flatnonzero(col.written_float[chosen]).tolist():
             types.setdefault(i, {})[key] = "float"
+        for i in np.flatnonzero(col.null[chosen]).tolist():
+            types.setdefault(i, {})[key] = "null"
     extras["coco_fields"] = _fields(anns, chosen, every, kp_float, box_private, types)
     order = np.argsort(row[chosen], kind="stable")
     counts = np.bincount(row[chosen], minlength=m)[rows["keep"]] if m else np.zeros(0, np.int64)
@@ -181,18 +183,24 @@ def _others(
 
 
 def _ids(
-    ids: np.ndarray, present: np.ndarray, derived: np.ndarray, notes: Notes, given: np.ndarray
+    ids: np.ndarray,
+    col: Numbers,
+    chosen: np.ndarray,
+    derived: np.ndarray,
+    notes: Notes,
+    given: np.ndarray,
 ) -> np.ndarray:
+    """Annotation ids; absent (or null) ones are numbered after the largest given."""
     ids = ids.copy()
-    if present.all():
+    lacking = ~col.present[chosen]
+    if not lacking.any():
         return ids
-    absent = ~present
     start = int(given.max(initial=0)) + 1
-    ids[absent] = np.arange(start, start + int(absent.sum()))
-    derived[absent] |= DERIVED_ID
+    ids[lacking] = np.arange(start, start + int(lacking.sum()))
+    derived[lacking & ~col.null[chosen]] |= DERIVED_ID
     notes.add(
-        f"{count_text(int(absent.sum()), 'annotation')} had no 'id': numbered from {start} "
-        "(export leaves them out, as the file did)"
+        f"{count_text(int(lacking.sum()), 'annotation')} had no 'id' (or null): numbered from "
+        f"{start} (export writes back what the file had)"
     )
     return ids
 
@@ -314,7 +322,7 @@ def _scalars(
         absent = ~area.present
         sizes = np.where(np.isnan(given_wh), boxes[:, 2:] - boxes[:, :2], given_wh)
         area_values[absent] = sizes[absent, 0] * sizes[absent, 1] * AREA_FACTOR
-        derived[absent] |= DERIVED_AREA
+        derived[absent & ~area.null] |= DERIVED_AREA
         notes.add(
             f"{count_text(int(absent.sum()), 'annotation')} had no 'area': filled with bbox "
             f"width * height * {AREA_FACTOR} (the xtcocotools / CrowdPose rule), marked derived "
@@ -325,7 +333,7 @@ def _scalars(
     if not crowd.present.all():
         absent = ~crowd.present
         crowd_values[absent] = 0
-        derived[absent] |= DERIVED_ISCROWD
+        derived[absent & ~crowd.null] |= DERIVED_ISCROWD
         notes.add(
             f"{count_text(int(absent.sum()), 'annotation')} had no 'iscrowd': filled with 0, "
             "marked derived"
@@ -337,6 +345,8 @@ def _scalars(
             types.setdefault(j, {})[key] = "float"
         for j in np.flatnonzero(col.written_bool).tolist():
             types.setdefault(j, {})[key] = "bool"
+        for j in np.flatnonzero(col.null).tolist():
+            types.setdefault(j, {})[key] = "null"
     return {"area": area_values, "iscrowd": crowd_values, "num_keypoints": num_values}, types
 
 
@@ -353,7 +363,7 @@ def _num_keypoints(
     if not num.present.all():
         absent = ~num.present
         values[absent] = labeled[absent]
-        derived[absent] |= DERIVED_NUM_KEYPOINTS
+        derived[absent & ~num.null] |= DERIVED_NUM_KEYPOINTS
         notes.add(
             f"{count_text(int(absent.sum()), 'annotation')} had no 'num_keypoints': filled with "
             "the count of labeled points (v > 0), marked derived"

@@ -236,9 +236,10 @@ def _read_images(
     for i in np.flatnonzero(special).tolist():
         parts = []
         types = {key: "float" for key, col in sized if col.written_float[i]}
+        types.update({key: "null" for key, col in sized[1:] if col.null[i]})
         if types:
             parts.append(types_part(types))
-        lacking = [key for key, col in sized[1:] if not col.present[i]]
+        lacking = [key for key, col in sized[1:] if not col.present[i] and not col.null[i]]
         if lacking:
             parts.append(b'"absent":' + orjson.dumps(lacking))
         fields[i] = with_private(fields[i], parts)

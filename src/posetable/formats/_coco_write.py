@@ -52,6 +52,8 @@ def _numbers(values: np.ndarray, as_float: np.ndarray | None = None) -> list[Any
 
 
 def _typed(value: Any, kind: str | None) -> Any:
+    if kind == "null":
+        return None
     if kind == "float":
         return float(value)
     if kind == "bool":

@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain, compress, repeat
+from operator import is_
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,7 @@ class Numbers:
         present: (n,) the record has the field.
         written_float: (n,) the file wrote a whole number as a float (``2.0``).
         written_bool: (n,) the file wrote ``true``/``false``.
+        null: (n,) the file wrote ``null`` (not present, but not absent either).
     """
 
     values: np.ndarray
@@ -98,6 +100,7 @@ class Numbers:
     present: np.ndarray
     written_float: np.ndarray
     written_bool: np.ndarray
+    null: np.ndarray
 
 
 class BadValue(Exception):
@@ -138,8 +141,11 @@ def numbers(values: Sequence[Any]) -> Numbers:
     n = len(values)
     kinds = set(map(type, values))
     present = np.ones(n, dtype=bool)
+    null = np.zeros(n, dtype=bool)
     if kinds & _ABSENT:
         present = np.fromiter(map(_is_present, values), dtype=bool, count=n)
+        if type(None) in kinds:
+            null = np.fromiter(map(is_, values, repeat(None)), dtype=bool, count=n)
         kinds -= _ABSENT
     if kinds - {int, float, bool}:
         i = next(i for i, v in enumerate(values) if type(v) not in (int, float, bool, *_ABSENT))
@@ -158,7 +164,7 @@ def numbers(values: Sequence[Any]) -> Numbers:
         ints = np.zeros(n, dtype=np.int64)
         ints[present] = exact
         values_out[present] = exact
-        return Numbers(values_out, ints, present, written_float, written_bool)
+        return Numbers(values_out, ints, present, written_float, written_bool, null)
     values_out[present] = np.array(chosen, dtype=np.float64)
     if float in kinds:
         is_float = np.fromiter(map(isinstance, chosen, repeat(float)), bool, len(chosen))
@@ -167,7 +173,7 @@ def numbers(values: Sequence[Any]) -> Numbers:
     if bool in kinds:
         is_bool = np.fromiter(map(isinstance, chosen, repeat(bool)), bool, len(chosen))
         written_bool[where[is_bool]] = True
-    return Numbers(values_out, ints, present, written_float, written_bool)
+    return Numbers(values_out, ints, present, written_float, written_bool, null)
 
 
 def _is_present(value: Any) -> bool:
