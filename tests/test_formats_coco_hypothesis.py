@@ -78,9 +78,9 @@ def coco_documents(draw: st.DrawFn) -> dict[str, Any]:
             x, y = draw(number), draw(number)
             ann["bbox"] = [x, y, draw(number), draw(number)]
         for key, value in (
-            ("area", number),
-            ("iscrowd", st.sampled_from([0, 1])),
-            ("num_keypoints", st.integers(0, k)),
+            ("area", number | st.none()),
+            ("iscrowd", st.sampled_from([0, 1, None])),
+            ("num_keypoints", st.integers(0, k) | st.none()),
         ):
             if draw(st.booleans()):
                 ann[key] = draw(value)
