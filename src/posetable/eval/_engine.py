@@ -1,17 +1,21 @@
 """The evaluation engine: pycocotools' keypoint matching and accumulation over flat arrays.
 
-Three phases, each a handful of whole-dataset numpy operations:
+Three phases, each a handful of whole-dataset numpy operations (no Python loop per image,
+instance or keypoint):
 
 1. **select**: predictions are sorted by (category, image, -score, input order); the first
    ``max_dets`` of each (image, category) are evaluated (pycocotools' top-20, stable sort).
 2. **match**: OKS for every (prediction, ground truth) pair of the same image and category
-   (:func:`posetable.eval.oks.oks_pairs`); pairs that cannot reach the lowest threshold are
-   dropped by a conservative distance bound first. A prediction with one candidate whose
-   ground truth has no other candidate matches wherever its OKS reaches the threshold; the
-   rest run pycocotools' greedy loop as at most ``max_dets`` vectorised steps over
-   (area range, threshold, pair) arrays, one step per score rank.
+   (:func:`posetable.eval.oks.oks_columns`, keypoints in a (K, pairs) layout); pairs that
+   cannot reach the lowest threshold are dropped by a conservative distance bound first.
+   Predictions whose candidates no other prediction wants are matched in one vectorised
+   step; the rest follow pycocotools' greedy order as at most ``max_dets`` vectorised steps
+   (one per score rank) over (pair, area range x threshold) arrays.
 3. **accumulate**: one stable sort by score per category, cumulative sums of TP / FP over
    (area range, threshold) rows, the precision envelope and the 101-point sampling.
+
+Large inputs split the pair work and the (area, threshold) columns over two threads; numpy
+releases the GIL inside its array loops.
 """
 
 from __future__ import annotations
@@ -280,44 +284,51 @@ def _greedy(
     A prediction none of whose candidates is also a candidate of another prediction (crowd
     regions, which are never used up, aside) chooses alone: all such predictions are
     matched in one vectorised step. The others follow pycocotools' score order, one
-    vectorised step per rank, over (area range, threshold, pair) arrays.
+    vectorised step per rank, over (pair, area range x threshold) arrays.
     """
-    per_gt = np.bincount(pair_gt)
+    n_a, n_t, n_e = dt_gt.shape
+    per_gt = np.bincount(pair_gt, minlength=gt_ignore.shape[1])
     contested = (per_gt[pair_gt] > 1) & ~crowd[pair_gt]
-    dependent = np.zeros(dt_gt.shape[2], bool)
+    dependent = np.zeros(n_e, bool)
     dependent[pair_ev[contested]] = True
-    pair_dep = dependent[pair_ev]
-    reach = values[None, :] >= thresholds[:, None]  # (T, n)
-    ignored = gt_ignore[:, pair_gt]  # (A, n)
-    # rank first (dependent pairs only), then prediction, then preference: higher OKS, later gt
-    rank_key = np.where(pair_dep, rank[pair_ev], -1)
-    order = np.lexsort((-local, -values, pair_ev, rank_key))
-    ev, g, r = pair_ev[order], pair_gt[order], rank_key[order]
-    reach, ignored, is_crowd = reach[:, order], ignored[:, order], crowd[g]
-    used, g_compact = np.unique(g, return_inverse=True)
-    taken = np.zeros((*dt_gt.shape[:2], used.shape[0]), dtype=bool)
-    bounds = np.flatnonzero(np.diff(r)) + 1
+    # independent pairs first (one step), then by rank; within: prediction, then preference
+    # (higher OKS, later ground truth), as pycocotools' scan keeps the last of equal OKS
+    step_key = np.where(dependent[pair_ev], rank[pair_ev] + 1, 0) * (n_e + 1) + pair_ev
+    order = np.lexsort((-local, -values, step_key))
+    ev, g, v = pair_ev[order], pair_gt[order], values[order]
+    steps = step_key[order] // (n_e + 1)
+    reach = np.tile(v[:, None] >= thresholds[None, :], (1, n_a))  # (n, A*T), column a*T + t
+    ignored = np.repeat(gt_ignore[:, g].T, n_t, axis=1)  # (n, A*T)
+    is_crowd = crowd[g][:, None]
+    bounds = np.flatnonzero(np.diff(steps)) + 1
     starts = np.concatenate([[0], bounds]).tolist()
-    ends = np.concatenate([bounds, [r.size]]).tolist()
-    for a, b in zip(starts, ends, strict=True):
-        _step(
-            dt_gt,
-            taken,
-            ev[a:b],
-            g[a:b],
-            g_compact[a:b],
-            reach[:, a:b],
-            ignored[:, a:b],
-            is_crowd[a:b],
-        )
+    ends = np.concatenate([bounds, [steps.size]]).tolist()
+
+    def columns(lo: int, hi: int) -> np.ndarray:
+        # (area, threshold) columns never interact: each half can run on its own thread
+        part = np.full((n_e, hi - lo), -1, dtype=np.int64)
+        taken = np.zeros((gt_ignore.shape[1], hi - lo), dtype=bool)
+        r, ig = np.ascontiguousarray(reach[:, lo:hi]), np.ascontiguousarray(ignored[:, lo:hi])
+        for a, b in zip(starts, ends, strict=True):
+            _step(part, taken, ev[a:b], g[a:b], r[a:b], ig[a:b], is_crowd[a:b])
+        return part
+
+    width = n_a * n_t
+    if ev.shape[0] < PARALLEL_PAIRS // 4 or width < 2:
+        out = columns(0, width)
+    else:
+        half = width // 2
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            second = pool.submit(columns, half, width)
+            out = np.concatenate([columns(0, half), second.result()], axis=1)
+    dt_gt[:] = out.T.reshape(n_a, n_t, n_e)
 
 
 def _step(
-    dt_gt: np.ndarray,
+    out: np.ndarray,
     taken: np.ndarray,
     ev: np.ndarray,
     g: np.ndarray,
-    gc: np.ndarray,
     reach: np.ndarray,
     ignored: np.ndarray,
     is_crowd: np.ndarray,
@@ -328,19 +339,17 @@ def _step(
     Available: OKS >= t and not taken (crowd regions always); a non-ignored gt is preferred
     to an ignored one, as pycocotools stops at the first ignored gt once it has a match.
     """
-    n_a, n_t = dt_gt.shape[:2]
     n = ev.shape[0]
     starts = np.flatnonzero(np.concatenate([[True], ev[1:] != ev[:-1]]))
     pos = np.arange(n) - np.repeat(starts, np.diff(np.append(starts, n)))
     width = int(pos.max()) + 1
-    avail = (~taken[:, :, gc] | is_crowd) & reach[None, :, :]  # (A, T, n)
-    key = np.where(avail, pos + np.where(ignored, width, 0)[:, None, :], 2 * width)
-    best = np.minimum.reduceat(key.reshape(n_a * n_t, n), starts, axis=1)
-    rows, segs = np.nonzero(best < 2 * width)
-    chosen = starts[segs] + best[rows, segs] % width
-    a_i, t_i = rows // n_t, rows % n_t
-    taken[a_i, t_i, gc[chosen]] = True
-    dt_gt[a_i, t_i, ev[chosen]] = g[chosen]
+    avail = (~taken[g] | is_crowd) & reach  # (n, A*T)
+    key = np.where(avail, pos[:, None] + ignored * width, 2 * width)
+    best = np.minimum.reduceat(key, starts, axis=0)  # (predictions, A*T)
+    segs, cols = np.nonzero(best < 2 * width)
+    chosen = starts[segs] + best[segs, cols] % width
+    taken[g[chosen], cols] = True
+    out[ev[chosen], cols] = g[chosen]
 
 
 def accumulate(inp: EvalInput, matches: Matches, params: Params) -> Accumulated:

@@ -439,7 +439,7 @@ _RESULT_COLUMNS = (
 )
 
 
-def read_results(path: PathLike, num_keypoints: int) -> CocoResults:
+def read_results(path: PathLike, num_keypoints: int, *, threads: int | None = None) -> CocoResults:
     """Read a COCO keypoint results JSON (a list of ``image_id``, ``category_id``,
     ``keypoints``, ``score``, optional ``bbox``) into columns.
 
@@ -450,11 +450,11 @@ def read_results(path: PathLike, num_keypoints: int) -> CocoResults:
     target = Path(path)
     if not target.is_file():
         raise FormatError("file not found", path=target)
-    fast = _results_duckdb(target, num_keypoints)
+    fast = _results_duckdb(target, num_keypoints, threads)
     return fast if fast is not None else _results_plain(target, num_keypoints)
 
 
-def _results_duckdb(path: Path, k: int) -> CocoResults | None:
+def _results_duckdb(path: Path, k: int, threads: int | None = None) -> CocoResults | None:
     """DuckDB's reader; None when anything is unusual (then the plain reader names it)."""
     import duckdb
 
@@ -465,6 +465,8 @@ def _results_duckdb(path: Path, k: int) -> CocoResults | None:
     )
     try:
         con = duckdb.connect()
+        if threads:
+            con.execute(f"SET threads={int(threads)}")
         try:
             data = con.sql(query).to_arrow_table()
         finally:

@@ -98,6 +98,21 @@ def _sum_by_count(values: np.ndarray, mask: np.ndarray, counts: np.ndarray) -> n
     return out
 
 
+def _labeled_first(labeled: np.ndarray) -> np.ndarray:
+    """(K, N): for each instance, its labeled keypoint indices first, then the others
+    (both in index order), from elementwise cumulative counts instead of a sort."""
+    k = labeled.shape[0]
+    seen = np.cumsum(labeled, axis=0)
+    counts = seen[-1]
+    rest = np.cumsum(~labeled, axis=0)
+    position = np.where(labeled, seen - 1, counts[None, :] + rest - 1)
+    order = np.empty_like(position)
+    np.put_along_axis(
+        order, position, np.broadcast_to(np.arange(k)[:, None], position.shape), axis=0
+    )
+    return order
+
+
 class PointColumns:
     """Keypoints in a (K, N) layout: per-keypoint rows make every OKS step elementwise.
 
@@ -113,11 +128,7 @@ class PointColumns:
         self.x, self.y = t[0], t[1]
         self.labeled = None if labeled is None else np.ascontiguousarray(labeled.T)
         self.counts = None if labeled is None else labeled.sum(axis=1)
-        self.order = (
-            None
-            if labeled is None
-            else np.ascontiguousarray(np.argsort(~labeled, axis=1, kind="stable").T)
-        )
+        self.order = None if self.labeled is None else _labeled_first(self.labeled)
 
 
 def oks_columns(
