@@ -308,7 +308,8 @@ def export_yolo(
     Args:
         table: the table revision.
         folder: the dataset folder (created; an existing data.yaml there is updated with
-            this split when it describes the same keypoints).
+            this split when it describes the same keypoints). Files are written or
+            replaced, never deleted: files of rows that are no longer in the table stay.
         image_mode: ``"symlink"`` (default), ``"copy"`` or ``"none"`` (labels only).
         split: the split to write (default: the split the table was imported from, else
             ``"train"``).
