@@ -120,3 +120,38 @@ def test_docstring_examples_run_without_extras(name, tmp_path, monkeypatch):
     flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
     result = doctest.testmod(module, optionflags=flags, verbose=False)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_an_empty_table_is_refused(store):
+    from posetable.errors import RowError
+    from posetable.integrations._common import TableLabels
+
+    empty = pt.Table.from_rows([], name="empty", schema=pt.Keypoints2DSchema(3), store=store)
+    with pytest.raises(RowError, match="empty@1 has no rows"):
+        TableLabels.from_table(empty)
+
+
+def test_train_cli_rejects_bad_options_before_any_work(capsys):
+    from posetable.cli import main
+
+    code = main(
+        ["train", "ultralytics", "--model", "m.yaml", "--train", "a", "--val", "b", "--set", "lr0"]
+    )
+    assert code == 2
+    assert "--set takes KEY=VALUE, got 'lr0'" in capsys.readouterr().err
+    code = main(
+        [
+            "train",
+            "ultralytics",
+            "--model",
+            "m.yaml",
+            "--train",
+            "a",
+            "--val",
+            "b",
+            "--loss-sigmas",
+            "0.1,x",
+        ]
+    )
+    assert code == 2
+    assert "--loss-sigmas takes comma-separated numbers" in capsys.readouterr().err

@@ -192,6 +192,10 @@ class TableLabels:
             found = parts[name]
             return np.concatenate(found).astype(dtype) if found else np.zeros(shape, dtype)
 
+        if not images:
+            raise RowError(
+                f"table {table.ref} has no rows: there is nothing to train or validate on"
+            )
         paths = resolve_image_paths(table, images)
         if check_images:
             check_images_exist(table, paths)
