@@ -80,22 +80,24 @@ def test_training_uses_the_tables_keypoint_layout(trained, tables):
     assert trainer.train_loader.dataset.im_files == [row["image"] for row in train_table]
 
 
-def test_loss_sigmas_change_only_the_loss(ultralytics, tables):
+def test_loss_sigmas_change_only_the_loss_and_the_metric_uses_the_val_tables(
+    ultralytics, tables, store
+):
     from posetable.integrations.ultralytics import train
 
     train_table, val_table = tables
+    rows = list(val_table)
+    val_sigmas = np.full(17, 0.09)
+    other_val = pt.Table.from_rows(
+        rows, name="val-other", schema=val_table.schema.replace(oks_sigmas=val_sigmas), store=store
+    )
     loss_sigmas = np.full(17, 0.07)
     model = train(
-        "yolo11n-pose.yaml",
-        train_table,
-        val_table,
-        loss_sigmas=loss_sigmas,
-        name="loss-sigmas",
-        **TINY,
+        "yolo11n-pose.yaml", train_table, other_val, loss_sigmas=loss_sigmas, name="sigmas", **TINY
     )
     used = model.trainer.model.criterion.keypoint_loss.sigmas.cpu().numpy()
     np.testing.assert_allclose(used, loss_sigmas, rtol=1e-6)
-    np.testing.assert_allclose(model.trainer.validator.sigma, val_table.schema.sigmas, rtol=1e-6)
+    np.testing.assert_allclose(model.trainer.validator.sigma, val_sigmas, rtol=1e-6)
 
 
 def test_validation_writes_every_image_into_a_run_scored_with_the_tables_sigmas(trained, tables):

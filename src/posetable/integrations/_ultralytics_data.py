@@ -153,11 +153,18 @@ def build_dataset(
 
 
 def validator_class(
-    sources: Mapping[str, TableLabels], sink: dict[int, Captured] | None = None
+    sources: Mapping[str, TableLabels],
+    metric_sigmas: Sequence[float],
+    sink: dict[int, Captured] | None = None,
 ) -> type[PoseValidator]:
-    """A ``PoseValidator`` reading tables; with ``sink``, it keeps every image's predictions."""
+    """A ``PoseValidator`` reading tables, scoring with the validation table's sigmas; with
+    ``sink``, it keeps every image's predictions (table pixels)."""
 
     class TablePoseValidator(PoseValidator):
+        def init_metrics(self, model: Any) -> None:
+            super().init_metrics(model)
+            self.sigma = np.asarray(metric_sigmas, dtype=np.float32)
+
         def build_dataset(self, img_path: str, mode: str = "val", batch: int | None = None) -> Any:
             return build_dataset(
                 self.args,
@@ -189,10 +196,12 @@ def validator_class(
 def trainer_class(
     sources: Mapping[str, TableLabels],
     data: Mapping[str, Any],
+    *,
     loss_sigmas: Sequence[float] | None,
+    metric_sigmas: Sequence[float],
 ) -> type[PoseTrainer]:
     """A ``PoseTrainer`` whose datasets, data dict and validator come from tables."""
-    validator = validator_class(sources)
+    validator = validator_class(sources, metric_sigmas)
 
     class TablePoseTrainer(PoseTrainer):
         def get_dataset(self) -> dict[str, Any]:

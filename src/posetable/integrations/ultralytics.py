@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -55,6 +56,8 @@ if TYPE_CHECKING:
     from posetable.runs import Run
 
 __all__ = ["data_config", "train", "train_and_validate", "validate"]
+
+logger = logging.getLogger(__name__)
 
 DATA_KEY_PREFIX = "posetable:"
 _ULTRALYTICS_METRICS = {
@@ -211,7 +214,8 @@ def train(
             ``ultralytics.YOLO``. A model with another K is re-headed by Ultralytics.
         train_table: the training table revision.
         val_table: the validation table revision (same K and classes).
-        loss_sigmas: K sigmas for the keypoint loss only (default: the table's).
+        loss_sigmas: K sigmas for the keypoint loss only (default: the training table's;
+            Ultralytics' per-epoch pose metric always uses the validation table's).
         **yolo_args: Ultralytics train arguments (``epochs``, ``imgsz``, ``batch``,
             ``device``, ``workers``, ``project``, ``name``...). Defaults: ``plots=False``,
             ``project=<store>/ultralytics``, ``name=<train table name>``, and ``amp=False``
@@ -231,9 +235,7 @@ def train(
             raise RunError(f"{key}= is set by posetable from the tables; leave it out")
     model_k = _model_kpt_shape(yolo)[0]
     if model_k != k:
-        import logging
-
-        logging.getLogger(__name__).info(
+        logger.info(
             "model %s has K=%d keypoints; Ultralytics re-heads it for the table's K=%d",
             _model_name(yolo),
             model_k,
@@ -246,8 +248,11 @@ def train(
     data = data_config(train_table, val_table=val_table)
     args = _defaults(train_table.store, train_table.name, yolo_args)
     keys = {data_key(train_table): data, data_key(val_table): data}
+    trainer = trainer_class(
+        sources, data, loss_sigmas=sigmas, metric_sigmas=val_table.schema.sigmas.tolist()
+    )
     with table_datasets(keys):
-        yolo.train(trainer=trainer_class(sources, data, sigmas), data=data_key(train_table), **args)
+        yolo.train(trainer=trainer, data=data_key(train_table), **args)
     return yolo
 
 
@@ -305,7 +310,8 @@ def validate(
     args = _defaults(target, f"val-{name}", {"exist_ok": True, "verbose": False, **yolo_args})
     args.pop("amp", None)
     with table_datasets({key: data_config(table)}):
-        metrics = yolo.val(validator=validator_class({key: source}, sink), data=key, **args)
+        validator = validator_class({key: source}, table.schema.sigmas.tolist(), sink)
+        metrics = yolo.val(validator=validator, data=key, **args)
     predictions = []
     for row in range(len(source)):
         width, height = float(source.widths[row]), float(source.heights[row])
