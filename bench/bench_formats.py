@@ -175,27 +175,43 @@ def bench_coco(path: Path, work: Path, repeat: int, label: str) -> None:
     print(f"  posetable export_coco               {export:8.3f} s   (json round trip {dump:.3f} s)")
 
 
-def peak_memory(path: Path, work: Path) -> None:
-    """Peak resident memory (VmHWM) of a fresh process importing ``path``."""
-    code = (
-        "import sys, posetable as pt\n"
-        "def hwm():\n"
-        "    for line in open('/proc/self/status'):\n"
-        "        if line.startswith('VmHWM'):\n"
-        "            return int(line.split()[1])\n"
-        "base = hwm()\n"
-        f"pt.Table.from_coco({str(path)!r}, name='peak', store={str(work / 'peak')!r},\n"
-        "                  progress=False)\n"
-        "print(base, hwm())\n"
-    )
+_HWM = (
+    "import sys\n"
+    "def hwm():\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM'):\n"
+    "            return int(line.split()[1]) / 1024\n"
+)
+
+
+def _peak(setup: str, work: str) -> tuple[float, float]:
+    """(baseline, peak) resident MiB of a fresh process running ``setup`` then ``work``."""
+    code = f"{_HWM}{setup}\nbase = hwm()\n{work}\nprint(base, hwm())\n"
     out = subprocess.run(
         [sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()
-    base, peak = int(out[0]) / 1024, int(out[1]) / 1024
+    return float(out[-2]), float(out[-1])  # pycocotools prints too
+
+
+def peak_memory(path: Path, work: Path) -> None:
+    """Peak resident memory (VmHWM) of fresh processes: posetable's import and the peer's."""
+    store = str(work / "peak")
+    base, ours = _peak(
+        "import posetable as pt",
+        f"pt.Table.from_coco({str(path)!r}, name='peak', store={store!r}, progress=False)",
+    )
+    peer_base, peer = _peak(
+        "import json\nfrom pycocotools.coco import COCO",
+        f"c = COCO()\nc.dataset = json.load(open({str(path)!r}))\nc.createIndex()",
+    )
     size = path.stat().st_size / 2**20
     print(
-        f"  peak RSS of the import process      {peak:8.0f} MiB (python + posetable alone "
-        f"{base:.0f} MiB; the file is {size:.0f} MiB)"
+        f"  peak RSS, posetable import          {ours:8.0f} MiB (+{ours - base:.0f} over the "
+        f"{base:.0f} MiB of python + posetable; the file is {size:.0f} MiB)"
+    )
+    print(
+        f"  peak RSS, json.load + COCO index    {peer:8.0f} MiB (+{peer - peer_base:.0f})   "
+        f"ratio {(ours - base) / (peer - peer_base):.2f}x"
     )
 
 
