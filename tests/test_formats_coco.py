@@ -383,3 +383,42 @@ def test_null_values_come_back_as_null(shared_data, store: Path, tmp_path: Path)
     kpts = table[1]["keypoints"]
     assert kpts.instance_extras["iscrowd"][1] == 0 and kpts.instance_extras["area"][1] > 0
     assert json_difference(load(path), load(table.export_coco(tmp_path / "out.json"))) is None
+
+
+def many_persons(doc: dict, copies: int = 300) -> None:
+    """Repeat the annotations (new ids) so the keypoints take the bulk integer parser."""
+    base = list(doc["annotations"])
+    for n in range(1, copies):
+        doc["annotations"] += [
+            {**a, "id": a["id"] * 1000 + n, "keypoints": list(a["keypoints"])} for a in base
+        ]
+
+
+def test_large_integer_files_take_the_bulk_path_and_stay_exact(
+    shared_data, store: Path, tmp_path: Path
+) -> None:
+    from posetable.formats import _json
+
+    path = edited_copy(
+        shared_data("coco_kpts") / "annotations.json",
+        tmp_path / "big.json",
+        many_persons,
+        indent=None,
+    )
+    keypoints_text = sum(len(json.dumps(a["keypoints"])) for a in load(path)["annotations"])
+    assert keypoints_text > _json._CSV_BYTES  # the bulk parser's threshold
+    table = pt.Table.from_coco(path, name="big", store=store)
+    assert sum(len(r["keypoints"]) for r in table) == 14 * 300
+    assert json_difference(load(path), load(table.export_coco(tmp_path / "out.json"))) is None
+
+    def break_one(doc: dict) -> None:
+        many_persons(doc)
+        doc["annotations"][2000]["keypoints"][3 * 4 + 2] = 7
+
+    bad = edited_copy(
+        shared_data("coco_kpts") / "annotations.json", tmp_path / "bad.json", break_one
+    )
+    with pytest.raises(
+        pt.errors.FormatError, match=r"annotations\[2000\]\): visibility .* found 7"
+    ):
+        pt.Table.from_coco(bad, name="bad", store=store)

@@ -71,7 +71,8 @@ def read_annotations(
     id_col = reader.numbers(anns, "id")
     ann_ids = reader.whole(anns, id_col, "id")
     reader.unique(anns, ann_ids, id_col.present)
-    row = _rows_of(reader, anns, rows["ids"])
+    image_col = reader.numbers(anns, "image_id")
+    row = _rows_of(reader, anns, image_col, rows["ids"])
     cat_col = reader.numbers(anns, "category_id")
     reader.require(anns, cat_col, "category_id")
     cat_ids = reader.whole(anns, cat_col, "category_id")
@@ -106,7 +107,7 @@ def read_annotations(
     extras["id"] = ids
     extras["coco_order"] = chosen.astype(np.int64)
     extras["coco_derived"] = derived
-    written = {"id": id_col, "image_id": reader.numbers(anns, "image_id"), "category_id": cat_col}
+    written = {"id": id_col, "image_id": image_col, "category_id": cat_col}
     for key, col in written.items():
         for i in np.flatnonzero(col.written_float[chosen]).tolist():
             types.setdefault(i, {})[key] = "float"
@@ -137,9 +138,8 @@ def _labels(cat_ids: np.ndarray, label_of: dict[int, int]) -> np.ndarray:
     return np.where(known[pos] == cat_ids, index[pos], -1)
 
 
-def _rows_of(reader: Reader, anns: Section, image_ids: np.ndarray) -> np.ndarray:
+def _rows_of(reader: Reader, anns: Section, col: Numbers, image_ids: np.ndarray) -> np.ndarray:
     """The row (image position) of each annotation; unknown image ids are an error."""
-    col = reader.numbers(anns, "image_id")
     reader.require(anns, col, "image_id")
     n, m = anns.size, len(image_ids)
     wanted = np.nan_to_num(col.values)

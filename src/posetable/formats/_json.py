@@ -34,6 +34,7 @@ _ABSENT = frozenset({type(UNSET), type(None)})
 _NUMBERS = msgspec.json.Decoder(list[bool | int | float])
 _NESTED = msgspec.json.Decoder(list[list[bool | int | float]])
 _FLOAT_MARKS = (b".", b"e", b"E")
+_TO_LINES = bytes.maketrans(b"[],\t\r ", b"\n\n\n\n\n\n")
 _CSV_BYTES = 1 << 18  # lists at least this long (in bytes) use the CSV parser
 _OPEN, _CLOSE, _COMMA = ord("["), ord("]"), ord(",")
 
@@ -262,12 +263,15 @@ def _csv_ints(joined: bytes, expected: int) -> np.ndarray | None:
     """
     import pyarrow.csv as pa_csv
 
-    body = joined.replace(b"],[", b"\n")[1:-1].replace(b",", b"\n")
+    body = joined.translate(_TO_LINES)  # one value per line; the empty lines are skipped
     try:
         column = pa_csv.read_csv(
             io.BytesIO(body),
             read_options=pa_csv.ReadOptions(column_names=["v"]),
-            convert_options=pa_csv.ConvertOptions(column_types={"v": pa.int64()}),
+            parse_options=pa_csv.ParseOptions(quote_char=False, ignore_empty_lines=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={"v": pa.int64()}, null_values=[], strings_can_be_null=False
+            ),
         ).column(0)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
