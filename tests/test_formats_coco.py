@@ -422,3 +422,11 @@ def test_large_integer_files_take_the_bulk_path_and_stay_exact(
         pt.errors.FormatError, match=r"annotations\[2000\]\): visibility .* found 7"
     ):
         pt.Table.from_coco(bad, name="bad", store=store)
+
+
+def test_top_level_values_are_in_the_metadata(shared_data, store: Path) -> None:
+    folder = shared_data("coco_kpts")
+    table = pt.Table.from_coco(folder / "annotations.json", name="t", store=store)
+    document = load(folder / "annotations.json")
+    assert table.metadata["coco"]["info"] == document["info"]
+    assert table.metadata["coco"]["licenses"] == document["licenses"]

@@ -105,6 +105,9 @@ def test_the_schema_comes_from_the_yaml(shared_data, store: Path) -> None:
     meta = table.metadata
     assert meta["yolo"]["split"] == "val" and meta["yolo"]["kpt_shape"] == [17, 3]
     assert yaml.safe_load(meta["yolo"]["yaml_text"]) == given
+    assert meta["yolo"]["flip_idx"] == given["flip_idx"] and meta["yolo"]["names"] == {
+        "0": "person"
+    }
     assert meta["image_roots"] == [str(folder.absolute())]
     k2 = pt.Table.from_yolo(
         shared_data("crowdpose_yolo_k2") / "crowdpose-k2.yaml", name="k2", store=store

@@ -99,8 +99,14 @@ def read_coco(
     rows = _read_images(reader, images, folder, notes, missing_images)
     anns = read_annotations(reader, file, raw, top.get("annotations"), rows, coco, notes)
     keep = rows["keep"]
+    extra_top = {
+        key: orjson.loads(bytes(value))
+        for key, value in top.items()
+        if key not in ("images", "annotations", "categories")
+    }
     metadata = {
         "coco": {
+            **extra_top,  # info, licenses...: readable here; "top_level" is what export uses
             "source": str(file.absolute()),
             "categories": categories,
             "keypoint_category_ids": list(coco.keypoint_ids),
@@ -108,11 +114,7 @@ def read_coco(
             "schema_lines": [list(p) for p in coco.lines],
             "schema_names": list(coco.schema.keypoint_names),
             "top_level_keys": list(top),
-            "top_level": {
-                key: orjson.loads(bytes(value))
-                for key, value in top.items()
-                if key not in ("images", "annotations", "categories")
-            },
+            "top_level": extra_top,
             "image_keys": images.keys if images.size else list(DEFAULT_IMAGE_KEYS),
             "annotation_keys": anns.keys,
             "other_annotations": anns.others,

@@ -33,8 +33,10 @@ Where each part of the file goes:
   Whole numbers are written as ints unless recorded otherwise, so a file that wrote ints
   gets ints back and Horse-10's ``2.0`` visibilities come back as floats.
 * **Table metadata** ``metadata["coco"]``: ``categories`` (complete, in file order; label
-  ``i`` is ``categories[i]`` and ``schema.classes`` are their names), ``top_level`` (``info``,
-  ``licenses``... even when empty) with ``top_level_keys`` (their order), the image and
+  ``i`` is ``categories[i]`` and ``schema.classes`` are their names), the file's other
+  top-level values (``info``, ``licenses``... even when empty) both under their own keys and
+  in ``top_level`` (which export uses, so a top-level key can never clash with posetable's)
+  with ``top_level_keys`` (their order), the image and
   annotation key orders, ``keypoint_category_ids``, ``skeleton_base`` (1, or 0 for a file
   whose skeleton was 0-based), the schema lines and names as imported (an edited schema is
   written into the categories on export), ``other_annotations`` (annotations of categories

@@ -194,6 +194,7 @@ def _metadata(
         roots.append(os.path.commonpath([os.path.dirname(p) for p in outside]))
     return {
         "yolo": {
+            **_json_safe(data),  # every YAML key; the ones below are posetable's
             "yaml_text": yaml_path.read_text(encoding="utf-8-sig"),
             "data": _json_safe(data),
             "yaml": str(yaml_path.absolute()),
