@@ -230,3 +230,33 @@ def test_the_walkthrough_trains_validates_and_shows_the_run(sg, store, monkeypat
         ["--store", str(store), "--steps", "2", "--image-size", str(SIZE), "--run-name", "nas-walk"]
     )
     assert pt.Run.open("nas-walk", store=store).table_ref == run.table_ref
+
+
+def test_table_predictions_agree_with_supergradients_own_predict(sg, coco_table):
+    """``predict_table`` (posetable's resize/pad and scale back) against SuperGradients'
+    ``model.predict`` with the dataset's preprocessing (its own resize and inverse mapping):
+    the same poses up to interpolation differences of the resize."""
+    from PIL import Image
+
+    from posetable.integrations.supergradients import (
+        pose_estimation_dataset,
+        predict_table,
+        predictions_from_yolo_nas_pose,
+    )
+
+    model = _model(17)
+    dataset = pose_estimation_dataset(coco_table, image_size=SIZE)
+    model.set_dataset_processing_params(**dataset.get_dataset_preprocessing_params())
+    ours = predict_table(model, coco_table, image_size=SIZE, conf=0.01)
+    for row, mine in enumerate(ours):
+        with Image.open(coco_table[row]["image"]) as opened:
+            rgb = np.asarray(opened.convert("RGB"))
+        theirs = predictions_from_yolo_nas_pose(
+            model.predict(rgb, conf=0.01),
+            width=coco_table[row]["width"],
+            height=coco_table[row]["height"],
+        )
+        assert len(mine) > 0 and len(theirs) >= len(mine)  # ours keeps the top 20
+        gaps = np.abs(mine.keypoints[:, None] - theirs.keypoints[None]).mean(axis=(2, 3))
+        nearest = gaps.min(axis=1)
+        assert np.median(nearest) < 2.0, nearest  # pixels, in a 640-pixel image
