@@ -58,3 +58,10 @@ def test_broken_and_missing_files(tmp_path: Path) -> None:
     with pytest.raises(MissingFileError):
         image_size(tmp_path / "nope.jpg")
     assert missing_files([str(fake), str(tmp_path / "nope.jpg")]).tolist() == [1]
+
+
+def test_a_frame_header_after_a_large_comment(tmp_path: Path) -> None:
+    path = tmp_path / "commented.jpg"
+    Image.new("RGB", (40, 30), "green").save(path, comment=b"x" * 30_000)
+    assert header_size(path.read_bytes()[:8192]) is None  # not in the first read
+    assert image_size(path) == (40, 30)

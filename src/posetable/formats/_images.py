@@ -24,7 +24,8 @@ IMAGE_SUFFIXES = frozenset(
     {"bmp", "dng", "jpeg", "jpg", "mpo", "png", "tif", "tiff", "webp", "pfm", "heic"}
 )
 _EXIF_ORIENTATION = 0x0112
-_HEAD = 1 << 16  # bytes read for a header; JPEG metadata before the frame header is small
+_FIRST = 1 << 13  # bytes read first for a header; enough for most JPEG and every PNG
+_HEAD = 1 << 18  # at most this much is read before asking Pillow
 
 
 def is_image_name(name: str) -> bool:
@@ -55,7 +56,10 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     """
     try:
         with open(path, "rb") as handle:
-            size = header_size(handle.read(_HEAD))
+            head = handle.read(_FIRST)
+            size = header_size(head)
+            if size is None and len(head) == _FIRST:  # a large EXIF block or thumbnail first
+                size = header_size(head + handle.read(_HEAD - _FIRST))
     except FileNotFoundError as exc:
         raise MissingFileError(f"image file {path} does not exist") from exc
     except OSError as exc:
@@ -182,7 +186,9 @@ def missing_files(paths: Sequence[str]) -> np.ndarray:
         folder = folder or "."
         if folder not in listings:
             try:
-                listings[folder] = {e.name for e in os.scandir(folder) if not e.is_dir()}
+                listings[folder] = {
+                    e.name for e in os.scandir(folder) if not e.is_dir(follow_symlinks=False)
+                }  # a link is not followed here: a broken one fails when the image is read
             except OSError:
                 listings[folder] = None
         names = listings[folder]
