@@ -120,6 +120,8 @@ def _jpeg_size(head: bytes) -> tuple[int, int] | None:
         (length,) = struct.unpack(">H", head[i + 2 : i + 4])
         segment = head[i + 4 : i + 2 + length]
         if marker == 0xE1 and segment[:6] == b"Exif\x00\x00":
+            if len(segment) < length - 2:  # the EXIF block goes on past what was read
+                return None
             orientation = _exif_orientation(segment[6:])
         elif marker == 0xE2 and segment[:4] == b"MPF\x00":
             multi = True  # Pillow calls it MPO; Ultralytics rotates JPEG only
