@@ -40,3 +40,19 @@ def store(tmp_path: Path) -> Path:
 def _isolated_store_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests never write to ./posetable-data: the default store is per test."""
     monkeypatch.setenv("POSETABLE_HOME", str(tmp_path / "default-store"))
+
+
+@pytest.fixture
+def coco_table(shared_data, store):
+    """The real COCO person excerpt (``coco_kpts``) imported as table ``coco`` (revision 1)."""
+    import warnings
+
+    import posetable as pt
+    from posetable.errors import PosetableWarning
+
+    folder = shared_data("coco_kpts")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PosetableWarning)
+        return pt.Table.from_coco(
+            folder / "annotations.json", folder / "images", name="coco", store=store
+        )

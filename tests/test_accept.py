@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 
 import posetable as pt
-from posetable.errors import PosetableWarning, RunError
+from posetable.errors import RunError
 from tests._predictions import noisy_predictions
-
-
-@pytest.fixture
-def coco_table(shared_data, store):
-    folder = shared_data("coco_kpts")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PosetableWarning)
-        return pt.Table.from_coco(
-            folder / "annotations.json", folder / "images", name="coco", store=store
-        )
 
 
 @pytest.fixture

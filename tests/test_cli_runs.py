@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import warnings
-
 import orjson
 import pytest
 
 import posetable as pt
 from posetable.cli import main
-from posetable.errors import PosetableWarning
 from tests._predictions import noisy_predictions
 
 
 @pytest.fixture
-def table(shared_data, store):
-    folder = shared_data("coco_kpts")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PosetableWarning)
-        return pt.Table.from_coco(
-            folder / "annotations.json", folder / "images", name="coco", store=store
-        )
+def table(coco_table):
+    return coco_table
 
 
 @pytest.fixture

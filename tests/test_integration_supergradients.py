@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import runpy
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import posetable as pt
-from posetable.errors import PosetableWarning, RunError
+from posetable.errors import RunError
 from tests._integration_tables import installed_or_skip
 
 pytestmark = [
@@ -37,16 +36,6 @@ def sg(tmp_path_factory):
     module = installed_or_skip("super_gradients")
     yield module
     patch.undo()
-
-
-@pytest.fixture
-def coco_table(shared_data, store):
-    folder = shared_data("coco_kpts")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PosetableWarning)
-        return pt.Table.from_coco(
-            folder / "annotations.json", folder / "images", name="coco", store=store
-        )
 
 
 def _model(k: int):

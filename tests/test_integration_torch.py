@@ -24,16 +24,6 @@ def torch():
     return installed_or_skip("torch")
 
 
-@pytest.fixture
-def coco_table(shared_data, store):
-    folder = shared_data("coco_kpts")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PosetableWarning)
-        return pt.Table.from_coco(
-            folder / "annotations.json", folder / "images", name="coco", store=store
-        )
-
-
 def test_samples_are_image_tensors_with_the_tables_targets(torch, coco_table):
     from posetable.integrations.torch import KeypointsDataset
 

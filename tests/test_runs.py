@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import warnings
 
 import numpy as np
 import orjson
@@ -11,30 +10,10 @@ import pytest
 
 import posetable as pt
 from posetable.errors import NotFoundError, PosetableWarning, RunError
+from posetable.eval.result import STAT_NAMES
 from tests._predictions import noisy_predictions
 
-STATS = (
-    "ap",
-    "ap50",
-    "ap75",
-    "ap_medium",
-    "ap_large",
-    "ar",
-    "ar50",
-    "ar75",
-    "ar_medium",
-    "ar_large",
-)
-
-
-@pytest.fixture
-def coco_table(shared_data, store):
-    folder = shared_data("coco_kpts")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PosetableWarning)
-        return pt.Table.from_coco(
-            folder / "annotations.json", folder / "images", name="coco", store=store
-        )
+STATS = STAT_NAMES
 
 
 def test_run_metrics_equal_evaluate_on_the_same_data(coco_table):

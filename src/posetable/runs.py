@@ -26,23 +26,13 @@ import pyarrow.parquet as pq
 from posetable._arrow import KEYPOINTS_COLUMN, instances_from_arrow, instances_to_arrow
 from posetable._rows import SAMPLE_ID
 from posetable.errors import NotFoundError, PosetableWarning, RunError
+from posetable.eval.result import STAT_NAMES
 from posetable.instances import Keypoints2DInstances
 from posetable.store import Store, check_name, resolve_store
 from posetable.table import StoreLike, Table
 
 RUN_FORMAT_VERSION = 1
-METRIC_NAMES = (
-    "ap",
-    "ap50",
-    "ap75",
-    "ap_medium",
-    "ap_large",
-    "ar",
-    "ar50",
-    "ar75",
-    "ar_medium",
-    "ar_large",
-)
+METRIC_NAMES = STAT_NAMES
 
 
 def _check_prediction(table: Table, row: int, instances: Any) -> Keypoints2DInstances:
