@@ -360,6 +360,21 @@ def read_yolo_predictions(
     Raises:
         FormatError: a line whose column count fits no layout for K keypoints (names the
             file and line and the counts that would fit), or a class id outside the schema.
+
+    Example:
+        >>> import posetable as pt, tempfile
+        >>> from pathlib import Path
+        >>> from posetable.sample import sample_annotations
+        >>> table = pt.Table.from_coco(sample_annotations(), name="s", store=tempfile.mkdtemp())
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> line = "0 0.5 0.5 0.2 0.4" + " 0.5 0.25 0.9" * 17 + " 0.8"
+        >>> _ = (folder / "000000000785.txt").write_text(line)
+        >>> predictions = pt.read_yolo_predictions(folder, table)
+        >>> first = predictions[0]
+        >>> len(first), first.instance_confidences.tolist(), first.keypoints[0, 0].tolist()
+        (1, [0.8], [320.0, 106.25])
+        >>> predictions[1] is None
+        True
     """
     from posetable.formats._yolo_predictions import read_predictions
 
