@@ -161,7 +161,7 @@ def table_from_coco(
             schema=schema,
             missing_images=missing_images,
         )
-        data = coco_arrow(columns)
+        data = _coco_arrow(columns)
         step("write")
         table = Table.from_arrow(
             data,
@@ -188,7 +188,7 @@ def _json_argument(value: Any) -> Any:
     return value if value is None or isinstance(value, (str, int)) else list(value)
 
 
-def coco_arrow(columns: CocoColumns) -> pa.Table:
+def _coco_arrow(columns: CocoColumns) -> pa.Table:
     """The Arrow table (posetable's row layout) of an imported COCO file."""
     k = columns.coco.schema.num_keypoints
     column = keypoints_column(

@@ -110,7 +110,7 @@ def table_from_yolo(
         step("labels")
         labels = label_paths(images)
         lines = parse_lines(labels, read_files(labels, progress=enabled))
-        cls, boxes, points, vis = check_labels(lines, layout, tolerance)
+        cls, boxes, points, vis = _check_labels(lines, layout, tolerance)
         step("image sizes")
         widths, heights = image_sizes(images, progress=enabled)
         w = widths[lines.file_index].astype(np.float64)
@@ -233,7 +233,7 @@ def _width_hint(found: int, k: int, ndim: int) -> str:
     return ""
 
 
-def check_labels(
+def _check_labels(
     lines: LabelLines, layout: YoloLayout, tolerance: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Class ids, normalised boxes (cx, cy, w, h), points (L, K, 2) and visibilities."""
