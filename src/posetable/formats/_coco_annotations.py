@@ -400,5 +400,7 @@ def _fields(
             parts.append(box_private[j])
         rests[j] = with_private(rests[j], parts)
     out = np.empty(len(rests), dtype=object)
-    out[:] = [b.decode() if b is not None else "" for b in rests]
+    for i, text in enumerate(rests):  # one at a time, so bytes and text never both peak
+        out[i] = text.decode() if text is not None else ""
+        rests[i] = None
     return out

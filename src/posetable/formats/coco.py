@@ -72,6 +72,7 @@ if TYPE_CHECKING:
 __all__ = ["export_coco", "table_from_coco"]
 
 IMAGE_ID_COLUMN = "image_id"
+_BATCH_ROWS = 8192  # rows per batch handed to the store (bounded memory while writing)
 IMAGE_FIELDS_COLUMN = "coco_image_fields"
 EXTRA_TYPES = {
     "area": pa.float64(),
@@ -164,7 +165,7 @@ def table_from_coco(
         data = _coco_arrow(columns)
         step("write")
         table = Table.from_arrow(
-            data,
+            data.to_reader(max_chunksize=_BATCH_ROWS),
             name=name,
             schema=columns.coco.schema,
             store=store,
