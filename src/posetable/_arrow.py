@@ -276,7 +276,8 @@ def keypoints_column(
             raise RowError(f"extra {name!r} must have shape (T={total},), got {values.shape}")
     types = dict(extra_types or {})
     for name, (values, _) in extra_values.items():
-        types.setdefault(name, extra_arrow_type(values))
+        if name not in types:
+            types[name] = extra_arrow_type(values)
     m = len(counts_a)
     return encode_flat(
         counts_a,
