@@ -154,3 +154,32 @@ def test_pr_curves_have_one_curve_per_oks_threshold(coco_table):
     curves = run.pr_curves()
     assert curves["precision"].shape == (10, 101)
     assert curves["oks_thresholds"][0] == 0.5
+
+
+def test_run_from_yolo_predictions_equals_evaluating_the_files(coco_table, tmp_path):
+    """Ultralytics-style predicted label files (normalised, x y conf per point, box conf)."""
+    folder = tmp_path / "predict" / "labels"
+    folder.mkdir(parents=True)
+    predictions = noisy_predictions(coco_table, seed=9)
+    for row, (record, predicted) in enumerate(zip(coco_table, predictions, strict=True)):
+        w, h = record["width"], record["height"]
+        lines = []
+        for i in range(len(predicted)):
+            x0, y0, x1, y1 = predicted.instance_bbs[i]
+            values = [(x0 + x1) / 2 / w, (y0 + y1) / 2 / h, (x1 - x0) / w, (y1 - y0) / h]
+            for (x, y), c in zip(
+                predicted.keypoints[i], predicted.keypoint_confidences[i], strict=True
+            ):
+                values += [x / w, y / h, float(c)]
+            values.append(float(predicted.instance_confidences[i]))
+            lines.append("0 " + " ".join(f"{v:.6f}" for v in values))
+        stem = record["image"].rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        if row != 3:  # an image the model wrote no file for
+            (folder / f"{stem}.txt").write_text("\n".join(lines) + "\n")
+    run = pt.Run.from_yolo_predictions(coco_table, tmp_path / "predict", name="yolo")
+    read = pt.read_yolo_predictions(tmp_path / "predict", coco_table)
+    assert read[3] is None and run.predictions(3) is None
+    expected = pt.evaluate(coco_table, read)
+    assert run.metrics == {m: float(getattr(expected, m)) for m in STATS}
+    assert run.model_info["source"] == str(tmp_path / "predict")
+    np.testing.assert_allclose(run.predictions(0).keypoints, predictions[0].keypoints, atol=1e-3)
