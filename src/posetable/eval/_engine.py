@@ -414,23 +414,36 @@ def _curves(
     """
     rec_thr = params.recall_thresholds
     n_rows, nd = tp.shape
+    n_r = rec_thr.shape[0]
+    q = np.zeros((n_rows, n_r))
+    ss = np.zeros((n_rows, n_r))
+    final = np.zeros(n_rows)
     if nd == 0:
-        zeros = np.zeros((n_rows, rec_thr.shape[0]))
-        return zeros, zeros.copy(), np.zeros(n_rows)
-    tp_sum = np.cumsum(tp, axis=1).astype(float)
-    fp_sum = np.cumsum(fp, axis=1).astype(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rc = tp_sum / npig[:, None]
-    pr = tp_sum / (fp_sum + tp_sum + np.spacing(1))
-    pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
-    inds = np.empty((n_rows, rec_thr.shape[0]), dtype=np.int64)
-    for row in range(n_rows):
-        inds[row] = np.searchsorted(rc[row], rec_thr, side="left") if npig[row] else nd
-    inside = inds < nd
-    clipped = np.minimum(inds, nd - 1)
-    q = np.where(inside, np.take_along_axis(pr, clipped, axis=1), 0.0)
-    ss = np.where(inside, cell_scores[clipped], 0.0)
-    return q, ss, rc[:, -1]
+        return q, ss, final
+    # rows in blocks of a few MB: large temporaries would be fresh mmaps (page faults) each time
+    block = max(1, BLOCK_BYTES // (8 * nd))
+    rows = np.flatnonzero(npig > 0)
+    for lo in range(0, rows.shape[0], block):
+        sel = rows[lo : lo + block]
+        tp_sum = np.cumsum(tp[sel], axis=1).astype(float)
+        fp_sum = np.cumsum(fp[sel], axis=1).astype(float)
+        rc = tp_sum / npig[sel][:, None]
+        fp_sum += tp_sum
+        fp_sum += np.spacing(1)
+        pr = np.divide(tp_sum, fp_sum, out=tp_sum)  # tp / (fp + tp + eps), pycocotools' order
+        pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
+        inds = np.empty((sel.shape[0], n_r), dtype=np.int64)
+        for i in range(sel.shape[0]):
+            inds[i] = np.searchsorted(rc[i], rec_thr, side="left")
+        inside = inds < nd
+        clipped = np.minimum(inds, nd - 1)
+        q[sel] = np.where(inside, np.take_along_axis(pr, clipped, axis=1), 0.0)
+        ss[sel] = np.where(inside, cell_scores[clipped], 0.0)
+        final[sel] = rc[:, -1]
+    return q, ss, final
+
+
+BLOCK_BYTES = 4 << 20
 
 
 def summarize(acc: Accumulated, params: Params) -> np.ndarray:
