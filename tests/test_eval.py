@@ -301,3 +301,27 @@ def test_ten_x_generated_file_equals_pycocotools(tmp_path):
         write_json(tmp_path / "gt.json", gt), write_json(tmp_path / "r.json", results)
     )
     assert_same(result, reference)
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_imported_table_equals_pycocotools_on_the_original_file(shared_data, store, tmp_path, name):
+    """COCO -> Table.from_coco -> evaluate gives pycocotools' numbers on the original file."""
+    import warnings
+
+    folder = shared_data(name)
+    doc = _doc(shared_data, name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # notes about derived fields / assumed sigmas
+        table = pt.Table.from_coco(
+            folder / "annotations.json",
+            folder / "images" if (folder / "images").is_dir() else None,
+            name="imported",
+            store=store,
+            missing_images="warn",
+        )
+    results = perturbed_results(doc, seed=12, with_bbox=name == "ap10k")
+    path = write_json(tmp_path / "r.json", results)
+    reference = pycocotools_eval(doc, results, table.schema.sigmas, tmp_path)
+    assert_same(pt.evaluate(table, path), reference)
+    run_like = read_coco_results(path, table)
+    assert_same(pt.evaluate(table, run_like), reference)
