@@ -166,6 +166,17 @@ def parse_floor(gt: Path, res: Path, repeat: int) -> dict[str, float]:
         orjson.loads(res.read_bytes())
         times.append(time.perf_counter() - t0)
     out["orjson (both files)"] = min(times)
+    import gc
+
+    times = []
+    for _ in range(repeat):
+        gc.disable()
+        t0 = time.perf_counter()
+        orjson.loads(gt.read_bytes())
+        orjson.loads(res.read_bytes())
+        times.append(time.perf_counter() - t0)
+        gc.enable()
+    out["orjson, GC paused (both files)"] = min(times)
     try:
         import msgspec
     except ImportError:

@@ -325,3 +325,60 @@ def test_imported_table_equals_pycocotools_on_the_original_file(shared_data, sto
     assert_same(pt.evaluate(table, path), reference)
     run_like = read_coco_results(path, table)
     assert_same(pt.evaluate(table, run_like), reference)
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_duckdb_ground_truth_reader_equals_the_plain_reader(
+    shared_data, tmp_path, monkeypatch, name
+):
+    """The fast (DuckDB) ground-truth path reads every real file exactly as the plain one."""
+    from posetable.eval import _gt_fast, _io
+
+    monkeypatch.setattr(_gt_fast, "MIN_BYTES", 0)
+    path = shared_data(name) / "annotations.json"
+    fast = _gt_fast.read_ground_truth_fast(path)
+    plain = _io._read_ground_truth(path)
+    assert fast is not None
+    for field in plain.__dataclass_fields__:
+        a, b = getattr(fast, field), getattr(plain, field)
+        if isinstance(b, np.ndarray):
+            np.testing.assert_array_equal(a, b)
+            assert a.dtype == b.dtype
+    doc = _doc(shared_data, name)
+    results = perturbed_results(doc, seed=21)
+    reference = pycocotools_eval(doc, results, _default_sigmas(_k(doc)), tmp_path)
+    assert_same(pt.evaluate_coco(path, write_json(tmp_path / "r.json", results)), reference)
+
+
+def test_duckdb_ground_truth_reader_falls_back_on_odd_files(tmp_path, monkeypatch):
+    from posetable.eval import _gt_fast
+
+    monkeypatch.setattr(_gt_fast, "MIN_BYTES", 0)
+    base = {
+        "images": [{"id": 1}],
+        "categories": [{"id": 1, "name": "p", "keypoints": ["a", "b"]}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "keypoints": [1, 2, 2, 3, 4, 1]}
+        ],
+    }
+    # the key twice (once nested): ambiguous, plain reader
+    odd = {**base, "info": {"annotations": "see the list"}}
+    assert _gt_fast.read_ground_truth_fast(write_json(tmp_path / "a.json", odd)) is None
+    # annotations as the last key, categories first: still found
+    last = {
+        "categories": base["categories"],
+        "images": base["images"],
+        "annotations": base["annotations"],
+    }
+    assert _gt_fast.read_ground_truth_fast(write_json(tmp_path / "b.json", last)) is not None
+    # a string id: DuckDB cannot cast it, the plain reader handles it
+    text_id = {**base, "annotations": [{**base["annotations"][0], "id": "x1"}]}
+    assert _gt_fast.read_ground_truth_fast(write_json(tmp_path / "c.json", text_id)) is None
+    # a bad visibility is named by the plain reader
+    bad = {**base, "annotations": [{**base["annotations"][0], "keypoints": [1, 2, 3, 3, 4, 1]}]}
+    path = write_json(tmp_path / "d.json", bad)
+    assert _gt_fast.read_ground_truth_fast(path) is None
+    with pytest.raises(
+        pt.errors.FormatError, match=r"annotations\[0\] \(id 1\): visibility must be"
+    ):
+        pt.evaluate_coco(path, write_json(tmp_path / "r.json", []))

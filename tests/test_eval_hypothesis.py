@@ -137,6 +137,28 @@ def test_generated_cases_equal_pycocotools(case, tmp_path_factory):
 
 @SETTINGS
 @given(case=coco_case())
+def test_generated_cases_through_the_duckdb_reader_equal_pycocotools(case, tmp_path_factory):
+    from posetable.eval import _gt_fast
+
+    doc, results, sigmas = case
+    if not results:
+        return
+    tmp = Path(tmp_path_factory.mktemp("fast"))
+    saved = _gt_fast.MIN_BYTES
+    _gt_fast.MIN_BYTES = 0
+    try:
+        gt_path = write_json(tmp / "gt.json", doc)
+        assert _gt_fast.read_ground_truth_fast(gt_path) is not None
+        result = pt.evaluate_coco(gt_path, write_json(tmp / "r.json", results), sigmas=sigmas)
+    finally:
+        _gt_fast.MIN_BYTES = saved
+    reference = pycocotools_eval(doc, results, sigmas, tmp)
+    np.testing.assert_array_equal(result.stats, reference.stats)
+    np.testing.assert_array_equal(result.precision, reference.eval["precision"])
+
+
+@SETTINGS
+@given(case=coco_case())
 def test_generated_tables_equal_pycocotools(case, tmp_path_factory):
     doc, results, sigmas = case
     ids = [a["id"] for a in doc["annotations"]]

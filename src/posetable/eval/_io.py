@@ -25,6 +25,7 @@ import orjson
 import pyarrow.compute as pc
 
 from posetable.errors import FormatError
+from posetable.eval._duck import cursor
 
 logger = logging.getLogger(__name__)
 PathLike = str | os.PathLike[str]
@@ -255,9 +256,16 @@ def sorted_unique(ids: np.ndarray, what: str, path: Path) -> np.ndarray:
 
 
 def read_ground_truth(path: PathLike) -> CocoGroundTruth:
-    """Read a COCO keypoints ground-truth JSON into columns (see :func:`_read_ground_truth`)."""
+    """Read a COCO keypoints ground-truth JSON into columns (see :func:`_read_ground_truth`).
+
+    Large files take the DuckDB path of :mod:`posetable.eval._gt_fast`; whatever it cannot
+    vouch for is read by the plain reader, which also names any problem.
+    """
+    from posetable.eval._gt_fast import read_ground_truth_fast
+
     with no_gc():
-        return _read_ground_truth(path)
+        fast = read_ground_truth_fast(Path(path))
+        return fast if fast is not None else _read_ground_truth(path)
 
 
 def _read_ground_truth(path: PathLike) -> CocoGroundTruth:
@@ -489,7 +497,7 @@ def _results_duckdb(path: Path, k: int) -> CocoResults | None:
         f"format='array', columns={_RESULT_COLUMNS}, maximum_object_size=1073741824)"
     )
     try:
-        con = duckdb.connect()
+        con = cursor()
         try:
             data = con.sql(query).to_arrow_table()
         finally:
