@@ -149,7 +149,15 @@ def candidate_pairs(
             keep = bounds.may_reach(pe, pg, min_oks)
             pe, pg, loc = pe[keep], pg[keep], loc[keep]
         values = oks_columns(
-            dt_cols, gt_cols, gt.area, gt.box, inp.sigmas, pe, pg, dt_extent=bounds.d_box[pe]
+            dt_cols,
+            gt_cols,
+            gt.area,
+            gt.box,
+            inp.sigmas,
+            pe,
+            pg,
+            dt_extent=bounds.d_box[pe],
+            min_oks=min_oks,
         )
         if min_oks is not None:
             keep = values >= min_oks
