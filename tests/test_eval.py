@@ -249,6 +249,7 @@ def test_summary_text_and_to_dict(shared_data, tmp_path):
         result.stats = np.zeros(10)  # type: ignore[misc]
 
 
+@pytest.mark.integration
 def test_plot_pr_draws_one_curve_per_threshold(shared_data, tmp_path):
     pytest.importorskip("matplotlib")
     doc = _doc(shared_data, "coco_kpts")
@@ -382,3 +383,16 @@ def test_duckdb_ground_truth_reader_falls_back_on_odd_files(tmp_path, monkeypatc
         pt.errors.FormatError, match=r"annotations\[0\] \(id 1\): visibility must be"
     ):
         pt.evaluate_coco(path, write_json(tmp_path / "r.json", []))
+
+
+def test_plot_pr_without_matplotlib_names_the_extra(shared_data, tmp_path, monkeypatch):
+    import sys
+
+    doc = _doc(shared_data, "coco_kpts")
+    result = pt.evaluate_coco(
+        shared_data("coco_kpts") / "annotations.json",
+        write_json(tmp_path / "r.json", perturbed_results(doc, seed=1)),
+    )
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    with pytest.raises(pt.errors.MissingDependencyError, match=r'pip install "posetable\[plot\]"'):
+        result.plot_pr()
