@@ -248,13 +248,15 @@ def image_ap(inp: EvalInput, matches: Matches, params: Params) -> np.ndarray:
     first[:, :, 0] = 0
     ci, ti, pi = np.nonzero(tp)
     first[ci, ti, tp_cum[ci, ti, pi]] = pi
+    # the sampled precision depends on r only through k_r: weigh each k by how many r use it
     kk = np.minimum(k, width + 1)
-    idx = np.take_along_axis(
-        first, np.broadcast_to(kk[:, None, :], (n_cells, n_t, rec.shape[0])), axis=2
-    )
-    reach = idx < nd[:, None, None]
-    q = np.where(reach, np.take_along_axis(pr, np.minimum(idx, width - 1), axis=2), 0.0)
-    sums = np.bincount(cells % n_i, weights=q.sum(axis=(1, 2)), minlength=n_i)
+    slots = width + 2
+    flat = (np.arange(n_cells)[:, None] * slots + kk).ravel()
+    uses = np.bincount(flat, minlength=n_cells * slots).reshape(n_cells, slots)
+    reach = first < nd[:, None, None]
+    at_k = np.where(reach, np.take_along_axis(pr, np.minimum(first, width - 1), axis=2), 0.0)
+    q_sum = (at_k * uses[:, None, :]).sum(axis=(1, 2))
+    sums = np.bincount(cells % n_i, weights=q_sum, minlength=n_i)
     counts = np.bincount(cells % n_i, minlength=n_i) * (n_t * rec.shape[0])
     has = counts > 0
     out[has] = sums[has] / counts[has]
