@@ -247,6 +247,8 @@ def test_summary_text_and_to_dict(shared_data, tmp_path):
     assert result.recall.shape == (10, 1, 3, 1)
     with pytest.raises(AttributeError):
         result.stats = np.zeros(10)  # type: ignore[misc]
+    with pytest.raises(ValueError, match="read-only"):
+        result.precision[0, 0, 0, 0, 0] = 0.5
 
 
 @pytest.mark.integration

@@ -148,7 +148,8 @@ def test_generated_cases_through_the_duckdb_reader_equal_pycocotools(case, tmp_p
     _gt_fast.MIN_BYTES = 0
     try:
         gt_path = write_json(tmp / "gt.json", doc)
-        assert _gt_fast.read_ground_truth_fast(gt_path) is not None
+        if doc["annotations"]:  # an empty list is left to the plain reader
+            assert _gt_fast.read_ground_truth_fast(gt_path) is not None
         result = pt.evaluate_coco(gt_path, write_json(tmp / "r.json", results), sigmas=sigmas)
     finally:
         _gt_fast.MIN_BYTES = saved

@@ -94,6 +94,13 @@ class EvaluationResult:
     category_ids: np.ndarray
     _details: _Details | None = field(default=None, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        for name in ("stats", "precision", "recall", "scores", "oks_thresholds",
+                     "recall_thresholds", "sigmas", "category_ids"):  # fmt: skip
+            value = np.array(getattr(self, name))  # a private copy, then frozen like the result
+            value.flags.writeable = False
+            object.__setattr__(self, name, value)
+
     # -- the 10 stats ------------------------------------------------------------------------
     @property
     def ap(self) -> float:
