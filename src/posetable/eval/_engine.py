@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -305,24 +306,35 @@ def _greedy(
     order = np.lexsort((-local, -values, step_key))
     ev, g, v = pair_ev[order], pair_gt[order], values[order]
     steps = step_key[order] // (n_e + 1)
+    n = ev.shape[0]
+    first = np.empty(n, bool)
+    first[0] = True
+    np.not_equal(ev[1:], ev[:-1], out=first[1:])
+    pos = np.arange(n) - group_starts(np.cumsum(first))  # preference rank within the prediction
+    span = int(pos.max()) + 1
+    # the key each pair offers: preference rank, after every non-ignored pair when ignored
+    key_type = np.int16 if 2 * span < np.iinfo(np.int16).max else np.int64
+    offer = (pos[:, None] + np.repeat(gt_ignore[:, g].T, n_t, axis=1) * span).astype(key_type)
     reach = np.tile(v[:, None] >= thresholds[None, :], (1, n_a))  # (n, A*T), column a*T + t
-    ignored = np.repeat(gt_ignore[:, g].T, n_t, axis=1)  # (n, A*T)
+    none = key_type(2 * span)
+    offer[~reach] = none  # below the threshold: never available
     is_crowd = crowd[g][:, None]
     bounds = np.flatnonzero(np.diff(steps)) + 1
     starts = np.concatenate([[0], bounds]).tolist()
-    ends = np.concatenate([bounds, [steps.size]]).tolist()
+    ends = np.concatenate([bounds, [n]]).tolist()
 
     def columns(lo: int, hi: int) -> np.ndarray:
         # (area, threshold) columns never interact: each half can run on its own thread
         part = np.full((n_e, hi - lo), -1, dtype=np.int64)
         taken = np.zeros((gt_ignore.shape[1], hi - lo), dtype=bool)
-        r, ig = np.ascontiguousarray(reach[:, lo:hi]), np.ascontiguousarray(ignored[:, lo:hi])
+        offers = np.ascontiguousarray(offer[:, lo:hi])
         for a, b in zip(starts, ends, strict=True):
-            _step(part, taken, ev[a:b], g[a:b], r[a:b], ig[a:b], is_crowd[a:b])
+            seg = np.flatnonzero(first[a:b])
+            _step(part, taken, ev[a:b], g[a:b], offers[a:b], is_crowd[a:b], seg, span, none)
         return part
 
     width = n_a * n_t
-    if ev.shape[0] < PARALLEL_PAIRS // 4 or width < 2:
+    if n < PARALLEL_PAIRS // 4 or width < 2:
         out = columns(0, width)
     else:
         half = width // 2
@@ -337,25 +349,25 @@ def _step(
     taken: np.ndarray,
     ev: np.ndarray,
     g: np.ndarray,
-    reach: np.ndarray,
-    ignored: np.ndarray,
+    offers: np.ndarray,
     is_crowd: np.ndarray,
+    seg: np.ndarray,
+    span: int,
+    none: Any,
 ) -> None:
     """One greedy step: each prediction of the block takes its preferred available gt.
 
-    Pairs are grouped by prediction, each group in preference order (higher OKS, later gt).
-    Available: OKS >= t and not taken (crowd regions always); a non-ignored gt is preferred
-    to an ignored one, as pycocotools stops at the first ignored gt once it has a match.
+    Pairs are grouped by prediction (``seg``: where each group starts), each group in
+    preference order (higher OKS, later gt); ``offers`` holds each pair's key per (area,
+    threshold) column: its preference rank, plus ``span`` when the gt is ignored there (a
+    non-ignored gt wins, as pycocotools stops at the first ignored gt once it has a match),
+    or ``none`` below the threshold. Taken gts (crowd regions aside) are unavailable.
     """
-    n = ev.shape[0]
-    starts = np.flatnonzero(np.concatenate([[True], ev[1:] != ev[:-1]]))
-    pos = np.arange(n) - np.repeat(starts, np.diff(np.append(starts, n)))
-    width = int(pos.max()) + 1
-    avail = (~taken[g] | is_crowd) & reach  # (n, A*T)
-    key = np.where(avail, pos[:, None] + ignored * width, 2 * width)
-    best = np.minimum.reduceat(key, starts, axis=0)  # (predictions, A*T)
-    segs, cols = np.nonzero(best < 2 * width)
-    chosen = starts[segs] + best[segs, cols] % width
+    blocked = taken[g] & ~is_crowd  # (n, A*T)
+    key = np.where(blocked, none, offers)
+    best = np.minimum.reduceat(key, seg, axis=0)  # (predictions, A*T)
+    segs, cols = np.nonzero(best < none)
+    chosen = seg[segs] + best[segs, cols] % span
     taken[g[chosen], cols] = True
     out[ev[chosen], cols] = g[chosen]
 
