@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from posetable._arrow import KEYPOINTS_COLUMN, instances_from_arrow, instances_to_arrow
 from posetable._rows import SAMPLE_ID
+from posetable._run_index import INDEX_FOLDER, INDEXED_FILES, sorted_lance_copy
 from posetable.errors import NotFoundError, PosetableWarning, RunError
 from posetable.eval.result import STAT_NAMES
 from posetable.instances import Keypoints2DInstances
@@ -498,6 +499,10 @@ def _write_run(
             recall_thresholds=result.recall_thresholds,
             oks_thresholds=result.oks_thresholds,
         )
+        for stem in INDEXED_FILES:  # random access by sample for the dashboard
+            sorted_lance_copy(
+                staging / f"{stem}.parquet", staging / INDEX_FOLDER / f"{stem}.lance", sample_ids
+            )
         (staging / "manifest.json").write_bytes(
             orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
         )

@@ -10,23 +10,19 @@ to any revision of the table that still has those samples.
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 import threading
-import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import lance
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from lance.dataset import LanceDataset
 
 from posetable._arrow import KEYPOINTS_COLUMN, instances_from_arrow
 from posetable._rows import SAMPLE_ID
+from posetable._run_index import INDEX_FOLDER, sorted_lance_copy
 from posetable.errors import PosetableError
 from posetable.instances import Keypoints2DInstances
 from posetable.table import Table
@@ -158,11 +154,13 @@ class RunIndex:
         stamp = hashlib.sha256(
             f"{run.name}|{manifest.get('created')}|{run.path}".encode()
         ).hexdigest()[:16]
-        folder = Path(cache_dir) / f"{run.name}-{stamp}"
-        self._predictions, self._prediction_ids = _sorted_lance(
+        folder = run.path / INDEX_FOLDER
+        if not folder.is_dir():  # a run written before runs carried their index
+            folder = Path(cache_dir) / f"{run.name}-{stamp}"
+        self._predictions, self._prediction_ids = sorted_lance_copy(
             run.path / "predictions.parquet", folder / "predictions.lance", self._run_sample_ids
         )
-        self._per_instance, self._per_instance_ids = _sorted_lance(
+        self._per_instance, self._per_instance_ids = sorted_lance_copy(
             run.path / "per_instance.parquet", folder / "per_instance.lance", self._run_sample_ids
         )
         per_sample = run.per_sample
@@ -263,47 +261,6 @@ def _locate(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.nda
         return np.zeros(len(ids), bool), np.zeros(len(ids), np.int64)
     where = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
     return sorted_ids[where] == ids, where.astype(np.int64)
-
-
-def _sorted_lance(
-    source: Path, target: Path, run_sample_ids: np.ndarray
-) -> tuple[LanceDataset, np.ndarray]:
-    """A Lance copy of a run's Parquet file with ``sample_id``, sorted by it (made once)."""
-    if (target / "_versions").is_dir() and any((target / "_versions").iterdir()):
-        dataset = lance.dataset(str(target))
-        return dataset, dataset.to_table(columns=[SAMPLE_ID]).column(SAMPLE_ID).to_numpy()
-    parquet = pq.ParquetFile(source)
-    rows = parquet.read(columns=["row"]).column("row").to_numpy()
-    ids = run_sample_ids[rows]
-    names = [n for n in parquet.schema_arrow.names if n != SAMPLE_ID]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.{uuid.uuid4().hex}")
-    if len(ids) < 2 or bool(np.all(ids[1:] >= ids[:-1])):
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            done = 0
-            for batch in parquet.iter_batches(batch_size=16384, columns=names):
-                part = ids[done : done + batch.num_rows]
-                done += batch.num_rows
-                yield pa.RecordBatch.from_arrays(
-                    [*batch.columns, pa.array(part, pa.int64())], names=[*names, SAMPLE_ID]
-                )
-
-        kept = [f for f in parquet.schema_arrow.remove_metadata() if f.name != SAMPLE_ID]
-        schema = pa.schema([*kept, pa.field(SAMPLE_ID, pa.int64())])
-        reader = pa.RecordBatchReader.from_batches(schema, batches())
-        order_ids = ids
-    else:
-        order = np.argsort(ids, kind="stable")
-        data = parquet.read(columns=names).take(pa.array(order))
-        order_ids = ids[order]
-        reader = data.append_column(SAMPLE_ID, pa.array(order_ids, pa.int64())).to_reader()
-    lance.write_dataset(reader, str(staging))
-    try:
-        os.replace(staging, target)
-    except OSError:  # another worker made it first
-        shutil.rmtree(staging, ignore_errors=True)
-    return lance.dataset(str(target)), np.asarray(order_ids, dtype=np.int64)
 
 
 def _aggregate_suspects(found: pa.Table) -> pa.Table:
