@@ -4,7 +4,7 @@
 // and accepting predictions. Fed by GET /api/tables/NAME/rows.
 import { getJSON, postJSON, tablePath } from "./api.js";
 import { drawImage, drawInstances, emptyStats, makeView } from "./draw.js";
-import { crumbs, el, flash, fmt, go, hashFor, mount, remember, select, showError } from "./ui.js";
+import { confidenceSlider, crumbs, el, flash, fmt, go, hashFor, mount, remember, select, showError } from "./ui.js";
 
 const VIEWS = [
   ["gt", "ground truth"],
@@ -97,18 +97,10 @@ export async function renderGrid(app, name, rawParams) {
   ]);
   const runOptions = [["", "no run"], ...detail.runs.map((r) => [r.name, `${r.name} (@${r.table_revision}, AP ${fmt(r.metrics.ap)})`])];
   const sortOptions = data.columns.map((c) => [c.name, `${c.name} · ${c.source}`]);
-  const thresholdValue = el("span", { id: "threshold-value", text: p.thr.toFixed(2) });
-  const slider = el("input", {
-    id: "threshold",
-    type: "range",
-    min: "0",
-    max: "1",
-    step: "0.01",
-    value: String(p.thr),
+  const confidence = confidenceSlider(p, {
     disabled: !p.run,
-    oninput: (e) => {
-      p.thr = Number(e.target.value);
-      thresholdValue.textContent = p.thr.toFixed(2);
+    title: "predicted keypoints below this confidence are hidden",
+    onChange: () => {
       redrawAll();
       remember(["t", name], urlParams());
     },
@@ -162,7 +154,7 @@ export async function renderGrid(app, name, rawParams) {
       remember(["t", name], urlParams());
       layoutCells();
     }, { id: "view" })),
-    el("label", { title: "predicted keypoints below this confidence are hidden" }, "keypoint confidence ≥", slider, thresholdValue),
+    confidence,
     el("label", {}, "sort", select(sortOptions, data.sort, (v) => reload({ sort: v, offset: "" }), { id: "sort" })),
     el("button", { id: "order", text: data.order === "asc" ? "↑ asc" : "↓ desc", onclick: () => reload({ order: data.order === "asc" ? "desc" : "asc", offset: "" }) }),
     filterInput,

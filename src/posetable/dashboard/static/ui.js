@@ -110,3 +110,23 @@ export function fmt(value, digits = 3) {
   if (typeof value === "number") return Number.isInteger(value) ? String(value) : value.toFixed(digits);
   return String(value);
 }
+
+// The keypoint-confidence slider (grid and image view): sets params.thr, then onChange().
+export function confidenceSlider(params, { disabled, title = "", onChange }) {
+  const value = el("span", { id: "threshold-value", text: params.thr.toFixed(2) });
+  const slider = el("input", {
+    id: "threshold",
+    type: "range",
+    min: "0",
+    max: "1",
+    step: "0.01",
+    value: String(params.thr),
+    disabled,
+    oninput: (e) => {
+      params.thr = Number(e.target.value);
+      value.textContent = params.thr.toFixed(2);
+      onChange();
+    },
+  });
+  return el("label", { title }, "keypoint confidence ≥", slider, value);
+}

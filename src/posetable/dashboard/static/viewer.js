@@ -5,7 +5,7 @@
 // label; save makes a new revision and the view follows it. Fed by GET /api/tables/NAME/rows/ROW.
 import { getJSON, postJSON, tablePath } from "./api.js";
 import { drawImage, drawInstances, emptyStats, nearestPoint, toImage, toScreen } from "./draw.js";
-import { crumbs, el, flash, fmt, go, mount, remember, select, showError } from "./ui.js";
+import { confidenceSlider, crumbs, el, flash, fmt, go, mount, remember, select, showError } from "./ui.js";
 
 function viewerParams(params) {
   return {
@@ -354,18 +354,9 @@ export async function renderViewer(app, name, row, rawParams) {
       }
     },
   });
-  const thresholdValue = el("span", { id: "threshold-value", text: p.thr.toFixed(2) });
-  const slider = el("input", {
-    id: "threshold",
-    type: "range",
-    min: "0",
-    max: "1",
-    step: "0.01",
-    value: String(p.thr),
+  const confidence = confidenceSlider(p, {
     disabled: !data.pred,
-    oninput: (e) => {
-      p.thr = Number(e.target.value);
-      thresholdValue.textContent = p.thr.toFixed(2);
+    onChange: () => {
       redraw();
       renderPanel();
       remember(["t", name, "row", String(row)], urlParams());
@@ -387,7 +378,7 @@ export async function renderViewer(app, name, row, rawParams) {
       remember(["t", name, "row", String(row)], urlParams());
       redraw();
     }, { id: "view" })),
-    el("label", {}, "keypoint confidence ≥", slider, thresholdValue),
+    confidence,
     el("button", { id: "fit", text: "fit", onclick: () => { fit(); redraw(); } }),
     saveButton,
     discardButton,
