@@ -33,6 +33,7 @@ from posetable.eval._io import (
     _labeled_box,
     _pycocotools_duplicates,
     identifiers,
+    known_annotations,
     positions,
     sorted_unique,
 )
@@ -176,14 +177,7 @@ def _assemble(
         return None
     ann_img = positions(table.column("image_id").to_numpy(), image_ids)
     ann_cat = positions(table.column("category_id").to_numpy(), category_ids)
-    known = (ann_img >= 0) & (ann_cat >= 0)
-    if not known.all():
-        logger.warning(
-            "%s: %d annotations name an image or category the file does not list; "
-            "they are left out, as pycocotools leaves them out",
-            target,
-            int((~known).sum()),
-        )
+    known = known_annotations(ann_img, ann_cat, target)
     kept = np.flatnonzero(known)
     ann_img, ann_cat = ann_img[kept], ann_cat[kept]
     first_label: dict[Any, int] = {}

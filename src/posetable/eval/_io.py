@@ -255,6 +255,20 @@ def sorted_unique(ids: np.ndarray, what: str, path: Path) -> np.ndarray:
     return np.asarray(sorted(set(ids.tolist())), dtype=object)
 
 
+def known_annotations(ann_img: np.ndarray, ann_cat: np.ndarray, target: Any) -> np.ndarray:
+    """Mask of the annotations whose image and category the file lists; the others are
+    logged and left out, as pycocotools leaves them out."""
+    known = (ann_img >= 0) & (ann_cat >= 0)
+    if not known.all():
+        logger.warning(
+            "%s: %d annotations name an image or category the file does not list; "
+            "they are left out, as pycocotools leaves them out",
+            target,
+            int((~known).sum()),
+        )
+    return known
+
+
 def read_ground_truth(path: PathLike) -> CocoGroundTruth:
     """Read a COCO keypoints ground-truth JSON into columns (see :func:`_read_ground_truth`).
 
@@ -299,14 +313,7 @@ def _read_ground_truth(path: PathLike) -> CocoGroundTruth:
         ann_cat = positions(identifiers(anns, "category_id", "annotations", target), category_ids)
     else:
         ann_img = ann_cat = np.zeros(0, np.int64)
-    known = (ann_img >= 0) & (ann_cat >= 0)
-    if not known.all():
-        logger.warning(
-            "%s: %d annotations name an image or category the file does not list; "
-            "they are left out, as pycocotools leaves them out",
-            target,
-            int((~known).sum()),
-        )
+    known = known_annotations(ann_img, ann_cat, target)
     kept = np.flatnonzero(known)
     anns = [anns[i] for i in kept.tolist()] if not known.all() else anns
     ann_img, ann_cat = ann_img[kept], ann_cat[kept]
