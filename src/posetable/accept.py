@@ -129,7 +129,8 @@ def _plan(
             "keypoints_occluded",
         )
     }
-    kept_rows: list[tuple[int, Keypoints2DInstances, np.ndarray, Keypoints2DInstances]] = []
+    # (row, kept predictions, kept-keypoint mask, ground truth, number of predictions)
+    kept_rows: list[tuple[int, Keypoints2DInstances, np.ndarray, Keypoints2DInstances, int]] = []
     for row, record in zip(with_predictions, current, strict=True):
         predictions = run.predictions(mapping[row])
         if predictions is None:
@@ -139,21 +140,17 @@ def _plan(
             keypoint_confidence_threshold=kp_thr,
             instance_confidence_threshold=inst_thr,
         )
-        kept_rows.append((row, kept, mask, record["keypoints"]))
+        kept_rows.append((row, kept, mask, record["keypoints"], len(predictions)))
     if mode == "add_unmatched" and kept_rows:
-        gt_flat = FlatInstances.from_rows([g for _, _, _, g in kept_rows], k)
-        dt_flat = FlatInstances.from_rows([p for _, p, _, _ in kept_rows], k)
+        gt_flat = FlatInstances.from_rows([r[3] for r in kept_rows], k)
+        dt_flat = FlatInstances.from_rows([r[1] for r in kept_rows], k)
         gi, di = same_row_pairs(gt_flat.row, dt_flat.row)
         oks, _ = pair_oks(gt_flat, dt_flat.keypoints, gi, di, table.schema.sigmas)
         best = np.zeros(len(dt_flat))
         np.maximum.at(best, di, oks)
         unmatched = best < MATCH_OKS
-        start = 0
-        selected = []
-        for _, kept, _, _ in kept_rows:
-            selected.append(unmatched[start : start + len(kept)])
-            start += len(kept)
-    for n_row, (row, kept, mask, gt) in enumerate(kept_rows):
+        selected = np.split(unmatched, np.cumsum([len(r[1]) for r in kept_rows])[:-1])
+    for n_row, (row, kept, mask, gt, predicted) in enumerate(kept_rows):
         if mode == "add_unmatched":
             pick = selected[n_row]
             kept, mask = kept.select(pick), mask[pick]
@@ -166,7 +163,7 @@ def _plan(
         plan["row"].append(row)
         plan["action"].append(("replace" if mode == "replace" else "add") if changed else "none")
         plan["gt_before"].append(len(gt))
-        plan["predictions"].append(len(run.predictions(mapping[row]) or []))
+        plan["predictions"].append(predicted)
         plan["accepted"].append(len(accepted))
         plan["gt_after"].append(len(new))
         plan["keypoints_visible"].append(int(mask.sum()))
