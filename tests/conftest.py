@@ -56,3 +56,20 @@ def coco_table(shared_data, store):
         return pt.Table.from_coco(
             folder / "annotations.json", folder / "images", name="coco", store=store
         )
+
+
+@pytest.fixture(params=["native", "numpy"])
+def eval_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs the test on each evaluation engine: the C kernel and the numpy reference.
+
+    Where the kernel was not built (no C compiler at install time) the native run is skipped,
+    unless ``POSETABLE_REQUIRE_KERNEL=1`` (CI sets it), where that is a failure.
+    """
+    from posetable.eval import _native
+
+    if request.param == "native" and not _native.AVAILABLE:
+        if os.environ.get("POSETABLE_REQUIRE_KERNEL") == "1":
+            pytest.fail("POSETABLE_REQUIRE_KERNEL=1 but posetable.eval._kernel was not built")
+        pytest.skip("the C kernel was not built (no C compiler at install time)")
+    monkeypatch.setenv("POSETABLE_EVAL_ENGINE", request.param)
+    return request.param

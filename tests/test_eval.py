@@ -44,7 +44,9 @@ def assert_same(result: pt.EvaluationResult, reference) -> None:
 
 @pytest.mark.parametrize("name", DATASETS)
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_evaluate_coco_equals_pycocotools_on_real_ground_truth(shared_data, tmp_path, name, seed):
+def test_evaluate_coco_equals_pycocotools_on_real_ground_truth(
+    shared_data, tmp_path, name, seed, eval_engine
+):
     doc = _doc(shared_data, name)
     results = perturbed_results(doc, seed=seed, with_bbox=seed == 2)
     results_path = write_json(tmp_path / "results.json", results)
@@ -54,7 +56,7 @@ def test_evaluate_coco_equals_pycocotools_on_real_ground_truth(shared_data, tmp_
 
 
 @pytest.mark.parametrize("name", ["coco_kpts", "crowdpose", "horse10"])
-def test_custom_sigmas_equal_pycocotools_kpt_oks_sigmas(shared_data, tmp_path, name):
+def test_custom_sigmas_equal_pycocotools_kpt_oks_sigmas(shared_data, tmp_path, name, eval_engine):
     doc = _doc(shared_data, name)
     k = _k(doc)
     sigmas = np.linspace(0.02, 0.11, k)
@@ -101,7 +103,7 @@ def test_table_from_rows_equals_pycocotools_on_the_file(shared_data, store, tmp_
     assert_same(pt.evaluate(table, as_map), reference)
 
 
-def test_row_order_does_not_matter(shared_data, store, tmp_path):
+def test_row_order_does_not_matter(shared_data, store, tmp_path, eval_engine):
     doc = _doc(shared_data, "coco_kpts")
     rows, _, metadata = rows_from_coco(doc)
     results = perturbed_results(doc, seed=7, extra=2.0)
@@ -287,7 +289,7 @@ def test_json_ground_truth_with_per_row_predictions(shared_data, tmp_path):
     assert got.per_sample["image_id"].to_pylist() == image_ids
 
 
-def test_ten_x_generated_file_equals_pycocotools(tmp_path):
+def test_ten_x_generated_file_equals_pycocotools(tmp_path, eval_engine):
     """A val2017-shaped file (generated, 300 images) with crowds, zero-keypoint persons, FPs."""
     import sys
 
@@ -307,7 +309,9 @@ def test_ten_x_generated_file_equals_pycocotools(tmp_path):
 
 
 @pytest.mark.parametrize("name", DATASETS)
-def test_imported_table_equals_pycocotools_on_the_original_file(shared_data, store, tmp_path, name):
+def test_imported_table_equals_pycocotools_on_the_original_file(
+    shared_data, store, tmp_path, name, eval_engine
+):
     """COCO -> Table.from_coco -> evaluate gives pycocotools' numbers on the original file."""
     import warnings
 

@@ -119,7 +119,7 @@ SETTINGS = settings(
 
 @SETTINGS
 @given(case=coco_case())
-def test_generated_cases_equal_pycocotools(case, tmp_path_factory):
+def test_generated_cases_equal_pycocotools(case, tmp_path_factory, eval_engine):
     doc, results, sigmas = case
     tmp = Path(tmp_path_factory.mktemp("case"))
     result = pt.evaluate_coco(

@@ -20,6 +20,7 @@ releases the GIL inside its array loops.
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -240,8 +241,46 @@ def _extent(points: PointColumns, mask: np.ndarray | None) -> np.ndarray:
     )
 
 
+ENGINE_VARIABLE = "POSETABLE_EVAL_ENGINE"
+
+
+def backend() -> str:
+    """The engine in use: ``"native"`` (the C kernel, :mod:`posetable.eval._native`) when it
+    was built, else ``"numpy"``. ``POSETABLE_EVAL_ENGINE=numpy`` forces the numpy engine;
+    ``=native`` requires the kernel (an ImportError names what is missing)."""
+    from posetable.eval import _native
+
+    wanted = os.environ.get(ENGINE_VARIABLE, "auto").strip().lower() or "auto"
+    if wanted not in ("auto", "native", "numpy"):
+        raise ValueError(f"{ENGINE_VARIABLE} must be auto, native or numpy, got {wanted!r}")
+    if wanted == "native" and not _native.AVAILABLE:
+        raise ImportError(
+            f"{ENGINE_VARIABLE}=native but posetable.eval._kernel was not built (it needs a C "
+            "compiler at install time: reinstall posetable with gcc or clang present)"
+        )
+    return "numpy" if wanted == "numpy" or not _native.AVAILABLE else "native"
+
+
 def match(inp: EvalInput, params: Params) -> Matches:
     """pycocotools' ``evaluateImg`` for every image, category, area range and threshold."""
+    if backend() == "native":
+        from posetable.eval import _native
+
+        return _native.match(inp, params)
+    return match_numpy(inp, params)
+
+
+def accumulate(inp: EvalInput, matches: Matches, params: Params) -> Accumulated:
+    """pycocotools' ``accumulate``: precision (T, R, C, A, M) and recall (T, C, A, M)."""
+    if backend() == "native":
+        from posetable.eval import _native
+
+        return _native.accumulate(inp, matches, params)
+    return accumulate_numpy(inp, matches, params)
+
+
+def match_numpy(inp: EvalInput, params: Params) -> Matches:
+    """:func:`match` in numpy (the reference engine, and the fallback without the kernel)."""
     gt, dt = inp.gt, inp.dt
     thresholds = np.minimum(params.oks_thresholds, 1 - 1e-10)
     area_ranges = params.area_ranges
@@ -372,8 +411,8 @@ def _step(
     out[ev[chosen], cols] = g[chosen]
 
 
-def accumulate(inp: EvalInput, matches: Matches, params: Params) -> Accumulated:
-    """pycocotools' ``accumulate``: precision (T, R, C, A, M) and recall (T, C, A, M)."""
+def accumulate_numpy(inp: EvalInput, matches: Matches, params: Params) -> Accumulated:
+    """:func:`accumulate` in numpy (the reference engine, and the fallback without the kernel)."""
     n_t = params.oks_thresholds.shape[0]
     n_r = params.recall_thresholds.shape[0]
     n_a = params.area_ranges.shape[0]

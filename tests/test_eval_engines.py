@@ -1,0 +1,149 @@
+"""The C kernel engine gives the numpy engine's arrays bit for bit, and guards its inputs.
+
+The numpy engine is the reference (itself checked against pycocotools in test_eval.py and
+test_eval_hypothesis.py, where both engines run); here every intermediate array is compared:
+candidate pairs and their OKS, matches, TP / FP / ignore flags, precision, recall, scores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from posetable.eval import _engine, _native, api
+from tests._coco_reference import perturbed_results, write_json
+from tests.test_eval_hypothesis import SETTINGS, coco_case
+
+DATASETS = ["coco_kpts", "coco_wholebody", "crowdpose", "aic", "onehand10k", "horse10", "ap10k"]
+
+needs_kernel = pytest.mark.skipif(
+    not _native.AVAILABLE and os.environ.get("POSETABLE_REQUIRE_KERNEL") != "1",
+    reason="the C kernel was not built (no C compiler at install time)",
+)
+
+
+def test_kernel_is_built_where_required():
+    """CI sets POSETABLE_REQUIRE_KERNEL=1: a silent fallback to numpy there is a failure."""
+    if os.environ.get("POSETABLE_REQUIRE_KERNEL") != "1":
+        pytest.skip("POSETABLE_REQUIRE_KERNEL is not set")
+    assert _native.AVAILABLE, "posetable.eval._kernel was not built"
+    assert _engine.backend() == "native"
+
+
+def test_backend_follows_the_environment(monkeypatch):
+    monkeypatch.setenv("POSETABLE_EVAL_ENGINE", "numpy")
+    assert _engine.backend() == "numpy"
+    monkeypatch.setenv("POSETABLE_EVAL_ENGINE", "fortran")
+    with pytest.raises(ValueError, match="auto, native or numpy, got 'fortran'"):
+        _engine.backend()
+    monkeypatch.setenv("POSETABLE_EVAL_ENGINE", "native")
+    if _native.AVAILABLE:
+        assert _engine.backend() == "native"
+    else:
+        with pytest.raises(ImportError, match="was not built"):
+            _engine.backend()
+
+
+def assert_engines_agree(inputs, params: _engine.Params | None = None) -> None:
+    p = params or _engine.Params()
+    ours = _native.match(inputs, p)
+    reference = _engine.match_numpy(inputs, p)
+    for name in ("evaluated", "rank", "dt_gt", "dt_ignore", "tp", "fp", "gt_ignore"):
+        np.testing.assert_array_equal(getattr(ours, name), getattr(reference, name), err_msg=name)
+    acc, acc_ref = _native.accumulate(inputs, ours, p), _engine.accumulate_numpy(inputs, ours, p)
+    for name in ("precision", "recall", "scores"):
+        np.testing.assert_array_equal(getattr(acc, name), getattr(acc_ref, name), err_msg=name)
+    # every pair's OKS (no screening), as the numpy engine computes it
+    for min_oks in (None, 0.5):
+        pe, pg, values = _native.candidate_pairs(inputs, ours.evaluated, min_oks=min_oks)
+        re, rg, _, rv = _engine.candidate_pairs(inputs, ours.evaluated, min_oks=min_oks)
+        np.testing.assert_array_equal(pe, re)
+        np.testing.assert_array_equal(pg, rg)
+        assert values.tobytes() == rv.tobytes()  # bit for bit, signed zeros included
+
+
+@needs_kernel
+@pytest.mark.parametrize("name", DATASETS)
+@pytest.mark.parametrize("seed", [0, 3])
+def test_engines_agree_on_real_ground_truth(shared_data, tmp_path, name, seed):
+    gt = shared_data(name) / "annotations.json"
+    doc = json.loads(gt.read_text())
+    results = perturbed_results(doc, seed=seed, with_bbox=seed == 3)
+    assert_engines_agree(
+        api._prepare_files(gt, write_json(tmp_path / "r.json", results), sigmas=None)
+    )
+
+
+@needs_kernel
+@SETTINGS
+@given(
+    case=coco_case(),
+    max_dets=st.sampled_from([(20,), (1, 10, 20), (3,)]),
+    areas=st.sampled_from(["coco", "borders"]),
+)
+def test_engines_agree_on_generated_cases_and_parameters(case, max_dets, areas, tmp_path_factory):
+    doc, results, sigmas = case
+    tmp = Path(tmp_path_factory.mktemp("case"))
+    inputs = api._prepare_files(
+        write_json(tmp / "gt.json", doc), write_json(tmp / "r.json", results), sigmas=sigmas
+    )
+    ranges = (
+        _engine.AREA_RANGES
+        if areas == "coco"
+        else np.array([[0.0, 1e10], [1.0, 32.0**2], [32.0**2, 32.0**2 + 0.5], [5000.0, 5000.0]])
+    )
+    params = _engine.Params(
+        oks_thresholds=np.array([0.0, 0.3, 0.5, 0.75, 0.999999]),
+        area_ranges=ranges,
+        max_dets=max_dets,
+    )
+    assert_engines_agree(inputs)
+    assert_engines_agree(inputs, params)
+
+
+@needs_kernel
+def test_pairwise_sum_is_numpys_sum():
+    """numpy's pairwise order: a left fold below 8 values, 8 running sums to 128, halves above."""
+    rng = np.random.default_rng(7)
+    for n in [*range(0, 140), 255, 256, 257, 1000, 1031]:
+        for _ in range(20):
+            values = np.exp(-rng.random(n) * rng.choice([0.1, 5.0, 50.0]))
+            values[rng.random(n) < 0.3] = 0.0
+            assert _native._kernel.pairwise_sum(values) == np.sum(values)
+
+
+@needs_kernel
+def test_kernel_rejects_out_of_range_indices_instead_of_reading_past_arrays():
+    k = 3
+    dt_kp = np.zeros((2, k, 2))
+    gt_kp = np.zeros((1, k, 2))
+    labeled = np.ones((1, k), bool)
+    dt_ext, gt_ext, count = np.empty((2, 4)), np.empty((1, 4)), np.empty(1, np.int64)
+    kernel = _native._kernel
+    with pytest.raises(ValueError, match="ev_dt index out of range"):
+        kernel.extents(dt_kp, np.array([0, 5]), gt_kp, labeled, np.zeros((1, 4)), k,
+                       dt_ext, gt_ext, count)  # fmt: skip
+    kernel.extents(dt_kp, np.array([0, 1]), gt_kp, labeled, np.zeros((1, 4)), k,
+                   dt_ext, gt_ext, count)  # fmt: skip
+    outputs = [np.empty(8, np.int64) for _ in range(4)] + [
+        np.empty(8),
+        np.empty(24),
+        np.empty(24, np.int64),
+    ]
+    args = (dt_kp, gt_kp, labeled, np.ones(1), np.ones(k), np.array([0, 1]))
+    with pytest.raises(ValueError, match="index out of range"):
+        kernel.screen(*args, np.array([0, 2]), np.array([0]), np.array([1]), np.array([7]),
+                      dt_ext, gt_ext, count, 0.5, 0, *outputs)  # fmt: skip
+    with pytest.raises(ValueError, match="outputs too small"):
+        kernel.screen(*args, np.array([0, 2]), np.array([0]), np.array([1]), np.array([0]),
+                      dt_ext, gt_ext, count, 0.5, 0, *[o[:1] for o in outputs])  # fmt: skip
+    with pytest.raises(ValueError, match="gt_area: expected items of 8 bytes"):
+        kernel.screen(dt_kp, gt_kp, labeled, np.ones(1, np.float32), np.ones(k), np.array([0, 1]),
+                      np.array([0, 2]), np.array([0]), np.array([1]), np.array([0]),
+                      dt_ext, gt_ext, count, 0.5, 0, *outputs)  # fmt: skip
