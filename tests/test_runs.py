@@ -183,3 +183,59 @@ def test_run_from_yolo_predictions_equals_evaluating_the_files(coco_table, tmp_p
     assert run.metrics == {m: float(getattr(expected, m)) for m in STATS}
     assert run.model_info["source"] == str(tmp_path / "predict")
     np.testing.assert_allclose(run.predictions(0).keypoints, predictions[0].keypoints, atol=1e-3)
+
+
+def _same_result(a: pt.EvaluationResult, b: pt.EvaluationResult) -> None:
+    np.testing.assert_array_equal(a.stats, b.stats)
+    np.testing.assert_array_equal(a.precision, b.precision)
+    assert a.per_sample.equals(b.per_sample)
+    assert a.per_instance.equals(b.per_instance)
+
+
+def test_evaluating_a_run_reads_its_flat_columns_and_equals_evaluating_its_predictions(
+    coco_table, store
+):
+    predictions = noisy_predictions(coco_table, seed=11)
+    pt.Run.from_predictions(coco_table, predictions, name="flat")
+    run = pt.Run.open("flat", store=store)
+    assert (run.path / "predictions_eval.arrow").is_file()
+    columns = run.prediction_columns()
+    assert columns.num_rows == sum(len(p) for p in predictions if p is not None)
+    assert columns.column_names == [
+        "row", "sample_id", "index", "label", "score", "area", "keypoints"
+    ]  # fmt: skip
+    expected = pt.evaluate(coco_table, predictions)
+    _same_result(pt.evaluate(coco_table, run), expected)
+    _same_result(run.evaluate(), expected)
+
+
+def test_a_run_written_without_flat_columns_still_evaluates(coco_table, store):
+    predictions = noisy_predictions(coco_table, seed=12)
+    pt.Run.from_predictions(coco_table, predictions, name="old")
+    (store / "runs" / "old" / "predictions_eval.arrow").unlink()
+    run = pt.Run.open("old", store=store)
+    _same_result(pt.evaluate(coco_table, run), pt.evaluate(coco_table, predictions))
+
+
+def test_a_run_evaluates_on_a_descendant_revision_by_sample(coco_table):
+    predictions = noisy_predictions(coco_table, seed=13)
+    run = pt.Run.from_predictions(coco_table, predictions, name="before-edit")
+    tuned = pt.KeypointHelper.edit_oks_sigmas(coco_table, [0.06] * 17)
+    _same_result(pt.evaluate(tuned, run), pt.evaluate(tuned, predictions))
+    fewer = tuned.delete_rows([0])
+    assert fewer.revision > tuned.revision
+    _same_result(pt.evaluate(fewer, run), pt.evaluate(fewer, predictions[1:]))
+
+
+def test_a_run_is_refused_by_another_table_or_a_json_file(coco_table, shared_data, store):
+    run = pt.Run.from_predictions(coco_table, noisy_predictions(coco_table, seed=14), name="r")
+    other = pt.Table.from_rows(
+        [{"image": "a.jpg", "width": 8, "height": 8}],
+        name="other",
+        schema=pt.Keypoints2DSchema(17),
+        store=store,
+    )
+    with pytest.raises(RunError, match="was made on coco@1, not on table other@"):
+        pt.evaluate(other, run)
+    with pytest.raises(TypeError, match="a Run is evaluated against a table"):
+        pt.evaluate(shared_data("coco_kpts") / "annotations.json", run)

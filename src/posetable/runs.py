@@ -2,7 +2,8 @@
 
 A run is stored under ``<store>/runs/<name>/``: ``manifest.json`` (table revision, sigmas,
 model info, summary metrics), ``predictions.parquet`` (``row``, ``sample_id`` and the
-keypoints struct), ``per_sample.parquet``, ``per_instance.parquet`` and ``pr.npz`` (the
+keypoints struct), ``predictions_eval.arrow`` (the same predictions as flat evaluation
+columns), ``per_sample.parquet``, ``per_instance.parquet`` and ``pr.npz`` (the
 precision/recall arrays). Metrics always use the TABLE's sigmas, so runs on one revision
 stay comparable.
 """
@@ -25,6 +26,12 @@ import pyarrow.parquet as pq
 
 from posetable._arrow import KEYPOINTS_COLUMN, instances_from_arrow, instances_to_arrow
 from posetable._rows import SAMPLE_ID
+from posetable._run_columns import (
+    prediction_columns_table,
+    read_prediction_columns,
+    rows_for_samples,
+    write_prediction_columns,
+)
 from posetable._run_index import INDEX_FOLDER, INDEXED_FILES, sorted_lance_copy
 from posetable.errors import NotFoundError, PosetableWarning, RunError
 from posetable.eval.result import STAT_NAMES
@@ -376,6 +383,8 @@ class Run:
         from posetable.filtering import filter_predictions
 
         table = self.table()
+        if instance_confidence_threshold is None and keypoint_confidence_threshold is None:
+            return evaluate(table, self, sigmas=table.schema.sigmas)
         filtered: list[Keypoints2DInstances | None] = []
         for item in self.all_predictions():
             if item is None:
@@ -393,12 +402,8 @@ class Run:
             filtered.append(kept)
         return evaluate(table, filtered, sigmas=table.schema.sigmas)
 
-    def rows_in(self, table: Table) -> dict[int, int]:
-        """Map rows of ``table`` to the run's rows holding the same samples.
-
-        ``table`` must be the run's revision or one descending from it (rows are matched by
-        their stable sample ids, so edits and deletes in between are handled).
-        """
+    def _check_descends(self, table: Table) -> None:
+        """A RunError unless ``table`` is the run's revision or descends from it."""
         if self.table_name != table.name:
             raise RunError(
                 f"run {self._name!r} was made on {self.table_ref}, not on table {table.ref}"
@@ -410,6 +415,45 @@ class Run:
                     f"run {self._name!r} was made on {self.table_ref}, which is not an ancestor "
                     f"of {table.ref}; use a revision that descends from {self.table_ref}"
                 )
+
+    def prediction_columns(self, table: Table | None = None) -> pa.Table:
+        """Every predicted instance as one flat row, for evaluation.
+
+        Columns ``row``, ``sample_id``, ``index`` (within its row), ``label``, ``score``,
+        ``area`` and ``keypoints`` (a fixed-size list of 2K float64: x0, y0, x1, ...). Rows
+        are those of ``table`` (default: the run's own revision), which must be the run's
+        revision or descend from it: predictions are matched to its rows by sample id, and
+        those whose sample it no longer has are left out.
+
+        Example:
+            ``run.prediction_columns().column("score")``
+        """
+        data = self._cache.get("prediction_columns")
+        if data is None:
+            data = read_prediction_columns(self.path)
+            if data is None:  # a run written before the file existed
+                from posetable.eval import api
+
+                inputs = api.prepare(self.table(), self.predictions_arrow())
+                data = _prediction_columns(inputs, self.table().sample_ids())
+            self._cache["prediction_columns"] = data
+        if table is None or (
+            table.name == self.table_name and table.revision == self.table_revision
+        ):
+            return data
+        self._check_descends(table)
+        rows = rows_for_samples(data, table.sample_ids())
+        keep = rows >= 0
+        data = data.filter(pa.array(keep))
+        return data.set_column(0, "row", pa.array(rows[keep], pa.int64()))
+
+    def rows_in(self, table: Table) -> dict[int, int]:
+        """Map rows of ``table`` to the run's rows holding the same samples.
+
+        ``table`` must be the run's revision or one descending from it (rows are matched by
+        their stable sample ids, so edits and deletes in between are handled).
+        """
+        self._check_descends(table)
         data = self.predictions_arrow()
         run_rows = data.column("row").to_numpy()
         run_ids = data.column(SAMPLE_ID).to_numpy()
@@ -437,13 +481,14 @@ def _write_run(
     predictions: Mapping[int, Keypoints2DInstances],
     model_info: Mapping[str, Any],
 ) -> Run:
-    from posetable.eval import evaluate
+    from posetable.eval import api
 
     sigmas = np.asarray(table.schema.sigmas, dtype=np.float64)
     aligned: list[Keypoints2DInstances | None] = [None] * len(table)
     for row, item in predictions.items():
         aligned[row] = item
-    result = evaluate(table, aligned, sigmas=sigmas)
+    inputs = api.prepare(table, aligned, sigmas=sigmas)
+    result = api.run(inputs)
     rows = sorted(predictions)
     items = [predictions[r] for r in rows]
     sample_ids = table.sample_ids()
@@ -490,6 +535,7 @@ def _write_run(
     staging.mkdir()
     try:
         pq.write_table(predictions_table, staging / "predictions.parquet")
+        write_prediction_columns(staging, _prediction_columns(inputs, sample_ids))
         pq.write_table(result.per_sample, staging / "per_sample.parquet")
         pq.write_table(result.per_instance, staging / "per_instance.parquet")
         np.savez(
@@ -511,6 +557,21 @@ def _write_run(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return Run(store, name, manifest, table)
+
+
+def _prediction_columns(inputs: Any, sample_ids: np.ndarray) -> pa.Table:
+    """The flat evaluation columns of a run from the engine's prepared inputs."""
+    dt = inputs.dt
+    rows = inputs.rows[dt.image].astype(np.int64)
+    return prediction_columns_table(
+        rows,
+        sample_ids[rows],
+        dt.index,
+        inputs.category_labels[dt.category],
+        dt.score,
+        dt.area,
+        dt.keypoints,
+    )
 
 
 def list_runs(table: Table | str | None = None, *, store: StoreLike = None) -> list[str]:

@@ -389,6 +389,34 @@ def predictions_from_arrow(data: pa.Table, fr: Frame) -> PredictionColumns:
     )
 
 
+def predictions_from_columns(data: pa.Table, fr: Frame) -> PredictionColumns:
+    """Predictions as a run's flat evaluation columns (``Run.prediction_columns``)."""
+    from posetable._run_columns import keypoint_array
+
+    rows = data.column("row").to_numpy()
+    n_rows = fr.row_position.shape[0]
+    if rows.size and (rows.min() < 0 or rows.max() >= n_rows):
+        bad = int(rows[(rows < 0) | (rows >= n_rows)][0])
+        raise InstancesError(
+            f"predictions for row {bad}, but the ground truth has rows 0..{n_rows - 1}"
+        )
+    keypoints = keypoint_array(data)
+    if rows.size and keypoints.shape[1] != fr.num_keypoints:
+        raise InstancesError(
+            f"predictions must have K={fr.num_keypoints} keypoints like the ground truth, "
+            f"got K={keypoints.shape[1]}"
+        )
+    return _checked_predictions(
+        fr,
+        rows,
+        data.column("index").to_numpy(),
+        keypoints,
+        data.column("score").to_numpy(),
+        data.column("label").to_numpy(),
+        data.column("area").to_numpy(),
+    )
+
+
 def _checked_predictions(
     fr: Frame, row: np.ndarray, index: np.ndarray, kp: np.ndarray, score: np.ndarray,
     labels: np.ndarray, area: np.ndarray,

@@ -20,6 +20,7 @@ from posetable.eval._columns import (
     Frame,
     frame,
     predictions_from_arrow,
+    predictions_from_columns,
     predictions_from_instances,
     table_frame,
     table_ground_truth,
@@ -36,20 +37,28 @@ from posetable.eval.result import EvaluationResult, _Details
 
 if TYPE_CHECKING:
     from posetable.instances import Keypoints2DInstances
+    from posetable.runs import Run
     from posetable.table import Table
 
 logger = logging.getLogger(__name__)
 PathLike = Union[str, "os.PathLike[str]"]
-Predictions = Union[  # noqa: UP007 - a runtime alias
+Predictions = Union[
     Sequence[Union["Keypoints2DInstances", None]],
     Mapping[int, Union["Keypoints2DInstances", None]],
     PathLike,
     pa.Table,
+    "Run",
 ]
 
 
 def _is_path(value: Any) -> bool:
     return isinstance(value, (str, os.PathLike))
+
+
+def _is_run(value: Any) -> bool:
+    from posetable.runs import Run
+
+    return isinstance(value, Run)
 
 
 def _sigmas(sigmas: Any, default: np.ndarray, k: int) -> np.ndarray:
@@ -210,8 +219,17 @@ def prepare(
         where = f"table {ground_truth.ref}"
         # results JSON image ids name the table's image_id column (or the row index)
         image_key = fr.image_ids
-        dt_cols = _predictions(predictions, fr, image_key, "error")
+        if _is_run(predictions):
+            columns = predictions.prediction_columns(ground_truth)  # type: ignore[union-attr]
+            dt_cols = predictions_from_columns(columns, fr)
+        else:
+            dt_cols = _predictions(predictions, fr, image_key, "error")
     elif _is_path(ground_truth):
+        if _is_run(predictions):
+            raise TypeError(
+                "a Run is evaluated against a table (its own revision or one descending from "
+                "it), not a JSON file: pt.evaluate(run.table(), run)"
+            )
         if _is_path(predictions):
             return _prepare_files(ground_truth, predictions, sigmas=sigmas)  # type: ignore[arg-type]
         gt = read_ground_truth(ground_truth)
@@ -298,9 +316,10 @@ def evaluate(
             keypoints JSON path.
         predictions: per row a ``Keypoints2DInstances`` with ``instance_confidences`` (the
             score) or None (a sequence aligned with the rows, or a mapping row ->
-            instances); a COCO results JSON path; or a pyarrow Table with ``row`` and
-            ``keypoints`` (posetable's keypoints struct). For a JSON ground truth, "rows" are
-            the images in sorted id order.
+            instances); a COCO results JSON path; a pyarrow Table with ``row`` and
+            ``keypoints`` (posetable's keypoints struct); or a :class:`~posetable.Run` (of
+            this table's revision or an ancestor: rows are matched by sample id). For a JSON
+            ground truth, "rows" are the images in sorted id order.
         sigmas: OKS sigmas (K,). Default: the table's sigmas (uniform 1/K when it has none);
             for a JSON file pycocotools' COCO-17 sigmas when K=17, else 1/K.
 
