@@ -68,10 +68,18 @@ def assert_engines_agree(inputs, params: _engine.Params | None = None) -> None:
         assert values.tobytes() == rv.tobytes()  # bit for bit, signed zeros included
 
 
+def split_work(monkeypatch: pytest.MonkeyPatch, split: bool) -> None:
+    """``split``: two threads and many small screening chunks even for tiny inputs."""
+    monkeypatch.setattr(_native, "PARALLEL_PAIRS", 0 if split else 20_000)
+    monkeypatch.setattr(_native, "CHUNK_TERMS", 1 if split else 1 << 15)
+
+
 @needs_kernel
 @pytest.mark.parametrize("name", DATASETS)
 @pytest.mark.parametrize("seed", [0, 3])
-def test_engines_agree_on_real_ground_truth(shared_data, tmp_path, name, seed):
+@pytest.mark.parametrize("split", [False, True], ids=["one-pass", "threads-and-chunks"])
+def test_engines_agree_on_real_ground_truth(shared_data, tmp_path, monkeypatch, name, seed, split):
+    split_work(monkeypatch, split)
     gt = shared_data(name) / "annotations.json"
     doc = json.loads(gt.read_text())
     results = perturbed_results(doc, seed=seed, with_bbox=seed == 3)
@@ -86,8 +94,12 @@ def test_engines_agree_on_real_ground_truth(shared_data, tmp_path, name, seed):
     case=coco_case(),
     max_dets=st.sampled_from([(20,), (1, 10, 20), (3,)]),
     areas=st.sampled_from(["coco", "borders"]),
+    split=st.booleans(),
 )
-def test_engines_agree_on_generated_cases_and_parameters(case, max_dets, areas, tmp_path_factory):
+def test_engines_agree_on_generated_cases_and_parameters(
+    case, max_dets, areas, split, tmp_path_factory, monkeypatch
+):
+    split_work(monkeypatch, split)
     doc, results, sigmas = case
     tmp = Path(tmp_path_factory.mktemp("case"))
     inputs = api._prepare_files(
@@ -105,6 +117,21 @@ def test_engines_agree_on_generated_cases_and_parameters(case, max_dets, areas, 
     )
     assert_engines_agree(inputs)
     assert_engines_agree(inputs, params)
+
+
+@needs_kernel
+def test_sort_keys_order_and_tie_like_numpy():
+    """Descending-score keys sort as np.argsort(-score, kind="stable"): ties (0.0 and -0.0
+    among them) keep input order."""
+    rng = np.random.default_rng(3)
+    special = [0.0, -0.0, 1.0, 1.0, 0.5, -2.5, 1e-310, -1e-310, 5e300, np.inf, -np.inf]
+    for n in (0, 1, 2, 17, 1000, 70_000):
+        scores = np.concatenate([rng.choice(special, n // 2), rng.random(n - n // 2).round(2)])
+        rng.shuffle(scores)
+        got = _native.stable_argsort(_native.descending_keys(scores))
+        np.testing.assert_array_equal(got, np.argsort(-scores, kind="stable"))
+        ints = rng.integers(0, 2**40, n).astype(np.uint64)
+        np.testing.assert_array_equal(_native.stable_argsort(ints), np.argsort(ints, kind="stable"))
 
 
 @needs_kernel
@@ -139,11 +166,11 @@ def test_kernel_rejects_out_of_range_indices_instead_of_reading_past_arrays():
     args = (dt_kp, gt_kp, labeled, np.ones(1), np.ones(k), np.array([0, 1]))
     with pytest.raises(ValueError, match="index out of range"):
         kernel.screen(*args, np.array([0, 2]), np.array([0]), np.array([1]), np.array([7]),
-                      dt_ext, gt_ext, count, 0.5, 0, *outputs)  # fmt: skip
+                      dt_ext, gt_ext, count, 0.5, 0, 1, *outputs)  # fmt: skip
     with pytest.raises(ValueError, match="outputs too small"):
         kernel.screen(*args, np.array([0, 2]), np.array([0]), np.array([1]), np.array([0]),
-                      dt_ext, gt_ext, count, 0.5, 0, *[o[:1] for o in outputs])  # fmt: skip
+                      dt_ext, gt_ext, count, 0.5, 0, 1, *[o[:1] for o in outputs])  # fmt: skip
     with pytest.raises(ValueError, match="gt_area: expected items of 8 bytes"):
         kernel.screen(dt_kp, gt_kp, labeled, np.ones(1, np.float32), np.ones(k), np.array([0, 1]),
                       np.array([0, 2]), np.array([0]), np.array([1]), np.array([0]),
-                      dt_ext, gt_ext, count, 0.5, 0, *outputs)  # fmt: skip
+                      dt_ext, gt_ext, count, 0.5, 0, 1, *outputs)  # fmt: skip

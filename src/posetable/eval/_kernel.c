@@ -188,9 +188,10 @@ typedef struct {
 #define MULTIVERSION
 #endif
 
-/* Pairs of groups first, first + 1, ... until the next group might not fit the outputs;
+/* Pairs of groups first, first + 1, ... (before last) until the next might not fit the outputs;
  * returns the next group, or -1 (bad index) / -2 (the first group does not fit). */
-MULTIVERSION static Py_ssize_t screen_groups(const Screen *c, Py_ssize_t first, Py_ssize_t *n_pairs,
+MULTIVERSION static Py_ssize_t screen_groups(const Screen *c, Py_ssize_t first, Py_ssize_t last,
+                                             Py_ssize_t *n_pairs,
                                              Py_ssize_t *n_terms, Py_ssize_t *n_zero) {
     const Py_ssize_t K = c->K, cap = c->cap, term_cap = c->term_cap;
     const double *restrict dkp = c->dkp, *restrict gkp = c->gkp, *restrict area = c->area,
@@ -208,7 +209,7 @@ MULTIVERSION static Py_ssize_t screen_groups(const Screen *c, Py_ssize_t first, 
     for (Py_ssize_t k = 0; k < K; k++) var_max = var[k] > var_max ? var[k] : var_max;
     const double log_keep = screening ? -log(c->min_oks) * (1.0 + 1e-6) : 0;
     Py_ssize_t np_ = 0, nt = 0, nz = 0, grp = first;
-    for (; grp < c->n_groups; grp++) {
+    for (; grp < last; grp++) {
         if (gev[grp] < 0 || gev[grp] > gev[grp + 1] || gev[grp + 1] > c->E || glo[grp] < 0 ||
             glo[grp] > ghi[grp] || ghi[grp] > c->n_sorted)
             return -1;
@@ -289,9 +290,10 @@ MULTIVERSION static Py_ssize_t screen_groups(const Screen *c, Py_ssize_t first, 
 
 static const char screen_doc[] =
     "screen(dt_kp, gt_kp, gt_labeled, gt_area, variances, ev_dt, group_ev, gt_lo, gt_hi,\n"
-    "       gt_sorted, dt_extent, gt_extent, gt_count, min_oks, first_group, pair_ev, pair_gt,\n"
-    "       pair_off, pair_n, pair_val, terms, zero_at) -> (next_group, n_pairs, n_terms, n_zero)\n\n"
-    "Candidate pairs of groups first_group, ... (evaluated slots group_ev[i]:group_ev[i+1]\n"
+    "       gt_sorted, dt_extent, gt_extent, gt_count, min_oks, first_group, end_group,\n"
+    "       pair_ev, pair_gt, pair_off, pair_n, pair_val, terms, zero_at)\n"
+    "-> (next_group, n_pairs, n_terms, n_zero)\n\n"
+    "Candidate pairs of groups first_group, ... before end_group (evaluated slots group_ev[i]:group_ev[i+1]\n"
     "against ground truth gt_sorted[gt_lo[i]:gt_hi[i]]) in (slot, ground-truth order) order,\n"
     "as many whole groups as the outputs hold. Keypoints are (N, K, 2); extents and counts\n"
     "come from extents(). With min_oks > 0, pairs whose OKS is provably below it are left\n"
@@ -303,11 +305,11 @@ static PyObject *screen(PyObject *self, PyObject *args) {
     PyObject *o_dkp, *o_gkp, *o_lab, *o_area, *o_var, *o_ev_dt, *o_gev, *o_glo, *o_ghi,
         *o_gsorted, *o_dext, *o_gext, *o_gcount, *o_pev, *o_pgt, *o_poff, *o_pn, *o_pval,
         *o_terms, *o_zero;
-    Py_ssize_t first;
+    Py_ssize_t first, last;
     Screen c;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOdnOOOOOOO", &o_dkp, &o_gkp, &o_lab, &o_area, &o_var,
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOdnnOOOOOOO", &o_dkp, &o_gkp, &o_lab, &o_area, &o_var,
                           &o_ev_dt, &o_gev, &o_glo, &o_ghi, &o_gsorted, &o_dext, &o_gext,
-                          &o_gcount, &c.min_oks, &first, &o_pev, &o_pgt, &o_poff, &o_pn, &o_pval,
+                          &o_gcount, &c.min_oks, &first, &last, &o_pev, &o_pgt, &o_poff, &o_pn, &o_pval,
                           &o_terms, &o_zero))
         return NULL;
     c.K = items(o_var, 8, "variances");
@@ -321,9 +323,9 @@ static PyObject *screen(PyObject *self, PyObject *args) {
     if (c.K < 0 || c.G < 0 || c.E < 0 || NG1 < 0 || c.n_sorted < 0 || c.cap < 0 ||
         c.term_cap < 0 || D2K < 0)
         return NULL;
-    if (c.K == 0 || NG1 < 1 || first < 0 || first > NG1 - 1) {
+    if (c.K == 0 || NG1 < 1 || first < 0 || first > last || last > NG1 - 1) {
         PyErr_SetString(PyExc_ValueError, "screen: need K >= 1, group_ev of length >= 1 and "
-                                          "0 <= first_group <= number of groups");
+                                          "0 <= first_group <= end_group <= number of groups");
         return NULL;
     }
     const Py_ssize_t K = c.K, G = c.G, E = c.E;
@@ -358,7 +360,7 @@ static PyObject *screen(PyObject *self, PyObject *args) {
     c.d2 = scratch;
     Py_ssize_t next, n_pairs = 0, n_terms = 0, n_zero = 0;
     Py_BEGIN_ALLOW_THREADS
-    next = screen_groups(&c, first, &n_pairs, &n_terms, &n_zero);
+    next = screen_groups(&c, first, last, &n_pairs, &n_terms, &n_zero);
     Py_END_ALLOW_THREADS
     free(scratch);
     release(&b);
@@ -423,24 +425,29 @@ static PyObject *finish(PyObject *self, PyObject *args) {
 
 static const char greedy_doc[] =
     "greedy(pair_ev, pair_gt, pair_val, n_pairs, thresholds, gt_ignore, crowd, id_zero,\n"
-    "       dt_area, area_ranges, dt_gt, dt_ignore, tp, fp)\n\n"
+    "       dt_area, area_ranges, t_lo, t_hi, dt_gt, dt_ignore, tp, fp)\n\n"
     "pycocotools' evaluateImg matching. Pairs are grouped by evaluated slot (slots of one\n"
     "group in score order), each slot's pairs in ground-truth file order; gt_ignore is\n"
-    "(A, G); outputs are (A, T, E): matched ground truth (-1 none), dtIgnore, TP, FP.";
+    "(A, G); outputs are (A, T, E): matched ground truth (-1 none), dtIgnore, TP, FP, filled\n"
+    "for thresholds t_lo <= t < t_hi (columns are independent: ranges may run in parallel).";
 
 static PyObject *greedy(PyObject *self, PyObject *args) {
     PyObject *o_pev, *o_pgt, *o_pval, *o_thr, *o_gign, *o_crowd, *o_id0, *o_darea, *o_rng,
         *o_dtgt, *o_dign, *o_tp, *o_fp;
-    Py_ssize_t n_pairs;
-    if (!PyArg_ParseTuple(args, "OOOnOOOOOOOOOO", &o_pev, &o_pgt, &o_pval, &n_pairs, &o_thr,
-                          &o_gign, &o_crowd, &o_id0, &o_darea, &o_rng, &o_dtgt, &o_dign, &o_tp,
-                          &o_fp))
+    Py_ssize_t n_pairs, t_lo, t_hi;
+    if (!PyArg_ParseTuple(args, "OOOnOOOOOOnnOOOO", &o_pev, &o_pgt, &o_pval, &n_pairs, &o_thr,
+                          &o_gign, &o_crowd, &o_id0, &o_darea, &o_rng, &t_lo, &t_hi, &o_dtgt,
+                          &o_dign, &o_tp, &o_fp))
         return NULL;
     Py_ssize_t T = items(o_thr, 8, "thresholds");
     Py_ssize_t G = items(o_crowd, 1, "crowd");
     Py_ssize_t E = items(o_darea, 8, "dt_area");
     Py_ssize_t A2 = items(o_rng, 8, "area_ranges");
     if (T < 0 || G < 0 || E < 0 || A2 < 0) return NULL;
+    if (t_lo < 0 || t_lo > t_hi || t_hi > T) {
+        PyErr_SetString(PyExc_ValueError, "greedy: need 0 <= t_lo <= t_hi <= T");
+        return NULL;
+    }
     Py_ssize_t A = A2 / 2;
     Buffers b = {.count = 0};
     const int64_t *pev = take(&b, o_pev, n_pairs, 8, 0, "pair_ev");
@@ -481,22 +488,30 @@ static PyObject *greedy(PyObject *self, PyObject *args) {
         for (Py_ssize_t e = 0; e < E; e++) {
             Py_ssize_t p0 = p;
             while (p < n_pairs && pev[p] == e) p++;
-            int outside = darea[e] < lo || darea[e] > hi;
-            for (Py_ssize_t t = 0; t < T; t++) {
+            const int outside = darea[e] < lo || darea[e] > hi;
+            if (p == p0) { /* no candidate: unmatched at every threshold */
+                for (Py_ssize_t t = t_lo; t < t_hi; t++) {
+                    Py_ssize_t at = (a * T + t) * E + e;
+                    dtgt[at] = -1, dign[at] = (uint8_t)outside, tp[at] = 0;
+                    fp[at] = (uint8_t)!outside;
+                }
+                continue;
+            }
+            for (Py_ssize_t t = t_lo; t < t_hi; t++) {
                 /* pycocotools scans ground truth non-ignored first (file order within each),
                  * keeps the last one of the highest OKS >= t among those not taken (crowd
                  * regions never are), and looks at ignored ones only when it found none */
                 int64_t m = -1, m_ign = -1;
                 double best = thr[t], best_ign = thr[t];
                 for (Py_ssize_t q = p0; q < p; q++) {
-                    int64_t g = pgt[q];
-                    if (taken[g * T + t] && !crowd[g]) continue;
-                    double v = pval[q];
-                    if (ign[g]) {
-                        if (v >= best_ign) best_ign = v, m_ign = g;
-                    } else if (v >= best) {
-                        best = v, m = g;
-                    }
+                    const int64_t g = pgt[q];
+                    const double v = pval[q];
+                    const int free_ = !taken[g * T + t] || crowd[g];
+                    const int is_ign = ign[g];
+                    const int better = free_ && !is_ign && v >= best;
+                    const int better_ign = free_ && is_ign && v >= best_ign;
+                    best = better ? v : best, m = better ? g : m;
+                    best_ign = better_ign ? v : best_ign, m_ign = better_ign ? g : m_ign;
                 }
                 if (m < 0) m = m_ign;
                 Py_ssize_t at = (a * T + t) * E + e;
@@ -578,8 +593,9 @@ static PyObject *accumulate(PyObject *self, PyObject *args) {
         }
     double *pr = malloc(sizeof(double) * (n_pool > 0 ? n_pool : 1));
     double *rc = malloc(sizeof(double) * (n_pool > 0 ? n_pool : 1));
-    if (!pr || !rc) {
-        free(pr), free(rc);
+    Py_ssize_t *at = malloc(sizeof(Py_ssize_t) * (n_pool > 0 ? n_pool : 1));
+    if (!pr || !rc || !at) {
+        free(pr), free(rc), free(at);
         release(&b);
         return PyErr_NoMemory();
     }
@@ -592,32 +608,118 @@ static PyObject *accumulate(PyObject *self, PyObject *args) {
             for (Py_ssize_t t = 0; t < T; t++) {
                 const uint8_t *tp_row = tp + (a * T + t) * E;
                 const uint8_t *fp_row = fp + (a * T + t) * E;
-                /* cumulative TP / FP, recall tp / npig, precision tp / (fp + tp + eps) */
+                /* Recall tp / npig changes only at true positives, and so does the running
+                 * maximum of precision tp / (fp + tp + eps) from the right (precision only
+                 * falls between them): pycocotools' envelope and its 101 samples read
+                 * positions where a TP lands (or position 0, for a threshold of 0). So only
+                 * those positions are computed, with pycocotools' own arithmetic. */
                 int64_t tps = 0, fps = 0;
+                Py_ssize_t n_tp = 0;
                 for (Py_ssize_t i = 0; i < nd; i++) {
                     int64_t slot = pool[c0 + i];
-                    tps += tp_row[slot], fps += fp_row[slot];
-                    double tp_sum = (double)tps, fp_sum = (double)fps;
-                    rc[i] = tp_sum / (double)n_gt;
-                    pr[i] = tp_sum / (fp_sum + tp_sum + EPS);
+                    fps += fp_row[slot];
+                    if (tp_row[slot]) {
+                        tps++;
+                        double tp_sum = (double)tps, fp_sum = (double)fps;
+                        rc[n_tp] = tp_sum / (double)n_gt;
+                        pr[n_tp] = tp_sum / (fp_sum + tp_sum + EPS);
+                        at[n_tp++] = i;
+                    }
                 }
-                for (Py_ssize_t i = nd - 1; i > 0; i--)
+                for (Py_ssize_t i = n_tp - 1; i > 0; i--)
                     if (pr[i] > pr[i - 1]) pr[i - 1] = pr[i];
                 Py_ssize_t cell_r = ((t * C + c) * A + a) * M + m;
-                recall[cell_r] = nd ? rc[nd - 1] : 0.0;
-                /* first index with recall >= each threshold (searchsorted left); 0 past it */
+                /* the final recall: at the last position, the last TP's recall */
+                recall[cell_r] = nd ? (n_tp ? (double)tps / (double)n_gt : 0.0) : 0.0;
+                /* first position with recall >= each threshold (searchsorted left), 0 past
+                 * the final recall; recall at position 0 is >= a threshold <= rc there */
                 Py_ssize_t i = 0;
+                double first_rc = nd ? (at[0] == 0 && n_tp ? rc[0] : 0.0) : 0.0;
+                double top = n_tp ? pr[0] : 0.0; /* envelope at position 0 */
                 for (Py_ssize_t r = 0; r < R; r++) {
-                    while (i < nd && rc[i] < rec[r]) i++;
                     Py_ssize_t cell = (((t * R + r) * C + c) * A + a) * M + m;
-                    prec[cell] = i < nd ? pr[i] : 0.0;
-                    scores[cell] = i < nd ? pscore[c0 + i] : 0.0;
+                    if (nd && rec[r] <= first_rc) {
+                        prec[cell] = top;
+                        scores[cell] = pscore[c0];
+                        continue;
+                    }
+                    if (r && rec[r] < rec[r - 1]) i = 0; /* thresholds out of order */
+                    while (i < n_tp && rc[i] < rec[r]) i++;
+                    prec[cell] = i < n_tp ? pr[i] : 0.0;
+                    scores[cell] = i < n_tp ? pscore[c0 + at[i]] : 0.0;
                 }
             }
         }
     }
     Py_END_ALLOW_THREADS
-    free(pr), free(rc);
+    free(pr), free(rc), free(at);
+    release(&b);
+    Py_RETURN_NONE;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* argsort                                                                                  */
+
+static const char argsort_doc[] =
+    "argsort(keys, order)\n\n"
+    "order = the stable ascending argsort of keys (uint64), as np.argsort(kind='stable'):\n"
+    "an LSD radix sort in 11-bit digits, digits that all keys share skipped.";
+
+#define RADIX_BITS 11
+#define RADIX (1 << RADIX_BITS)
+
+static PyObject *argsort(PyObject *self, PyObject *args) {
+    PyObject *o_keys, *o_order;
+    if (!PyArg_ParseTuple(args, "OO", &o_keys, &o_order)) return NULL;
+    Py_ssize_t n = items(o_keys, 8, "keys");
+    if (n < 0) return NULL;
+    Buffers b = {.count = 0};
+    const uint64_t *keys = take(&b, o_keys, n, 8, 0, "keys");
+    int64_t *order = keys ? take(&b, o_order, n, 8, 1, "order") : NULL;
+    if (!order) {
+        release(&b);
+        return NULL;
+    }
+    size_t size = (size_t)(n > 0 ? n : 1);
+    uint64_t *key_a = malloc(size * 8), *key_b = malloc(size * 8);
+    int64_t *idx_b = malloc(size * 8);
+    Py_ssize_t *count = malloc(sizeof(Py_ssize_t) * RADIX);
+    if (!key_a || !key_b || !idx_b || !count) {
+        free(key_a), free(key_b), free(idx_b), free(count);
+        release(&b);
+        return PyErr_NoMemory();
+    }
+    Py_BEGIN_ALLOW_THREADS
+    uint64_t differ = 0; /* bits in which some key differs from the first */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        order[i] = i, key_a[i] = keys[i];
+        differ |= keys[i] ^ keys[0];
+    }
+    int64_t *idx_a = order;
+    for (int shift = 0; shift < 64 && (differ >> shift); shift += RADIX_BITS) {
+        if (!((differ >> shift) & (RADIX - 1))) continue;
+        memset(count, 0, sizeof(Py_ssize_t) * RADIX);
+        for (Py_ssize_t i = 0; i < n; i++) count[(key_a[i] >> shift) & (RADIX - 1)]++;
+        Py_ssize_t total = 0;
+        for (int d = 0; d < RADIX; d++) {
+            Py_ssize_t c = count[d];
+            count[d] = total, total += c;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_ssize_t at = count[(key_a[i] >> shift) & (RADIX - 1)]++;
+            key_b[at] = key_a[i], idx_b[at] = idx_a[i];
+        }
+        uint64_t *kt = key_a;
+        key_a = key_b, key_b = kt;
+        int64_t *it = idx_a;
+        idx_a = idx_b, idx_b = it;
+    }
+    if (idx_a != order) { /* an odd number of passes: the result is in the scratch array */
+        memcpy(order, idx_a, (size_t)n * 8);
+        idx_b = idx_a;
+    }
+    Py_END_ALLOW_THREADS
+    free(key_a), free(key_b), free(idx_b), free(count);
     release(&b);
     Py_RETURN_NONE;
 }
@@ -641,6 +743,7 @@ static PyMethodDef methods[] = {
     {"finish", finish, METH_VARARGS, finish_doc},
     {"greedy", greedy, METH_VARARGS, greedy_doc},
     {"accumulate", accumulate, METH_VARARGS, accumulate_doc},
+    {"argsort", argsort, METH_VARARGS, argsort_doc},
     {"pairwise_sum", sum_pairwise, METH_O, "numpy's pairwise sum of a float64 buffer."},
     {NULL, NULL, 0, NULL},
 };

@@ -18,10 +18,13 @@ per-prediction and per-cell loops:
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
 import numpy as np
 
 from posetable.eval._data import EvalInput
-from posetable.eval._engine import Accumulated, Matches, Params, select_predictions
+from posetable.eval._engine import Accumulated, Matches, Params, group_starts
 
 try:
     from posetable.eval import _kernel
@@ -29,6 +32,35 @@ except ImportError:  # built without a C compiler: the numpy engine serves
     _kernel = None  # type: ignore[assignment]
 
 AVAILABLE = _kernel is not None
+
+
+def stable_argsort(keys: np.ndarray) -> np.ndarray:
+    """``np.argsort(keys, kind="stable")`` of uint64 keys (a radix sort in the kernel)."""
+    order = np.empty(keys.shape[0], np.int64)
+    _kernel.argsort(np.ascontiguousarray(keys, np.uint64), order)
+    return order
+
+
+def descending_keys(values: np.ndarray) -> np.ndarray:
+    """uint64 keys whose ascending order is ``-values``' (float64, no NaN), with numpy's ties:
+    -0.0 and 0.0 compare equal, so both map to one key."""
+    negated = -np.asarray(values, np.float64) + 0.0  # + 0.0 turns -0.0 into 0.0
+    bits = negated.view(np.uint64)
+    sign = np.uint64(1 << 63)
+    return np.where(bits & sign, ~bits, bits | sign)
+
+
+def select_predictions(inp: EvalInput, max_det: int) -> tuple[np.ndarray, np.ndarray]:
+    """The numpy engine's ``select_predictions``: the top ``max_det`` predictions of each
+    (image, category) in (category, image, score rank) order, and their ranks."""
+    dt = inp.dt
+    by_score = stable_argsort(descending_keys(dt.score))
+    key = (dt.category * inp.num_images + dt.image)[by_score]
+    within = stable_argsort(key.astype(np.uint64))
+    order = by_score[within]
+    rank = np.arange(order.shape[0]) - group_starts(key[within])
+    keep = rank < max_det
+    return order[keep], rank[keep]
 
 
 def _groups(
@@ -55,6 +87,75 @@ def _groups(
 
 
 CHUNK_TERMS = 1 << 15  # terms per screening chunk: the buffers stay in L2 and are reused
+PARALLEL_PAIRS = 20_000  # below this many candidate pairs one thread is faster
+_POOL: list[ThreadPoolExecutor] = []
+
+
+def _pool() -> ThreadPoolExecutor:
+    """Two worker threads, made once (the kernel releases the GIL in its loops)."""
+    if not _POOL:
+        _POOL.append(ThreadPoolExecutor(max_workers=2, thread_name_prefix="posetable-eval"))
+    return _POOL[0]
+
+
+@dataclass(frozen=True)
+class _Screening:
+    """Everything the chunks of one ``candidate_pairs`` call share."""
+
+    dt_kp: np.ndarray
+    gt_kp: np.ndarray
+    labeled: np.ndarray
+    area: np.ndarray
+    variances: np.ndarray
+    evaluated: np.ndarray
+    group_ev: np.ndarray
+    gt_lo: np.ndarray
+    gt_hi: np.ndarray
+    gt_sorted: np.ndarray
+    dt_extent: np.ndarray
+    gt_extent: np.ndarray
+    gt_count: np.ndarray
+    screen: float
+    keep_from: float
+    capacity: int
+
+    def run(self, first: int, last: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The kept pairs of groups ``first`` to ``last`` (exclusive), in chunks through
+        small buffers that are reused (fresh memory for all terms at once would be slower)."""
+        k = self.variances.shape[0]
+        cap = self.capacity
+        pair_ev, pair_gt, pair_off, pair_n = (np.empty(cap, np.int64) for _ in range(4))
+        pair_val = np.empty(cap, np.float64)
+        terms = np.empty(cap * k, np.float64)
+        zero_at = np.empty(cap * k, np.int64)
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        group = first
+        while group < last:
+            group, n_pairs, n_terms, n_zero = _kernel.screen(
+                self.dt_kp, self.gt_kp, self.labeled, self.area, self.variances,
+                self.evaluated, self.group_ev, self.gt_lo, self.gt_hi, self.gt_sorted,
+                self.dt_extent, self.gt_extent, self.gt_count, self.screen, group, last,
+                pair_ev, pair_gt, pair_off, pair_n, pair_val, terms, zero_at,
+            )  # fmt: skip
+            used = terms[:n_terms]
+            np.exp(used, out=used)  # the terms hold -e
+            used[zero_at[:n_zero]] = 0.0  # exp(-e) for e >= 746, which numpy reaches slowly
+            kept = _kernel.finish(
+                used, n_pairs, self.keep_from, pair_ev, pair_gt, pair_off, pair_n, pair_val
+            )
+            parts.append((pair_ev[:kept].copy(), pair_gt[:kept].copy(), pair_val[:kept].copy()))
+        return _concatenate(parts)
+
+
+def _concatenate(
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    if len(parts) == 1:
+        return parts[0]
+    ev, gt, val = zip(*parts, strict=True)
+    return np.concatenate(ev), np.concatenate(gt), np.concatenate(val)
 
 
 def candidate_pairs(
@@ -62,21 +163,15 @@ def candidate_pairs(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(pair_ev, pair_gt, oks) of the evaluated predictions, as the numpy engine's
     ``candidate_pairs`` gives them (ordered by evaluated slot, then ground-truth file order;
-    with ``min_oks``, only pairs that reach it).
-
-    Groups are screened in chunks through small buffers that are reused (fresh memory for
-    all terms at once would cost a page fault per 4 KiB written).
-    """
+    with ``min_oks``, only pairs that reach it). Large inputs run on two threads, each over
+    half of the (image, category) groups."""
     gt, dt = inp.gt, inp.dt
     k = int(inp.sigmas.shape[0])
     group_ev, gt_lo, gt_hi, gt_sorted = _groups(inp, evaluated)
     group_pairs = (gt_hi - gt_lo) * np.diff(group_ev)
     total = int(group_pairs.sum())
-    out_ev = np.empty(total, np.int64)
-    out_gt = np.empty(total, np.int64)
-    out_val = np.empty(total, np.float64)
     if total == 0:
-        return out_ev, out_gt, out_val
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
     dt_kp = np.ascontiguousarray(dt.keypoints, np.float64)
     gt_kp = np.ascontiguousarray(gt.keypoints, np.float64)
     labeled = np.ascontiguousarray(gt.labeled, np.bool_)
@@ -88,33 +183,32 @@ def candidate_pairs(
         dt_kp, evaluated, gt_kp, labeled, np.ascontiguousarray(gt.box, np.float64), k,
         dt_extent, gt_extent, gt_count,
     )  # fmt: skip
-    cap = max(CHUNK_TERMS // k, int(group_pairs.max()))
-    pair_ev, pair_gt, pair_off, pair_n = (np.empty(cap, np.int64) for _ in range(4))
-    pair_val = np.empty(cap, np.float64)
-    terms = np.empty(cap * k, np.float64)
-    zero_at = np.empty(cap * k, np.int64)
-    variances = (np.asarray(inp.sigmas, np.float64) * 2) ** 2
-    area = np.ascontiguousarray(gt.area, np.float64)
-    screen = -1.0 if min_oks is None else float(min_oks)
-    keep_from = -np.inf if min_oks is None else float(min_oks)
-    n_groups, group, at = group_ev.shape[0] - 1, 0, 0
-    while group < n_groups:
-        group, n_pairs, n_terms, n_zero = _kernel.screen(
-            dt_kp, gt_kp, labeled, area, variances, evaluated, group_ev, gt_lo, gt_hi,
-            gt_sorted, dt_extent, gt_extent, gt_count, screen, group,
-            pair_ev, pair_gt, pair_off, pair_n, pair_val, terms, zero_at,
-        )  # fmt: skip
-        used = terms[:n_terms]
-        np.exp(used, out=used)  # the terms hold -e
-        used[zero_at[:n_zero]] = 0.0  # exp(-e) for e >= 746, which numpy's exp reaches slowly
-        kept = _kernel.finish(
-            used, n_pairs, keep_from, pair_ev, pair_gt, pair_off, pair_n, pair_val
-        )
-        out_ev[at : at + kept] = pair_ev[:kept]
-        out_gt[at : at + kept] = pair_gt[:kept]
-        out_val[at : at + kept] = pair_val[:kept]
-        at += kept
-    return out_ev[:at], out_gt[:at], out_val[:at]
+    job = _Screening(
+        dt_kp=dt_kp,
+        gt_kp=gt_kp,
+        labeled=labeled,
+        area=np.ascontiguousarray(gt.area, np.float64),
+        variances=(np.asarray(inp.sigmas, np.float64) * 2) ** 2,
+        evaluated=evaluated,
+        group_ev=group_ev,
+        gt_lo=gt_lo,
+        gt_hi=gt_hi,
+        gt_sorted=gt_sorted,
+        dt_extent=dt_extent,
+        gt_extent=gt_extent,
+        gt_count=gt_count,
+        screen=-1.0 if min_oks is None else float(min_oks),
+        keep_from=-np.inf if min_oks is None else float(min_oks),
+        capacity=max(CHUNK_TERMS // k, int(group_pairs.max())),
+    )
+    n_groups = group_pairs.shape[0]
+    if total < PARALLEL_PAIRS:
+        return job.run(0, n_groups)
+    # two halves with about the same number of pairs; the first half's pairs come first
+    middle = int(np.searchsorted(np.cumsum(group_pairs), total // 2)) + 1
+    second = _pool().submit(job.run, middle, n_groups)
+    first = job.run(0, middle)
+    return _concatenate([first, second.result()])
 
 
 def match(inp: EvalInput, params: Params) -> Matches:
@@ -136,22 +230,20 @@ def match(inp: EvalInput, params: Params) -> Matches:
     dt_ignore = np.empty((n_a, n_t, n_e), np.bool_)
     tp = np.empty((n_a, n_t, n_e), np.bool_)
     fp = np.empty((n_a, n_t, n_e), np.bool_)
-    _kernel.greedy(
-        pair_ev,
-        pair_gt,
-        values,
-        pair_ev.shape[0],
-        thresholds,
-        np.ascontiguousarray(gt_ignore, np.bool_),
-        np.ascontiguousarray(gt.crowd, np.bool_),
+    args = (
+        pair_ev, pair_gt, values, pair_ev.shape[0], thresholds,
+        np.ascontiguousarray(gt_ignore, np.bool_), np.ascontiguousarray(gt.crowd, np.bool_),
         np.ascontiguousarray(gt.id_zero, np.bool_),
-        np.ascontiguousarray(dt.area[evaluated], np.float64),
-        area_ranges,
-        dt_gt,
-        dt_ignore,
-        tp,
-        fp,
-    )
+        np.ascontiguousarray(dt.area[evaluated], np.float64), area_ranges,
+    )  # fmt: skip
+    outputs = (dt_gt, dt_ignore, tp, fp)
+    if pair_ev.shape[0] < PARALLEL_PAIRS // 4 or n_t < 2:
+        _kernel.greedy(*args, 0, n_t, *outputs)
+    else:  # thresholds never interact: each half on its own thread
+        half = n_t // 2
+        second = _pool().submit(_kernel.greedy, *args, half, n_t, *outputs)
+        _kernel.greedy(*args, 0, half, *outputs)
+        second.result()
     return Matches(
         evaluated=evaluated,
         rank=rank,
@@ -186,7 +278,8 @@ def accumulate(inp: EvalInput, matches: Matches, params: Params) -> Accumulated:
     for m, max_det in enumerate(params.max_dets):
         keep = np.flatnonzero(matches.rank < max_det)
         # one stable sort by score per category; ties keep (image, rank) order
-        pool = keep[np.lexsort((-ev_score[keep], ev_cat[keep]))].astype(np.int64)
+        by_score = keep[stable_argsort(descending_keys(ev_score[keep]))]
+        pool = by_score[stable_argsort(ev_cat[by_score].astype(np.uint64))]
         bounds = np.searchsorted(ev_cat[pool], np.arange(n_c + 1)).astype(np.int64)
         _kernel.accumulate(
             matches.tp,
