@@ -30,6 +30,7 @@ def screen(
     gt_count: np.ndarray,
     min_oks: float,
     first_group: int,
+    end_group: int,
     pair_ev: np.ndarray,
     pair_gt: np.ndarray,
     pair_off: np.ndarray,
@@ -61,6 +62,8 @@ def greedy(
     id_zero: np.ndarray,
     dt_area: np.ndarray,
     area_ranges: np.ndarray,
+    t_lo: int,
+    t_hi: int,
     dt_gt: np.ndarray,
     dt_ignore: np.ndarray,
     tp: np.ndarray,
@@ -83,4 +86,5 @@ def accumulate(
     scores: np.ndarray,
     /,
 ) -> None: ...
+def argsort(keys: np.ndarray, order: np.ndarray, /) -> None: ...
 def pairwise_sum(values: np.ndarray, /) -> float: ...
