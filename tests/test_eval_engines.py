@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -174,3 +175,37 @@ def test_kernel_rejects_out_of_range_indices_instead_of_reading_past_arrays():
         kernel.screen(dt_kp, gt_kp, labeled, np.ones(1, np.float32), np.ones(k), np.array([0, 1]),
                       np.array([0, 2]), np.array([0]), np.array([1]), np.array([0]),
                       dt_ext, gt_ext, count, 0.5, 0, 1, *outputs)  # fmt: skip
+
+
+@needs_kernel
+def test_per_instance_and_per_sample_tables_are_the_same_on_both_engines(
+    shared_data, tmp_path, monkeypatch
+):
+    gt = shared_data("crowdpose") / "annotations.json"
+    results = perturbed_results(json.loads(gt.read_text()), seed=4)
+    path = write_json(tmp_path / "r.json", results)
+    tables = {}
+    for engine in ("native", "numpy"):
+        monkeypatch.setenv("POSETABLE_EVAL_ENGINE", engine)
+        result = api.evaluate_coco(gt, path)
+        tables[engine] = (result.per_instance, result.per_sample)
+    assert tables["native"][0].equals(tables["numpy"][0])
+    assert tables["native"][1].equals(tables["numpy"][1])
+
+
+@needs_kernel
+def test_the_thread_pool_is_made_anew_after_fork(tmp_path):
+    """A forked child inherits the pool object without its threads; it must not hang."""
+    _native._pool()
+    with warnings.catch_warnings():  # lance warns that it is not fork-safe (it is unused here)
+        warnings.simplefilter("ignore")
+        pid = os.fork()
+    if pid == 0:  # the child: split work would wait forever on a pool without threads
+        try:
+            assert not _native._POOL
+            assert _native._pool().submit(sum, [1, 2]).result(timeout=10) == 3
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0

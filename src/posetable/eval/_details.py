@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from posetable.eval._data import EvalInput
-from posetable.eval._engine import Matches, Params, candidate_pairs
+from posetable.eval._engine import Matches, Params, all_pairs
 from posetable.eval.oks import oks_pairs
 
 
@@ -27,7 +27,7 @@ def _fixed_lists(values: np.ndarray, value_type: pa.DataType, valid: np.ndarray 
 
 def _best_oks(inp: EvalInput, matches: Matches) -> tuple[np.ndarray, np.ndarray]:
     """Best OKS of each evaluated prediction and each ground truth (NaN when no pair)."""
-    pair_ev, pair_gt, _, values = candidate_pairs(inp, matches.evaluated, min_oks=None)
+    pair_ev, pair_gt, values = all_pairs(inp, matches.evaluated)
     best_ev = np.full(matches.evaluated.shape[0], -np.inf)
     best_gt = np.full(len(inp.gt), -np.inf)
     np.maximum.at(best_ev, pair_ev, values)

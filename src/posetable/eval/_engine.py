@@ -279,6 +279,17 @@ def accumulate(inp: EvalInput, matches: Matches, params: Params) -> Accumulated:
     return accumulate_numpy(inp, matches, params)
 
 
+def all_pairs(inp: EvalInput, evaluated: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pair_ev, pair_gt, oks) of every (evaluated prediction, ground truth) pair of the same
+    image and category, on the engine in use."""
+    if backend() == "native":
+        from posetable.eval import _native
+
+        return _native.candidate_pairs(inp, evaluated, min_oks=None)
+    pair_ev, pair_gt, _, values = candidate_pairs(inp, evaluated, min_oks=None)
+    return pair_ev, pair_gt, values
+
+
 def match_numpy(inp: EvalInput, params: Params) -> Matches:
     """:func:`match` in numpy (the reference engine, and the fallback without the kernel)."""
     gt, dt = inp.gt, inp.dt

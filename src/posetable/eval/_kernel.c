@@ -24,6 +24,11 @@
 #include <string.h>
 
 #define MAX_BUFS 24
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(address) __builtin_prefetch(address)
+#else
+#define PREFETCH(address) ((void)0)
+#endif
 /* max(v, 0) inline (fmax is a libm call where NaN semantics are kept; no NaN reaches here) */
 #define POSITIVE(v) ((v) > 0.0 ? (v) : 0.0)
 #define EPS 2.220446049250313e-16 /* np.spacing(1) */
@@ -220,6 +225,20 @@ MULTIVERSION static Py_ssize_t screen_groups(const Screen *c, Py_ssize_t first, 
         }
         for (int64_t j = glo[grp]; j < ghi[grp]; j++)
             if (gsorted[j] < 0 || gsorted[j] >= c->G) return -1;
+        if (grp + 1 < last) { /* the next group's rows: scattered in memory, fetched early */
+            for (int64_t e = gev[grp + 1]; e < gev[grp + 2] && e < c->E; e++) {
+                int64_t d = ev_dt[e];
+                if (d >= 0 && d < c->D)
+                    for (Py_ssize_t off = 0; off < 2 * K; off += 8) PREFETCH(dkp + d * K * 2 + off);
+            }
+            for (int64_t j = glo[grp + 1]; j < ghi[grp + 1] && j < c->n_sorted; j++) {
+                int64_t g = gsorted[j];
+                if (g < 0 || g >= c->G) continue;
+                for (Py_ssize_t off = 0; off < 2 * K; off += 8) PREFETCH(gkp + g * K * 2 + off);
+                PREFETCH(gext + 4 * g);
+                PREFETCH(lab + g * K);
+            }
+        }
         for (int64_t e = gev[grp]; e < gev[grp + 1]; e++) {
             const int64_t d = ev_dt[e];
             if (d < 0 || d >= c->D) return -1;
@@ -243,7 +262,7 @@ MULTIVERSION static Py_ssize_t screen_groups(const Screen *c, Py_ssize_t first, 
                 if (k1 == 0 && de0 >= ge[0] && de2 <= ge[2] && de1 >= ge[1] && de3 <= ge[3] &&
                     scale > 0) {
                     /* every point inside the 3x box: each e is 0, the mean of K ones is 1 */
-                    pev[np_] = e, pgt[np_] = g, poff[np_] = nt, pn[np_] = 0, pval[np_++] = 1.0;
+                    pev[np_] = e, pgt[np_] = j, poff[np_] = nt, pn[np_] = 0, pval[np_++] = 1.0;
                     continue;
                 }
                 const uint8_t *restrict mask = lab + g * K;
@@ -279,7 +298,7 @@ MULTIVERSION static Py_ssize_t screen_groups(const Screen *c, Py_ssize_t first, 
                     nz += zero & keep;
                     m += keep;
                 }
-                pev[np_] = e, pgt[np_] = g, poff[np_] = nt, pn[np_] = m, pval[np_++] = 0.0;
+                pev[np_] = e, pgt[np_] = j, poff[np_] = nt, pn[np_] = m, pval[np_++] = 0.0;
                 nt += m;
             }
         }
@@ -291,11 +310,12 @@ MULTIVERSION static Py_ssize_t screen_groups(const Screen *c, Py_ssize_t first, 
 static const char screen_doc[] =
     "screen(dt_kp, gt_kp, gt_labeled, gt_area, variances, ev_dt, group_ev, gt_lo, gt_hi,\n"
     "       gt_sorted, dt_extent, gt_extent, gt_count, min_oks, first_group, end_group,\n"
-    "       pair_ev, pair_gt, pair_off, pair_n, pair_val, terms, zero_at)\n"
+    "       pair_ev, pair_pos, pair_off, pair_n, pair_val, terms, zero_at)\n"
     "-> (next_group, n_pairs, n_terms, n_zero)\n\n"
     "Candidate pairs of groups first_group, ... before end_group (evaluated slots group_ev[i]:group_ev[i+1]\n"
     "against ground truth gt_sorted[gt_lo[i]:gt_hi[i]]) in (slot, ground-truth order) order,\n"
-    "as many whole groups as the outputs hold. Keypoints are (N, K, 2); extents and counts\n"
+    "as many whole groups as the outputs hold; pair_pos is the ground truth's position in\n"
+    "gt_sorted. Keypoints are (N, K, 2); extents and counts\n"
     "come from extents(). With min_oks > 0, pairs whose OKS is provably below it are left\n"
     "out. Each pair gets its terms -e at terms[pair_off:pair_off+pair_n] (pair_n 0: pair_val\n"
     "holds the OKS). Terms at zero_at[:n_zero] are exactly 0 after exp (they hold 0.0 for\n"
@@ -345,7 +365,7 @@ static PyObject *screen(PyObject *self, PyObject *args) {
     c.gext = c.dext ? take(&b, o_gext, 4 * G, 8, 0, "gt_extent") : NULL;
     c.gcount = c.gext ? take(&b, o_gcount, G, 8, 0, "gt_count") : NULL;
     c.pev = c.gcount ? take(&b, o_pev, c.cap, 8, 1, "pair_ev") : NULL;
-    c.pgt = c.pev ? take(&b, o_pgt, c.cap, 8, 1, "pair_gt") : NULL;
+    c.pgt = c.pev ? take(&b, o_pgt, c.cap, 8, 1, "pair_pos") : NULL;
     c.poff = c.pgt ? take(&b, o_poff, c.cap, 8, 1, "pair_off") : NULL;
     c.pn = c.poff ? take(&b, o_pn, c.cap, 8, 1, "pair_n") : NULL;
     c.pval = c.pn ? take(&b, o_pval, c.cap, 8, 1, "pair_val") : NULL;
@@ -376,7 +396,7 @@ static PyObject *screen(PyObject *self, PyObject *args) {
 /* finish                                                                                   */
 
 static const char finish_doc[] =
-    "finish(terms, n_pairs, min_oks, pair_ev, pair_gt, pair_off, pair_n, pair_val) -> n_kept\n\n"
+    "finish(terms, n_pairs, min_oks, pair_ev, pair_pos, pair_off, pair_n, pair_val) -> n_kept\n\n"
     "pair_val = sum(terms[off:off+n]) / n for pairs with n > 0 (terms already exp(-e)); with\n"
     "min_oks > -inf, only pairs whose OKS reaches it are kept (compacted in place).";
 
@@ -392,7 +412,7 @@ static PyObject *finish(PyObject *self, PyObject *args) {
     Buffers b = {.count = 0};
     const double *terms = take(&b, o_terms, n_terms, 8, 0, "terms");
     int64_t *pev = terms ? take(&b, o_pev, n_pairs, 8, 1, "pair_ev") : NULL;
-    int64_t *pgt = pev ? take(&b, o_pgt, n_pairs, 8, 1, "pair_gt") : NULL;
+    int64_t *pgt = pev ? take(&b, o_pgt, n_pairs, 8, 1, "pair_pos") : NULL;
     int64_t *poff = pgt ? take(&b, o_poff, n_pairs, 8, 1, "pair_off") : NULL;
     int64_t *pn = poff ? take(&b, o_pn, n_pairs, 8, 1, "pair_n") : NULL;
     double *pval = pn ? take(&b, o_pval, n_pairs, 8, 1, "pair_val") : NULL;
@@ -424,20 +444,23 @@ static PyObject *finish(PyObject *self, PyObject *args) {
 /* greedy                                                                                   */
 
 static const char greedy_doc[] =
-    "greedy(pair_ev, pair_gt, pair_val, n_pairs, thresholds, gt_ignore, crowd, id_zero,\n"
-    "       dt_area, area_ranges, t_lo, t_hi, dt_gt, dt_ignore, tp, fp)\n\n"
+    "greedy(pair_ev, pair_pos, pair_val, n_pairs, thresholds, gt_ignore, crowd, id_zero,\n"
+    "       gt_sorted, dt_area, area_ranges, t_lo, t_hi, dt_gt, dt_ignore, tp, fp)\n\n"
     "pycocotools' evaluateImg matching. Pairs are grouped by evaluated slot (slots of one\n"
-    "group in score order), each slot's pairs in ground-truth file order; gt_ignore is\n"
-    "(A, G); outputs are (A, T, E): matched ground truth (-1 none), dtIgnore, TP, FP, filled\n"
-    "for thresholds t_lo <= t < t_hi (columns are independent: ranges may run in parallel).";
+    "group in score order), each slot's pairs in ground-truth file order; ground truth is\n"
+    "named by its position in gt_sorted (what screen() gives), and gt_ignore (A, P), crowd\n"
+    "and id_zero are in that order, so matching reads memory group by group. Outputs are\n"
+    "(A, T, E): matched ground truth (its index, gt_sorted[position]; -1 none), dtIgnore,\n"
+    "TP, FP, filled for thresholds t_lo <= t < t_hi (columns are independent: ranges may run\n"
+    "in parallel).";
 
 static PyObject *greedy(PyObject *self, PyObject *args) {
-    PyObject *o_pev, *o_pgt, *o_pval, *o_thr, *o_gign, *o_crowd, *o_id0, *o_darea, *o_rng,
-        *o_dtgt, *o_dign, *o_tp, *o_fp;
+    PyObject *o_pev, *o_pgt, *o_pval, *o_thr, *o_gign, *o_crowd, *o_id0, *o_sorted, *o_darea,
+        *o_rng, *o_dtgt, *o_dign, *o_tp, *o_fp;
     Py_ssize_t n_pairs, t_lo, t_hi;
-    if (!PyArg_ParseTuple(args, "OOOnOOOOOOnnOOOO", &o_pev, &o_pgt, &o_pval, &n_pairs, &o_thr,
-                          &o_gign, &o_crowd, &o_id0, &o_darea, &o_rng, &t_lo, &t_hi, &o_dtgt,
-                          &o_dign, &o_tp, &o_fp))
+    if (!PyArg_ParseTuple(args, "OOOnOOOOOOOnnOOOO", &o_pev, &o_pgt, &o_pval, &n_pairs, &o_thr,
+                          &o_gign, &o_crowd, &o_id0, &o_sorted, &o_darea, &o_rng, &t_lo, &t_hi,
+                          &o_dtgt, &o_dign, &o_tp, &o_fp))
         return NULL;
     Py_ssize_t T = items(o_thr, 8, "thresholds");
     Py_ssize_t G = items(o_crowd, 1, "crowd");
@@ -451,13 +474,14 @@ static PyObject *greedy(PyObject *self, PyObject *args) {
     Py_ssize_t A = A2 / 2;
     Buffers b = {.count = 0};
     const int64_t *pev = take(&b, o_pev, n_pairs, 8, 0, "pair_ev");
-    const int64_t *pgt = pev ? take(&b, o_pgt, n_pairs, 8, 0, "pair_gt") : NULL;
+    const int64_t *pgt = pev ? take(&b, o_pgt, n_pairs, 8, 0, "pair_pos") : NULL;
     const double *pval = pgt ? take(&b, o_pval, n_pairs, 8, 0, "pair_val") : NULL;
     const double *thr = pval ? take(&b, o_thr, T, 8, 0, "thresholds") : NULL;
     const uint8_t *gign = thr ? take(&b, o_gign, A * G, 1, 0, "gt_ignore") : NULL;
     const uint8_t *crowd = gign ? take(&b, o_crowd, G, 1, 0, "crowd") : NULL;
     const uint8_t *id0 = crowd ? take(&b, o_id0, G, 1, 0, "id_zero") : NULL;
-    const double *darea = id0 ? take(&b, o_darea, E, 8, 0, "dt_area") : NULL;
+    const int64_t *gsorted = id0 ? take(&b, o_sorted, G, 8, 0, "gt_sorted") : NULL;
+    const double *darea = gsorted ? take(&b, o_darea, E, 8, 0, "dt_area") : NULL;
     const double *rng = darea ? take(&b, o_rng, A * 2, 8, 0, "area_ranges") : NULL;
     int64_t *dtgt = rng ? take(&b, o_dtgt, A * T * E, 8, 1, "dt_gt") : NULL;
     uint8_t *dign = dtgt ? take(&b, o_dign, A * T * E, 1, 1, "dt_ignore") : NULL;
@@ -522,7 +546,7 @@ static PyObject *greedy(PyObject *self, PyObject *args) {
                     hit = !id0[m];
                 }
                 if (!hit && outside) ignored = 1;
-                dtgt[at] = m;
+                dtgt[at] = m >= 0 ? gsorted[m] : -1;
                 dign[at] = (uint8_t)ignored;
                 tp[at] = (uint8_t)(hit && !ignored);
                 fp[at] = (uint8_t)(!hit && !ignored);

@@ -18,6 +18,7 @@ per-prediction and per-cell loops:
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -98,6 +99,11 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL[0]
 
 
+# a forked child (DataLoader workers, multiprocessing) has the pool but not its threads
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_POOL.clear)
+
+
 @dataclass(frozen=True)
 class _Screening:
     """Everything the chunks of one ``candidate_pairs`` call share."""
@@ -124,7 +130,7 @@ class _Screening:
         small buffers that are reused (fresh memory for all terms at once would be slower)."""
         k = self.variances.shape[0]
         cap = self.capacity
-        pair_ev, pair_gt, pair_off, pair_n = (np.empty(cap, np.int64) for _ in range(4))
+        pair_ev, pair_pos, pair_off, pair_n = (np.empty(cap, np.int64) for _ in range(4))
         pair_val = np.empty(cap, np.float64)
         terms = np.empty(cap * k, np.float64)
         zero_at = np.empty(cap * k, np.int64)
@@ -135,15 +141,15 @@ class _Screening:
                 self.dt_kp, self.gt_kp, self.labeled, self.area, self.variances,
                 self.evaluated, self.group_ev, self.gt_lo, self.gt_hi, self.gt_sorted,
                 self.dt_extent, self.gt_extent, self.gt_count, self.screen, group, last,
-                pair_ev, pair_gt, pair_off, pair_n, pair_val, terms, zero_at,
+                pair_ev, pair_pos, pair_off, pair_n, pair_val, terms, zero_at,
             )  # fmt: skip
             used = terms[:n_terms]
             np.exp(used, out=used)  # the terms hold -e
             used[zero_at[:n_zero]] = 0.0  # exp(-e) for e >= 746, which numpy reaches slowly
             kept = _kernel.finish(
-                used, n_pairs, self.keep_from, pair_ev, pair_gt, pair_off, pair_n, pair_val
+                used, n_pairs, self.keep_from, pair_ev, pair_pos, pair_off, pair_n, pair_val
             )
-            parts.append((pair_ev[:kept].copy(), pair_gt[:kept].copy(), pair_val[:kept].copy()))
+            parts.append((pair_ev[:kept].copy(), pair_pos[:kept].copy(), pair_val[:kept].copy()))
         return _concatenate(parts)
 
 
@@ -163,15 +169,25 @@ def candidate_pairs(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(pair_ev, pair_gt, oks) of the evaluated predictions, as the numpy engine's
     ``candidate_pairs`` gives them (ordered by evaluated slot, then ground-truth file order;
-    with ``min_oks``, only pairs that reach it). Large inputs run on two threads, each over
-    half of the (image, category) groups."""
+    with ``min_oks``, only pairs that reach it)."""
+    pair_ev, pair_pos, values, gt_sorted = _pairs(inp, evaluated, min_oks=min_oks)
+    return pair_ev, gt_sorted[pair_pos], values
+
+
+def _pairs(
+    inp: EvalInput, evaluated: np.ndarray, *, min_oks: float | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`candidate_pairs` with each ground truth named by its position in
+    ``gt_sorted`` (ground truth by (category, image), file order within; returned last), so
+    that matching reads group after group. Large inputs run on two threads, each over half
+    of the (image, category) groups."""
     gt, dt = inp.gt, inp.dt
     k = int(inp.sigmas.shape[0])
     group_ev, gt_lo, gt_hi, gt_sorted = _groups(inp, evaluated)
     group_pairs = (gt_hi - gt_lo) * np.diff(group_ev)
     total = int(group_pairs.sum())
     if total == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), gt_sorted
     dt_kp = np.ascontiguousarray(dt.keypoints, np.float64)
     gt_kp = np.ascontiguousarray(gt.keypoints, np.float64)
     labeled = np.ascontiguousarray(gt.labeled, np.bool_)
@@ -203,12 +219,12 @@ def candidate_pairs(
     )
     n_groups = group_pairs.shape[0]
     if total < PARALLEL_PAIRS:
-        return job.run(0, n_groups)
+        return (*job.run(0, n_groups), gt_sorted)
     # two halves with about the same number of pairs; the first half's pairs come first
     middle = int(np.searchsorted(np.cumsum(group_pairs), total // 2)) + 1
     second = _pool().submit(job.run, middle, n_groups)
     first = job.run(0, middle)
-    return _concatenate([first, second.result()])
+    return (*_concatenate([first, second.result()]), gt_sorted)
 
 
 def match(inp: EvalInput, params: Params) -> Matches:
@@ -220,7 +236,7 @@ def match(inp: EvalInput, params: Params) -> Matches:
     evaluated, rank = select_predictions(inp, max(params.max_dets))
     n_e = evaluated.shape[0]
     min_oks = float(thresholds.min()) if n_t else 1.0
-    pair_ev, pair_gt, values = candidate_pairs(inp, evaluated, min_oks=min_oks)
+    pair_ev, pair_pos, values, gt_sorted = _pairs(inp, evaluated, min_oks=min_oks)
     gt_ignore = (
         gt.ignore[None, :]
         | (gt.area[None, :] < area_ranges[:, :1])
@@ -230,10 +246,10 @@ def match(inp: EvalInput, params: Params) -> Matches:
     dt_ignore = np.empty((n_a, n_t, n_e), np.bool_)
     tp = np.empty((n_a, n_t, n_e), np.bool_)
     fp = np.empty((n_a, n_t, n_e), np.bool_)
-    args = (
-        pair_ev, pair_gt, values, pair_ev.shape[0], thresholds,
-        np.ascontiguousarray(gt_ignore, np.bool_), np.ascontiguousarray(gt.crowd, np.bool_),
-        np.ascontiguousarray(gt.id_zero, np.bool_),
+    args = (  # flags of the ground truth in gt_sorted order, as pair_pos names it
+        pair_ev, pair_pos, values, pair_ev.shape[0], thresholds,
+        np.ascontiguousarray(gt_ignore[:, gt_sorted]), np.ascontiguousarray(gt.crowd[gt_sorted]),
+        np.ascontiguousarray(gt.id_zero[gt_sorted]), gt_sorted,
         np.ascontiguousarray(dt.area[evaluated], np.float64), area_ranges,
     )  # fmt: skip
     outputs = (dt_gt, dt_ignore, tp, fp)
