@@ -209,3 +209,19 @@ def test_the_thread_pool_is_made_anew_after_fork(tmp_path):
             os._exit(1)
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 0
+
+
+@needs_kernel
+def test_engines_agree_at_val2017_size(tmp_path):
+    """5,000 images, ~85,000 candidate pairs: the threaded and chunked paths run as in use."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from _eval_data import generate
+
+    gt, results = generate(1, seed=8)
+    inputs = api._prepare_files(
+        write_json(tmp_path / "gt.json", gt), write_json(tmp_path / "r.json", results), sigmas=None
+    )
+    assert len(inputs.dt) > _native.PARALLEL_PAIRS / 2
+    assert_engines_agree(inputs)
