@@ -144,6 +144,8 @@ def test_pairwise_sum_is_numpys_sum():
             values = np.exp(-rng.random(n) * rng.choice([0.1, 5.0, 50.0]))
             values[rng.random(n) < 0.3] = 0.0
             assert _native._kernel.pairwise_sum(values) == np.sum(values)
+        zeros = np.full(n, -0.0)  # signed zeros too: numpy adds from +0.0
+        assert np.signbit(_native._kernel.pairwise_sum(zeros)) == np.signbit(np.sum(zeros))
 
 
 @needs_kernel

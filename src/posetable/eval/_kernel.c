@@ -94,6 +94,10 @@ static double pairwise_sum(const double *a, Py_ssize_t n) {
     return pairwise_sum(a, n2) + pairwise_sum(a + n2, n - n2);
 }
 
+/* np.sum of a contiguous 1-D double array: the reduction starts from the identity +0.0 (so
+ * a sum of only -0.0 is +0.0) and adds the pairwise sum of all n values. */
+static double numpy_sum(const double *a, Py_ssize_t n) { return 0.0 + pairwise_sum(a, n); }
+
 /* ---------------------------------------------------------------------------------------- */
 /* screen                                                                                   */
 
@@ -116,7 +120,7 @@ static PyObject *extents(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "extents: K must be >= 1");
         return NULL;
     }
-    const Py_ssize_t Kd = K, D = D2K / (2 * K);
+    const Py_ssize_t D = D2K / (2 * K);
     Buffers b = {.count = 0};
     const int64_t *ev = take(&b, o_ev, E, 8, 0, "ev_dt");
     double *dext = ev ? take(&b, o_dext, 4 * E, 8, 1, "dt_extent") : NULL;
@@ -138,9 +142,9 @@ static PyObject *extents(PyObject *self, PyObject *args) {
         }
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t e = 0; e < E; e++) {
-        const double *p = dkp + ev[e] * Kd * 2;
+        const double *p = dkp + ev[e] * K * 2;
         double x0 = p[0], y0 = p[1], x1 = p[0], y1 = p[1];
-        for (Py_ssize_t k = 1; k < Kd; k++) {
+        for (Py_ssize_t k = 1; k < K; k++) {
             double x = p[2 * k], y = p[2 * k + 1];
             x0 = x < x0 ? x : x0, x1 = x > x1 ? x : x1;
             y0 = y < y0 ? y : y0, y1 = y > y1 ? y : y1;
@@ -430,7 +434,7 @@ static PyObject *finish(PyObject *self, PyObject *args) {
     Py_ssize_t kept = 0;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n_pairs; i++) {
-        double v = pn[i] ? pairwise_sum(terms + poff[i], pn[i]) / (double)pn[i] : pval[i];
+        double v = pn[i] ? numpy_sum(terms + poff[i], pn[i]) / (double)pn[i] : pval[i];
         if (filter && !(v >= min_oks)) continue;
         pev[kept] = pev[i], pgt[kept] = pgt[i], poff[kept] = poff[i], pn[kept] = pn[i];
         pval[kept++] = v;
@@ -756,7 +760,7 @@ static PyObject *sum_pairwise(PyObject *self, PyObject *arg) {
         PyErr_SetString(PyExc_ValueError, "pairwise_sum: need float64 data");
         return NULL;
     }
-    double s = pairwise_sum((const double *)view.buf, view.len / 8);
+    double s = numpy_sum((const double *)view.buf, view.len / 8);
     PyBuffer_Release(&view);
     return PyFloat_FromDouble(s);
 }
@@ -768,7 +772,7 @@ static PyMethodDef methods[] = {
     {"greedy", greedy, METH_VARARGS, greedy_doc},
     {"accumulate", accumulate, METH_VARARGS, accumulate_doc},
     {"argsort", argsort, METH_VARARGS, argsort_doc},
-    {"pairwise_sum", sum_pairwise, METH_O, "numpy's pairwise sum of a float64 buffer."},
+    {"pairwise_sum", sum_pairwise, METH_O, "np.sum of a float64 buffer (numpy's pairwise order)."},
     {NULL, NULL, 0, NULL},
 };
 
