@@ -6,7 +6,8 @@ Generates a val2017-sized ground truth / results pair (5,000 images, ~11,300 per
 
 - pycocotools, faster-coco-eval, hotcoco, vernier (native API, ``parity_mode="strict"``);
 - posetable (a) from the two JSON files, (b) the eval phase alone from columns already
-  loaded, (c) end to end from a table and a run in the store.
+  loaded, (c) end to end from a table and a run in the store; and (a) again with the numpy
+  engine (the fallback where the C kernel was not built).
 
 It prints each tool's largest absolute difference of the 10 stats from pycocotools, the
 ratios to posetable, and the parse floor (orjson, msgspec when installed). Peers that are
@@ -20,6 +21,7 @@ import argparse
 import contextlib
 import io
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -34,7 +36,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import posetable as pt
 from _eval_data import write
-from posetable.eval import api
+from posetable.eval import _engine, api
 
 SIGMAS = np.asarray(pt.COCO_OKS_SIGMAS)
 Timing = tuple[float, float, np.ndarray]  # load, eval, stats
@@ -134,6 +136,19 @@ def run_posetable_files(gt: Path, res: Path) -> Timing:
     return t1 - t0, t2 - t1, result.stats
 
 
+def run_posetable_numpy_engine(gt: Path, res: Path) -> Timing:
+    """(a) with the numpy engine (what an install without a C compiler runs)."""
+    previous = os.environ.get(_engine.ENGINE_VARIABLE)
+    os.environ[_engine.ENGINE_VARIABLE] = "numpy"
+    try:
+        return run_posetable_files(gt, res)
+    finally:
+        if previous is None:
+            del os.environ[_engine.ENGINE_VARIABLE]
+        else:
+            os.environ[_engine.ENGINE_VARIABLE] = previous
+
+
 def make_store_run(gt: Path, res: Path, store: Path) -> None:
     """Untimed setup of (c): the GT imported as a table, the results stored as a run."""
     logging.disable(logging.WARNING)
@@ -227,6 +242,7 @@ PEERS: dict[str, Callable[[Path, Path], Timing]] = {
 
 def bench_scale(scale: int, folder: Path, repeat: int, slow_repeat: int) -> dict[str, Timing]:
     gt, res = write(folder, scale)
+    print(f"posetable's evaluation engine: {_engine.backend()} (POSETABLE_EVAL_ENGINE)")
     print(
         f"\n=== {scale}x: {gt.stat().st_size / 1e6:.1f} MB GT, "
         f"{res.stat().st_size / 1e6:.1f} MB results ==="
@@ -241,6 +257,9 @@ def bench_scale(scale: int, folder: Path, repeat: int, slow_repeat: int) -> dict
         except ImportError as exc:
             print(f"note: {name} skipped ({exc}); pip install it to compare")
     timings["posetable (a) files"] = best(lambda: run_posetable_files(gt, res), repeat)
+    timings["posetable (a), numpy engine"] = best(
+        lambda: run_posetable_numpy_engine(gt, res), repeat
+    )
     store = Path(tempfile.mkdtemp(prefix="bench-eval-store-"))
     try:
         make_store_run(gt, res, store)

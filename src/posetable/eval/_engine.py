@@ -91,6 +91,17 @@ class Accumulated:
     recall: np.ndarray
     scores: np.ndarray
 
+    @classmethod
+    def unfilled(cls, inp: EvalInput, params: Params) -> Accumulated:
+        """Every cell -1 (pycocotools' value for a cell without non-ignored ground truth)."""
+        n_t, n_r = params.oks_thresholds.shape[0], params.recall_thresholds.shape[0]
+        n_c, n_a, n_m = inp.num_categories, params.area_ranges.shape[0], len(params.max_dets)
+        return cls(
+            precision=np.full((n_t, n_r, n_c, n_a, n_m), -1.0),
+            recall=np.full((n_t, n_c, n_a, n_m), -1.0),
+            scores=np.full((n_t, n_r, n_c, n_a, n_m), -1.0),
+        )
+
 
 def group_starts(sorted_keys: np.ndarray) -> np.ndarray:
     """For a sorted key array, the position where each element's run of equal keys starts."""
@@ -279,6 +290,25 @@ def accumulate(inp: EvalInput, matches: Matches, params: Params) -> Accumulated:
     return accumulate_numpy(inp, matches, params)
 
 
+def ignored_by_area(inp: EvalInput, area_ranges: np.ndarray) -> np.ndarray:
+    """(A, G) pycocotools' ``_ignore``: ignored (crowd or no keypoints) or outside the range."""
+    gt = inp.gt
+    return (
+        gt.ignore[None, :]
+        | (gt.area[None, :] < area_ranges[:, :1])
+        | (gt.area[None, :] > area_ranges[:, 1:])
+    )
+
+
+def non_ignored_counts(inp: EvalInput, matches: Matches) -> np.ndarray:
+    """(C, A) number of non-ignored ground truth per category and area range (npig)."""
+    n_c, n_a = inp.num_categories, matches.gt_ignore.shape[0]
+    npig = np.zeros((n_c, n_a), dtype=np.int64)
+    for a in range(n_a):
+        npig[:, a] = np.bincount(inp.gt.category[~matches.gt_ignore[a]], minlength=n_c)
+    return npig
+
+
 def all_pairs(inp: EvalInput, evaluated: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(pair_ev, pair_gt, oks) of every (evaluated prediction, ground truth) pair of the same
     image and category, on the engine in use."""
@@ -300,11 +330,7 @@ def match_numpy(inp: EvalInput, params: Params) -> Matches:
     n_e = evaluated.shape[0]
     min_oks = float(thresholds.min()) if n_t else 1.0
     pair_ev, pair_gt, local, values = candidate_pairs(inp, evaluated, min_oks=min_oks)
-    gt_ignore = (
-        gt.ignore[None, :]
-        | (gt.area[None, :] < area_ranges[:, :1])
-        | (gt.area[None, :] > area_ranges[:, 1:])
-    )
+    gt_ignore = ignored_by_area(inp, area_ranges)
     dt_gt = np.full((n_a, n_t, n_e), -1, dtype=np.int64)
     if pair_ev.size:
         _greedy(dt_gt, pair_ev, pair_gt, local, values, rank, thresholds, gt_ignore, gt.crowd)
@@ -427,15 +453,10 @@ def accumulate_numpy(inp: EvalInput, matches: Matches, params: Params) -> Accumu
     n_t = params.oks_thresholds.shape[0]
     n_r = params.recall_thresholds.shape[0]
     n_a = params.area_ranges.shape[0]
-    n_m = len(params.max_dets)
     n_c = inp.num_categories
-    precision = -np.ones((n_t, n_r, n_c, n_a, n_m))
-    recall = -np.ones((n_t, n_c, n_a, n_m))
-    scores = -np.ones((n_t, n_r, n_c, n_a, n_m))
-    gt_cat = inp.gt.category
-    npig = np.zeros((n_c, n_a), dtype=np.int64)
-    for a in range(n_a):
-        npig[:, a] = np.bincount(gt_cat[~matches.gt_ignore[a]], minlength=n_c)
+    acc = Accumulated.unfilled(inp, params)
+    precision, recall, scores = acc.precision, acc.recall, acc.scores
+    npig = non_ignored_counts(inp, matches)
     ev = matches.evaluated
     ev_cat = inp.dt.category[ev]
     ev_score = inp.dt.score[ev]
@@ -469,7 +490,7 @@ def accumulate_numpy(inp: EvalInput, matches: Matches, params: Params) -> Accumu
             cell_p[:] = np.where(mask[:, None, :], q3, cell_p)
             cell_s[:] = np.where(mask[:, None, :], s3, cell_s)
             cell_r[:] = np.where(mask, r2, cell_r)
-    return Accumulated(precision=precision, recall=recall, scores=scores)
+    return acc
 
 
 def _curves(

@@ -316,14 +316,14 @@ static const char screen_doc[] =
     "       gt_sorted, dt_extent, gt_extent, gt_count, min_oks, first_group, end_group,\n"
     "       pair_ev, pair_pos, pair_off, pair_n, pair_val, terms, zero_at)\n"
     "-> (next_group, n_pairs, n_terms, n_zero)\n\n"
-    "Candidate pairs of groups first_group, ... before end_group (evaluated slots group_ev[i]:group_ev[i+1]\n"
-    "against ground truth gt_sorted[gt_lo[i]:gt_hi[i]]) in (slot, ground-truth order) order,\n"
-    "as many whole groups as the outputs hold; pair_pos is the ground truth's position in\n"
-    "gt_sorted. Keypoints are (N, K, 2); extents and counts\n"
-    "come from extents(). With min_oks > 0, pairs whose OKS is provably below it are left\n"
-    "out. Each pair gets its terms -e at terms[pair_off:pair_off+pair_n] (pair_n 0: pair_val\n"
-    "holds the OKS). Terms at zero_at[:n_zero] are exactly 0 after exp (they hold 0.0 for\n"
-    "numpy's exp to run fast; set them to 0 after it).";
+    "Candidate pairs of groups first_group, ... before end_group (evaluated slots\n"
+    "group_ev[i]:group_ev[i+1] against ground truth gt_sorted[gt_lo[i]:gt_hi[i]]) in (slot,\n"
+    "ground-truth order) order, as many whole groups as the outputs hold; pair_pos is the\n"
+    "ground truth's position in gt_sorted. Keypoints are (N, K, 2); extents and counts come\n"
+    "from extents(). With min_oks > 0, pairs whose OKS is provably below it are left out.\n"
+    "Each pair gets its terms -e at terms[pair_off:pair_off+pair_n] (pair_n 0: pair_val holds\n"
+    "the OKS). Terms at zero_at[:n_zero] are exactly 0 after exp (they hold 0.0 for numpy's\n"
+    "exp to run fast; set them to 0 after it).";
 
 static PyObject *screen(PyObject *self, PyObject *args) {
     PyObject *o_dkp, *o_gkp, *o_lab, *o_area, *o_var, *o_ev_dt, *o_gev, *o_glo, *o_ghi,

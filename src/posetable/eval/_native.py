@@ -25,7 +25,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from posetable.eval._data import EvalInput
-from posetable.eval._engine import Accumulated, Matches, Params, group_starts
+from posetable.eval._engine import (
+    Accumulated,
+    Matches,
+    Params,
+    group_starts,
+    ignored_by_area,
+    non_ignored_counts,
+)
 
 try:
     from posetable.eval import _kernel
@@ -237,11 +244,7 @@ def match(inp: EvalInput, params: Params) -> Matches:
     n_e = evaluated.shape[0]
     min_oks = float(thresholds.min()) if n_t else 1.0
     pair_ev, pair_pos, values, gt_sorted = _pairs(inp, evaluated, min_oks=min_oks)
-    gt_ignore = (
-        gt.ignore[None, :]
-        | (gt.area[None, :] < area_ranges[:, :1])
-        | (gt.area[None, :] > area_ranges[:, 1:])
-    )
+    gt_ignore = ignored_by_area(inp, area_ranges)
     dt_gt = np.empty((n_a, n_t, n_e), np.int64)
     dt_ignore = np.empty((n_a, n_t, n_e), np.bool_)
     tp = np.empty((n_a, n_t, n_e), np.bool_)
@@ -274,19 +277,13 @@ def match(inp: EvalInput, params: Params) -> Matches:
 def accumulate(inp: EvalInput, matches: Matches, params: Params) -> Accumulated:
     """pycocotools' ``accumulate``: precision (T, R, C, A, M) and recall (T, C, A, M)."""
     n_t = params.oks_thresholds.shape[0]
-    n_r = params.recall_thresholds.shape[0]
     n_a = params.area_ranges.shape[0]
     n_m = len(params.max_dets)
     n_c = inp.num_categories
-    precision = np.full((n_t, n_r, n_c, n_a, n_m), -1.0)
-    recall = np.full((n_t, n_c, n_a, n_m), -1.0)
-    scores = np.full((n_t, n_r, n_c, n_a, n_m), -1.0)
+    acc = Accumulated.unfilled(inp, params)
     if n_t == 0 or n_c == 0 or n_a == 0:
-        return Accumulated(precision=precision, recall=recall, scores=scores)
-    gt_cat = inp.gt.category
-    npig = np.zeros((n_c, n_a), dtype=np.int64)
-    for a in range(n_a):
-        npig[:, a] = np.bincount(gt_cat[~matches.gt_ignore[a]], minlength=n_c)
+        return acc
+    npig = non_ignored_counts(inp, matches)
     ev = matches.evaluated
     ev_cat = inp.dt.category[ev]
     ev_score = inp.dt.score[ev]
@@ -308,8 +305,8 @@ def accumulate(inp: EvalInput, matches: Matches, params: Params) -> Accumulated:
             n_t,
             m,
             n_m,
-            precision,
-            recall,
-            scores,
+            acc.precision,
+            acc.recall,
+            acc.scores,
         )
-    return Accumulated(precision=precision, recall=recall, scores=scores)
+    return acc
