@@ -2,18 +2,22 @@
 
 Same inputs, same outputs and the same numbers, bit for bit, as the numpy engine
 (:mod:`posetable.eval._engine`), which stays the reference and the fallback where the kernel
-was not built. numpy prepares the groups (one sort), runs ``exp`` (so every exponential is
-numpy's own, as in pycocotools) and the per-category score sort; the kernel does the per-pair,
-per-prediction and per-cell loops:
+was not built. numpy runs ``exp`` (every exponential is numpy's own, as in pycocotools) and
+the whole-array bookkeeping; the kernel does the sorts and the per-pair, per-prediction and
+per-cell loops:
 
-1. ``screen``: for each (image, category), the pairs of its top predictions and its ground
-   truth; pairs that provably stay below the lowest OKS threshold are dropped (extent gap,
-   then a Taylor upper bound of each exp(-e)); the others get pycocotools' terms -e.
-2. ``np.exp`` on all kept terms at once.
-3. ``finish``: numpy's pairwise sum of each pair's terms, divided by the count (pycocotools'
+1. ``argsort``: stable radix sorts for the top predictions of each (image, category) by
+   score, the ground truth by (category, image), and each category's pool by score.
+2. ``screen``: for each (image, category), the pairs of its top predictions and its ground
+   truth; pairs whose point extents are too far apart to reach the lowest OKS threshold are
+   dropped; the others get pycocotools' terms -e, in chunks through reused buffers, over
+   two threads for large inputs.
+3. ``np.exp`` on the kept terms of a chunk at once.
+4. ``finish``: numpy's pairwise sum of each pair's terms, divided by the count (pycocotools'
    ``np.sum(np.exp(-e)) / e.shape[0]``); pairs below the threshold dropped.
-4. ``greedy``: pycocotools' matching for every area range and threshold.
-5. ``accumulate``: cumulative TP / FP, precision envelope, 101-point sampling per cell.
+5. ``greedy``: pycocotools' matching for every area range and threshold (two threads, each
+   over half of the thresholds).
+6. ``accumulate``: cumulative TP / FP, precision envelope, 101-point sampling per cell.
 """
 
 from __future__ import annotations
@@ -87,7 +91,7 @@ def _groups(
     )
     keys = ev_key[group_ev[:-1]]
     g_key = gt.category * n_img + gt.image
-    gt_sorted = np.argsort(g_key, kind="stable")
+    gt_sorted = stable_argsort(g_key.astype(np.uint64))
     sorted_keys = g_key[gt_sorted]
     gt_lo = np.searchsorted(sorted_keys, keys, "left")
     gt_hi = np.searchsorted(sorted_keys, keys, "right")
