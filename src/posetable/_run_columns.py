@@ -77,10 +77,9 @@ def keypoint_array(data: pa.Table) -> np.ndarray:
     return values.reshape(data.num_rows, width // 2, 2)
 
 
-def rows_for_samples(data: pa.Table, target_sample_ids: np.ndarray) -> np.ndarray:
-    """Each prediction's row in a table whose rows hold ``target_sample_ids``; -1 where its
-    sample is no longer in that table."""
-    ids = data.column(SAMPLE_ID).to_numpy()
+def rows_for_samples(ids: np.ndarray, target_sample_ids: np.ndarray) -> np.ndarray:
+    """The row holding each sample id of ``ids`` in a table whose rows hold
+    ``target_sample_ids``; -1 where that table no longer has the sample."""
     if target_sample_ids.shape[0] == 0:
         return np.full(ids.shape[0], -1, np.int64)
     order = np.argsort(target_sample_ids, kind="stable")

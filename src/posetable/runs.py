@@ -442,7 +442,7 @@ class Run:
         ):
             return data
         self._check_descends(table)
-        rows = rows_for_samples(data, table.sample_ids())
+        rows = rows_for_samples(data.column(SAMPLE_ID).to_numpy(), table.sample_ids())
         keep = rows >= 0
         data = data.filter(pa.array(keep))
         return data.set_column(0, "row", pa.array(rows[keep], pa.int64()))
@@ -456,16 +456,8 @@ class Run:
         self._check_descends(table)
         data = self.predictions_arrow()
         run_rows = data.column("row").to_numpy()
-        run_ids = data.column(SAMPLE_ID).to_numpy()
-        target_ids = table.sample_ids()
-        order = np.argsort(target_ids, kind="stable")
-        if len(order) == 0:
-            return {}
-        where = np.minimum(np.searchsorted(target_ids[order], run_ids), len(order) - 1)
-        found = target_ids[order][where] == run_ids
-        return {
-            int(order[w]): int(r) for w, r, ok in zip(where, run_rows, found, strict=True) if ok
-        }
+        target = rows_for_samples(data.column(SAMPLE_ID).to_numpy(), table.sample_ids())
+        return {int(t): int(r) for t, r in zip(target, run_rows, strict=True) if t >= 0}
 
     def __repr__(self) -> str:
         if self._manifest is None:

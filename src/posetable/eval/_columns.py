@@ -354,12 +354,7 @@ def predictions_from_arrow(data: pa.Table, fr: Frame) -> PredictionColumns:
                 f"a predictions table needs columns 'row' and 'keypoints', missing {name!r}"
             )
     rows = data.column("row").to_numpy().astype(np.int64)
-    n_rows = fr.row_position.shape[0]
-    if rows.size and (rows.min() < 0 or rows.max() >= n_rows):
-        bad = int(rows[(rows < 0) | (rows >= n_rows)][0])
-        raise InstancesError(
-            f"predictions for row {bad}, but the ground truth has rows 0..{n_rows - 1}"
-        )
+    _check_rows(rows, fr)
     if np.unique(rows).shape[0] != rows.shape[0]:
         raise InstancesError(
             "the predictions table lists a row more than once; give one entry per row"
@@ -394,12 +389,7 @@ def predictions_from_columns(data: pa.Table, fr: Frame) -> PredictionColumns:
     from posetable._run_columns import keypoint_array
 
     rows = data.column("row").to_numpy()
-    n_rows = fr.row_position.shape[0]
-    if rows.size and (rows.min() < 0 or rows.max() >= n_rows):
-        bad = int(rows[(rows < 0) | (rows >= n_rows)][0])
-        raise InstancesError(
-            f"predictions for row {bad}, but the ground truth has rows 0..{n_rows - 1}"
-        )
+    _check_rows(rows, fr)
     keypoints = keypoint_array(data)
     if rows.size and keypoints.shape[1] != fr.num_keypoints:
         raise InstancesError(
@@ -415,6 +405,16 @@ def predictions_from_columns(data: pa.Table, fr: Frame) -> PredictionColumns:
         data.column("label").to_numpy(),
         data.column("area").to_numpy(),
     )
+
+
+def _check_rows(rows: np.ndarray, fr: Frame) -> None:
+    """An InstancesError naming the first prediction row the ground truth does not have."""
+    n_rows = fr.row_position.shape[0]
+    if rows.size and (rows.min() < 0 or rows.max() >= n_rows):
+        bad = int(rows[(rows < 0) | (rows >= n_rows)][0])
+        raise InstancesError(
+            f"predictions for row {bad}, but the ground truth has rows 0..{n_rows - 1}"
+        )
 
 
 def _checked_predictions(
