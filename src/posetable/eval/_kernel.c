@@ -657,12 +657,13 @@ static PyObject *accumulate(PyObject *self, PyObject *args) {
                 for (Py_ssize_t i = n_tp - 1; i > 0; i--)
                     if (pr[i] > pr[i - 1]) pr[i - 1] = pr[i];
                 Py_ssize_t cell_r = ((t * C + c) * A + a) * M + m;
-                /* the final recall: at the last position, the last TP's recall */
-                recall[cell_r] = nd ? (n_tp ? (double)tps / (double)n_gt : 0.0) : 0.0;
+                /* the final recall, tp / npig at the last position (+0.0 without a TP or a
+                 * prediction, as pycocotools' 0) */
+                recall[cell_r] = (double)tps / (double)n_gt;
                 /* first position with recall >= each threshold (searchsorted left), 0 past
                  * the final recall; recall at position 0 is >= a threshold <= rc there */
                 Py_ssize_t i = 0;
-                double first_rc = nd ? (at[0] == 0 && n_tp ? rc[0] : 0.0) : 0.0;
+                double first_rc = n_tp && at[0] == 0 ? rc[0] : 0.0;
                 double top = n_tp ? pr[0] : 0.0; /* envelope at position 0 */
                 for (Py_ssize_t r = 0; r < R; r++) {
                     Py_ssize_t cell = (((t * R + r) * C + c) * A + a) * M + m;
