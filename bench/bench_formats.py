@@ -45,9 +45,11 @@ import orjson
 
 import posetable as pt
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests._data import data_path  # the real test datasets (tests/data)
+
 COCO_NAMES = list(pt.COCO_KEYPOINT_NAMES)
 SKELETON = [[a + 1, b + 1] for a, b in pt.COCO_SKELETON]
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 ULTRALYTICS_PYTHON = os.environ.get("ULTRALYTICS_PYTHON", "/work/venv-full/bin/python")
 
 
@@ -98,7 +100,7 @@ def make_coco(images: int, seed: int) -> dict[str, Any]:
 
 def make_yolo(document: dict[str, Any], folder: Path) -> Path:
     """A YOLO-pose folder of the document's images: one label file each, linked images."""
-    samples = sorted((SHARED / "coco_kpts" / "images").glob("*.jpg"))
+    samples = sorted((data_path("coco_kpts") / "images").glob("*.jpg"))
     images, labels = folder / "images" / "train", folder / "labels" / "train"
     images.mkdir(parents=True)
     labels.mkdir(parents=True)

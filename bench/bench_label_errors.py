@@ -1,6 +1,6 @@
 """Precision and recall of the label-error finder on injected errors.
 
-A real table (the COCO person excerpt in ../shared/data/coco_kpts) is tiled into a larger one
+A real table (the COCO person excerpt in tests/data/coco_kpts) is tiled into a larger one
 (each copy of each image shifted and scaled with a fixed seed, so every pose is a real
 annotation). Known errors are injected into a copy of it (left/right swaps, dropped and added
 instances, one keypoint moved); predictions are made from the CLEAN labels with noise; the
@@ -24,7 +24,10 @@ import numpy as np
 import posetable as pt
 
 HERE = Path(__file__).resolve().parent
-DATA = HERE.parent.parent / "shared" / "data" / "coco_kpts"
+sys.path.insert(0, str(HERE.parent))
+from tests._data import data_root  # noqa: E402  (the real test datasets, tests/data)
+
+DATA = data_root() / "coco_kpts"
 
 
 def tiled_rows(table: pt.Table, copies: int, rng: np.random.Generator) -> list[dict]:

@@ -1,4 +1,4 @@
-"""Core-test helper: rows and tables from the real COCO-format files in ../shared/data.
+"""Core-test helper: rows and tables from the real COCO-format files in tests/data.
 
 It reads the annotations with orjson and builds rows for ``Table.from_rows`` with the
 public ``Keypoints2DInstances`` API, so the core tests do not depend on the COCO importer

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-# COCO-format folders in ../shared/data; the ones without image copies are imported without
+# COCO-format folders in tests/data; the ones without image copies are imported without
 # an image folder.
 COCO_DATASETS = (
     "coco_kpts",

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real datasets in ../shared/data and a fresh store per test."""
+"""Shared fixtures: the real datasets in tests/data (``tests/_data.py``), a store per test."""
 
 from __future__ import annotations
 
@@ -7,25 +7,19 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("POSETABLE_SHARED_DATA", REPO.parent / "shared" / "data"))
+from tests._data import data_path, missing_datasets, missing_message
 
 
-def shared_data_path(name: str) -> Path:
-    """The folder ``../shared/data/<name>``; fails with a clear message when missing."""
-    path = SHARED_DATA / name
-    if not path.exists():
-        pytest.fail(
-            f"real test data {path} is missing: the tests read the datasets in ../shared/data "
-            "beside the project root (or set POSETABLE_SHARED_DATA)"
-        )
-    return path
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A missing test data folder stops the run with one message, not hundreds of errors."""
+    if missing_datasets():
+        raise pytest.UsageError(missing_message())
 
 
 @pytest.fixture
-def shared_data():
-    """``shared_data("coco_kpts")`` -> Path of a real dataset folder."""
-    return shared_data_path
+def real_data():
+    """``real_data("coco_kpts")`` -> Path of a real dataset folder under ``tests/data``."""
+    return data_path
 
 
 @pytest.fixture
@@ -43,14 +37,14 @@ def _isolated_store_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
 
 
 @pytest.fixture
-def coco_table(shared_data, store):
+def coco_table(real_data, store):
     """The real COCO person excerpt (``coco_kpts``) imported as table ``coco`` (revision 1)."""
     import warnings
 
     import posetable as pt
     from posetable.errors import PosetableWarning
 
-    folder = shared_data("coco_kpts")
+    folder = real_data("coco_kpts")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PosetableWarning)
         return pt.Table.from_coco(

@@ -30,9 +30,9 @@ def test_demo_builds_the_sample_table_and_summarises_it(
 
 
 def test_info_prints_schema_counts_and_lineage(
-    shared_data, store: Path, capsys: pytest.CaptureFixture[str]
+    real_data, store: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    table = coco_table(shared_data("coco_kpts"), name="coco", store=store)
+    table = coco_table(real_data("coco_kpts"), name="coco", store=store)
     pt.KeypointHelper.edit_oks_sigmas(table.with_rows({0: {"width": 1}}), list(pt.COCO_OKS_SIGMAS))
     assert main(["info", "coco", "--store", str(store)]) == 0
     out = capsys.readouterr().out
@@ -46,21 +46,21 @@ def test_info_prints_schema_counts_and_lineage(
 
 
 def test_info_of_an_unknown_table_is_an_error_naming_the_known_ones(
-    shared_data, store: Path, capsys: pytest.CaptureFixture[str]
+    real_data, store: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    coco_table(shared_data("coco_kpts"), name="coco", store=store)
+    coco_table(real_data("coco_kpts"), name="coco", store=store)
     assert main(["info", "nope", "--store", str(store)]) == 2
     err = capsys.readouterr().err
     assert "no table named 'nope'" in err and "known tables: coco" in err
 
 
 def test_list_shows_every_table_with_revision_rows_and_k(
-    shared_data, store: Path, capsys: pytest.CaptureFixture[str]
+    real_data, store: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["list", "--store", str(store)]) == 0
     assert "no tables in the store" in capsys.readouterr().out
-    coco_table(shared_data("coco_kpts"), name="coco", store=store).delete_rows([0])
-    coco_table(shared_data("onehand10k"), name="hands", store=store)
+    coco_table(real_data("coco_kpts"), name="coco", store=store).delete_rows([0])
+    coco_table(real_data("onehand10k"), name="hands", store=store)
     assert main(["list", "--store", str(store)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["table", "revision", "rows", "K"]
@@ -69,9 +69,9 @@ def test_list_shows_every_table_with_revision_rows_and_k(
 
 
 def test_list_uses_posetable_home_by_default(
-    shared_data, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    real_data, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("POSETABLE_HOME", str(tmp_path / "home"))
-    coco_table(shared_data("horse10"), name="horses", store=tmp_path / "home")
+    coco_table(real_data("horse10"), name="horses", store=tmp_path / "home")
     assert main(["list"]) == 0
     assert "horses" in capsys.readouterr().out

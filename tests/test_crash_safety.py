@@ -109,8 +109,8 @@ def test_a_killed_first_write_leaves_no_table(store: Path) -> None:
     assert again.revision == 1 and len(again) == 1  # the store is usable after the crash
 
 
-def test_a_killed_new_revision_leaves_the_previous_one_readable(shared_data, store: Path) -> None:
-    schema, rows = coco_rows(shared_data("coco_kpts"))
+def test_a_killed_new_revision_leaves_the_previous_one_readable(real_data, store: Path) -> None:
+    schema, rows = coco_rows(real_data("coco_kpts"))
     first = pt.Table.from_rows(rows, name="coco", schema=schema, store=store)
     uri = first.store.table_uri("coco")
     committed, files = versions(uri), files_under(uri)

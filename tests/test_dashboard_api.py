@@ -1,4 +1,4 @@
-"""The dashboard's JSON API, in-process, on the bundled sample and the real shared datasets.
+"""The dashboard's JSON API, in-process, on the bundled sample and the real test datasets.
 
 Needs the ``[dashboard]`` extra (FastAPI, httpx), hence the ``integration`` marker; the
 imports happen in fixtures so the core suite can still collect this file.
@@ -627,9 +627,9 @@ def test_thumbnails_are_made_once_and_cached_on_disk(sample_store: Path, tmp_pat
 
 
 def test_missing_and_outside_images_get_a_placeholder(
-    store: Path, shared_data: Any, tmp_path: Path
+    store: Path, real_data: Any, tmp_path: Path
 ) -> None:
-    wholebody = shared_data("coco_wholebody")  # annotations only, no image copies
+    wholebody = real_data("coco_wholebody")  # annotations only, no image copies
     _import(wholebody, "wb", store)
     sample = sample_table(store=store)
     escaped = _base(sample[0])
@@ -655,9 +655,9 @@ def test_missing_and_outside_images_get_a_placeholder(
 # -- other real datasets -------------------------------------------------------------------
 @pytest.mark.parametrize("dataset", ["ap10k", "onehand10k", "horse10", "crowdpose", "aic"])
 def test_real_datasets_of_other_shapes_feed_every_page(
-    store: Path, shared_data: Any, tmp_path: Path, dataset: str
+    store: Path, real_data: Any, tmp_path: Path, dataset: str
 ) -> None:
-    folder = shared_data(dataset)
+    folder = real_data(dataset)
     table = _import(folder, dataset, store)
     k = table.schema.num_keypoints
     with _client(store, tmp_path / "t") as c:

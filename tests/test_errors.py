@@ -54,8 +54,8 @@ def test_missing_extra_names_the_pip_command() -> None:
 
 
 @pytest.fixture
-def coco(shared_data, store: Path) -> pt.Table:
-    return coco_table(shared_data("coco_kpts"), name="coco", store=store)
+def coco(real_data, store: Path) -> pt.Table:
+    return coco_table(real_data("coco_kpts"), name="coco", store=store)
 
 
 def _k3(**kwargs: object) -> pt.Keypoints2DSchema:

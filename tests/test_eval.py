@@ -22,8 +22,8 @@ from tests._coco_reference import (
 DATASETS = ["coco_kpts", "coco_wholebody", "crowdpose", "aic", "onehand10k", "horse10", "ap10k"]
 
 
-def _doc(shared_data, name: str) -> dict:
-    return json.loads((shared_data(name) / "annotations.json").read_text())
+def _doc(real_data, name: str) -> dict:
+    return json.loads((real_data(name) / "annotations.json").read_text())
 
 
 def _default_sigmas(k: int) -> np.ndarray:
@@ -45,25 +45,25 @@ def assert_same(result: pt.EvaluationResult, reference) -> None:
 @pytest.mark.parametrize("name", DATASETS)
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_evaluate_coco_equals_pycocotools_on_real_ground_truth(
-    shared_data, tmp_path, name, seed, eval_engine
+    real_data, tmp_path, name, seed, eval_engine
 ):
-    doc = _doc(shared_data, name)
+    doc = _doc(real_data, name)
     results = perturbed_results(doc, seed=seed, with_bbox=seed == 2)
     results_path = write_json(tmp_path / "results.json", results)
     reference = pycocotools_eval(doc, results, _default_sigmas(_k(doc)), tmp_path)
-    result = pt.evaluate_coco(shared_data(name) / "annotations.json", results_path)
+    result = pt.evaluate_coco(real_data(name) / "annotations.json", results_path)
     assert_same(result, reference)
 
 
 @pytest.mark.parametrize("name", ["coco_kpts", "crowdpose", "horse10"])
-def test_custom_sigmas_equal_pycocotools_kpt_oks_sigmas(shared_data, tmp_path, name, eval_engine):
-    doc = _doc(shared_data, name)
+def test_custom_sigmas_equal_pycocotools_kpt_oks_sigmas(real_data, tmp_path, name, eval_engine):
+    doc = _doc(real_data, name)
     k = _k(doc)
     sigmas = np.linspace(0.02, 0.11, k)
     results = perturbed_results(doc, seed=5)
     reference = pycocotools_eval(doc, results, sigmas, tmp_path)
     result = pt.evaluate_coco(
-        shared_data(name) / "annotations.json",
+        real_data(name) / "annotations.json",
         write_json(tmp_path / "r.json", results),
         sigmas=sigmas,
     )
@@ -71,23 +71,23 @@ def test_custom_sigmas_equal_pycocotools_kpt_oks_sigmas(shared_data, tmp_path, n
     np.testing.assert_array_equal(result.sigmas, sigmas)
 
 
-def test_perfect_predictions_score_one(shared_data, tmp_path):
-    doc = _doc(shared_data, "coco_kpts")
+def test_perfect_predictions_score_one(real_data, tmp_path):
+    doc = _doc(real_data, "coco_kpts")
     results = [
         {"image_id": a["image_id"], "category_id": 1, "keypoints": a["keypoints"], "score": 0.5}
         for a in doc["annotations"]
         if a["num_keypoints"] > 0
     ]
     result = pt.evaluate_coco(
-        shared_data("coco_kpts") / "annotations.json", write_json(tmp_path / "r.json", results)
+        real_data("coco_kpts") / "annotations.json", write_json(tmp_path / "r.json", results)
     )
     assert result.ap == pytest.approx(1.0, abs=1e-12)
     assert result.ar == pytest.approx(1.0, abs=1e-12)
 
 
 @pytest.mark.parametrize("name", DATASETS)
-def test_table_from_rows_equals_pycocotools_on_the_file(shared_data, store, tmp_path, name):
-    doc = _doc(shared_data, name)
+def test_table_from_rows_equals_pycocotools_on_the_file(real_data, store, tmp_path, name):
+    doc = _doc(real_data, name)
     filled = fill_for_pycocotools(doc)
     rows, schema, metadata = rows_from_coco(filled)
     schema = schema.replace(oks_sigmas=_default_sigmas(schema.num_keypoints))
@@ -103,8 +103,8 @@ def test_table_from_rows_equals_pycocotools_on_the_file(shared_data, store, tmp_
     assert_same(pt.evaluate(table, as_map), reference)
 
 
-def test_row_order_does_not_matter(shared_data, store, tmp_path, eval_engine):
-    doc = _doc(shared_data, "coco_kpts")
+def test_row_order_does_not_matter(real_data, store, tmp_path, eval_engine):
+    doc = _doc(real_data, "coco_kpts")
     rows, _, metadata = rows_from_coco(doc)
     results = perturbed_results(doc, seed=7, extra=2.0)
     path = write_json(tmp_path / "r.json", results)
@@ -176,8 +176,8 @@ def test_table_without_coco_fields_uses_the_documented_defaults(store, tmp_path)
     assert [r["ignored"] for r in gt_rows] == [False, True]  # num_keypoints 0 -> ignored
 
 
-def test_shim_is_a_drop_in_for_pycocotools(shared_data, tmp_path, capsys):
-    doc = _doc(shared_data, "crowdpose")
+def test_shim_is_a_drop_in_for_pycocotools(real_data, tmp_path, capsys):
+    doc = _doc(real_data, "crowdpose")
     results = perturbed_results(doc, seed=11)
     sigmas = np.full(14, 0.079)
     reference = pycocotools_eval(doc, results, sigmas, tmp_path)
@@ -196,16 +196,16 @@ def test_shim_is_a_drop_in_for_pycocotools(shared_data, tmp_path, capsys):
     )
 
 
-def test_shim_accepts_pycocotools_objects_and_image_subsets(shared_data, tmp_path):
+def test_shim_accepts_pycocotools_objects_and_image_subsets(real_data, tmp_path):
     import contextlib
     import io
 
     from pycocotools.coco import COCO
 
-    doc = _doc(shared_data, "coco_kpts")
+    doc = _doc(real_data, "coco_kpts")
     results = perturbed_results(doc, seed=4)
     with contextlib.redirect_stdout(io.StringIO()):
-        coco = COCO(str(shared_data("coco_kpts") / "annotations.json"))
+        coco = COCO(str(real_data("coco_kpts") / "annotations.json"))
         dets = coco.loadRes(write_json(tmp_path / "r.json", results).as_posix())
     subset = sorted(img["id"] for img in doc["images"])[:2]
     evaluator = COCOeval(coco, dets, "keypoints")
@@ -225,10 +225,10 @@ def test_shim_accepts_pycocotools_objects_and_image_subsets(shared_data, tmp_pat
     np.testing.assert_array_equal(evaluator.stats, reference.stats)
 
 
-def test_summary_text_and_to_dict(shared_data, tmp_path):
-    doc = _doc(shared_data, "coco_kpts")
+def test_summary_text_and_to_dict(real_data, tmp_path):
+    doc = _doc(real_data, "coco_kpts")
     path = write_json(tmp_path / "r.json", perturbed_results(doc, seed=0))
-    result = pt.evaluate_coco(shared_data("coco_kpts") / "annotations.json", path)
+    result = pt.evaluate_coco(real_data("coco_kpts") / "annotations.json", path)
     lines = str(result).splitlines()
     assert len(lines) == 10
     assert (
@@ -254,11 +254,11 @@ def test_summary_text_and_to_dict(shared_data, tmp_path):
 
 
 @pytest.mark.integration
-def test_plot_pr_draws_one_curve_per_threshold(shared_data, tmp_path):
+def test_plot_pr_draws_one_curve_per_threshold(real_data, tmp_path):
     pytest.importorskip("matplotlib")
-    doc = _doc(shared_data, "coco_kpts")
+    doc = _doc(real_data, "coco_kpts")
     result = pt.evaluate_coco(
-        shared_data("coco_kpts") / "annotations.json",
+        real_data("coco_kpts") / "annotations.json",
         write_json(tmp_path / "r.json", perturbed_results(doc, seed=1)),
     )
     figure = result.plot_pr()
@@ -267,10 +267,10 @@ def test_plot_pr_draws_one_curve_per_threshold(shared_data, tmp_path):
     assert (tmp_path / "pr.png").stat().st_size > 0
 
 
-def test_json_ground_truth_with_per_row_predictions(shared_data, tmp_path):
+def test_json_ground_truth_with_per_row_predictions(real_data, tmp_path):
     """For a JSON GT, rows are the images in sorted id order."""
-    gt_path = shared_data("coco_kpts") / "annotations.json"
-    doc = _doc(shared_data, "coco_kpts")
+    gt_path = real_data("coco_kpts") / "annotations.json"
+    doc = _doc(real_data, "coco_kpts")
     results = perturbed_results(doc, seed=9)
     expected = pt.evaluate_coco(gt_path, write_json(tmp_path / "r.json", results))
     image_ids = sorted(img["id"] for img in doc["images"])
@@ -310,13 +310,13 @@ def test_ten_x_generated_file_equals_pycocotools(tmp_path, eval_engine):
 
 @pytest.mark.parametrize("name", DATASETS)
 def test_imported_table_equals_pycocotools_on_the_original_file(
-    shared_data, store, tmp_path, name, eval_engine
+    real_data, store, tmp_path, name, eval_engine
 ):
     """COCO -> Table.from_coco -> evaluate gives pycocotools' numbers on the original file."""
     import warnings
 
-    folder = shared_data(name)
-    doc = _doc(shared_data, name)
+    folder = real_data(name)
+    doc = _doc(real_data, name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # notes about derived fields / assumed sigmas
         table = pt.Table.from_coco(
@@ -335,14 +335,12 @@ def test_imported_table_equals_pycocotools_on_the_original_file(
 
 
 @pytest.mark.parametrize("name", DATASETS)
-def test_duckdb_ground_truth_reader_equals_the_plain_reader(
-    shared_data, tmp_path, monkeypatch, name
-):
+def test_duckdb_ground_truth_reader_equals_the_plain_reader(real_data, tmp_path, monkeypatch, name):
     """The fast (DuckDB) ground-truth path reads every real file exactly as the plain one."""
     from posetable.eval import _gt_fast, _io
 
     monkeypatch.setattr(_gt_fast, "MIN_BYTES", 0)
-    path = shared_data(name) / "annotations.json"
+    path = real_data(name) / "annotations.json"
     fast = _gt_fast.read_ground_truth_fast(path)
     plain = _io._read_ground_truth(path)
     assert fast is not None
@@ -351,7 +349,7 @@ def test_duckdb_ground_truth_reader_equals_the_plain_reader(
         if isinstance(b, np.ndarray):
             np.testing.assert_array_equal(a, b)
             assert a.dtype == b.dtype
-    doc = _doc(shared_data, name)
+    doc = _doc(real_data, name)
     results = perturbed_results(doc, seed=21)
     reference = pycocotools_eval(doc, results, _default_sigmas(_k(doc)), tmp_path)
     assert_same(pt.evaluate_coco(path, write_json(tmp_path / "r.json", results)), reference)
@@ -391,12 +389,12 @@ def test_duckdb_ground_truth_reader_falls_back_on_odd_files(tmp_path, monkeypatc
         pt.evaluate_coco(path, write_json(tmp_path / "r.json", []))
 
 
-def test_plot_pr_without_matplotlib_names_the_extra(shared_data, tmp_path, monkeypatch):
+def test_plot_pr_without_matplotlib_names_the_extra(real_data, tmp_path, monkeypatch):
     import sys
 
-    doc = _doc(shared_data, "coco_kpts")
+    doc = _doc(real_data, "coco_kpts")
     result = pt.evaluate_coco(
-        shared_data("coco_kpts") / "annotations.json",
+        real_data("coco_kpts") / "annotations.json",
         write_json(tmp_path / "r.json", perturbed_results(doc, seed=1)),
     )
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed

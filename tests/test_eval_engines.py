@@ -79,9 +79,9 @@ def split_work(monkeypatch: pytest.MonkeyPatch, split: bool) -> None:
 @pytest.mark.parametrize("name", DATASETS)
 @pytest.mark.parametrize("seed", [0, 3])
 @pytest.mark.parametrize("split", [False, True], ids=["one-pass", "threads-and-chunks"])
-def test_engines_agree_on_real_ground_truth(shared_data, tmp_path, monkeypatch, name, seed, split):
+def test_engines_agree_on_real_ground_truth(real_data, tmp_path, monkeypatch, name, seed, split):
     split_work(monkeypatch, split)
-    gt = shared_data(name) / "annotations.json"
+    gt = real_data(name) / "annotations.json"
     doc = json.loads(gt.read_text())
     results = perturbed_results(doc, seed=seed, with_bbox=seed == 3)
     assert_engines_agree(
@@ -181,9 +181,9 @@ def test_kernel_rejects_out_of_range_indices_instead_of_reading_past_arrays():
 
 @needs_kernel
 def test_per_instance_and_per_sample_tables_are_the_same_on_both_engines(
-    shared_data, tmp_path, monkeypatch
+    real_data, tmp_path, monkeypatch
 ):
-    gt = shared_data("crowdpose") / "annotations.json"
+    gt = real_data("crowdpose") / "annotations.json"
     results = perturbed_results(json.loads(gt.read_text()), seed=4)
     path = write_json(tmp_path / "r.json", results)
     tables = {}

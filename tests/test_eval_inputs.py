@@ -19,13 +19,13 @@ from tests._coco_reference import perturbed_results, pycocotools_eval, rows_from
 
 
 @pytest.fixture
-def coco(shared_data):
-    return json.loads((shared_data("coco_kpts") / "annotations.json").read_text())
+def coco(real_data):
+    return json.loads((real_data("coco_kpts") / "annotations.json").read_text())
 
 
 @pytest.fixture
-def gt_path(shared_data):
-    return shared_data("coco_kpts") / "annotations.json"
+def gt_path(real_data):
+    return real_data("coco_kpts") / "annotations.json"
 
 
 @pytest.fixture
@@ -324,14 +324,14 @@ def test_errors_are_posetable_errors_and_value_errors(gt_path, tmp_path):
         pt.evaluate_coco(gt_path, tmp_path / "missing.json")
 
 
-def test_ground_truth_missing_fields_are_filled(shared_data, tmp_path):
+def test_ground_truth_missing_fields_are_filled(real_data, tmp_path):
     """AI Challenger has no area / iscrowd; OneHand10K no num_keypoints: filled, then exact."""
     for name in ("aic", "onehand10k"):
-        doc = json.loads((shared_data(name) / "annotations.json").read_text())
+        doc = json.loads((real_data(name) / "annotations.json").read_text())
         k = len(doc["annotations"][0]["keypoints"]) // 3
         results = perturbed_results(doc, seed=6)
         result = pt.evaluate_coco(
-            shared_data(name) / "annotations.json", write_json(tmp_path / "r.json", results)
+            real_data(name) / "annotations.json", write_json(tmp_path / "r.json", results)
         )
         reference = pycocotools_eval(doc, results, np.full(k, 1 / k), tmp_path)
         np.testing.assert_array_equal(result.stats, reference.stats)

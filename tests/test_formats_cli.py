@@ -14,9 +14,9 @@ from tests._formats_support import json_difference
 
 
 def test_import_and_export_coco(
-    shared_data, store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    real_data, store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    folder = shared_data("coco_kpts")
+    folder = real_data("coco_kpts")
     code = main(
         ["import", "coco", str(folder / "annotations.json"), "--images", str(folder / "images"),
          "--name", "people", "--store", str(store)]
@@ -33,9 +33,9 @@ def test_import_and_export_coco(
 
 
 def test_import_notes_go_to_stderr(
-    shared_data, store: Path, capsys: pytest.CaptureFixture[str]
+    real_data, store: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    folder = shared_data("crowdpose")
+    folder = real_data("crowdpose")
     args = ["import", "coco", str(folder / "annotations.json"), "--name", "crowd"]
     assert main([*args, "--store", str(store)]) == 0
     captured = capsys.readouterr()
@@ -44,9 +44,9 @@ def test_import_notes_go_to_stderr(
 
 
 def test_import_and_export_yolo(
-    shared_data, store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    real_data, store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    folder = shared_data("coco8_pose_yolo")
+    folder = real_data("coco8_pose_yolo")
     code = main(
         ["import", "yolo", str(folder / "coco8-pose.yaml"), "--split", "val", "--name", "val",
          "--store", str(store), "--no-progress"]

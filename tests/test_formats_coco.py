@@ -44,9 +44,9 @@ def import_dataset(folder: Path, store: Path, name: str = "t", **options: object
 
 @pytest.mark.parametrize("dataset", COCO_DATASETS)
 def test_export_gives_back_the_same_json(
-    shared_data, store: Path, tmp_path: Path, dataset: str
+    real_data, store: Path, tmp_path: Path, dataset: str
 ) -> None:
-    folder = shared_data(dataset)
+    folder = real_data(dataset)
     table = import_dataset(folder, store)
     out = table.export_coco(tmp_path / "out.json")
     original, written = load(folder / "annotations.json"), load(out)
@@ -56,9 +56,9 @@ def test_export_gives_back_the_same_json(
 
 @pytest.mark.parametrize("dataset", COCO_DATASETS)
 def test_one_row_per_image_with_the_fields_evaluation_needs(
-    shared_data, store: Path, dataset: str
+    real_data, store: Path, dataset: str
 ) -> None:
-    folder = shared_data(dataset)
+    folder = real_data(dataset)
     document = load(folder / "annotations.json")
     table = import_dataset(folder, store)
     assert len(table) == len(document["images"])
@@ -95,9 +95,9 @@ def test_one_row_per_image_with_the_fields_evaluation_needs(
 
 
 def test_image_column_is_absolute_under_the_folder_and_the_dashboard_root(
-    shared_data, store: Path
+    real_data, store: Path
 ) -> None:
-    folder = shared_data("coco_kpts")
+    folder = real_data("coco_kpts")
     table = pt.Table.from_coco(
         folder / "annotations.json", folder / "images", name="t", store=store
     )
@@ -107,8 +107,8 @@ def test_image_column_is_absolute_under_the_folder_and_the_dashboard_root(
         assert row["image"].startswith(table.metadata["image_roots"][0])
 
 
-def test_without_a_folder_the_image_column_is_the_file_name(shared_data, store: Path) -> None:
-    folder = shared_data("coco_wholebody")
+def test_without_a_folder_the_image_column_is_the_file_name(real_data, store: Path) -> None:
+    folder = real_data("coco_wholebody")
     table = pt.Table.from_coco(folder / "annotations.json", name="t", store=store)
     names = [image["file_name"] for image in load(folder / "annotations.json")["images"]]
     assert [row["image"] for row in table] == names
@@ -116,17 +116,17 @@ def test_without_a_folder_the_image_column_is_the_file_name(shared_data, store: 
 
 
 def test_coco_names_get_pycocotools_sigmas_flips_and_a_0_based_skeleton(
-    shared_data, store: Path
+    real_data, store: Path
 ) -> None:
-    table = import_dataset(shared_data("coco_kpts"), store)
+    table = import_dataset(real_data("coco_kpts"), store)
     assert table.schema.oks_sigmas == pt.COCO_OKS_SIGMAS
     assert table.schema.flip_indices == pt.COCO_FLIP_INDICES
     assert table.schema.lines == pt.COCO_SKELETON
     assert table.schema.keypoint_names == pt.COCO_KEYPOINT_NAMES
 
 
-def test_other_layouts_get_uniform_sigmas_and_flips_from_names(shared_data, store: Path) -> None:
-    table = import_dataset(shared_data("ap10k"), store)
+def test_other_layouts_get_uniform_sigmas_and_flips_from_names(real_data, store: Path) -> None:
+    table = import_dataset(real_data("ap10k"), store)
     assert table.schema.oks_sigmas == (1 / 17,) * 17
     names = table.schema.keypoint_names
     flips = table.schema.flip_indices
@@ -137,10 +137,8 @@ def test_other_layouts_get_uniform_sigmas_and_flips_from_names(shared_data, stor
     assert table.schema.lines == tuple((a - 1, b - 1) for a, b in first["skeleton"])
 
 
-def test_sigmas_and_flip_indices_given_as_arguments_need_no_warning(
-    shared_data, store: Path
-) -> None:
-    folder = shared_data("horse10")
+def test_sigmas_and_flip_indices_given_as_arguments_need_no_warning(real_data, store: Path) -> None:
+    folder = real_data("horse10")
     sigmas = [0.05 + i / 1000 for i in range(22)]
     flips = list(range(22))
     table = pt.Table.from_coco(
@@ -152,9 +150,9 @@ def test_sigmas_and_flip_indices_given_as_arguments_need_no_warning(
 
 
 def test_float_visibilities_are_read_as_ints_and_written_back_as_floats(
-    shared_data, store: Path, tmp_path: Path
+    real_data, store: Path, tmp_path: Path
 ) -> None:
-    folder = shared_data("horse10")
+    folder = real_data("horse10")
     table = import_dataset(folder, store)
     vis = table[0]["keypoints"].keypoint_visibilities
     assert vis.dtype == np.int32 and set(vis.ravel().tolist()) <= {0, 1, 2}
@@ -163,9 +161,9 @@ def test_float_visibilities_are_read_as_ints_and_written_back_as_floats(
 
 
 def test_filled_fields_are_marked_derived_and_left_out_on_export(
-    shared_data, store: Path, tmp_path: Path
+    real_data, store: Path, tmp_path: Path
 ) -> None:
-    folder = shared_data("aic")
+    folder = real_data("aic")
     table = import_dataset(folder, store)
     kpts = table[0]["keypoints"]
     document = load(folder / "annotations.json")
@@ -178,8 +176,8 @@ def test_filled_fields_are_marked_derived_and_left_out_on_export(
     assert "area" not in written["annotations"][0] and "iscrowd" not in written["annotations"][0]
 
 
-def test_missing_num_keypoints_is_the_labeled_count(shared_data, store: Path) -> None:
-    table = import_dataset(shared_data("onehand10k"), store)
+def test_missing_num_keypoints_is_the_labeled_count(real_data, store: Path) -> None:
+    table = import_dataset(real_data("onehand10k"), store)
     for row in table:
         kpts = row["keypoints"]
         labeled = (kpts.keypoint_visibilities > 0).sum(axis=1)
@@ -187,8 +185,8 @@ def test_missing_num_keypoints_is_the_labeled_count(shared_data, store: Path) ->
         assert (kpts.instance_extras["coco_derived"] & 4).all()
 
 
-def test_unmodelled_fields_survive(shared_data, store: Path, tmp_path: Path) -> None:
-    folder = shared_data("coco_wholebody")
+def test_unmodelled_fields_survive(real_data, store: Path, tmp_path: Path) -> None:
+    folder = real_data("coco_wholebody")
     table = pt.Table.from_coco(folder / "annotations.json", name="w", store=store)
     fields = json.loads(table[0]["keypoints"].instance_extras["coco_fields"][0])
     assert len(fields["face_kpts"]) == 68 * 3 and "segmentation" in fields
@@ -199,10 +197,8 @@ def test_unmodelled_fields_survive(shared_data, store: Path, tmp_path: Path) -> 
     )
 
 
-def test_pycocotools_reads_the_export_of_any_table(
-    shared_data, store: Path, tmp_path: Path
-) -> None:
-    folder = shared_data("coco_kpts")
+def test_pycocotools_reads_the_export_of_any_table(real_data, store: Path, tmp_path: Path) -> None:
+    folder = real_data("coco_kpts")
     source = pt.Table.from_coco(folder / "annotations.json", name="s", store=store)
     rows = [{"image": r["image"], "width": r["width"], "height": r["height"],
              "keypoints": r["keypoints"].copy()} for r in source]  # fmt: skip
@@ -228,8 +224,8 @@ def test_pycocotools_reads_the_export_of_any_table(
     assert coco.loadCats(coco.getCatIds())[0]["skeleton"] == skeleton
 
 
-def test_edits_are_exported_and_the_rest_stays(shared_data, store: Path, tmp_path: Path) -> None:
-    folder = shared_data("coco_kpts")
+def test_edits_are_exported_and_the_rest_stays(real_data, store: Path, tmp_path: Path) -> None:
+    folder = real_data("coco_kpts")
     table = pt.Table.from_coco(
         folder / "annotations.json", folder / "images", name="t", store=store
     )
@@ -255,9 +251,9 @@ def test_edits_are_exported_and_the_rest_stays(shared_data, store: Path, tmp_pat
 
 
 def test_annotations_outside_the_layout_are_kept_for_export(
-    shared_data, store: Path, tmp_path: Path
+    real_data, store: Path, tmp_path: Path
 ) -> None:
-    source = shared_data("coco_kpts") / "annotations.json"
+    source = real_data("coco_kpts") / "annotations.json"
 
     def add_a_box_category(doc: dict) -> None:
         doc["categories"].append({"supercategory": "vehicle", "id": 3, "name": "car"})
@@ -273,9 +269,9 @@ def test_annotations_outside_the_layout_are_kept_for_export(
 
 
 def test_categories_with_different_keypoint_counts_need_a_choice(
-    shared_data, store: Path, tmp_path: Path
+    real_data, store: Path, tmp_path: Path
 ) -> None:
-    source = shared_data("coco_kpts") / "annotations.json"
+    source = real_data("coco_kpts") / "annotations.json"
 
     def add_hands(doc: dict) -> None:
         names = [f"h{i}" for i in range(21)]
@@ -291,9 +287,9 @@ def test_categories_with_different_keypoint_counts_need_a_choice(
 
 
 def test_a_0_based_skeleton_is_read_as_is_and_written_back(
-    shared_data, store: Path, tmp_path: Path
+    real_data, store: Path, tmp_path: Path
 ) -> None:
-    source = shared_data("coco_kpts") / "annotations.json"
+    source = real_data("coco_kpts") / "annotations.json"
 
     def zero_based(doc: dict) -> None:
         doc["categories"][0]["skeleton"] = [[0, 1], [1, 2]]
@@ -308,8 +304,8 @@ def test_a_0_based_skeleton_is_read_as_is_and_written_back(
     ]
 
 
-def test_reimport_makes_a_new_revision(shared_data, store: Path) -> None:
-    folder = shared_data("coco_kpts")
+def test_reimport_makes_a_new_revision(real_data, store: Path) -> None:
+    folder = real_data("coco_kpts")
     first = pt.Table.from_coco(folder / "annotations.json", name="t", store=store)
     second = pt.Table.from_coco(folder / "annotations.json", name="t", store=store)
     assert second.revision > first.revision and second.operation == "import_coco"
@@ -333,7 +329,7 @@ def test_files_without_images_or_annotations(store: Path, tmp_path: Path, docume
     assert json_difference(document, load(table.export_coco(tmp_path / "out.json"))) is None
 
 
-def test_keys_that_appear_only_late_in_the_file(shared_data, store: Path, tmp_path: Path) -> None:
+def test_keys_that_appear_only_late_in_the_file(real_data, store: Path, tmp_path: Path) -> None:
     def late_keys(doc: dict) -> None:
         template = doc["annotations"][0]
         for n in range(260):  # more distinct late keys than the typed decoder looks for
@@ -341,7 +337,7 @@ def test_keys_that_appear_only_late_in_the_file(shared_data, store: Path, tmp_pa
             doc["annotations"].append(ann)
 
     path = edited_copy(
-        shared_data("coco_kpts") / "annotations.json", tmp_path / "late.json", late_keys
+        real_data("coco_kpts") / "annotations.json", tmp_path / "late.json", late_keys
     )
     table = pt.Table.from_coco(path, name="late", store=store)
     assert sum(len(r["keypoints"]) for r in table) == 14 + 260
@@ -349,9 +345,9 @@ def test_keys_that_appear_only_late_in_the_file(shared_data, store: Path, tmp_pa
 
 
 def test_an_instance_added_after_import_gets_a_new_id_at_the_end(
-    shared_data, store: Path, tmp_path: Path
+    real_data, store: Path, tmp_path: Path
 ) -> None:
-    folder = shared_data("coco_kpts")
+    folder = real_data("coco_kpts")
     table = pt.Table.from_coco(folder / "annotations.json", name="t", store=store)
     kpts = table[0]["keypoints"]
     extras = {"area": 100.0, "iscrowd": 0, "id": -1, "num_keypoints": 1, "coco_derived": 0,
@@ -368,14 +364,14 @@ def test_an_instance_added_after_import_gets_a_new_id_at_the_end(
     assert written["annotations"][:-1] == original["annotations"]
 
 
-def test_null_values_come_back_as_null(shared_data, store: Path, tmp_path: Path) -> None:
+def test_null_values_come_back_as_null(real_data, store: Path, tmp_path: Path) -> None:
     def nulls(doc: dict) -> None:
         ann = doc["annotations"][2]
         for key in ("area", "iscrowd", "num_keypoints", "id"):
             ann[key] = None
         doc["images"][1]["width"] = None
 
-    folder = shared_data("coco_kpts")
+    folder = real_data("coco_kpts")
     path = edited_copy(folder / "annotations.json", tmp_path / "nulls.json", nulls)
     with pytest.warns(PosetableWarning, match="read from the image headers"):
         table = pt.Table.from_coco(path, folder / "images", name="n", store=store)
@@ -395,12 +391,12 @@ def many_persons(doc: dict, copies: int = 300) -> None:
 
 
 def test_large_integer_files_take_the_bulk_path_and_stay_exact(
-    shared_data, store: Path, tmp_path: Path
+    real_data, store: Path, tmp_path: Path
 ) -> None:
     from posetable.formats import _json
 
     path = edited_copy(
-        shared_data("coco_kpts") / "annotations.json",
+        real_data("coco_kpts") / "annotations.json",
         tmp_path / "big.json",
         many_persons,
         indent=None,
@@ -415,17 +411,15 @@ def test_large_integer_files_take_the_bulk_path_and_stay_exact(
         many_persons(doc)
         doc["annotations"][2000]["keypoints"][3 * 4 + 2] = 7
 
-    bad = edited_copy(
-        shared_data("coco_kpts") / "annotations.json", tmp_path / "bad.json", break_one
-    )
+    bad = edited_copy(real_data("coco_kpts") / "annotations.json", tmp_path / "bad.json", break_one)
     with pytest.raises(
         pt.errors.FormatError, match=r"annotations\[2000\]\): visibility .* found 7"
     ):
         pt.Table.from_coco(bad, name="bad", store=store)
 
 
-def test_top_level_values_are_in_the_metadata(shared_data, store: Path) -> None:
-    folder = shared_data("coco_kpts")
+def test_top_level_values_are_in_the_metadata(real_data, store: Path) -> None:
+    folder = real_data("coco_kpts")
     table = pt.Table.from_coco(folder / "annotations.json", name="t", store=store)
     document = load(folder / "annotations.json")
     assert table.metadata["coco"]["info"] == document["info"]

@@ -86,10 +86,10 @@ CASES: dict[str, tuple[Callable[[dict[str, Any]], None], list[str]]] = {
 
 @pytest.mark.parametrize("case", CASES)
 def test_bad_annotation_names_file_line_and_record(
-    shared_data, store: Path, tmp_path: Path, case: str
+    real_data, store: Path, tmp_path: Path, case: str
 ) -> None:
     edit, words = CASES[case]
-    path = edited_copy(shared_data("coco_kpts") / "annotations.json", tmp_path / "bad.json", edit)
+    path = edited_copy(real_data("coco_kpts") / "annotations.json", tmp_path / "bad.json", edit)
     with pytest.raises(FormatError) as caught:
         pt.Table.from_coco(path, name="bad", store=store)
     error = caught.value
@@ -106,9 +106,9 @@ def test_bad_annotation_names_file_line_and_record(
     assert pt.list_tables(store=store) == []  # nothing written
 
 
-def test_the_line_is_the_line_of_the_record(shared_data, store: Path, tmp_path: Path) -> None:
+def test_the_line_is_the_line_of_the_record(real_data, store: Path, tmp_path: Path) -> None:
     path = edited_copy(
-        shared_data("coco_kpts") / "annotations.json", tmp_path / "bad.json", bad_visibility
+        real_data("coco_kpts") / "annotations.json", tmp_path / "bad.json", bad_visibility
     )
     with pytest.raises(FormatError) as caught:
         pt.Table.from_coco(path, name="bad", store=store)
@@ -119,13 +119,11 @@ def test_the_line_is_the_line_of_the_record(shared_data, store: Path, tmp_path: 
     assert '"id": 1202706' in record
 
 
-def test_annotation_id_0_is_accepted_with_a_warning(
-    shared_data, store: Path, tmp_path: Path
-) -> None:
+def test_annotation_id_0_is_accepted_with_a_warning(real_data, store: Path, tmp_path: Path) -> None:
     def zero(doc: dict[str, Any]) -> None:
         first_annotation(doc)["id"] = 0
 
-    path = edited_copy(shared_data("coco_kpts") / "annotations.json", tmp_path / "zero.json", zero)
+    path = edited_copy(real_data("coco_kpts") / "annotations.json", tmp_path / "zero.json", zero)
     with pytest.warns(PosetableWarning, match="annotation id 0"):
         table = pt.Table.from_coco(path, name="zero", store=store)
     ids = [int(i) for row in table for i in row["keypoints"].instance_extras["id"]]
@@ -167,13 +165,13 @@ def test_a_missing_file_is_a_not_found_error(store: Path, tmp_path: Path) -> Non
 
 
 def test_missing_images_error_by_default_listing_the_first_few(
-    shared_data, store: Path, tmp_path: Path
+    real_data, store: Path, tmp_path: Path
 ) -> None:
     def rename(doc: dict[str, Any]) -> None:
         for i, image in enumerate(doc["images"][:3]):
             image["file_name"] = f"missing-{i}.jpg"
 
-    folder = shared_data("coco_kpts")
+    folder = real_data("coco_kpts")
     path = edited_copy(folder / "annotations.json", tmp_path / "m.json", rename)
     with pytest.raises(MissingFileError) as caught:
         pt.Table.from_coco(path, folder / "images", name="m", store=store)
@@ -194,8 +192,8 @@ def test_missing_images_error_by_default_listing_the_first_few(
     assert sum(len(r["keypoints"]) for r in skipped) == 5  # the annotations of 000000197388.jpg
 
 
-def test_bad_missing_images_option(shared_data, store: Path) -> None:
-    folder = shared_data("coco_kpts")
+def test_bad_missing_images_option(real_data, store: Path) -> None:
+    folder = real_data("coco_kpts")
     with pytest.raises(FormatError, match="missing_images must be one of"):
         pt.Table.from_coco(
             folder / "annotations.json", name="x", store=store, missing_images="ignore"

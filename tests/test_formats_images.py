@@ -13,8 +13,8 @@ from posetable.formats._images import header_size, image_size, missing_files, pi
 from tests._formats_support import COCO_DATASETS
 
 
-def test_every_real_image_has_the_size_pillow_reads(shared_data) -> None:
-    images = [p for d in (*COCO_DATASETS, "coco8_pose_yolo") for p in shared_data(d).rglob("*.*")]
+def test_every_real_image_has_the_size_pillow_reads(real_data) -> None:
+    images = [p for d in (*COCO_DATASETS, "coco8_pose_yolo") for p in real_data(d).rglob("*.*")]
     images = [p for p in images if p.suffix.lower() in (".jpg", ".png")]
     assert len(images) >= 20
     for path in images:

@@ -41,9 +41,9 @@ def copy_dataset(source: Path, target: Path) -> Path:
 
 @pytest.mark.parametrize(("dataset", "yaml_name", "split"), YOLO_DATASETS)
 def test_export_gives_back_the_same_labels_and_yaml_metadata(
-    shared_data, store: Path, tmp_path: Path, dataset: str, yaml_name: str, split: str
+    real_data, store: Path, tmp_path: Path, dataset: str, yaml_name: str, split: str
 ) -> None:
-    folder = shared_data(dataset)
+    folder = real_data(dataset)
     table = pt.Table.from_yolo(folder / yaml_name, split=split, name="y", store=store)
     out = table.export_yolo(tmp_path / "out")
     assert out == tmp_path / "out" / "data.yaml"
@@ -65,9 +65,9 @@ def test_export_gives_back_the_same_labels_and_yaml_metadata(
 
 @pytest.mark.parametrize(("dataset", "yaml_name", "split"), YOLO_DATASETS)
 def test_labels_become_pixel_instances(
-    shared_data, store: Path, dataset: str, yaml_name: str, split: str
+    real_data, store: Path, dataset: str, yaml_name: str, split: str
 ) -> None:
-    folder = shared_data(dataset)
+    folder = real_data(dataset)
     table = pt.Table.from_yolo(folder / yaml_name, split=split, name="y", store=store)
     k, ndim = read_yaml(folder / yaml_name)["kpt_shape"]
     images = sorted((folder / "images" / split).iterdir())
@@ -93,8 +93,8 @@ def test_labels_become_pixel_instances(
         assert kpts.instance_labels.tolist() == lines[:, 0].astype(int).tolist()
 
 
-def test_the_schema_comes_from_the_yaml(shared_data, store: Path) -> None:
-    folder = shared_data("coco8_pose_yolo")
+def test_the_schema_comes_from_the_yaml(real_data, store: Path) -> None:
+    folder = real_data("coco8_pose_yolo")
     given = read_yaml(folder / "coco8-pose.yaml")
     table = pt.Table.from_yolo(folder / "coco8-pose.yaml", split="val", name="y", store=store)
     schema = table.schema
@@ -110,15 +110,15 @@ def test_the_schema_comes_from_the_yaml(shared_data, store: Path) -> None:
     }
     assert meta["image_roots"] == [str(folder.absolute())]
     k2 = pt.Table.from_yolo(
-        shared_data("crowdpose_yolo_k2") / "crowdpose-k2.yaml", name="k2", store=store
+        real_data("crowdpose_yolo_k2") / "crowdpose-k2.yaml", name="k2", store=store
     )
     assert k2.schema.num_keypoints == 14 and k2.schema.oks_sigmas == (1 / 14,) * 14
 
 
 def test_sigmas_names_and_skeleton_given_in_the_yaml(
-    shared_data, store: Path, tmp_path: Path
+    real_data, store: Path, tmp_path: Path
 ) -> None:
-    data = copy_dataset(shared_data("crowdpose_yolo_k2"), tmp_path / "d")
+    data = copy_dataset(real_data("crowdpose_yolo_k2"), tmp_path / "d")
     spec = read_yaml(data / "crowdpose-k2.yaml")
     spec["kpt_oks_sigmas"] = [0.079] * 12 + [0.035, 0.035]
     spec["skeleton"] = [[12, 13], [0, 1]]
@@ -132,8 +132,8 @@ def test_sigmas_names_and_skeleton_given_in_the_yaml(
         assert back[key] == spec[key]
 
 
-def test_paths_list_files_and_folders_of_a_yaml(shared_data, store: Path, tmp_path: Path) -> None:
-    data = copy_dataset(shared_data("coco8_pose_yolo"), tmp_path / "data")
+def test_paths_list_files_and_folders_of_a_yaml(real_data, store: Path, tmp_path: Path) -> None:
+    data = copy_dataset(real_data("coco8_pose_yolo"), tmp_path / "data")
     images = sorted(str(p.relative_to(data)) for p in (data / "images").rglob("*.jpg"))
     (data / "all.txt").write_text("".join(f"./{p}\n" for p in images))
     spec = read_yaml(data / "coco8-pose.yaml")
@@ -154,8 +154,8 @@ def test_paths_list_files_and_folders_of_a_yaml(shared_data, store: Path, tmp_pa
         assert table.metadata["image_roots"] == [str(data.absolute())]
 
 
-def test_copy_and_label_only_exports(shared_data, store: Path, tmp_path: Path) -> None:
-    folder = shared_data("coco8_pose_yolo")
+def test_copy_and_label_only_exports(real_data, store: Path, tmp_path: Path) -> None:
+    folder = real_data("coco8_pose_yolo")
     table = pt.Table.from_yolo(folder / "coco8-pose.yaml", name="y", store=store)
     copied = table.export_yolo(tmp_path / "copy", image_mode="copy").parent
     for image in (copied / "images" / "train").iterdir():
@@ -167,8 +167,8 @@ def test_copy_and_label_only_exports(shared_data, store: Path, tmp_path: Path) -
     assert not (bare / "images").exists() and len(list((bare / "labels" / "train").iterdir())) == 2
 
 
-def test_exports_of_two_splits_share_one_yaml(shared_data, store: Path, tmp_path: Path) -> None:
-    folder = shared_data("coco8_pose_yolo")
+def test_exports_of_two_splits_share_one_yaml(real_data, store: Path, tmp_path: Path) -> None:
+    folder = real_data("coco8_pose_yolo")
     for split in ("train", "val"):
         table = pt.Table.from_yolo(folder / "coco8-pose.yaml", split=split, name=split, store=store)
         out = table.export_yolo(tmp_path / "out")
@@ -178,9 +178,9 @@ def test_exports_of_two_splits_share_one_yaml(shared_data, store: Path, tmp_path
 
 @pytest.mark.parametrize("dataset", ["coco_kpts", "aic", "ap10k", "horse10"])
 def test_coco_to_yolo_and_back_keeps_the_layout(
-    shared_data, store: Path, tmp_path: Path, dataset: str
+    real_data, store: Path, tmp_path: Path, dataset: str
 ) -> None:
-    folder = shared_data(dataset)
+    folder = real_data(dataset)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PosetableWarning)  # checked in test_formats_coco
         coco = pt.Table.from_coco(
@@ -207,9 +207,9 @@ def test_coco_to_yolo_and_back_keeps_the_layout(
         assert back.instance_labels.tolist() == kept.instance_labels.tolist()
 
 
-def test_every_coco_dataset_exports_to_yolo(shared_data, store: Path, tmp_path: Path) -> None:
+def test_every_coco_dataset_exports_to_yolo(real_data, store: Path, tmp_path: Path) -> None:
     for dataset in COCO_DATASETS:
-        folder = shared_data(dataset)
+        folder = real_data(dataset)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PosetableWarning)
             coco = pt.Table.from_coco(folder / "annotations.json", name=dataset, store=store)

@@ -32,8 +32,8 @@ def edit_yaml(data: Path, **changes: object) -> Path:
 
 
 @pytest.fixture
-def data(shared_data, tmp_path: Path) -> Path:
-    return copy_dataset(shared_data("coco8_pose_yolo"), tmp_path / "coco8")
+def data(real_data, tmp_path: Path) -> Path:
+    return copy_dataset(real_data("coco8_pose_yolo"), tmp_path / "coco8")
 
 
 LINE_CASES = {

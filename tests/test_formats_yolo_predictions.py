@@ -15,8 +15,8 @@ K = 17
 
 
 @pytest.fixture
-def val(shared_data, store: Path) -> pt.Table:
-    folder = shared_data("coco8_pose_yolo")
+def val(real_data, store: Path) -> pt.Table:
+    folder = real_data("coco8_pose_yolo")
     return pt.Table.from_yolo(folder / "coco8-pose.yaml", split="val", name="val", store=store)
 
 
@@ -38,9 +38,9 @@ def predicted_lines(truth: Path, *, keypoint_conf: bool, box_conf: bool) -> list
     ("keypoint_conf", "box_conf"), [(True, True), (True, False), (False, True)]
 )
 def test_predictions_line_up_with_rows_in_pixels(
-    shared_data, val: pt.Table, tmp_path: Path, keypoint_conf: bool, box_conf: bool
+    real_data, val: pt.Table, tmp_path: Path, keypoint_conf: bool, box_conf: bool
 ) -> None:
-    labels = shared_data("coco8_pose_yolo") / "labels" / "val"
+    labels = real_data("coco8_pose_yolo") / "labels" / "val"
     folder = tmp_path / "predict" / "labels"  # where Ultralytics' predict saves them
     folder.mkdir(parents=True)
     first = sorted(labels.iterdir())[0]

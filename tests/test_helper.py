@@ -16,8 +16,8 @@ H = pt.KeypointHelper
 
 
 @pytest.fixture
-def coco(shared_data, store: Path) -> pt.Table:
-    return coco_table(shared_data("coco_kpts"), name="coco", store=store)
+def coco(real_data, store: Path) -> pt.Table:
+    return coco_table(real_data("coco_kpts"), name="coco", store=store)
 
 
 def test_getters_return_the_seed_values_on_the_real_coco_table(coco: pt.Table) -> None:
@@ -33,9 +33,9 @@ def test_getters_return_the_seed_values_on_the_real_coco_table(coco: pt.Table) -
     assert H.get_keypoint_names_from_table(coco)[-1] == "right_ankle"
 
 
-def test_sigmas_default_to_uniform_one_over_k(shared_data, store: Path) -> None:
+def test_sigmas_default_to_uniform_one_over_k(real_data, store: Path) -> None:
     for folder, k in [("coco_kpts", 17), ("onehand10k", 21), ("horse10", 22)]:
-        table = coco_table(shared_data(folder), name=folder, store=store)
+        table = coco_table(real_data(folder), name=folder, store=store)
         sigmas = H.get_oks_sigmas_from_table(table)
         assert sigmas.dtype == np.float64 and sigmas.shape == (k,)
         np.testing.assert_array_equal(sigmas, np.full(k, 1.0 / k))
@@ -134,8 +134,8 @@ def test_edits_of_an_old_revision_conflict(coco: pt.Table) -> None:
         H.edit_oks_sigmas(coco, [0.2] * 17)
 
 
-def test_coco_constants_live_on_the_helper_and_the_package(shared_data) -> None:
-    category = read_coco(shared_data("coco_kpts"))["categories"][0]
+def test_coco_constants_live_on_the_helper_and_the_package(real_data) -> None:
+    category = read_coco(real_data("coco_kpts"))["categories"][0]
     assert list(H.COCO_KEYPOINT_NAMES) == category["keypoints"] == list(pt.COCO_KEYPOINT_NAMES)
     assert [(a + 1, b + 1) for a, b in H.COCO_SKELETON] == [tuple(p) for p in category["skeleton"]]
     assert H.COCO_SKELETON is pt.COCO_SKELETON

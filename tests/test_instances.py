@@ -193,16 +193,16 @@ def test_select_and_copy_are_independent() -> None:
 
 # -- row round trips ------------------------------------------------------------------------
 @pytest.mark.parametrize("folder", COCO_FOLDERS)
-def test_real_rows_round_trip_exactly(shared_data, folder: str) -> None:
-    _, rows = coco_rows(shared_data(folder))
+def test_real_rows_round_trip_exactly(real_data, folder: str) -> None:
+    _, rows = coco_rows(real_data(folder))
     for row in rows:
         value = row["keypoints"].to_row()
         assert KI.from_row(value).to_row() == value
 
 
-def test_real_coordinates_are_kept_as_float64(shared_data) -> None:
-    data = read_coco(shared_data("horse10"))
-    _, rows = coco_rows(shared_data("horse10"))
+def test_real_coordinates_are_kept_as_float64(real_data) -> None:
+    data = read_coco(real_data("horse10"))
+    _, rows = coco_rows(real_data("horse10"))
     given = [v for a in data["annotations"] for v in a["keypoints"][0::3]]
     stored = [x for r in rows for x in r["keypoints"].keypoints[..., 0].ravel().tolist()]
     assert stored == given  # exact, e.g. 71.39999999999999 stays itself

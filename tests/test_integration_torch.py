@@ -89,10 +89,10 @@ def test_a_labeled_pixel_moves_with_its_keypoint_under_a_flip(torch, coco_table)
     torch.testing.assert_close(original, mirrored)
 
 
-def test_flips_need_flip_indices(torch, shared_data, store):
+def test_flips_need_flip_indices(torch, real_data, store):
     from posetable.integrations.torch import KeypointsDataset
 
-    folder = shared_data("horse10")
+    folder = real_data("horse10")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PosetableWarning)
         table = pt.Table.from_coco(

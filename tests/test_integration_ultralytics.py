@@ -40,9 +40,9 @@ def module_store(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def tables(ultralytics, module_store):
     """coco8-pose's train and val splits; the val table gets its own (non-COCO) sigmas."""
-    from tests.conftest import shared_data_path
+    from tests._data import data_path
 
-    folder = shared_data_path("coco8_pose_yolo")
+    folder = data_path("coco8_pose_yolo")
     train = yolo_table(folder, "train", name="c8-train", store=module_store)
     val = yolo_table(folder, "val", name="c8-val", store=module_store)
     sigmas = np.linspace(0.03, 0.11, 17)
@@ -150,21 +150,21 @@ def test_captured_predictions_equal_ultralytics_own_export(trained, tables, modu
         np.testing.assert_allclose(mine_xywh[order(kp_mine)], boxes[order(kp_theirs)], atol=2e-3)
 
 
-def test_labels_fed_to_ultralytics_match_its_own_coco_conversion(shared_data, store):
+def test_labels_fed_to_ultralytics_match_its_own_coco_conversion(real_data, store):
     """The table -> Ultralytics label conversion equals Ultralytics-style label files made
     independently from the same COCO annotations (crowd and unlabeled persons left out)."""
     installed_or_skip("ultralytics")
     from posetable.integrations._common import TableLabels
     from posetable.integrations._ultralytics_data import yolo_labels
 
-    coco = shared_data("coco_kpts")
+    coco = real_data("coco_kpts")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PosetableWarning)
         table = pt.Table.from_coco(
             coco / "annotations.json", coco / "images", name="coco", store=store
         )
     labels = {Path(lb["im_file"]).stem: lb for lb in yolo_labels(TableLabels.from_table(table))}
-    folder = shared_data("coco8_pose_yolo") / "labels"
+    folder = real_data("coco8_pose_yolo") / "labels"
     files = sorted(folder.glob("*/*.txt"))
     assert len(files) == len(labels)
     for file in files:
@@ -178,10 +178,10 @@ def test_labels_fed_to_ultralytics_match_its_own_coco_conversion(shared_data, st
         np.testing.assert_allclose(got[order[1]], expected[order[0]], atol=1.5e-6)
 
 
-def test_a_model_with_another_k_is_refused(trained, shared_data, store):
+def test_a_model_with_another_k_is_refused(trained, real_data, store):
     from posetable.integrations.ultralytics import validate
 
-    folder = shared_data("crowdpose")
+    folder = real_data("crowdpose")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PosetableWarning)
         crowdpose = pt.Table.from_coco(
@@ -192,10 +192,10 @@ def test_a_model_with_another_k_is_refused(trained, shared_data, store):
     assert pt.list_runs(store=store) == []
 
 
-def test_train_and_val_tables_must_share_k(ultralytics, tables, shared_data, store):
+def test_train_and_val_tables_must_share_k(ultralytics, tables, real_data, store):
     from posetable.integrations.ultralytics import train
 
-    folder = shared_data("crowdpose")
+    folder = real_data("crowdpose")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PosetableWarning)
         crowdpose = pt.Table.from_coco(

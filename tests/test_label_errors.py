@@ -13,8 +13,8 @@ from tests._predictions import noisy_predictions
 
 
 @pytest.fixture
-def clean(shared_data, store):
-    folder = shared_data("coco_kpts")
+def clean(real_data, store):
+    folder = real_data("coco_kpts")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PosetableWarning)
         table = pt.Table.from_coco(

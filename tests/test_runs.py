@@ -227,7 +227,7 @@ def test_a_run_evaluates_on_a_descendant_revision_by_sample(coco_table):
     _same_result(pt.evaluate(fewer, run), pt.evaluate(fewer, predictions[1:]))
 
 
-def test_a_run_is_refused_by_another_table_or_a_json_file(coco_table, shared_data, store):
+def test_a_run_is_refused_by_another_table_or_a_json_file(coco_table, real_data, store):
     run = pt.Run.from_predictions(coco_table, noisy_predictions(coco_table, seed=14), name="r")
     other = pt.Table.from_rows(
         [{"image": "a.jpg", "width": 8, "height": 8}],
@@ -238,4 +238,4 @@ def test_a_run_is_refused_by_another_table_or_a_json_file(coco_table, shared_dat
     with pytest.raises(RunError, match="was made on coco@1, not on table other@"):
         pt.evaluate(other, run)
     with pytest.raises(TypeError, match="a Run is evaluated against a table"):
-        pt.evaluate(shared_data("coco_kpts") / "annotations.json", run)
+        pt.evaluate(real_data("coco_kpts") / "annotations.json", run)

@@ -94,16 +94,16 @@ def test_coco_person_matches_pycocotools_exactly() -> None:
     assert schema.line_colors is not None and len(schema.line_colors) == 19
 
 
-def test_coco_person_agrees_with_the_real_coco_file(shared_data) -> None:
-    from_file = coco_schema(read_coco(shared_data("coco_kpts")))
+def test_coco_person_agrees_with_the_real_coco_file(real_data) -> None:
+    from_file = coco_schema(read_coco(real_data("coco_kpts")))
     preset = pt.Keypoints2DSchema.coco_person()
     assert from_file.keypoint_names == preset.keypoint_names
     assert from_file.lines == preset.lines
 
 
 @pytest.mark.parametrize("folder", COCO_FOLDERS)
-def test_real_schemas_round_trip_through_json(shared_data, folder: str) -> None:
-    schema = coco_schema(read_coco(shared_data(folder)))
+def test_real_schemas_round_trip_through_json(real_data, folder: str) -> None:
+    schema = coco_schema(read_coco(real_data(folder)))
     text = schema.to_json()
     data = orjson.loads(text)
     assert data["type"] == "keypoints_2d" and data["format_version"] == 1
@@ -113,8 +113,8 @@ def test_real_schemas_round_trip_through_json(shared_data, folder: str) -> None:
     assert pt.Keypoints2DSchema.from_dict(schema.to_dict()) == schema
 
 
-def test_real_several_category_file_keeps_every_class(shared_data) -> None:
-    data = read_coco(shared_data("ap10k"))
+def test_real_several_category_file_keeps_every_class(real_data) -> None:
+    data = read_coco(real_data("ap10k"))
     schema = coco_schema(data)
     assert len(schema.classes) == len(data["categories"]) == 54
     assert schema.num_keypoints == 17

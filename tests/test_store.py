@@ -19,15 +19,15 @@ TINY_STORE = Path(__file__).parent / "data" / "store-pylance14"
 
 
 @pytest.fixture
-def coco(shared_data, store: Path) -> pt.Table:
-    return coco_table(shared_data("coco_kpts"), name="coco", store=store)
+def coco(real_data, store: Path) -> pt.Table:
+    return coco_table(real_data("coco_kpts"), name="coco", store=store)
 
 
 # -- where the store is -----------------------------------------------------------------------
 def test_store_comes_from_the_argument_then_env_then_the_working_directory(
-    shared_data, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    real_data, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    schema, rows = coco_rows(shared_data("onehand10k"))
+    schema, rows = coco_rows(real_data("onehand10k"))
     home = tmp_path / "home"
     monkeypatch.setenv("POSETABLE_HOME", str(home))
     pt.Table.from_rows(rows, name="hands", schema=schema)
@@ -133,9 +133,9 @@ def test_history_walks_the_lineage_with_operations_and_arguments(coco: pt.Table)
 
 
 def test_writing_rows_to_an_existing_name_makes_the_next_revision(
-    shared_data, coco: pt.Table
+    real_data, coco: pt.Table
 ) -> None:
-    schema, rows = coco_rows(shared_data("coco_kpts"))
+    schema, rows = coco_rows(real_data("coco_kpts"))
     again = pt.Table.from_rows(rows[:2], name="coco", schema=schema, store=coco.store)
     assert (again.revision, again.parent, len(again)) == (2, 1, 2)
     assert len(pt.Table.open("coco@1", store=coco.store)) == 4
@@ -187,11 +187,11 @@ def test_restore_makes_an_old_revision_the_latest_again(coco: pt.Table) -> None:
 
 
 # -- durability across versions of pylance ------------------------------------------------
-def test_a_store_written_by_the_pinned_pylance_still_opens(shared_data, tmp_path: Path) -> None:
+def test_a_store_written_by_the_pinned_pylance_still_opens(real_data, tmp_path: Path) -> None:
     store = tmp_path / "store"
     shutil.copytree(TINY_STORE, store)
     before = files_under(store)
-    schema, rows = coco_rows(shared_data("coco_kpts"))
+    schema, rows = coco_rows(real_data("coco_kpts"))
     assert pt.list_tables(store=store) == ["coco"]
     latest = pt.Table.open("coco", store=store)
     assert latest.revision == 4

@@ -32,14 +32,14 @@ def same_row(got: dict[str, Any], want: dict[str, Any]) -> None:
 
 
 @pytest.fixture
-def coco(shared_data, store: Path) -> pt.Table:
-    return coco_table(shared_data("coco_kpts"), name="coco", store=store)
+def coco(real_data, store: Path) -> pt.Table:
+    return coco_table(real_data("coco_kpts"), name="coco", store=store)
 
 
 # -- write and read back ---------------------------------------------------------------------
 @pytest.mark.parametrize("folder", COCO_FOLDERS)
-def test_real_tables_read_back_exactly(shared_data, store: Path, folder: str) -> None:
-    schema, rows = coco_rows(shared_data(folder))
+def test_real_tables_read_back_exactly(real_data, store: Path, folder: str) -> None:
+    schema, rows = coco_rows(real_data(folder))
     table = pt.Table.from_rows(rows, name=folder, schema=schema, store=store)
     assert len(table) == len(rows)
     assert table.schema == schema
@@ -76,8 +76,8 @@ def test_row_out_of_range_is_an_index_error_naming_the_table(coco: pt.Table) -> 
         coco.rows([0.5])
 
 
-def test_predictions_and_several_categories_read_back(shared_data, store: Path) -> None:
-    schema, rows = coco_rows(shared_data("ap10k"))
+def test_predictions_and_several_categories_read_back(real_data, store: Path) -> None:
+    schema, rows = coco_rows(real_data("ap10k"))
     labels = [r["keypoints"].instance_labels.tolist() for r in rows]
     assert len({x for ls in labels for x in ls}) == 2  # two species, one shared schema
     table = pt.Table.from_rows(rows, name="ap10k", schema=schema, store=store)
@@ -106,8 +106,8 @@ def test_predictions_and_several_categories_read_back(shared_data, store: Path) 
         assert item.to_row() == want["keypoints"].to_row()
 
 
-def test_a_single_row_and_a_batch_decode_the_same(shared_data, store: Path) -> None:
-    schema, rows = coco_rows(shared_data("coco_wholebody"))
+def test_a_single_row_and_a_batch_decode_the_same(real_data, store: Path) -> None:
+    schema, rows = coco_rows(real_data("coco_wholebody"))
     rows = rows * 5  # past the few-rows path of table[i]
     table = pt.Table.from_rows(rows, name="wb", schema=schema, store=store)
     batch = table.rows(range(len(table)))
@@ -185,8 +185,8 @@ def test_rows_stream_from_a_generator_in_batches(store: Path) -> None:
     assert len(table.dataset.get_fragments()) >= 1
 
 
-def test_user_columns_are_stored_and_read(shared_data, store: Path) -> None:
-    schema, rows = coco_rows(shared_data("coco_kpts"))
+def test_user_columns_are_stored_and_read(real_data, store: Path) -> None:
+    schema, rows = coco_rows(real_data("coco_kpts"))
     for i, row in enumerate(rows):
         row.update(split="val" if i % 2 else "train", weight=0.5 * i, tags=["a", str(i)])
     table = pt.Table.from_rows(rows, name="user", schema=schema, store=store)
@@ -195,8 +195,8 @@ def test_user_columns_are_stored_and_read(shared_data, store: Path) -> None:
     assert table[3]["weight"] == 1.5 and table[3]["tags"] == ["a", "3"]
 
 
-def test_table_writer_appends_rows_and_commits_once(shared_data, store: Path) -> None:
-    schema, rows = coco_rows(shared_data("crowdpose"))
+def test_table_writer_appends_rows_and_commits_once(real_data, store: Path) -> None:
+    schema, rows = coco_rows(real_data("crowdpose"))
     writer = pt.TableWriter("writer", schema=schema, store=store, batch_rows=1)
     writer.add_row(rows[0])
     assert pt.list_tables(store=store) == []  # nothing visible before finalize
@@ -502,8 +502,8 @@ def test_unknown_and_mistyped_columns_name_the_row(coco: pt.Table, store: Path) 
         pt.Table.from_rows(rows, name="typed", schema=pt.Keypoints2DSchema(1), store=store)
 
 
-def test_table_writer_spellings_and_a_second_revision(shared_data, store: Path) -> None:
-    schema, rows = coco_rows(shared_data("aic"))
+def test_table_writer_spellings_and_a_second_revision(real_data, store: Path) -> None:
+    schema, rows = coco_rows(real_data("aic"))
     writer = pt.TableWriter(name="aic", schema=schema, store=store)
     writer.append(rows[0])
     writer.extend(iter(rows[1:]))
@@ -524,9 +524,9 @@ def test_table_writer_spellings_and_a_second_revision(shared_data, store: Path) 
     assert pt.Table.open("aic", store=store).revision == 3
 
 
-def test_list_valued_instance_fields_come_back_as_given(shared_data, store: Path) -> None:
-    data = read_coco(shared_data("coco_wholebody"))
-    schema, rows = coco_rows(shared_data("coco_wholebody"))
+def test_list_valued_instance_fields_come_back_as_given(real_data, store: Path) -> None:
+    data = read_coco(real_data("coco_wholebody"))
+    schema, rows = coco_rows(real_data("coco_wholebody"))
     by_image: dict[int, list[dict[str, Any]]] = {}
     for annotation in data["annotations"]:
         by_image.setdefault(annotation["image_id"], []).append(annotation)
