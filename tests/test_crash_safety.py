@@ -40,7 +40,13 @@ WRITER = textwrap.dedent(
             )
             yield {"image": f"big/{i}.jpg", "width": 640, "height": 480, "keypoints": kp}
 
-    pt.Table.from_rows(rows(), name=name, schema=pt.Keypoints2DSchema.coco_person(), store=store)
+    pt.Table.from_rows(
+        rows(),
+        name=name,
+        schema=pt.Keypoints2DSchema.coco_person(),
+        store=store,
+        if_exists="new_revision",
+    )
     print("committed", flush=True)
     """
 )

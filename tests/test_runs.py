@@ -103,7 +103,9 @@ def test_instance_scores_above_one_work(coco_table):
 
 def test_predictions_for_a_row_that_does_not_exist(coco_table):
     run = pt.Run.create(coco_table, name="bad")
-    with pytest.raises(RunError, match=r"row 99 does not exist: table coco@1 has 4 rows"):
+    with pytest.raises(
+        pt.errors.RowIndexError, match=r"row_index must be a row number in \[0, 3\] \(table coco@1"
+    ):
         run.add_predictions(99, noisy_predictions(coco_table)[0])
 
 
@@ -220,11 +222,20 @@ def test_a_run_written_without_flat_columns_still_evaluates(coco_table, store):
 def test_a_run_evaluates_on_a_descendant_revision_by_sample(coco_table):
     predictions = noisy_predictions(coco_table, seed=13)
     run = pt.Run.from_predictions(coco_table, predictions, name="before-edit")
-    tuned = pt.KeypointHelper.edit_oks_sigmas(coco_table, [0.06] * 17)
+    tuned = coco_table.with_schema(coco_table.schema.replace(oks_sigmas=[0.06] * 17))
     _same_result(pt.evaluate(tuned, run), pt.evaluate(tuned, predictions))
     fewer = tuned.delete_rows([0])
     assert fewer.revision > tuned.revision
     _same_result(pt.evaluate(fewer, run), pt.evaluate(fewer, predictions[1:]))
+
+
+def test_a_run_evaluates_on_a_table_derived_from_its_own_with_edited_sigmas(coco_table):
+    predictions = noisy_predictions(coco_table, seed=15)
+    run = pt.Run.from_predictions(coco_table, predictions, name="r")
+    tuned = pt.KeypointHelper.edit_oks_sigmas(coco_table, [0.06] * 17)  # a NEW table
+    assert tuned.source == coco_table.ref and tuned.name != coco_table.name
+    _same_result(pt.evaluate(tuned, run), pt.evaluate(tuned, predictions))
+    assert pt.evaluate(tuned, run).ap != pt.evaluate(coco_table, run).ap
 
 
 def test_a_run_is_refused_by_another_table_or_a_json_file(coco_table, real_data, store):
@@ -235,7 +246,43 @@ def test_a_run_is_refused_by_another_table_or_a_json_file(coco_table, real_data,
         schema=pt.Keypoints2DSchema(17),
         store=store,
     )
-    with pytest.raises(RunError, match="was made on coco@1, not on table other@"):
+    with pytest.raises(RunError, match=r"made on coco@1, which is not an ancestor of other@1"):
         pt.evaluate(other, run)
     with pytest.raises(TypeError, match="a Run is evaluated against a table"):
         pt.evaluate(real_data("coco_kpts") / "annotations.json", run)
+
+
+def test_sample_columns_of_the_users_own_are_kept_beside_the_metrics(coco_table) -> None:
+    predictions = noisy_predictions(coco_table, seed=16)
+    n = len(coco_table)
+    loss = np.linspace(0.5, 2.0, n)
+    loss[1] = np.nan  # a row without a value
+    embedding = np.arange(n * 2, dtype=np.float64).reshape(n, 2)
+    run = pt.Run.from_predictions(
+        coco_table,
+        predictions,
+        name="project/run/val-epoch-1",  # runs have path-like names, as tables do
+        sample_columns={"loss_pose": loss, "embedding": embedding},
+    )
+    per_sample = run.per_sample
+    assert {"loss_pose", "embedding_0", "embedding_1"} <= set(per_sample.column_names)
+    by_row = dict(
+        zip(
+            per_sample.column("row").to_pylist(),
+            per_sample.column("loss_pose").to_pylist(),
+            strict=True,
+        )
+    )
+    assert by_row[0] == loss[0] and by_row[1] is None
+    assert pt.list_runs(store=coco_table.store) == ["project/run/val-epoch-1"]
+    assert pt.Run.open("project/run/val-epoch-1", store=coco_table.store).metrics == run.metrics
+    for bad, match in (
+        ({"loss": np.ones(n + 1)}, "one value .* per table row"),
+        ({"ap": np.ones(n)}, "would replace metrics"),
+        ({"row": np.ones(n)}, "other than"),
+        ({"loss": np.full(n, np.inf)}, "inf"),
+        ({"loss": ["a"] * n}, "must hold numbers"),
+    ):
+        with pytest.raises(RunError, match=match):
+            pt.Run.from_predictions(coco_table, predictions, name="bad", sample_columns=bad)
+    assert not (coco_table.store.runs_dir / "bad").exists()

@@ -404,7 +404,9 @@ def test_a_bad_row_in_a_later_batch_leaves_no_revision(store: Path) -> None:
     table = pt.Table.from_rows(rows(-1), name="late", schema=schema, store=store)
     state = versions(table.store.table_uri("late"))
     with pytest.raises(RowError, match="row 4500"):
-        pt.Table.from_rows(rows(4500), name="late", schema=schema, store=store)
+        pt.Table.from_rows(
+            rows(4500), name="late", schema=schema, store=store, if_exists="new_revision"
+        )
     assert versions(table.store.table_uri("late")) == state
     assert pt.Table.open("late", store=store).revision == 1
 
@@ -485,9 +487,11 @@ def test_from_arrow_checks_columns_and_values(coco: pt.Table, store: Path) -> No
     assert "x" not in pt.list_tables(store=store)
 
 
-def test_editing_an_old_revision_is_a_conflict(coco: pt.Table) -> None:
+def test_editing_a_row_of_an_old_revision_that_changed_since_is_a_conflict(
+    coco: pt.Table,
+) -> None:
     coco.with_rows({0: {"width": 1}})
-    with pytest.raises(ConflictError, match="revision 1 is not the latest"):
+    with pytest.raises(ConflictError, match=r"based on revision 1, but revision 2 \(edit_rows\)"):
         coco.with_rows({0: {"width": 2}})
 
 
@@ -510,15 +514,17 @@ def test_table_writer_spellings_and_a_second_revision(real_data, store: Path) ->
     assert len(writer) == len(rows)
     first = writer.close()
     assert writer.table is first and writer.finalize() is first
-    again = pt.TableWriter("aic", schema=schema, store=store)
+    again = pt.TableWriter("aic", schema=schema, store=store, if_exists="new_revision")
     again.add_rows(rows[:1])
     second = again.finalize()
     assert (second.revision, second.parent, len(second)) == (2, 1, 1)
-    with pytest.raises(pt.errors.RevisionError, match="already exists"):
-        pt.TableWriter("aic", schema=schema, store=store, if_exists="error")
-    stale = pt.TableWriter("aic", schema=schema, store=store)
+    with pytest.raises(pt.errors.TableExistsError, match="already exists"):
+        pt.TableWriter("aic", schema=schema, store=store)
+    stale = pt.TableWriter("aic", schema=schema, store=store, if_exists="new_revision")
     stale.add_row(rows[0])
-    pt.Table.from_rows(rows, name="aic", schema=schema, store=store)  # someone else commits first
+    pt.Table.from_rows(  # someone else commits first
+        rows, name="aic", schema=schema, store=store, if_exists="new_revision"
+    )
     with pytest.raises(ConflictError, match="changed while writing"):
         stale.finalize()
     assert pt.Table.open("aic", store=store).revision == 3

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConflictError",
+    "EvaluationError",
     "FormatError",
     "InstancesError",
     "MissingDependencyError",
@@ -29,6 +30,10 @@ __all__ = [
     "RowIndexError",
     "RunError",
     "SchemaError",
+    "StoreError",
+    "TableExistsError",
+    "UnsupportedError",
+    "UnsupportedNameError",
 ]
 
 
@@ -85,7 +90,43 @@ class RevisionError(PosetableError, ValueError):
 
 
 class ConflictError(RevisionError):
-    """An edit was based on a revision that is no longer the latest."""
+    """Another writer changed what an edit touches (or created the same name) first.
+
+    Nothing was written; the message names both revisions and how to go on.
+    """
+
+
+class TableExistsError(RevisionError):
+    """A new table was asked for under a name that already holds a table.
+
+    Nothing was written; the message names the existing table (its latest revision, K and
+    rows) and what was being written, and how to go on (another name, or
+    ``if_exists="new_revision"`` to add it as the next revision on purpose).
+    """
+
+
+class UnsupportedError(PosetableError, ValueError):
+    """An argument value (often one of 3LC's) that posetable does not support.
+
+    The message names the argument, the value given and what is supported; nothing was
+    written.
+    """
+
+
+class UnsupportedNameError(UnsupportedError, AttributeError):
+    """A 3LC name (``tlc.BoundingBoxListSchema``...) that posetable does not provide.
+
+    Also an ``AttributeError``, so ``hasattr`` and ``getattr(..., default)`` keep working.
+    """
+
+
+class StoreError(PosetableError, OSError):
+    """The store could not be read or written (a file system or Lance failure, named)."""
+
+
+class EvaluationError(PosetableError, ValueError):
+    """Evaluation parameters that cannot be evaluated (``COCOeval.params``: empty or NaN
+    thresholds, ``maxDets`` that are not counts...); the message names the parameter."""
 
 
 class RunError(PosetableError, ValueError):

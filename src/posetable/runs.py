@@ -33,7 +33,8 @@ from posetable._run_columns import (
     write_prediction_columns,
 )
 from posetable._run_index import INDEX_FOLDER, INDEXED_FILES, sorted_lance_copy
-from posetable.errors import NotFoundError, PosetableWarning, RunError
+from posetable._validate import check_row
+from posetable.errors import NotFoundError, PosetableWarning, RunError, StoreError
 from posetable.eval.result import STAT_NAMES
 from posetable.instances import Keypoints2DInstances
 from posetable.store import Store, check_name, resolve_store
@@ -107,6 +108,7 @@ class Run:
         self._pending: dict[int, Keypoints2DInstances] = {}
         self._cache: dict[str, Any] = {}
         self._model_info: dict[str, Any] = {}
+        self._sample_columns: dict[str, np.ndarray] = {}
 
     # -- creating ----------------------------------------------------------------------------
     @classmethod
@@ -117,18 +119,27 @@ class Run:
         name: str,
         model_info: Mapping[str, Any] | None = None,
         store: StoreLike = None,
+        sample_columns: Mapping[str, Any] | None = None,
     ) -> Run:
-        """Start a run of predictions on ``table`` (its exact revision); add, then finish."""
+        """Start a run of predictions on ``table`` (its exact revision); add, then finish.
+
+        ``sample_columns`` are the user's own per-sample values kept beside the metrics
+        (losses, embeddings, ...): ``{name: values}``, one value per table row (NaN where a
+        row has none), or a ``(rows, d)`` array that becomes columns ``name_0 .. name_{d-1}``.
+        The dashboard sorts, filters and plots them like any metric.
+        """
         if not isinstance(table, Table):
             raise RunError(f"a run is made on a posetable Table, got {type(table).__name__}")
         check_name(name, "run")
         resolved = table.store if store is None else resolve_store(store)
+        columns = _sample_columns(sample_columns, len(table), where=f"run {name!r}")
         if (resolved.runs_dir / name / "manifest.json").exists():
             raise RunError(
                 f"a run named {name!r} already exists in {resolved.root}; choose another name"
             )
         run = cls(resolved, name, None, table)
         run._model_info = dict(model_info or {})
+        run._sample_columns = columns
         return run
 
     def add_predictions(self, row_index: int, instances: Keypoints2DInstances) -> None:
@@ -136,15 +147,8 @@ class Run:
         if self._manifest is not None:
             raise RunError(f"run {self._name!r} is finished; predictions cannot be added")
         table = self._require_table()
-        n = len(table)
-        if (
-            isinstance(row_index, bool)
-            or not isinstance(row_index, (int, np.integer))
-            or not 0 <= row_index < n
-        ):
-            raise RunError(
-                f"row {row_index!r} does not exist: table {table.ref} has {n} rows (0..{n - 1})"
-            )
+        where = f"table {table.ref}"
+        row_index = check_row(row_index, len(table), argument="row_index", where=where)
         checked = _check_prediction(table, int(row_index), instances)
         if int(row_index) in self._pending and len(self._pending[int(row_index)]):
             merged = self._pending[int(row_index)].copy()
@@ -158,7 +162,14 @@ class Run:
         if self._manifest is not None:
             return self
         table = self._require_table()
-        return _write_run(self._store, self._name, table, self._pending, self._model_info)
+        return _write_run(
+            self._store,
+            self._name,
+            table,
+            self._pending,
+            self._model_info,
+            self._sample_columns,
+        )
 
     @classmethod
     def from_predictions(
@@ -169,9 +180,15 @@ class Run:
         name: str,
         model_info: Mapping[str, Any] | None = None,
         store: StoreLike = None,
+        sample_columns: Mapping[str, Any] | None = None,
     ) -> Run:
-        """A finished run from predictions per row (a list aligned with rows or a mapping)."""
-        run = cls.create(table, name=name, model_info=model_info, store=store)
+        """A finished run from predictions per row (a list aligned with rows or a mapping).
+
+        ``sample_columns``: per-sample values of the user's own, see :meth:`create`.
+        """
+        run = cls.create(
+            table, name=name, model_info=model_info, store=store, sample_columns=sample_columns
+        )
         items = predictions.items() if isinstance(predictions, Mapping) else enumerate(predictions)
         if not isinstance(predictions, Mapping) and len(predictions) > len(table):
             raise RunError(
@@ -220,7 +237,8 @@ class Run:
     # -- opening -----------------------------------------------------------------------------
     @classmethod
     def open(cls, name: str, *, store: StoreLike = None) -> Run:
-        """Open a finished run by name."""
+        """Open a finished run by name (checked: a name never reaches outside the store)."""
+        check_name(name, "run")
         resolved = resolve_store(store)
         path = resolved.runs_dir / name / "manifest.json"
         if not path.is_file():
@@ -331,6 +349,8 @@ class Run:
 
     def predictions(self, row: int) -> Keypoints2DInstances | None:
         """The predictions of one table row, or None when the run has none for it."""
+        rows = int(self._finished()["table"]["rows"])
+        row = check_row(row, rows, argument="row", where=f"the run's table {self.table_ref}")
         data = self.predictions_arrow()
         if "row_index" not in self._cache:
             rows = data.column("row").to_numpy()
@@ -403,18 +423,17 @@ class Run:
         return evaluate(table, filtered, sigmas=table.schema.sigmas)
 
     def _check_descends(self, table: Table) -> None:
-        """A RunError unless ``table`` is the run's revision or descends from it."""
-        if self.table_name != table.name:
+        """A RunError unless ``table`` is the run's revision or descends from it (also
+        through ``derive``: a table made by ``KeypointHelper.edit_*`` from the run's)."""
+        if self.table_ref == table.ref:
+            return
+        lineage = table.lineage()
+        if self.table_ref not in lineage:
             raise RunError(
-                f"run {self._name!r} was made on {self.table_ref}, not on table {table.ref}"
+                f"run {self._name!r} was made on {self.table_ref}, which is not an ancestor "
+                f"of {table.ref} (its lineage: {', '.join(lineage[:6])}); use a revision that "
+                f"descends from {self.table_ref}"
             )
-        if self.table_revision != table.revision:
-            lineage = {info.revision for info in table.history()}
-            if self.table_revision not in lineage:
-                raise RunError(
-                    f"run {self._name!r} was made on {self.table_ref}, which is not an ancestor "
-                    f"of {table.ref}; use a revision that descends from {self.table_ref}"
-                )
 
     def prediction_columns(self, table: Table | None = None) -> pa.Table:
         """Every predicted instance as one flat row, for evaluation.
@@ -472,6 +491,7 @@ def _write_run(
     table: Table,
     predictions: Mapping[int, Keypoints2DInstances],
     model_info: Mapping[str, Any],
+    sample_columns: Mapping[str, np.ndarray] | None = None,
 ) -> Run:
     from posetable.eval import api
 
@@ -519,16 +539,17 @@ def _write_run(
             "predictions": int(sum(len(it) for it in items)),
         },
     }
-    store.runs_dir.mkdir(parents=True, exist_ok=True)
     final = store.runs_dir / name
-    if final.exists():
+    if (final / "manifest.json").exists():
         raise RunError(f"a run named {name!r} already exists in {store.root}; choose another name")
-    staging = store.runs_dir / f".{name}.{uuid.uuid4().hex}.tmp"
+    final.parent.mkdir(parents=True, exist_ok=True)  # path-like names live in folders
+    staging = final.parent / f".{final.name}.{uuid.uuid4().hex}.tmp"
     staging.mkdir()
+    per_sample = _with_sample_columns(result.per_sample, sample_columns or {})
     try:
         pq.write_table(predictions_table, staging / "predictions.parquet")
         write_prediction_columns(staging, _prediction_columns(inputs, sample_ids))
-        pq.write_table(result.per_sample, staging / "per_sample.parquet")
+        pq.write_table(per_sample, staging / "per_sample.parquet")
         pq.write_table(result.per_instance, staging / "per_instance.parquet")
         np.savez(
             staging / "pr.npz",
@@ -544,7 +565,15 @@ def _write_run(
         (staging / "manifest.json").write_bytes(
             orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
         )
-        os.replace(staging, final)
+        try:
+            os.rename(staging, final)  # atomic; fails when the name was taken meanwhile
+        except OSError as exc:
+            if final.exists():
+                raise RunError(
+                    f"a run named {name!r} was created in {store.root} by another writer while "
+                    "this one was being written; nothing was written under that name"
+                ) from exc
+            raise StoreError(f"could not name the new run {name!r}: {exc}") from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -583,13 +612,16 @@ def list_runs(table: Table | str | None = None, *, store: StoreLike = None) -> l
     if not resolved.runs_dir.is_dir():
         return []
     names = []
-    for manifest in sorted(resolved.runs_dir.glob("*/manifest.json")):
+    for manifest in sorted(resolved.runs_dir.rglob("manifest.json")):
+        relative = manifest.parent.relative_to(resolved.runs_dir)
+        if any(part.startswith(".") for part in relative.parts):
+            continue  # a staging folder, or inside a run's own files
         if wanted is not None:
             record = orjson.loads(manifest.read_bytes())
             if record["table"]["name"] != wanted:
                 continue
-        names.append(manifest.parent.name)
-    return names
+        names.append(relative.as_posix())
+    return sorted(names)
 
 
 def compare_runs(runs: Iterable[Run | str], *, store: StoreLike = None) -> pa.Table:
@@ -627,3 +659,54 @@ def compare_runs(runs: Iterable[Run | str], *, store: StoreLike = None) -> pa.Ta
         columns[metric] = [r.metrics[metric] for r in opened]
     columns["created"] = [r.created for r in opened]
     return pa.table(columns)
+
+
+def _sample_columns(columns: Mapping[str, Any] | None, rows: int, *, where: str) -> dict[str, Any]:
+    """Checked per-sample columns: 1-D float arrays of ``rows`` values (2-D ones split)."""
+    if columns is None:
+        return {}
+    if not isinstance(columns, Mapping):
+        raise RunError(f"{where}: sample_columns must be a dict {{name: values}}, got {columns!r}")
+    out: dict[str, np.ndarray] = {}
+    for name, values in columns.items():
+        if not isinstance(name, str) or not name or name in _RESERVED_SAMPLE_COLUMNS:
+            raise RunError(
+                f"{where}: sample column name {name!r} must be a non-empty string other than "
+                f"{sorted(_RESERVED_SAMPLE_COLUMNS)}"
+            )
+        try:
+            array = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise RunError(f"{where}: sample column {name!r} must hold numbers: {exc}") from exc
+        if array.ndim not in (1, 2) or array.shape[0] != rows:
+            raise RunError(
+                f"{where}: sample column {name!r} needs one value (or one vector) per table row "
+                f"({rows}), got shape {array.shape}"
+            )
+        if np.isinf(array).any():
+            raise RunError(f"{where}: sample column {name!r} holds inf (NaN marks a missing value)")
+        if array.ndim == 1:
+            out[name] = array
+        else:
+            out.update({f"{name}_{j}": array[:, j] for j in range(array.shape[1])})
+    return out
+
+
+# per-sample columns every run has: the user's own may not take these names
+_RESERVED_SAMPLE_COLUMNS = frozenset({"row", "image_id", SAMPLE_ID})
+
+
+def _with_sample_columns(per_sample: pa.Table, columns: Mapping[str, np.ndarray]) -> pa.Table:
+    """The per-sample metrics with the user's columns added, aligned by ``row``."""
+    taken = [name for name in columns if name in per_sample.column_names]
+    if taken:
+        raise RunError(
+            f"sample columns {taken} would replace metrics of the same name; choose other names"
+        )
+    rows = per_sample.column("row").to_numpy()
+    for name, values in columns.items():
+        picked = values[rows]
+        per_sample = per_sample.append_column(
+            name, pa.array(picked, pa.float64(), mask=np.isnan(picked))
+        )
+    return per_sample

@@ -18,7 +18,7 @@ from typing import Any, Final
 import lance
 import orjson
 
-from posetable.errors import NotFoundError, RevisionError
+from posetable.errors import NotFoundError, RevisionError, TableExistsError
 
 DEFAULT_STORE_DIR = "posetable-data"
 STORE_ENV = "POSETABLE_HOME"
@@ -29,6 +29,10 @@ METADATA_KEY = "posetable"
 # version it was created with.
 STORAGE_VERSION: Final = "2.0"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+#: Characters a part of a table name may not hold: path separators, characters file systems
+#: refuse, and ``@`` (it separates the revision in ``name@3``).
+_FORBIDDEN = frozenset('/\\:*?"<>|@')
+_MAX_PART_BYTES = 200
 
 
 @dataclass(frozen=True)
@@ -77,19 +81,54 @@ class Store:
         return self.root / "runs"
 
     def table_uri(self, name: str) -> Path:
-        """The Lance dataset path of a table name (the name is checked)."""
-        check_name(name, "table")
-        return self.tables_dir / f"{name}.lance"
+        """The Lance dataset path of a table name (the name is checked).
 
-    def table_names(self) -> list[str]:
-        """Names of the tables that have at least one committed revision, sorted."""
-        if not self.tables_dir.is_dir():
+        A path-like name ``project/dataset/table`` lives in nested folders:
+        ``tables/project/dataset/table.lance``.
+        """
+        check_name(name, "table")
+        *folders, last = name.split("/")
+        return self.tables_dir.joinpath(*folders, f"{last}.lance")
+
+    def table_names(self, prefix: str | None = None) -> list[str]:
+        """Names of the tables that have at least one committed revision, sorted.
+
+        Path-like names (``project/dataset/table``) are listed with their ``/``; ``prefix``
+        (``"project/dataset"``) keeps the names inside that folder only.
+
+        Example:
+            >>> import posetable as pt, tempfile
+            >>> store = pt.Store(tempfile.mkdtemp())
+            >>> schema = pt.Keypoints2DSchema(1)
+            >>> for name in ("flat", "My Project/COCO/initial"):
+            ...     _ = pt.Table.from_rows([], name=name, schema=schema, store=store)
+            >>> store.table_names(), store.table_names("My Project/COCO")
+            (['My Project/COCO/initial', 'flat'], ['My Project/COCO/initial'])
+        """
+        start = self.tables_dir
+        if prefix:
+            check_name(prefix, "table")
+            start = start.joinpath(*prefix.split("/"))
+        if not start.is_dir():
             return []
-        names = []
-        for path in self.tables_dir.glob("*.lance"):
-            versions = path / "_versions"
-            if versions.is_dir() and any(versions.iterdir()):
-                names.append(path.name[: -len(".lance")])
+        names: list[str] = []
+        pending = [start]
+        while pending:
+            folder = pending.pop()
+            try:
+                entries = list(folder.iterdir())
+            except OSError:  # pragma: no cover - a folder removed while listing
+                continue
+            for path in entries:
+                if path.name.startswith(".") or not path.is_dir():
+                    continue  # staging folders, lock files
+                if path.name.endswith(".lance"):
+                    versions = path / "_versions"
+                    if versions.is_dir() and any(versions.iterdir()):
+                        relative = path.relative_to(self.tables_dir).as_posix()
+                        names.append(relative[: -len(".lance")])
+                else:
+                    pending.append(path)
         return sorted(names)
 
     def dataset(self, name: str, revision: int | None = None) -> lance.LanceDataset:
@@ -122,13 +161,119 @@ def _ranges(values: list[int]) -> str:
 
 
 def check_name(name: str, what: str) -> str:
-    """Check a table or run name: letters, digits, ``_ . -``, not starting with a dot."""
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise RevisionError(
-            f"{what} name must be letters, digits, '_', '.' or '-' (not starting with '.' or '-'), "
-            f"got {name!r}"
-        )
+    """Check a table or run name.
+
+    A table or run name is one or more parts joined by ``/`` (``"coco"``,
+    ``"My Project/COCO/initial"``, a run ``"project/run/val-epoch-3"``):
+    each part is non-empty, holds no ``/ \\ : * ? " < > | @`` or control characters, does
+    not start with ``.`` or end with ``.lance``, and has no space at either end.
+
+    Example:
+        >>> check_name("3LC Tutorials - COCO128/COCO128/initial-keypoints", "table")
+        '3LC Tutorials - COCO128/COCO128/initial-keypoints'
+        >>> check_name("a/../b", "table")
+        Traceback (most recent call last):
+        ...
+        posetable.errors.RevisionError: table name part '..' of 'a/../b' may not start with '.'...
+    """
+    if what not in ("table", "run"):
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise RevisionError(
+                f"{what} name must be letters, digits, '_', '.' or '-' (not starting with '.' "
+                f"or '-'), got {name!r}"
+            )
+        return name
+    if not isinstance(name, str) or not name:
+        raise RevisionError(f"a {what} name must be a non-empty string, got {name!r}")
+    for part in name.split("/"):
+        _check_part(part, name, what)
     return name
+
+
+def _check_part(part: str, name: str, what: str = "table") -> None:
+    where = f"{what} name part {part!r} of {name!r}"
+    example = "project/dataset/table" if what == "table" else "project/run"
+    rule = (
+        f"(a {what} name is parts joined by '/', e.g. '{example}'; each part is "
+        'letters, digits, spaces and punctuation other than / \\ : * ? " < > | @)'
+    )
+    if not part:
+        raise RevisionError(f"{what} name {name!r} has an empty part {rule}")
+    bad = sorted({c for c in part if c in _FORBIDDEN or not c.isprintable()})
+    if bad:
+        raise RevisionError(f"{where} may not hold {''.join(bad)!r} {rule}")
+    if part.startswith("."):
+        raise RevisionError(f"{where} may not start with '.' {rule}")
+    if part != part.strip():
+        raise RevisionError(f"{where} may not start or end with a space {rule}")
+    if part.endswith(".lance"):
+        raise RevisionError(f"{where} may not end with '.lance' (the store's own suffix)")
+    if len(part.encode("utf-8")) > _MAX_PART_BYTES:
+        raise RevisionError(f"{where} is longer than {_MAX_PART_BYTES} bytes")
+
+
+IF_EXISTS_CHOICES: Final = ("error", "new_revision")
+
+
+def check_if_exists(
+    store: Store, name: str, if_exists: str, importing: str, *, what: str = "if_exists"
+) -> int | None:
+    """Decide what writing a new table under ``name`` does; returns the parent revision.
+
+    ``if_exists="error"`` (posetable's default) raises :class:`~posetable.errors.
+    TableExistsError` when ``name`` already holds a table, naming that table and
+    ``importing`` (what was being written), so another dataset never silently becomes a
+    revision of it. ``"new_revision"`` makes the write the next revision on purpose (the
+    latest becomes its parent). Returns None when the name is free.
+
+    Example:
+        >>> import posetable as pt, tempfile
+        >>> store = pt.Store(tempfile.mkdtemp())
+        >>> _ = pt.Table.from_rows([], name="initial", schema=pt.Keypoints2DSchema(20), store=store)
+        >>> check_if_exists(store, "initial", "new_revision", "rows")
+        1
+        >>> check_if_exists(store, "initial", "error", "a K=17 import")
+        Traceback (most recent call last):
+        ...
+        posetable.errors.TableExistsError: table 'initial' already exists in ...
+    """
+    if if_exists not in IF_EXISTS_CHOICES:
+        raise RevisionError(f"{what} must be one of {list(IF_EXISTS_CHOICES)}, got {if_exists!r}")
+    check_name(name, "table")
+    if name not in store.table_names():
+        return None
+    latest = int(lance.dataset(str(store.table_uri(name))).version)
+    if if_exists == "new_revision":
+        return latest
+    raise TableExistsError(
+        f"table {name!r} already exists in {store.root} ({describe_table(store, name)}); "
+        f"{importing} was not written, so it does not become revision {latest + 1} of that "
+        f"table. Choose another name, or pass {what}='new_revision' to add it as the next "
+        "revision on purpose"
+    )
+
+
+def describe_table(store: Store, name: str) -> str:
+    """``"latest revision 3, K=17, 4 rows"`` for an existing table (for messages)."""
+    dataset = lance.dataset(str(store.table_uri(name)))
+    try:
+        k: Any = read_table_metadata(dataset)["schema"].get("num_keypoints", "?")
+    except (RevisionError, KeyError, TypeError, ValueError, AttributeError):
+        k = "?"
+    return f"latest revision {dataset.version}, K={k}, {dataset.count_rows()} rows"
+
+
+def describe_write(operation: str, arguments: Mapping[str, Any] | None, schema: Any) -> str:
+    """A few words naming what a write holds (for :func:`check_if_exists`'s message)."""
+    args = dict(arguments or {})
+    k = getattr(schema, "num_keypoints", "?")
+    if args.get("annotation_file"):
+        return f"the import of {args['annotation_file']} (K={k})"
+    if args.get("data_yaml"):
+        return f"the import of {args['data_yaml']} split {args.get('split')!r} (K={k})"
+    if args.get("source"):
+        return f"the table derived from {args['source']} (K={k})"
+    return f"the new rows (K={k}, {operation!r})"
 
 
 def resolve_store(store: Store | str | os.PathLike[str] | None = None) -> Store:
@@ -151,11 +296,23 @@ def parse_table_ref(ref: str) -> tuple[str, int | None]:
 
 
 def encode_operation(
-    operation: str, arguments: dict[str, Any], parent: int | None
+    operation: str,
+    arguments: dict[str, Any],
+    parent: int | None,
+    touched: dict[str, Any] | None = None,
 ) -> dict[str, str]:
-    """Transaction properties recording one revision's operation."""
-    record = {"operation": operation, "arguments": arguments, "parent": parent}
+    """Transaction properties recording one revision's operation (and what it touched)."""
+    record: dict[str, Any] = {"operation": operation, "arguments": arguments, "parent": parent}
+    if touched is not None:
+        record["touched"] = touched
     return {METADATA_KEY: orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY).decode()}
+
+
+def read_operation_record(dataset: lance.LanceDataset, version: int) -> dict[str, Any]:
+    """The raw operation record of one version (empty for versions written by others)."""
+    transaction = dataset.read_transaction(version)
+    props = (transaction.transaction_properties or {}) if transaction is not None else {}
+    return dict(orjson.loads(props[METADATA_KEY])) if METADATA_KEY in props else {}
 
 
 def read_revision_info(
@@ -169,9 +326,7 @@ def read_revision_info(
     ``timestamps`` (version -> commit time) saves listing the versions again when many
     revisions are read.
     """
-    transaction = dataset.read_transaction(version)
-    props = (transaction.transaction_properties or {}) if transaction is not None else {}
-    record = orjson.loads(props[METADATA_KEY]) if METADATA_KEY in props else {}
+    record = read_operation_record(dataset, version)
     if timestamps is None:
         timestamps = {int(v["version"]): v.get("timestamp") for v in dataset.versions()}
     stamp = timestamps.get(version)

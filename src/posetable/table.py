@@ -12,7 +12,8 @@ rows to new fragments, so row position ``i`` is the ``i``-th smallest ``sample_i
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,17 @@ from lance import LanceOperation
 from lance.dataset import LanceDataset, Transaction
 
 from posetable._arrow import KEYPOINTS_COLUMN, instances_from_arrow
+from posetable._commit import (
+    ALL,
+    SCHEMA,
+    Touch,
+    commit_on,
+    create_dataset,
+    latest_version,
+    rows_touch,
+    write_new_version,
+)
+from posetable._lance_local import PerThreadDataset
 from posetable._rows import (
     BASE_COLUMNS,
     RESERVED,
@@ -43,6 +55,7 @@ from posetable.errors import (
     RowError,
     RowIndexError,
     SchemaError,
+    StoreError,
 )
 from posetable.schema import Keypoints2DSchema
 from posetable.store import (
@@ -50,9 +63,12 @@ from posetable.store import (
     STORAGE_VERSION,
     RevisionInfo,
     Store,
+    check_if_exists,
     check_name,
+    describe_write,
     encode_operation,
     parse_table_ref,
+    read_operation_record,
     read_revision_info,
     read_table_metadata,
     resolve_store,
@@ -121,7 +137,10 @@ class Table:
     def __init__(self, store: Store, name: str, dataset: LanceDataset) -> None:
         self._store = store
         self._name = name
-        self._ds = dataset
+        self._handles = PerThreadDataset.of(dataset)  # Lance handles are per thread
+        self._version = self._handles.version
+        self._local = threading.local()
+        self._uri = Path(dataset.uri)
         meta = read_table_metadata(dataset)
         self._schema = Keypoints2DSchema.from_dict(meta["schema"])
         self._metadata: dict[str, Any] = dict(meta.get("metadata") or {})
@@ -130,7 +149,11 @@ class Table:
         self._ordered: bool | None = None
         self._len: int | None = None
         self._columns = [n for n in dataset.schema.names if n != SAMPLE_ID]
-        self._fragments: tuple[list[Any], np.ndarray] | None = None
+
+    @property
+    def _ds(self) -> LanceDataset:
+        """This revision's Lance dataset for the calling thread (see ``_lance_local``)."""
+        return self._handles.get()
 
     # -- opening and creating ------------------------------------------------------------
     @classmethod
@@ -162,7 +185,7 @@ class Table:
         schema: Keypoints2DSchema,
         store: StoreLike = None,
         metadata: Mapping[str, Any] | None = None,
-        if_exists: str = "new_revision",
+        if_exists: str = "error",
         operation: str = "create",
         arguments: Mapping[str, Any] | None = None,
     ) -> Table:
@@ -178,8 +201,10 @@ class Table:
             schema: the keypoints schema.
             store: the store (default ``$POSETABLE_HOME`` or ``./posetable-data``).
             metadata: extra JSON metadata kept with the revision (formats use it).
-            if_exists: ``"new_revision"`` (default: the rows become the next revision of
-                that name, its parent the latest) or ``"error"``.
+            if_exists: what to do when ``name`` already holds a table: ``"error"``
+                (default: raise :class:`~posetable.errors.TableExistsError` naming it and
+                this write; nothing is written) or ``"new_revision"`` (the rows become the
+                next revision of that name, its parent the latest).
             operation: the operation name recorded in the lineage.
             arguments: the operation's arguments recorded in the lineage.
 
@@ -214,7 +239,7 @@ class Table:
         schema: Keypoints2DSchema,
         store: StoreLike = None,
         metadata: Mapping[str, Any] | None = None,
-        if_exists: str = "new_revision",
+        if_exists: str = "error",
         operation: str = "create",
         arguments: Mapping[str, Any] | None = None,
     ) -> Table:
@@ -266,42 +291,48 @@ class Table:
         operation: str,
         arguments: Mapping[str, Any] | None,
     ) -> Table:
-        if if_exists not in ("new_revision", "error"):
-            raise RevisionError(f"if_exists must be 'new_revision' or 'error', got {if_exists!r}")
         resolved = resolve_store(store)
-        check_name(name, "table")
+        parent = check_if_exists(
+            resolved, name, if_exists, describe_write(operation, arguments, layout.schema)
+        )
         uri = resolved.table_uri(name)
-        exists = name in resolved.table_names()
-        parent = lance.dataset(str(uri)).version if exists else None
-        if exists and if_exists == "error":
-            raise RevisionError(
-                f"table {name!r} already exists in {resolved.root} (latest revision {parent}); "
-                "choose another name or pass if_exists='new_revision'"
-            )
-        properties = encode_operation(operation, dict(arguments or {}), parent)
+        touched = ALL.to_json()
+        properties = encode_operation(operation, dict(arguments or {}), parent, touched)
         meta = _metadata_json(layout.schema, metadata)
         arrow_schema, stream = peek_batches(batches, layout)
         arrow_schema = arrow_schema.with_metadata({METADATA_KEY: meta})
         guarded = _Guarded(stream)
         reader = pa.RecordBatchReader.from_batches(arrow_schema, iter(guarded))
-        uri.parent.mkdir(parents=True, exist_ok=True)
-        if not exists and uri.exists():
-            _remove_uncommitted(uri)
         try:
-            dataset = lance.write_dataset(
-                reader,
-                str(uri),
-                schema=arrow_schema,
-                mode="overwrite" if exists else "create",
-                data_storage_version=STORAGE_VERSION,
-                transaction_properties=properties,
-            )
-        except Exception:
-            if not exists:
-                _remove_uncommitted(uri)
+            if parent is None:
+                dataset = create_dataset(
+                    resolved,
+                    name,
+                    lambda staged: _write_lance(reader, staged, arrow_schema, properties),
+                )
+            else:
+                written = write_new_version(
+                    uri,
+                    reader,
+                    base=parent,
+                    what=f"table {name!r}",
+                    schema=arrow_schema,
+                    data_storage_version=STORAGE_VERSION,
+                    transaction_properties=properties,
+                )
+                if written is None:
+                    raise ConflictError(
+                        f"table {name!r} got revision {latest_version(uri)} from another writer "
+                        f"while this import was writing the revision after {parent}; nothing "
+                        "was written"
+                    )
+                dataset = written
+        except PosetableError:
+            raise
+        except Exception as exc:
             if guarded.error is not None:
                 raise guarded.error from None
-            raise
+            raise StoreError(f"writing table {name!r} in {resolved.root} failed: {exc}") from exc
         return cls(resolved, name, dataset)
 
     # -- formats (implemented in posetable.formats) --------------------------------------
@@ -372,7 +403,7 @@ class Table:
     @property
     def revision(self) -> int:
         """This revision's number (the Lance version)."""
-        return int(self._ds.version)
+        return self._version
 
     @property
     def info(self) -> RevisionInfo:
@@ -422,7 +453,7 @@ class Table:
 
     def is_latest(self) -> bool:
         """Whether no revision was committed after this one."""
-        return int(lance.dataset(self._ds.uri).version) == self.revision
+        return latest_version(self._uri) == self.revision
 
     def __repr__(self) -> str:
         return f"Table({self.ref!r}, rows={len(self)}, K={self._schema.num_keypoints})"
@@ -509,13 +540,14 @@ class Table:
         A fragment's own ``take`` skips the dataset-level planning: one random row costs
         about three quarters of ``LanceDataset.take`` (measured with pylance 14.0.2).
         """
-        if self._fragments is None:
+        cached = getattr(self._local, "fragments", None)
+        if cached is None:
             fragments = self._ds.get_fragments()
             counts = np.array([f.count_rows() for f in fragments], dtype=np.int64)
             starts = np.zeros(len(fragments) + 1, dtype=np.int64)
             np.cumsum(counts, out=starts[1:])
-            self._fragments = (fragments, starts)
-        fragments, starts = self._fragments
+            cached = self._local.fragments = (fragments, starts)
+        fragments, starts = cached
         which = np.searchsorted(starts, offsets, side="right") - 1
         parts = []
         for f in np.unique(which).tolist():
@@ -639,7 +671,7 @@ class Table:
             >>> [(h.revision, h.operation, h.parent) for h in e.history()]
             [(2, 'edit_rows', 1), (1, 'create', None)]
         """
-        latest = lance.dataset(self._ds.uri)
+        latest = lance.dataset(str(self._uri))
         stamps = {int(v["version"]): v.get("timestamp") for v in latest.versions()}
         seen: set[int] = set()
         out = []
@@ -653,67 +685,124 @@ class Table:
 
     def revisions(self) -> list[RevisionInfo]:
         """Every revision of this table name, oldest first."""
-        latest = lance.dataset(self._ds.uri)
+        latest = lance.dataset(str(self._uri))
         stamps = {int(v["version"]): v.get("timestamp") for v in latest.versions()}
         return [read_revision_info(latest, v, timestamps=stamps) for v in sorted(stamps)]
 
     # -- editing ---------------------------------------------------------------------------
-    def _check_base(self, branch: bool) -> None:
-        """Raise the conflict of editing a revision that is not the latest (unless branching)."""
-        if not isinstance(branch, bool):
-            raise RevisionError(f"branch must be True or False, got {branch!r}")
-        latest = int(lance.dataset(self._ds.uri).version)
-        if latest != self.revision and not branch:
+    def _at(self, version: int) -> Table:
+        """Another revision of this table (the latest one an edit is rebuilt on)."""
+        if version == self.revision:
+            return self
+        return Table(self._store, self._name, lance.dataset(str(self._uri), version=version))
+
+    def _refuse_unless_rebuildable(self, touch: Touch, since: int, latest: int) -> None:
+        """Raise ConflictError unless every revision after ``since`` up to ``latest`` touched
+        nothing that an edit touching ``touch`` changes (DESIGN §1b)."""
+        dataset = lance.dataset(str(self._uri), version=latest)
+        for version in range(since + 1, latest + 1):
+            record = read_operation_record(dataset, version)
+            theirs = Touch.from_json(record.get("touched"))
+            if touch.compatible(theirs):
+                continue
+            what = {"rows": "rows", "schema": "the schema"}.get(theirs.kind, "the table")
+            if theirs.kind == "rows" and touch.kind == "rows":
+                both = sorted(touch.sample_ids & theirs.sample_ids)[:5]
+                what = f"the same rows (sample ids {both})"
             raise ConflictError(
-                f"table {self._name!r}: revision {self.revision} is not the latest "
-                f"({latest}); edits start from the latest revision. Open "
-                f"Table.open({self._name!r}) to edit the latest, or pass branch=True to make a "
-                f"new revision from revision {self.revision}"
+                f"table {self._name!r}: this edit is based on revision {since}, but revision "
+                f"{version} ({record.get('operation', 'unknown')}) changed {what} since "
+                f"(latest is {latest}); nothing was written. Open Table.open({self._name!r}) "
+                f"and redo the edit on revision {latest}, or keep revision {self.revision} "
+                f"apart with table.derive(new_name)"
             )
 
-    def _base(self) -> tuple[LanceDataset, int]:
-        """The dataset to edit and the parent revision: this one, or a branch of it.
+    def check_editable(self, rows: Iterable[int] | None = None, *, schema: bool = False) -> None:
+        """Raise :class:`~posetable.errors.ConflictError` now if an edit based on this
+        revision could not be committed: of ``rows``, of the schema (``schema=True``), or,
+        with neither, of the whole table. Clients call it before validating an edit, so a
+        stale edit hears about the conflict first.
 
-        Called only after every check passed, so a failed edit writes nothing.
+        Example:
+            >>> import posetable as pt, tempfile
+            >>> t = pt.Table.from_rows([{"image": f"{i}.jpg", "width": 8, "height": 8}
+            ...     for i in range(2)], name="k", schema=pt.Keypoints2DSchema(1),
+            ...     store=tempfile.mkdtemp())
+            >>> _ = t.with_rows({0: {"width": 4}})
+            >>> t.check_editable(rows=[1])  # row 1 did not change since: fine
+            >>> t.check_editable(rows=[0])
+            Traceback (most recent call last):
+            ...
+            posetable.errors.ConflictError: table 'k': this edit is based on revision 1, ...
         """
-        latest = lance.dataset(self._ds.uri)
-        if latest.version == self.revision:
-            return self._ds, self.revision
-        restored = LanceDataset.commit(
-            self._ds.uri,
-            Transaction(
-                latest.version,
-                LanceOperation.Restore(self.revision),
-                transaction_properties=encode_operation(
-                    "branch", {"from": self.revision}, self.revision
-                ),
-            ),
-            read_version=latest.version,
-        )
-        return restored, int(restored.version)
+        latest = latest_version(self._uri)
+        if latest == self.revision:
+            return
+        touch = ALL
+        if rows is not None:
+            try:
+                touch = rows_touch(self.sample_ids()[self._positions_of(list(rows))])
+            except RowError:
+                self._refuse_if_stale()
+                raise
+        elif schema:
+            touch = SCHEMA
+        self._refuse_unless_rebuildable(touch, self.revision, latest)
 
-    def _commit(
+    def _refuse_if_stale(self) -> None:
+        """ConflictError when this revision is not the latest (for edits that cannot say what
+        they touch, e.g. rows out of range here: the latest revision decides)."""
+        latest = latest_version(self._uri)
+        if latest != self.revision:
+            raise ConflictError(
+                f"table {self._name!r}: revision {self.revision} is not the latest ({latest}) and "
+                f"this edit cannot be applied to it; nothing was written. Open "
+                f"Table.open({self._name!r}) and redo the edit on revision {latest}"
+            )
+
+    def _edit(
         self,
-        txn: Transaction,
-        base: LanceDataset,
+        build: Callable[[Table], Transaction],
+        *,
         operation: str,
         arguments: Mapping[str, Any],
-        parent: int,
+        touch: Touch,
     ) -> Table:
-        txn.transaction_properties = encode_operation(operation, dict(arguments), parent)
-        latest = lance.dataset(self._ds.uri)
-        if latest.version != base.version:
-            raise ConflictError(
-                f"table {self._name!r} changed while editing: revision {latest.version} appeared "
-                f"after {base.version}; nothing was written, retry from the latest"
+        """Commit ``build(base)`` as the revision after ``base``, atomically.
+
+        ``base`` is this revision; when another writer committed after it, the edit is
+        rebuilt on the new latest if that writer touched nothing this edit touches, and
+        refused with :class:`~posetable.errors.ConflictError` otherwise. The recorded parent
+        is always the revision the edit was applied to.
+        """
+        base: Table = self
+        latest = latest_version(self._uri)
+        if latest != self.revision:
+            self._refuse_unless_rebuildable(touch, self.revision, latest)
+            base = self._at(latest)
+        for _ in range(_MAX_REBUILDS):
+            txn = build(base)
+            txn.transaction_properties = encode_operation(
+                operation, dict(arguments), base.revision, touch.to_json()
             )
-        dataset = LanceDataset.commit(self._ds.uri, txn, read_version=base.version)
-        return Table(self._store, self._name, dataset)
+            dataset = commit_on(self._uri, txn, base=base.revision, what=f"table {self._name!r}")
+            if dataset is not None:
+                return Table(self._store, self._name, dataset)
+            latest = latest_version(self._uri)
+            self._refuse_unless_rebuildable(touch, base.revision, latest)
+            base = self._at(latest)
+        raise ConflictError(
+            f"table {self._name!r} kept changing under this edit ({_MAX_REBUILDS} tries); "
+            "nothing was written, retry later"
+        )
 
     def restore(self) -> Table:
-        """Make this revision's content the latest again, as a new revision (undo).
+        """Make this revision's content the latest again, as a new revision.
 
-        The new revision's parent is this one.
+        The new revision's parent is the latest it was applied to; its arguments name the
+        revision restored. It refuses (``ConflictError``) when another writer commits while
+        it runs, so no newer work is dropped unseen. To undo one revision's change and keep
+        everything after it, use :meth:`revert`.
 
         Example:
             >>> import posetable as pt, tempfile
@@ -721,26 +810,144 @@ class Table:
             ...     name="r", schema=pt.Keypoints2DSchema(1), store=tempfile.mkdtemp())
             >>> e = t.with_rows({0: {"image": "b.jpg"}})
             >>> back = t.restore()
-            >>> back.revision, back.parent, back[0]["image"]
-            (3, 1, 'a.jpg')
+            >>> back.revision, back.parent, back[0]["image"], back.info.arguments
+            (3, 2, 'a.jpg', {'revision': 1})
         """
-        latest = lance.dataset(self._ds.uri)
-        txn = Transaction(latest.version, LanceOperation.Restore(self.revision))
-        return self._commit(txn, latest, "restore", {"revision": self.revision}, self.revision)
+        latest = latest_version(self._uri)
+        txn = Transaction(latest, LanceOperation.Restore(self.revision))
+        txn.transaction_properties = encode_operation(
+            "restore", {"revision": self.revision}, latest, ALL.to_json()
+        )
+        dataset = commit_on(self._uri, txn, base=latest, what=f"table {self._name!r}")
+        if dataset is None:
+            raise ConflictError(
+                f"table {self._name!r} changed while restoring revision {self.revision} over "
+                f"revision {latest}; nothing was written"
+            )
+        return Table(self._store, self._name, dataset)
+
+    def revert(self) -> Table:
+        """Undo this revision's change on the latest revision, keeping every later change.
+
+        A row edit puts those rows back as they were in its parent; a schema edit puts the
+        parent's schema back; anything else (deleted rows, a new column, an import) can be
+        reverted only while it is the latest. When a later revision changed what this one
+        changed, it raises :class:`~posetable.errors.ConflictError` and writes nothing.
+
+        Example:
+            >>> import posetable as pt, tempfile
+            >>> t = pt.Table.from_rows([{"image": f"{i}.jpg", "width": 8, "height": 8}
+            ...     for i in range(2)], name="v", schema=pt.Keypoints2DSchema(1),
+            ...     store=tempfile.mkdtemp())
+            >>> a = t.with_rows({0: {"width": 1}})
+            >>> b = a.with_rows({1: {"width": 2}})
+            >>> undone = a.revert()
+            >>> [r["width"] for r in undone], undone.parent, undone.operation
+            ([8, 2], 3, 'revert')
+        """
+        if self.parent is None:
+            raise RevisionError(
+                f"revision {self.revision} of {self._name!r} is its first; there is nothing "
+                "to revert"
+            )
+        touch = Touch.from_json(read_operation_record(self._ds, self.revision).get("touched"))
+        parent = self._at(self.parent)
+        arguments = {"revision": self.revision}
+        if touch.kind == "rows":
+            ids = np.array(sorted(touch.sample_ids), dtype=np.int64)
+
+            def rows_back(base: Table) -> Transaction:
+                return base._merge_rows_txn(base._positions_of_ids(ids), parent, ids)
+
+            return self._edit(rows_back, operation="revert", arguments=arguments, touch=touch)
+        if touch.kind == "schema":
+
+            def schema_back(base: Table) -> Transaction:
+                return base._schema_txn(parent.schema, parent._metadata)
+
+            return self._edit(schema_back, operation="revert", arguments=arguments, touch=touch)
+        latest = latest_version(self._uri)
+        if latest != self.revision:
+            raise ConflictError(
+                f"table {self._name!r}: revision {self.revision} ({self.operation}) can be "
+                f"reverted only while it is the latest, and revision {latest} came after it; "
+                "nothing was written"
+            )
+        return parent._restore_on(self.revision, arguments)
+
+    def _restore_on(self, base: int, arguments: Mapping[str, Any]) -> Table:
+        txn = Transaction(base, LanceOperation.Restore(self.revision))
+        txn.transaction_properties = encode_operation(
+            "revert", dict(arguments), base, ALL.to_json()
+        )
+        dataset = commit_on(self._uri, txn, base=base, what=f"table {self._name!r}")
+        if dataset is None:
+            raise ConflictError(
+                f"table {self._name!r} changed while reverting revision {base}; nothing was written"
+            )
+        return Table(self._store, self._name, dataset)
+
+    def _positions_of_ids(self, ids: np.ndarray) -> np.ndarray:
+        """Row positions of sample ids (every id must be in this revision)."""
+        mine = self.sample_ids()
+        where = np.searchsorted(mine, ids)
+        found = (where < len(mine)) & (mine[np.minimum(where, len(mine) - 1)] == ids)
+        if not found.all():
+            raise ConflictError(
+                f"table {self._name!r}: rows with sample ids {ids[~found][:5].tolist()} are no "
+                f"longer in revision {self.revision}; nothing was written"
+            )
+        return where.astype(np.int64)
+
+    def _merge_rows_txn(
+        self, positions: np.ndarray, source: Table, source_ids: np.ndarray
+    ) -> Transaction:
+        """Replace the rows at ``positions`` of this revision by ``source``'s rows of ids."""
+        rows = source.rows(source._positions_of_ids(source_ids))
+        return self._rows_txn(positions, rows)
+
+    def _rows_txn(self, positions: np.ndarray, rows: list[dict[str, Any]]) -> Transaction:
+        """The merge of full row dicts at ``positions`` of this revision (validated here)."""
+        layout = RowLayout.from_arrow_schema(self._schema, self._ds.schema)
+        ids = self.sample_ids()[positions]
+        order = np.argsort(positions)
+        batch = build_batch(
+            [rows[i] for i in order], layout, ids[order], 0, row_numbers=positions[order]
+        )
+        txn, _ = (
+            self._ds.merge_insert(SAMPLE_ID)
+            .when_matched_update_all()
+            .execute_uncommitted(pa.Table.from_batches([batch]))
+        )
+        return txn
+
+    def _schema_txn(self, schema: Keypoints2DSchema, metadata: Mapping[str, Any]) -> Transaction:
+        if schema.num_keypoints != self._schema.num_keypoints:
+            raise SchemaError(
+                f"a new schema must keep K={self._schema.num_keypoints} keypoints, got "
+                f"{schema.num_keypoints}"
+            )
+        meta = _metadata_json(schema, metadata).decode()
+        return Transaction(
+            self.revision,
+            LanceOperation.UpdateConfig(
+                schema_metadata_updates=LanceOperation.UpdateMap({METADATA_KEY: meta})
+            ),
+        )
 
     def with_rows(
         self,
         rows: Mapping[int, Mapping[str, Any]],
         *,
-        branch: bool = False,
         operation: str = "edit_rows",
         arguments: Mapping[str, Any] | None = None,
     ) -> Table:
         """A new revision with some rows replaced (only those rows are written).
 
         ``rows`` maps a row position to a row dict; keys left out of a row keep their value.
-        Editing a revision that is not the latest raises
-        :class:`~posetable.errors.ConflictError` unless ``branch=True``.
+        The edit commits on top of this revision; if another writer committed since, it is
+        applied to the new latest when that writer changed other rows only, and raises
+        :class:`~posetable.errors.ConflictError` otherwise (DESIGN §1b).
 
         Example:
             >>> import posetable as pt, tempfile
@@ -753,36 +960,32 @@ class Table:
             >>> [len(r["keypoints"]) for r in e], [len(r["keypoints"]) for r in t]
             ([0, 1, 0], [0, 0, 0])
         """
-        self._check_base(branch)
         if not isinstance(rows, Mapping):
             raise RowError(f"with_rows needs a dict {{row: row dict}}, got {type(rows).__name__}")
         if not rows:
             raise RowError("with_rows needs at least one row to change, got none")
-        positions = self._positions_of(list(rows))
+        try:
+            positions = self._positions_of(list(rows))
+        except RowError:
+            self._refuse_if_stale()
+            raise
         if len(set(positions.tolist())) != len(positions):
             raise RowError(f"with_rows names a row twice: {sorted(rows)}")
-        current = self.rows(positions)
-        merged = []
-        for pos, old, new in zip(positions.tolist(), current, rows.values(), strict=True):
+        for pos, new in zip(positions.tolist(), rows.values(), strict=True):
             if not isinstance(new, Mapping):
                 raise RowError(f"row {pos}: a row must be a dict, got {type(new).__name__}")
-            merged.append({**old, **dict(new)})
-        layout = RowLayout.from_arrow_schema(self._schema, self._ds.schema)
-        ids = self.sample_ids()[positions]
-        order = np.argsort(positions)
-        batch = build_batch(
-            [merged[i] for i in order], layout, ids[order], 0, row_numbers=positions[order]
-        )
-        base, parent = self._base()
-        txn, _ = (
-            base.merge_insert(SAMPLE_ID)
-            .when_matched_update_all()
-            .execute_uncommitted(pa.Table.from_batches([batch]))
-        )
-        args = {"rows": sorted(positions.tolist()), **dict(arguments or {})}
-        return self._commit(txn, base, operation, args, parent)
+        changes = [dict(new) for new in rows.values()]
+        touch = rows_touch(self.sample_ids()[positions])
 
-    def delete_rows(self, indices: Iterable[int], *, branch: bool = False) -> Table:
+        def build(base: Table) -> Transaction:
+            current = base.rows(positions)
+            merged = [{**old, **new} for old, new in zip(current, changes, strict=True)]
+            return base._rows_txn(positions, merged)
+
+        args = {"rows": sorted(positions.tolist()), **dict(arguments or {})}
+        return self._edit(build, operation=operation, arguments=args, touch=touch)
+
+    def delete_rows(self, indices: Iterable[int]) -> Table:
         """A new revision without the given rows (later rows move up).
 
         Example:
@@ -793,26 +996,23 @@ class Table:
             >>> [r["image"] for r in t.delete_rows([0])]
             ['1.jpg', '2.jpg']
         """
-        self._check_base(branch)
         positions = np.unique(self._positions_of(list(indices)))
         if not len(positions):
             raise RowError("delete_rows needs at least one row index, got none")
         ids = self.sample_ids()[positions]
-        base, parent = self._base()
-        txn, _ = (
-            base.merge_insert(SAMPLE_ID)
-            .when_matched_delete()
-            .execute_uncommitted(pa.table({SAMPLE_ID: pa.array(ids, pa.int64())}))
-        )
-        return self._commit(txn, base, "delete_rows", {"rows": positions.tolist()}, parent)
 
-    def add_column(
-        self,
-        name: str,
-        values: Sequence[Any] | np.ndarray | pa.Array,
-        *,
-        branch: bool = False,
-    ) -> Table:
+        def build(base: Table) -> Transaction:
+            txn, _ = (
+                base._ds.merge_insert(SAMPLE_ID)
+                .when_matched_delete()
+                .execute_uncommitted(pa.table({SAMPLE_ID: pa.array(ids, pa.int64())}))
+            )
+            return txn
+
+        arguments = {"rows": positions.tolist()}
+        return self._edit(build, operation="delete_rows", arguments=arguments, touch=ALL)
+
+    def add_column(self, name: str, values: Sequence[Any] | np.ndarray | pa.Array) -> Table:
         """A new revision with one more column (one value per row, in row order).
 
         Only the new column is written; the existing data files are kept.
@@ -825,7 +1025,6 @@ class Table:
             >>> t.add_column("split", ["train", "val"])[1]["split"]
             'val'
         """
-        self._check_base(branch)
         if not isinstance(name, str) or not name or name.startswith("_"):
             raise RowError(
                 f"a column name must be a non-empty string not starting with '_', got {name!r}"
@@ -859,21 +1058,25 @@ class Table:
         order = np.argsort(ids, kind="stable")
         sorted_ids = ids[order]
         by_sorted_id = array.take(pa.array(order))
-        base, parent = self._base()
-        fragments = []
-        merged_schema = None
-        for fragment in base.get_fragments():
 
-            def values_for(
-                batch: pa.RecordBatch, column: pa.Array = by_sorted_id
-            ) -> pa.RecordBatch:
-                where = np.searchsorted(sorted_ids, batch.column(SAMPLE_ID).to_numpy())
-                return pa.RecordBatch.from_arrays([column.take(pa.array(where))], names=[name])
+        def build(base: Table) -> Transaction:
+            fragments = []
+            merged_schema = None
+            for fragment in base._ds.get_fragments():
 
-            new_fragment, merged_schema = fragment.merge_columns(values_for, columns=[SAMPLE_ID])
-            fragments.append(new_fragment)
-        txn = Transaction(base.version, LanceOperation.Merge(fragments, merged_schema))
-        return self._commit(txn, base, "add_column", {"name": name}, parent)
+                def values_for(
+                    batch: pa.RecordBatch, column: pa.Array = by_sorted_id
+                ) -> pa.RecordBatch:
+                    where = np.searchsorted(sorted_ids, batch.column(SAMPLE_ID).to_numpy())
+                    return pa.RecordBatch.from_arrays([column.take(pa.array(where))], names=[name])
+
+                new_fragment, merged_schema = fragment.merge_columns(
+                    values_for, columns=[SAMPLE_ID]
+                )
+                fragments.append(new_fragment)
+            return Transaction(base.revision, LanceOperation.Merge(fragments, merged_schema))
+
+        return self._edit(build, operation="add_column", arguments={"name": name}, touch=ALL)
 
     def with_schema(
         self,
@@ -882,7 +1085,6 @@ class Table:
         operation: str = "edit_schema",
         arguments: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
-        branch: bool = False,
     ) -> Table:
         """A new revision with another schema (same K); no data file is rewritten.
 
@@ -894,32 +1096,133 @@ class Table:
             >>> t2.schema.keypoint_names, t.schema.keypoint_names
             (('a', 'b'), ('kpt_0', 'kpt_1'))
         """
-        self._check_base(branch)
         if not isinstance(schema, Keypoints2DSchema):
             raise SchemaError(f"schema must be a Keypoints2DSchema, got {type(schema).__name__}")
-        if schema.num_keypoints != self._schema.num_keypoints:
-            raise SchemaError(
-                f"a new schema must keep K={self._schema.num_keypoints} keypoints, got "
-                f"{schema.num_keypoints}"
-            )
-        meta = _metadata_json(schema, self._metadata if metadata is None else metadata).decode()
-        base, parent = self._base()
-        txn = Transaction(
-            base.version,
-            LanceOperation.UpdateConfig(
-                schema_metadata_updates=LanceOperation.UpdateMap({METADATA_KEY: meta})
-            ),
+        self._schema_txn(schema, self._metadata)  # K is checked before anything else runs
+
+        def build(base: Table) -> Transaction:
+            return base._schema_txn(schema, base._metadata if metadata is None else metadata)
+
+        return self._edit(build, operation=operation, arguments=dict(arguments or {}), touch=SCHEMA)
+
+    def derive(
+        self,
+        name: str,
+        *,
+        schema: Keypoints2DSchema | None = None,
+        store: StoreLike = None,
+        rows: Sequence[int] | np.ndarray | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        operation: str = "derive",
+        arguments: Mapping[str, Any] | None = None,
+    ) -> Table:
+        """A NEW table ``name`` (revision 1) with this revision's rows, and lineage to it.
+
+        This is how to build on an older revision without touching the table's own
+        history (3LC's way: every derived table names its source). ``schema`` (same K)
+        replaces the schema in the same write. ``rows`` (positions, each at most once)
+        keeps only those rows, in table order (a split); ``metadata`` entries are added
+        to this revision's metadata. The rows keep their sample ids. A name that already
+        holds a table raises :class:`~posetable.errors.ConflictError`; nothing is written.
+
+        Example:
+            >>> import posetable as pt, tempfile
+            >>> t = pt.Table.from_rows([{"image": "a.jpg", "width": 8, "height": 8}],
+            ...     name="src", schema=pt.Keypoints2DSchema(1), store=tempfile.mkdtemp())
+            >>> e = t.with_rows({0: {"width": 4}})
+            >>> old = t.derive("src-v1")
+            >>> old.ref, old[0]["width"], old.source, e.latest().revision
+            ('src-v1@1', 8, 'src@1', 2)
+            >>> [r["image"] for r in e.derive("first", rows=[0])]
+            ['a.jpg']
+        """
+        new_schema = self._schema if schema is None else schema
+        if not isinstance(new_schema, Keypoints2DSchema):
+            raise SchemaError(f"schema must be a Keypoints2DSchema, got {type(schema).__name__}")
+        self._schema_txn(new_schema, self._metadata)
+        check_name(name, "table")
+        target = self._store if store is None else resolve_store(store)
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise RevisionError(f"metadata must be a dict, got {type(metadata).__name__}")
+        meta = _metadata_json(new_schema, {**self._metadata, **dict(metadata or {})})
+        arrow_schema = self._ds.schema.with_metadata({METADATA_KEY: meta})
+        if rows is None:
+            batches: Iterable[pa.RecordBatch] = self._ds.to_batches(scan_in_order=True)
+        else:
+            positions = self._positions_of(rows)
+            unique = np.unique(positions)
+            if len(unique) != len(positions):
+                twice = sorted({int(p) for p in positions if np.sum(positions == p) > 1})[:5]
+                raise RowError(f"derive rows= names rows {twice} more than once")
+            batches = self._batches_at(unique, arrow_schema.names)
+        reader = pa.RecordBatchReader.from_batches(
+            arrow_schema, (b.replace_schema_metadata(arrow_schema.metadata) for b in batches)
         )
-        return self._commit(txn, base, operation, dict(arguments or {}), parent)
+        args = {"source": self.ref, **dict(arguments or {})}
+        if rows is not None:
+            args.setdefault("rows", len(unique))
+        properties = encode_operation(operation, args, None, ALL.to_json())
+        dataset = create_dataset(
+            target, name, lambda uri: _write_lance(reader, uri, arrow_schema, properties)
+        )
+        return Table(target, name, dataset)
+
+    def _batches_at(
+        self, positions: np.ndarray, columns: Sequence[str], *, chunk: int = 16384
+    ) -> Iterator[pa.RecordBatch]:
+        """The rows at increasing ``positions``, read ``chunk`` at a time."""
+        for start in range(0, len(positions), chunk):
+            yield from self.take(positions[start : start + chunk], columns=columns).to_batches()
+
+    @property
+    def source(self) -> str | None:
+        """``"name@revision"`` this table was derived from (:meth:`derive`), or None."""
+        value = self.history()[-1].arguments.get("source")
+        return value if isinstance(value, str) else None
+
+    def lineage(self) -> list[str]:
+        """Every revision this one descends from, itself first, as ``"name@revision"``.
+
+        Its own history, then on through :meth:`derive` into the source table's history
+        (a derived table keeps its rows' sample ids, so a run made on an ancestor maps onto
+        it). A source that was deleted ends the list.
+
+        Example:
+            >>> import posetable as pt, tempfile
+            >>> t = pt.Table.from_rows([{"image": "a.jpg", "width": 8, "height": 8}],
+            ...     name="l", schema=pt.Keypoints2DSchema(1), store=tempfile.mkdtemp())
+            >>> d = t.with_rows({0: {"width": 4}}).derive("l-copy")
+            >>> d.lineage()
+            ['l-copy@1', 'l@2', 'l@1']
+        """
+        refs: list[str] = []
+        table: Table = self
+        while True:
+            history = table.history()
+            refs += [f"{table.name}@{info.revision}" for info in history]
+            source = history[-1].arguments.get("source") if history else None
+            if not isinstance(source, str) or source in refs:
+                return refs
+            try:
+                table = Table.open(source, store=self._store)
+            except PosetableError:  # the source is gone (or not a table ref)
+                return refs
 
 
-def _remove_uncommitted(uri: Path) -> None:
-    """Remove the leftovers of a create that never committed (no version exists)."""
-    import shutil
+_MAX_REBUILDS = 32
 
-    versions = uri / "_versions"
-    if uri.exists() and (not versions.is_dir() or not any(versions.iterdir())):
-        shutil.rmtree(uri, ignore_errors=True)
+
+def _write_lance(
+    data: pa.RecordBatchReader, uri: Path, schema: pa.Schema, properties: dict[str, str]
+) -> LanceDataset:
+    return lance.write_dataset(
+        data,
+        str(uri),
+        schema=schema,
+        mode="create",
+        data_storage_version=STORAGE_VERSION,
+        transaction_properties=properties,
+    )
 
 
 def _to_dicts(data: pa.Table, num_keypoints: int | None = None) -> list[dict[str, Any]]:

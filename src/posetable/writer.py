@@ -7,21 +7,36 @@ Lance commit, so an abandoned or failed writer leaves no revision behind.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import lance
 import numpy as np
 import pyarrow as pa
 from lance import LanceOperation
 from lance.dataset import LanceDataset, Transaction
 from lance.fragment import FragmentMetadata, write_fragments
 
+from posetable._commit import (
+    ALL,
+    commit_on,
+    latest_version,
+    publish,
+    staging_uri,
+    sweep_staging,
+)
 from posetable._rows import DEFAULT_BATCH_ROWS, RowLayout, build_batch
 from posetable.errors import ConflictError, RevisionError, RowError, SchemaError
 from posetable.schema import Keypoints2DSchema
-from posetable.store import METADATA_KEY, STORAGE_VERSION, check_name, encode_operation
-from posetable.table import StoreLike, Table, _metadata_json, _remove_uncommitted, resolve_store
+from posetable.store import (
+    METADATA_KEY,
+    STORAGE_VERSION,
+    check_if_exists,
+    check_name,
+    describe_write,
+    encode_operation,
+)
+from posetable.table import StoreLike, Table, _metadata_json, resolve_store
 
 
 class TableWriter:
@@ -37,7 +52,9 @@ class TableWriter:
         schema: the keypoints schema.
         store: the store (default ``$POSETABLE_HOME`` or ``./posetable-data``).
         metadata: JSON metadata kept with the revision.
-        if_exists: ``"new_revision"`` (default) or ``"error"``.
+        if_exists: when ``name`` already holds a table: ``"error"`` (default: raise
+            :class:`~posetable.errors.TableExistsError` naming it; nothing is written) or
+            ``"new_revision"`` (the rows become its next revision).
         operation: the operation recorded in the lineage.
         arguments: its arguments.
         batch_rows: rows validated and written together.
@@ -63,30 +80,32 @@ class TableWriter:
         schema: Keypoints2DSchema,
         store: StoreLike = None,
         metadata: Mapping[str, Any] | None = None,
-        if_exists: str = "new_revision",
+        if_exists: str = "error",
         operation: str = "create",
         arguments: Mapping[str, Any] | None = None,
         batch_rows: int = DEFAULT_BATCH_ROWS,
     ) -> None:
         if not isinstance(schema, Keypoints2DSchema):
             raise SchemaError(f"schema must be a Keypoints2DSchema, got {type(schema).__name__}")
-        if if_exists not in ("new_revision", "error"):
-            raise RevisionError(f"if_exists must be 'new_revision' or 'error', got {if_exists!r}")
         if isinstance(batch_rows, bool) or not isinstance(batch_rows, int) or batch_rows < 1:
             raise RowError(f"batch_rows must be an int >= 1, got {batch_rows!r}")
         self._store = resolve_store(store)
         self._name = check_name(name, "table")
-        self._uri = self._store.table_uri(name)
-        exists = name in self._store.table_names()
-        self._parent: int | None = lance.dataset(str(self._uri)).version if exists else None
-        if exists and if_exists == "error":
-            raise RevisionError(
-                f"table {name!r} already exists in {self._store.root} (latest revision "
-                f"{self._parent}); choose another name or pass if_exists='new_revision'"
-            )
+        final = self._store.table_uri(name)
+        self._parent: int | None = check_if_exists(
+            self._store, name, if_exists, describe_write(operation, arguments, schema)
+        )
+        exists = self._parent is not None
         self._layout = RowLayout(schema)
         self._meta = _metadata_json(schema, metadata)
-        self._properties = encode_operation(operation, dict(arguments or {}), self._parent)
+        self._properties = encode_operation(
+            operation, dict(arguments or {}), self._parent, ALL.to_json()
+        )
+        if exists:
+            self._uri = final  # a new revision: its data files go beside the table's
+        else:  # a new table is written apart and gets its name only when committed
+            sweep_staging(self._store)
+            self._uri = staging_uri(self._store, name)
         self._batch_rows = batch_rows
         self._pending: list[Mapping[str, Any]] = []
         self._fragments: list[FragmentMetadata] = []
@@ -168,24 +187,33 @@ class TableWriter:
             self._arrow_schema = self._layout.arrow_schema().with_metadata(
                 {METADATA_KEY: self._meta}
             )
-        exists = self._name in self._store.table_names()
-        latest = lance.dataset(str(self._uri)).version if exists else None
-        if latest != self._parent:
-            self.abort()
-            raise ConflictError(
-                f"table {self._name!r} changed while writing: its latest revision is now "
-                f"{latest}, not {self._parent}; nothing was written"
-            )
         try:
-            dataset = LanceDataset.commit(
-                str(self._uri),
-                Transaction(
-                    self._parent or 0,
+            if self._parent is None:
+                LanceDataset.commit(
+                    str(self._uri),
+                    Transaction(
+                        0,
+                        LanceOperation.Overwrite(self._arrow_schema, self._fragments),
+                        transaction_properties=self._properties,
+                    ),
+                )
+                dataset = publish(self._store, self._name, self._uri)
+            else:
+                txn = Transaction(
+                    self._parent,
                     LanceOperation.Overwrite(self._arrow_schema, self._fragments),
                     transaction_properties=self._properties,
-                ),
-                read_version=self._parent or 0,
-            )
+                )
+                committed = commit_on(
+                    self._uri, txn, base=self._parent, what=f"table {self._name!r}"
+                )
+                if committed is None:
+                    raise ConflictError(
+                        f"table {self._name!r} changed while writing: its latest revision is "
+                        f"now {latest_version(self._uri)}, not {self._parent}; nothing was "
+                        "written"
+                    )
+                dataset = committed
         except BaseException:
             self.abort()
             raise
@@ -205,7 +233,7 @@ class TableWriter:
         self._pending = []
         self._fragments = []
         if self._parent is None:
-            _remove_uncommitted(self._uri)
+            shutil.rmtree(self._uri, ignore_errors=True)
 
     @property
     def table(self) -> Table:

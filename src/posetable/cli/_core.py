@@ -1,4 +1,4 @@
-"""``posetable demo``, ``info`` and ``list``."""
+"""``posetable demo``, ``info``, ``list`` and ``gc``."""
 
 from __future__ import annotations
 
@@ -20,6 +20,17 @@ def register(sub: Any) -> None:
     listing = sub.add_parser("list", help="list the tables in the store")
     add_store_argument(listing)
     listing.set_defaults(handler=_list)
+    gc = sub.add_parser("gc", help="remove what killed writers left in the store")
+    gc.add_argument(
+        "--min-age",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="only leftovers at least this old (default 3600: younger ones may be in use)",
+    )
+    gc.add_argument("--dry-run", action="store_true", help="list, remove nothing")
+    add_store_argument(gc)
+    gc.set_defaults(handler=_gc)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -49,6 +60,17 @@ def _list(args: argparse.Namespace) -> int:
     for name in names:
         table = Table.open(name, store=args.store)
         print(f"{name:30} {table.revision:>8} {len(table):>8} {table.schema.num_keypoints:>4}")
+    return 0
+
+
+def _gc(args: argparse.Namespace) -> int:
+    from posetable.gc import collect_garbage
+
+    report = collect_garbage(args.store, min_age_s=args.min_age, dry_run=args.dry_run)
+    verb = "would remove" if report.dry_run else "removed"
+    for path in report.removed:
+        print(f"{verb} {path}")
+    print(f"{verb} {len(report.removed)} leftovers, {report.bytes_freed} bytes")
     return 0
 
 
