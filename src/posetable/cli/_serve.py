@@ -23,8 +23,22 @@ def register(sub: Any) -> None:
     serve.add_argument(
         "--host",
         default="127.0.0.1",
-        help="interface to bind (default 127.0.0.1; anything else is reachable from the network "
-        "without authentication and warns)",
+        help="interface to bind (default 127.0.0.1; anything else is reachable from the network, "
+        "warns, and needs the per-launch token printed in the URL)",
+    )
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also accept requests for this host name (a reverse proxy's, say); repeatable. "
+        "127.0.0.1, localhost, [::1] and --host are always accepted, any other name is refused",
+    )
+    serve.add_argument(
+        "--max-body-mb",
+        type=float,
+        default=16.0,
+        help="the largest request body accepted, in MiB (default 16)",
     )
     serve.add_argument(
         "--sample",
@@ -50,6 +64,12 @@ def _serve(args: argparse.Namespace) -> int:
         stop = "checking, then stopping" if args.check else "Ctrl+C to stop"
         print(f"posetable dashboard: {prepared.url}  ({stop})", flush=True)
 
+    if not 0 < args.max_body_mb <= 4096:
+        print(
+            f"posetable: error: --max-body-mb must be in (0, 4096], got {args.max_body_mb}",
+            file=sys.stderr,
+        )
+        return 2
     try:
         serve(
             args.store,
@@ -58,10 +78,15 @@ def _serve(args: argparse.Namespace) -> int:
             sample=args.sample,
             on_ready=ready,
             check=args.check,
+            allow_hosts=tuple(args.allow_host),
+            max_body_bytes=int(args.max_body_mb * 1024 * 1024),
         )
     except KeyboardInterrupt:  # pragma: no cover - interactive
         print("stopped", file=sys.stderr)
         return 0
     if args.check:
-        print("dashboard check passed: the page and /api/tables answered over HTTP")
+        print(
+            "dashboard check passed: the page and /api/tables answered over HTTP, and a "
+            "request for another host was refused"
+        )
     return 0

@@ -5,7 +5,9 @@ A filter is a small expression over named columns, for example
 here into parameterised SQL (values are bound, column names come from a known list), so a
 filter can never run arbitrary SQL. Operators: ``= == != <> < <= > >=``, ``contains``
 (substring, case-insensitive), ``is null``, ``is not null``, ``not``, ``and``, ``or`` and
-parentheses.
+parentheses. A filter is at most ``MAX_FILTER_LENGTH`` characters and nests ``not`` and
+parentheses at most ``MAX_FILTER_DEPTH`` deep (the parser recurses; deeper is refused, not
+a ``RecursionError``); numbers must be finite.
 
 Example:
     >>> sql, params = parse_filter("mean_oks < 0.5 and split = 'val'", {"mean_oks", "split"})
@@ -15,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -24,9 +27,12 @@ from posetable.errors import PosetableError
 
 __all__ = ["QueryError", "parse_filter", "quote_identifier"]
 
+MAX_FILTER_LENGTH = 4000
+MAX_FILTER_DEPTH = 32
+
 
 class QueryError(PosetableError, ValueError):
-    """A filter or sort asked for something the table cannot answer (unknown column, syntax)."""
+    """A query the table cannot answer: unknown column, bad syntax, a number out of range."""
 
 
 _TOKEN = re.compile(
@@ -77,6 +83,7 @@ class _Parser:
         self.columns = columns
         self.tokens = _tokens(text)
         self.pos = 0
+        self.depth = 0
         self.params: list[Any] = []
 
     def fail(self, message: str) -> QueryError:
@@ -113,17 +120,31 @@ class _Parser:
             parts.append(self.negation())
         return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
 
+    def deeper(self, token: _Token | None) -> None:
+        self.depth += 1
+        if self.depth > MAX_FILTER_DEPTH:
+            at = f" at character {token.at}" if token is not None else ""
+            raise self.fail(
+                f"'not' and parentheses nest deeper than {MAX_FILTER_DEPTH} levels{at}; "
+                "write a flatter filter"
+            )
+
     def negation(self) -> str:
-        if self.word("not"):
-            return f"(NOT {self.negation()})"
         token = self.peek()
+        if self.word("not"):
+            self.deeper(token)
+            inner = self.negation()
+            self.depth -= 1
+            return f"(NOT {inner})"
         if token is not None and token.text == "(":
+            self.deeper(token)
             self.pos += 1
             inner = self.disjunction()
             closing = self.peek()
             if closing is None or closing.text != ")":
                 raise self.fail("a '(' is never closed")
             self.pos += 1
+            self.depth -= 1
             return inner
         return self.condition()
 
@@ -150,8 +171,20 @@ class _Parser:
             raise self.fail("expected a value, got the end of the filter")
         self.pos += 1
         if token.kind == "number":
+            if re.fullmatch(r"-?\d+", token.text):
+                whole = int(token.text)
+                if not -(2**63) <= whole < 2**63:
+                    raise self.fail(
+                        f"the number {token.text[:30]} at character {token.at} is outside the "
+                        "64-bit integer range"
+                    )
+                return whole
             number = float(token.text)
-            return int(number) if re.fullmatch(r"-?\d+", token.text) else number
+            if not math.isfinite(number):
+                raise self.fail(
+                    f"the number {token.text[:30]} at character {token.at} is not finite"
+                )
+            return number
         if token.kind == "string":
             quote = token.text[0]
             return token.text[1:-1].replace(quote * 2, quote)
@@ -194,6 +227,10 @@ def parse_filter(text: str | None, columns: Collection[str]) -> tuple[str, list[
     """
     if text is None or not text.strip():
         return "", []
+    if len(text) > MAX_FILTER_LENGTH:
+        raise QueryError(
+            f"a filter is at most {MAX_FILTER_LENGTH} characters, got {len(text)}: {text[:40]!r}..."
+        )
     parser = _Parser(text, columns)
     sql = parser.parse()
     return sql, parser.params

@@ -6,13 +6,15 @@ import numpy as np
 from fastapi import APIRouter
 
 from posetable.dashboard import _views
+from posetable.dashboard._paths import SlashAwareRoute
 from posetable.dashboard._state import DashboardState
 from posetable.dashboard.app import JSONBytes
+from posetable.store import check_name
 
 
 def router(state: DashboardState) -> APIRouter:
     """The run routes over ``state``."""
-    api = APIRouter(prefix="/api")
+    api = APIRouter(prefix="/api", route_class=SlashAwareRoute)
 
     @api.get("/runs")
     def runs(table: str | None = None) -> JSONBytes:
@@ -22,6 +24,7 @@ def router(state: DashboardState) -> APIRouter:
     @api.get("/runs/{name}")
     def run(name: str) -> JSONBytes:
         """One run: manifest facts, summary metrics and PR curves."""
+        check_name(name, "run")
         opened = state.open_run(name)
         curves = opened.pr_curves()
         return JSONBytes(

@@ -10,12 +10,16 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, Response
 
 from posetable.dashboard import _views
+from posetable.dashboard._params import MAX_INDEX, bounded
+from posetable.dashboard._paths import SlashAwareRoute
 from posetable.dashboard._state import DashboardState
 from posetable.dashboard.app import JSONBytes
 from posetable.dashboard.thumbnails import THUMBNAIL_SIDE, ImageUnavailable, placeholder_png
 from posetable.errors import NotFoundError, RowError
 
 IMMUTABLE = "private, max-age=86400"
+MIN_THUMBNAIL_SIDE = 32
+MAX_THUMBNAIL_SIDE = 1024
 
 
 def _placeholder(width: int, height: int, max_side: int, reason: str) -> Response:
@@ -29,7 +33,7 @@ def _placeholder(width: int, height: int, max_side: int, reason: str) -> Respons
 
 def router(state: DashboardState) -> APIRouter:
     """The read-only routes over ``state``."""
-    api = APIRouter(prefix="/api")
+    api = APIRouter(prefix="/api", route_class=SlashAwareRoute)
 
     @api.get("/tables")
     def tables() -> JSONBytes:
@@ -53,6 +57,8 @@ def router(state: DashboardState) -> APIRouter:
         limit: int = 48,
     ) -> JSONBytes:
         """A grid page: rows matching ``filter``, ordered by ``sort``."""
+        bounded("offset", offset, 0, MAX_INDEX)
+        bounded("limit", limit, 1, _views.MAX_PAGE)
         return JSONBytes(
             _views.grid_page(
                 state,
@@ -79,6 +85,8 @@ def router(state: DashboardState) -> APIRouter:
         order: str = "asc",
     ) -> JSONBytes:
         """The image view of one row (with its neighbours in the grid order)."""
+        bounded("row", row, 0, MAX_INDEX)
+        bounded("position", position, 0, MAX_INDEX)
         return JSONBytes(
             _views.row_detail(
                 state,
@@ -94,6 +102,7 @@ def router(state: DashboardState) -> APIRouter:
         )
 
     def _row_image(name: str, row: int, revision: int | None) -> tuple[str, int, int, int]:
+        bounded("row", row, 0, MAX_INDEX)
         found = state.table(name, revision)
         n = len(found)
         if not 0 <= row < n:
@@ -106,7 +115,7 @@ def router(state: DashboardState) -> APIRouter:
         name: str, row: int, revision: int | None = None, size: int = THUMBNAIL_SIDE
     ) -> Response:
         """A JPEG thumbnail of the row's image (a placeholder when it cannot be read)."""
-        side = max(32, min(int(size), 1024))
+        side = bounded("size", size, MIN_THUMBNAIL_SIDE, MAX_THUMBNAIL_SIDE)
         image, width, height, rev = _row_image(name, row, revision)
         try:
             path = state.images(state.table(name, rev)).resolve(image)

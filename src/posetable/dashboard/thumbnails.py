@@ -2,7 +2,9 @@
 
 Only files inside a table's image roots are served: ``table.metadata["image_roots"]`` when
 the importer recorded them, else the folders of the table's own image paths. Paths are
-checked lexically after normalising ``..``, so ``../../etc/passwd`` never leaves a root.
+checked twice: lexically after normalising ``..`` (so ``../../etc/passwd`` never leaves a
+root), then by ``os.path.realpath`` against the roots' own real paths, so a symlink inside a
+root that points outside it is refused too (403), and the real path is what gets opened.
 Thumbnails are made with Pillow once per image file (keyed by path, size and mtime) and kept
 under the store's ``.cache/thumbnails``. A missing or unreadable image gets a placeholder
 drawn at the row's aspect ratio, so overlays still line up.
@@ -71,12 +73,14 @@ class ImageSource:
             folders = {os.path.dirname(os.path.abspath(p)) for p in images if p and not _is_url(p)}
             self.roots = sorted(folders)
             self.roots_from_metadata = False
+        self.real_roots = [os.path.realpath(root) for root in self.roots]
 
     def resolve(self, image: str) -> Path:
         """The file of an image path; raises ForbiddenPathError outside the roots.
 
         Relative paths are tried under each root (metadata roots), else against the working
-        directory. The result is checked to lie inside a root after normalising ``..``.
+        directory. The result is checked to lie inside a root after normalising ``..``, and
+        its real path (symlinks followed) inside a root's real path; the real path is returned.
         """
         if not isinstance(image, str) or not image:
             raise ImageUnavailable(f"table {self.table_ref}: the image path is empty")
@@ -98,10 +102,19 @@ class ImageSource:
                 f"{image!r} is outside the image roots of table {self.table_ref} "
                 f"({', '.join(self.roots) if self.roots else 'none'}); it is not served"
             )
-        for candidate in allowed:
-            if os.path.isfile(candidate):
-                return Path(candidate)
-        return Path(allowed[0])
+        real = [(c, os.path.realpath(c)) for c in allowed]
+        inside = [(c, r) for c, r in real if any(_inside(r, root) for root in self.real_roots)]
+        if not inside:
+            target = real[0][1]
+            raise ForbiddenPathError(
+                f"{image!r} is outside the image roots of table {self.table_ref} "
+                f"({', '.join(self.roots)}): it resolves to {target}, and a symbolic link out "
+                "of a root is not followed; it is not served"
+            )
+        for _, target in inside:
+            if os.path.isfile(target):
+                return Path(target)
+        return Path(inside[0][1])
 
 
 class ThumbnailCache:
