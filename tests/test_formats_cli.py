@@ -43,6 +43,23 @@ def test_import_notes_go_to_stderr(
     assert "2 images, 5 instances, K=14" in captured.out
 
 
+def test_importing_under_a_taken_name_stops_unless_asked_for_a_new_revision(
+    real_data, store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = real_data("crowdpose")
+    args = ["import", "coco", str(folder / "annotations.json"), "--name", "crowd"]
+    assert main([*args, "--store", str(store)]) == 0
+    capsys.readouterr()
+    yolo = real_data("coco8_pose_yolo") / "coco8-pose.yaml"
+    assert main(["import", "yolo", str(yolo), "--name", "crowd", "--store", str(store)]) != 0
+    err = capsys.readouterr().err
+    assert "table 'crowd' already exists" in err and "K=14" in err and "coco8-pose.yaml" in err
+    assert pt.Table.open("crowd", store=store).revision == 1
+    again = [*args, "--store", str(store), "--if-exists", "new-revision"]
+    assert main(again) == 0
+    assert "-> crowd@2" in capsys.readouterr().out
+
+
 def test_import_and_export_yolo(
     real_data, store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -76,3 +93,18 @@ def test_a_bad_file_is_an_error_exit_with_the_message(
     err = capsys.readouterr().err
     assert "posetable: error:" in err and "bad.json:1" in err and "not valid JSON" in err
     assert pt.list_tables(store=store) == []
+
+
+def test_list_and_export_reach_tables_named_project_dataset_table(
+    real_data, store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = real_data("crowdpose")
+    name = "3LC Tutorials/Crowd Pose/initial"
+    args = ["import", "coco", str(folder / "annotations.json"), "--name", name]
+    assert main([*args, "--store", str(store)]) == 0
+    capsys.readouterr()
+    assert main(["list", "--store", str(store)]) == 0
+    assert name in capsys.readouterr().out
+    out = tmp_path / "out.json"
+    assert main(["export", "coco", f"{name}@1", str(out), "--store", str(store)]) == 0
+    assert json.loads(out.read_text())["images"]

@@ -120,9 +120,10 @@ def test_coco_names_get_pycocotools_sigmas_flips_and_a_0_based_skeleton(
 ) -> None:
     table = import_dataset(real_data("coco_kpts"), store)
     assert table.schema.oks_sigmas == pt.COCO_OKS_SIGMAS
-    assert table.schema.flip_indices == pt.COCO_FLIP_INDICES
-    assert table.schema.lines == pt.COCO_SKELETON
-    assert table.schema.keypoint_names == pt.COCO_KEYPOINT_NAMES
+    coco = pt.Keypoints2DSchema.coco_person()  # pycocotools' skeleton (pt.COCO_* are 3LC's)
+    assert table.schema.flip_indices == coco.flip_indices == tuple(pt.COCO_FLIP_INDICES)
+    assert table.schema.lines == coco.lines
+    assert table.schema.keypoint_names == tuple(pt.COCO_KEYPOINT_NAMES)
 
 
 def test_other_layouts_get_uniform_sigmas_and_flips_from_names(real_data, store: Path) -> None:
@@ -220,7 +221,7 @@ def test_pycocotools_reads_the_export_of_any_table(real_data, store: Path, tmp_p
         "area",
         "iscrowd",
     }
-    skeleton = [[a + 1, b + 1] for a, b in pt.COCO_SKELETON]
+    skeleton = [[a + 1, b + 1] for a, b in pt.Keypoints2DSchema.coco_person().lines]
     assert coco.loadCats(coco.getCatIds())[0]["skeleton"] == skeleton
 
 
@@ -304,10 +305,15 @@ def test_a_0_based_skeleton_is_read_as_is_and_written_back(
     ]
 
 
-def test_reimport_makes_a_new_revision(real_data, store: Path) -> None:
+def test_reimport_makes_a_new_revision_only_when_asked(real_data, store: Path) -> None:
     folder = real_data("coco_kpts")
     first = pt.Table.from_coco(folder / "annotations.json", name="t", store=store)
-    second = pt.Table.from_coco(folder / "annotations.json", name="t", store=store)
+    with pytest.raises(pt.errors.TableExistsError, match=r"table 't' already exists.*K=17"):
+        pt.Table.from_coco(folder / "annotations.json", name="t", store=store)
+    assert pt.Table.open("t", store=store).revision == first.revision
+    second = pt.Table.from_coco(
+        folder / "annotations.json", name="t", store=store, if_exists="new_revision"
+    )
     assert second.revision > first.revision and second.operation == "import_coco"
 
 
@@ -424,3 +430,22 @@ def test_top_level_values_are_in_the_metadata(real_data, store: Path) -> None:
     document = load(folder / "annotations.json")
     assert table.metadata["coco"]["info"] == document["info"]
     assert table.metadata["coco"]["licenses"] == document["licenses"]
+
+
+def test_a_schema_without_sigmas_keeps_the_coco_sigmas_of_a_person_file(real_data, store) -> None:
+    folder = real_data("coco_kpts")
+    plain = pt.Keypoints2DSchema.coco_person().replace(oks_sigmas=None)
+    with pytest.warns(pt.errors.PosetableWarning, match="COCO person sigmas"):
+        table = pt.Table.from_coco(
+            folder / "annotations.json", folder / "images", name="c", store=store, schema=plain
+        )
+    assert table.schema.sigmas.tolist() == list(pt.COCO_OKS_SIGMAS)
+    tuned = pt.Table.from_coco(
+        folder / "annotations.json",
+        folder / "images",
+        name="t",
+        store=store,
+        schema=plain,
+        oks_sigmas=[0.05] * 17,
+    )
+    assert tuned.schema.sigmas.tolist() == [0.05] * 17  # an explicit argument is not ignored

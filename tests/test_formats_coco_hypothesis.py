@@ -76,7 +76,8 @@ def coco_documents(draw: st.DrawFn) -> dict[str, Any]:
         }
         if draw(st.booleans()):
             x, y = draw(number), draw(number)
-            ann["bbox"] = [x, y, draw(number), draw(number)]
+            # a box's width and height are >= 0 (a negative one is refused: test_input_edges)
+            ann["bbox"] = [x, y, abs(draw(number)), abs(draw(number))]
         for key, value in (
             ("area", number | st.none()),
             ("iscrowd", st.sampled_from([0, 1, None])),

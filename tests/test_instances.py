@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import posetable as pt
-from posetable.errors import InstancesError
+from posetable.errors import InstancesError, UnsupportedError
 from tests._core_tables import COCO_FOLDERS, coco_rows, read_coco
 
 KI = pt.Keypoints2DInstances
@@ -40,17 +40,19 @@ def test_names_match_3lc_so_code_ports_by_changing_the_import() -> None:
         assert name in empty, name
     assert list(empty)[:2] == ["image_width", "image_height"]
     add = inspect.signature(KI.add_instance).parameters
-    assert list(add)[:2] == ["self", "keypoints"]
-    for name in (
+    assert list(add) == [  # 3LC's order; every one may be passed by position or keyword
+        "self",
+        "keypoints",
         "bbox",
         "label",
         "visibility",
         "confidence",
+        "normalized",
+        "bbox_format",
         "instance_confidence",
         "instance_extras",
-    ):
-        assert add[name].kind is inspect.Parameter.KEYWORD_ONLY, name
-        assert add[name].default is None
+    ]
+    assert all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in add.values())
     kp = KI.create_empty(640, 480)
     for field in (
         "keypoints",
@@ -219,7 +221,11 @@ def row_values(draw: st.DrawFn) -> dict[str, Any]:
     n = draw(st.integers(0, 4))
     predictions = draw(st.booleans())
     kp = draw(arrays(np.float64, (n, 2 * k), elements=finite))
-    boxes = draw(arrays(np.float64, (n, 4), elements=finite))
+    corners = draw(arrays(np.float64, (n, 4), elements=finite))
+    # x2 >= x1 and y2 >= y1: a table refuses inverted boxes (tests/test_input_edges.py)
+    boxes = np.concatenate(
+        [np.minimum(corners[:, :2], corners[:, 2:]), np.maximum(corners[:, :2], corners[:, 2:])], 1
+    )
     vis = draw(arrays(np.int32, (n, k), elements=st.integers(0, 2)))
     conf = draw(arrays(np.float32, (n, k), elements=scores))
     instances = [
@@ -388,7 +394,7 @@ def test_add_instance_checks_k_and_values() -> None:
         kp.add_instance([[np.nan, 1], [2, 2], [3, 3]])
     with pytest.raises(InstancesError, match="not both"):
         kp.add_instance([[1, 1], [2, 2], [3, 3]], visibility=[2, 2, 2], confidence=[1, 1, 1])
-    with pytest.raises(InstancesError, match="bbox_format"):
+    with pytest.raises(UnsupportedError, match="bbox_format must be 'xyxy' or 'xywh', got 'cx"):
         kp.add_instance([[1, 1], [2, 2], [3, 3]], bbox=[0, 0, 1, 1], bbox_format="cxcywh")
     assert len(kp) == 1  # failed calls added nothing
 

@@ -130,6 +130,8 @@ def _fixed(
 
 
 def _extra_values(values: np.ndarray, arrow_type: pa.DataType, name: str) -> pa.Array:
+    if len(values) == 0:  # no instance has a value (a batch of rows without instances)
+        return pa.array([], arrow_type)
     if arrow_type == JSON_EXTRA_TYPE:
         encoded = [orjson.dumps(v, option=orjson.OPT_SERIALIZE_NUMPY).decode() for v in values]
         return pa.array(encoded, JSON_EXTRA_TYPE)
@@ -498,6 +500,13 @@ def instances_to_arrow(
     if boxes.shape != (total, 4) or not np.all(np.isfinite(boxes)):
         raise RowError(
             f"rows {first_row}..{first_row + m - 1}: instance_bbs must be finite (N, 4) boxes"
+        )
+    inverted = np.flatnonzero((boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1]))
+    if inverted.size:
+        t = int(inverted[0])
+        raise RowError(
+            f"{_locate(offsets, t, first_row, row_numbers)}: instance_bbs must be "
+            f"[x1, y1, x2, y2] with x2 >= x1 and y2 >= y1, got {boxes[t].tolist()}"
         )
     labels = cat(label_parts, np.zeros(0, np.int32), np.int64)
     if classes is not None and len(labels):

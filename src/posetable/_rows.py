@@ -330,6 +330,13 @@ def check_arrow_batch(batch: pa.RecordBatch, schema: Keypoints2DSchema, first_ro
     if not np.all(np.isfinite(flat.boxes)):
         t = _first_bad(~np.isfinite(flat.boxes).all(axis=1))
         raise RowError(f"{where(t)}: instance_bbs must be finite, got {flat.boxes[t].tolist()}")
+    inverted = (flat.boxes[:, 2] < flat.boxes[:, 0]) | (flat.boxes[:, 3] < flat.boxes[:, 1])
+    if inverted.any():
+        t = _first_bad(inverted)
+        raise RowError(
+            f"{where(t)}: instance_bbs must be [x1, y1, x2, y2] with x2 >= x1 and y2 >= y1, "
+            f"got {flat.boxes[t].tolist()}"
+        )
     n_classes = len(schema.classes)
     bad_label = (flat.labels < 0) | (flat.labels >= n_classes)
     if bad_label.any():

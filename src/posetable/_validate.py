@@ -5,7 +5,7 @@ Messages follow ``<what> must <expectation>, got <found>``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -111,3 +111,72 @@ def as_index(value: Any) -> int | None:
 def shape_text(shape: Sequence[Any]) -> str:
     """Render a named shape like ``(N, K=17, 2)``."""
     return "(" + ", ".join(str(s) for s in shape) + ")"
+
+
+def check_rows(
+    rows: Any, num_rows: int, *, argument: str = "rows", where: str = "the table"
+) -> list[int] | None:
+    """Row positions as ints in ``[0, num_rows)``, or None for None.
+
+    A negative position is refused, never read Python's way from the end, and so are
+    booleans, fractions and strings.
+
+    Raises:
+        RowIndexError: naming the argument, the position at fault and the valid range.
+    """
+    from posetable.errors import RowIndexError
+
+    if rows is None:
+        return None
+    valid = f"[0, {num_rows - 1}]" if num_rows else "none: it has no rows"
+    if isinstance(rows, (str, bytes, Mapping)) or not hasattr(rows, "__iter__"):
+        raise RowIndexError(f"{argument} must be a list of row numbers, got {rows!r}"[:200])
+    out = []
+    for i, value in enumerate(rows):
+        index = as_index(value) if not isinstance(value, (float, np.floating)) else None
+        if index is None or not 0 <= index < num_rows:
+            raise RowIndexError(
+                f"{argument}[{i}] must be a row number in {valid} ({where} has {num_rows} "
+                f"rows), got {value!r}"[:300]
+            )
+        out.append(index)
+    return out
+
+
+def check_row(row: Any, num_rows: int, *, argument: str = "row", where: str = "the table") -> int:
+    """One row position as an int in ``[0, num_rows)`` (see :func:`check_rows`)."""
+    from posetable.errors import RowIndexError
+
+    index = as_index(row) if not isinstance(row, (float, np.floating)) else None
+    if index is None or not 0 <= index < num_rows:
+        valid = f"[0, {num_rows - 1}]" if num_rows else "none: it has no rows"
+        raise RowIndexError(
+            f"{argument} must be a row number in {valid} ({where} has {num_rows} rows), "
+            f"got {row!r}"[:300]
+        )
+    return index
+
+
+def check_number(
+    value: Any,
+    argument: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    error: type[Exception] = ValueError,
+) -> float:
+    """A finite number (in ``[low, high]`` when given); NaN, inf, bools and text refused."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise error(f"{argument} must be a number, got {value!r}"[:200])
+    number = float(value)
+    if not np.isfinite(number):
+        raise error(f"{argument} must be a finite number, got {number!r}")
+    if low is not None and high is not None and not low <= number <= high:
+        raise error(f"{argument} must be in [{low:g}, {high:g}], got {number:g}")
+    if low is not None and number < low:
+        raise error(f"{argument} must be >= {low:g}, got {number:g}")
+    if high is not None and number > high:
+        raise error(f"{argument} must be <= {high:g}, got {number:g}")
+    return number

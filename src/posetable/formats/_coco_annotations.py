@@ -281,6 +281,18 @@ def _boxes(
     given = col.flat.reshape(-1, 4)
     xyxy = given.copy()
     xyxy[:, 2:] += given[:, :2]
+    bad = (given[:, 2] < 0) | (given[:, 3] < 0) | ~np.isfinite(xyxy).all(axis=1)
+    if bad.any():  # the table refuses x2 < x1 (and every later save of the row would fail)
+        j = int(np.flatnonzero(present)[np.flatnonzero(bad)[0]])
+        i = j if sub is None else int(sub[j])
+        found = given[int(np.flatnonzero(bad)[0])].tolist()
+        raise reader.error(
+            f"{anns.name(i)}: 'bbox' [x, y, width, height] must have width >= 0 and "
+            f"height >= 0 (and finite corners), found {found}"
+            + (f" ({int(bad.sum())} annotations have such a bbox)" if bad.sum() > 1 else ""),
+            anns,
+            i,
+        )
     boxes = np.zeros((t, 4))
     boxes[present] = xyxy
     if not present.all():

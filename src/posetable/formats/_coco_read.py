@@ -29,7 +29,7 @@ from posetable.formats._coco_schema import CocoSchema, coco_schema
 from posetable.formats._coco_values import Reader
 from posetable.formats._errors import MissingFileError
 from posetable.formats._images import image_size, missing_files, resolve_image
-from posetable.formats._json import decode_top, read_bytes
+from posetable.formats._json import check_text, decode_top, json_errors, read_bytes
 from posetable.formats._notes import Notes, count_text, first_few, number_text
 from posetable.formats._records import NUMBER, TEXT, Section, decode_section, rest_texts
 
@@ -75,6 +75,33 @@ def read_coco(
         )
     file = Path(path)
     raw = read_bytes(file, "COCO annotation file")
+    check_text(file, raw)
+    with json_errors(file, raw):  # a parser's own error (nesting, syntax) names the file
+        return _read_checked(
+            file,
+            raw,
+            image_folder,
+            notes=notes,
+            category=category,
+            oks_sigmas=oks_sigmas,
+            flip_indices=flip_indices,
+            schema=schema,
+            missing_images=missing_images,
+        )
+
+
+def _read_checked(
+    file: Path,
+    raw: bytes,
+    image_folder: str | os.PathLike[str] | None,
+    *,
+    notes: Notes,
+    category: Any,
+    oks_sigmas: Sequence[float] | None,
+    flip_indices: Sequence[int] | None,
+    schema: Any,
+    missing_images: str,
+) -> CocoColumns:
     reader = Reader(file, raw)
     top = decode_top(file, raw)
     for key in ("images", "categories"):
@@ -160,6 +187,40 @@ def _file_names(reader: Reader, images: Section) -> list[str]:
     return names
 
 
+def _check_inside(reader: Reader, images: Section, names: list[str], folder: Path | None) -> None:
+    """Refuse a ``file_name`` that leaves the image folder (``../x.jpg``, an absolute path
+    elsewhere): the import never resolves a name outside the folder it was given. Without
+    a folder, names are kept as written (nothing is resolved), except ``..`` ones.
+    """
+    joined = "\n" + "\n".join(names)
+    if ".." not in joined and "\n/" not in joined:
+        return  # the usual case: plain relative names, checked without a loop
+    prefix = None if folder is None else os.path.join(str(folder), "")
+    for i, name in enumerate(names):
+        if ".." not in name and not name.startswith("/"):
+            continue
+        normal = os.path.normpath(name)
+        if os.path.isabs(normal):
+            if prefix is None or os.path.normpath(normal).startswith(prefix):
+                continue
+            where = f"the absolute path {normal}, outside the image folder {folder}"
+        elif normal == ".." or normal.startswith(".." + os.sep):
+            where = (
+                f"{os.path.normpath(os.path.join(str(folder), name))}, outside the image folder "
+                f"{folder}"
+                if folder is not None
+                else "a path that climbs out of whatever folder it is read from"
+            )
+        else:
+            continue  # "a/../b.jpg" stays inside
+        raise reader.error(
+            f"{images.name(i)}: 'file_name' {name!r} is {where}; file names must be relative "
+            "to the image folder and stay inside it",
+            images,
+            i,
+        )
+
+
 def _one_text(value: Any) -> Any:
     try:
         return _TEXTS.decode(b"[" + (bytes(value) or b"null") + b"]")[0]
@@ -209,6 +270,7 @@ def _read_images(
     ids = reader.whole(images, id_col, "id")
     reader.unique(images, ids, id_col.present)
     names = _file_names(reader, images)
+    _check_inside(reader, images, names, folder)
     paths = [resolve_image(folder, n) for n in names]
     keep = np.ones(images.size, dtype=bool)
     if folder is not None and images.size:

@@ -171,7 +171,24 @@ def coco_schema(
                 f"schema= has K={schema.num_keypoints} keypoints, but category "
                 f"{first['name']!r} of {path} has {k}"
             )
-        return CocoSchema(schema.replace(classes=classes), label_of, ids, base, lines)
+        changes: dict[str, Any] = {"classes": classes}
+        if oks_sigmas is not None:  # explicit arguments win over the schema's, never ignored
+            changes["oks_sigmas"] = oks_sigmas
+        elif not schema.oks_sigmas_given and tuple(names) == COCO_KEYPOINT_NAMES:
+            # a schema without sigmas does not switch a COCO person file to uniform 1/K
+            changes["oks_sigmas"] = COCO_OKS_SIGMAS
+            notes.add(
+                "OKS sigmas: schema= has none, so the COCO person sigmas of this file's "
+                "keypoints are kept (pass oks_sigmas=[...] for others)"
+            )
+        elif not schema.oks_sigmas_given:
+            notes.add(
+                f"OKS sigmas: schema= has none, so uniform 1/K = {1 / k:.4g} for the K={k} "
+                "keypoints (pass oks_sigmas=[...] for the dataset's own)"
+            )
+        if flip_indices is not None:
+            changes["flip_indices"] = flip_indices
+        return CocoSchema(schema.replace(**changes), label_of, ids, base, lines)
     is_coco = tuple(names) == COCO_KEYPOINT_NAMES
     assumed = []
     if oks_sigmas is None:

@@ -9,9 +9,11 @@ than Pillow's ``open``, which walks every marker in Python); other formats go to
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -26,6 +28,28 @@ IMAGE_SUFFIXES = frozenset(
 _EXIF_ORIENTATION = 0x0112
 _FIRST = 1 << 13  # bytes read first for a header; enough for most JPEG and every PNG
 _HEAD = 1 << 18  # at most this much is read before asking Pillow
+
+
+def open_file(path: str | os.PathLike[str], what: str = "file") -> BinaryIO:
+    """Open a regular file for reading; a FIFO, device or socket is a FormatError.
+
+    The file is opened without blocking, so a FIFO (or a link to one) among the images or
+    labels cannot hang the import, and a device such as ``/dev/zero`` is never read.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        FormatError: it is not a regular file, or cannot be opened.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a device or FIFO)"
+            raise FormatError(f"the {what} is {kind}; expected a regular file", path=path)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def is_image_name(name: str) -> bool:
@@ -55,7 +79,7 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
         (640, 425)
     """
     try:
-        with open(path, "rb") as handle:
+        with open_file(path, "image file") as handle:
             head = handle.read(_FIRST)
             size = header_size(head)
             if size is None and len(head) == _FIRST:  # a large EXIF block or thumbnail first

@@ -9,10 +9,11 @@ ints (``2``).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain, compress, repeat
 from operator import is_
@@ -25,8 +26,10 @@ import orjson
 import pyarrow as pa
 from msgspec import UNSET, Raw
 
+from posetable._json_text import encoding_error, syntax_error
 from posetable.errors import FormatError
 from posetable.formats._errors import MissingFileError
+from posetable.formats._images import open_file
 
 _TOP = msgspec.json.Decoder(dict[str, Raw])
 _EMPTY = Raw(b"")
@@ -47,26 +50,37 @@ def read_bytes(path: str | os.PathLike[str], what: str = "file") -> bytes:
     if p.is_dir():
         raise FormatError(f"expected a {what}, found a folder", path=p)
     try:
-        return p.read_bytes()
+        with open_file(p, what) as handle:
+            return handle.read()
+    except FileNotFoundError as exc:
+        raise MissingFileError(f"{what} {p} does not exist") from exc
     except OSError as exc:
         raise FormatError(f"cannot read the {what}: {exc}", path=p) from exc
 
 
 def json_error(path: object, raw: bytes, exc: Exception | None = None) -> FormatError:
-    """A FormatError giving the line, column and byte of a JSON syntax problem."""
-    if not raw.strip():
-        return FormatError("the file is empty; expected a JSON document", path=path, line=1)
+    """A FormatError naming why the JSON cannot be read: its encoding (byte offset), its
+    nesting, or the line, column and byte of a syntax problem."""
+    return syntax_error(path, raw, exc)
+
+
+def check_text(path: object, raw: bytes) -> None:
+    """A FormatError (with the byte offset) unless the file is UTF-8 text."""
+    problem = encoding_error(path, raw)
+    if problem is not None:
+        raise problem
+
+
+@contextlib.contextmanager
+def json_errors(path: object, raw: bytes) -> Iterator[None]:
+    """Turn what a JSON parser raises inside the block (a syntax or encoding error, a
+    document nested past the recursion limit) into a FormatError naming the file."""
     try:
-        orjson.loads(raw)
-    except orjson.JSONDecodeError as err:
-        ending = ", the file ends too early" if err.pos >= len(raw) - 1 else ""
-        return FormatError(
-            f"not valid JSON: {err.msg} at line {err.lineno} column {err.colno} "
-            f"(byte {err.pos} of {len(raw)}{ending})",
-            path=path,
-            line=err.lineno,
-        )
-    return FormatError(f"not valid JSON: {exc}", path=path)
+        yield
+    except RecursionError as exc:
+        raise json_error(path, raw, exc) from None
+    except (msgspec.DecodeError, orjson.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise json_error(path, raw, exc) from None
 
 
 def decode_top(path: object, raw: bytes) -> dict[str, Raw]:
@@ -74,12 +88,15 @@ def decode_top(path: object, raw: bytes) -> dict[str, Raw]:
     try:
         return _TOP.decode(raw)
     except msgspec.ValidationError:
-        kind = type(orjson.loads(raw)).__name__
+        try:
+            kind = type(orjson.loads(raw)).__name__
+        except (orjson.JSONDecodeError, RecursionError) as exc:
+            raise json_error(path, raw, exc) from None
         names = {"list": "an array", "str": "a string", "int": "a number", "float": "a number"}
         raise FormatError(
             f"expected a JSON object at the top level, found {names.get(kind, kind)}", path=path
         ) from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
         raise json_error(path, raw, exc) from None
 
 

@@ -18,6 +18,7 @@ import pyarrow.csv as pa_csv
 from tqdm.auto import tqdm
 
 from posetable.errors import FormatError
+from posetable.formats._images import open_file
 
 _BOM = b"\xef\xbb\xbf"
 _WHITESPACE = bytes.maketrans(b" \t\r\x0b\x0c", b"\n\n\n\n\n")
@@ -59,7 +60,7 @@ def read_files(paths: Sequence[str], *, progress: bool = False) -> list[bytes]:
     out = []
     for path in tqdm(paths, desc="label files", disable=not progress, leave=False, unit="file"):
         try:
-            with open(path, "rb") as handle:
+            with open_file(path, "label file") as handle:
                 data = handle.read()
         except FileNotFoundError:
             data = b""

@@ -23,7 +23,7 @@ from posetable.errors import FormatError
 from posetable.formats._errors import MissingFileError
 from posetable.formats._images import missing_files
 from posetable.formats._notes import first_few, show_progress
-from posetable.formats._yolo_yaml import LAYOUT_KEYS, SPLITS
+from posetable.formats._yolo_yaml import LAYOUT_KEYS, SPLITS, dump_yaml, safe_yaml
 
 if TYPE_CHECKING:
     from posetable.table import Table
@@ -67,8 +67,8 @@ def _relative_names(images: list[str]) -> list[str]:
 
 def _original_yaml(meta: dict[str, Any]) -> dict[str, Any]:
     try:
-        loaded = yaml.safe_load(meta.get("yaml_text") or "")
-    except yaml.YAMLError:
+        loaded = safe_yaml(meta.get("yaml_text") or "")
+    except (yaml.YAMLError, RecursionError):
         loaded = None
     return dict(loaded) if isinstance(loaded, dict) else {}
 
@@ -83,8 +83,8 @@ def _yaml_document(table: Table, folder: Path, split: str, ndim: int) -> dict[st
     target = folder / "data.yaml"
     if target.is_file():
         try:
-            loaded = yaml.safe_load(target.read_text(encoding="utf-8"))
-        except yaml.YAMLError:
+            loaded = safe_yaml(target.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, RecursionError, UnicodeDecodeError):
             loaded = None
         if isinstance(loaded, dict) and loaded.get("kpt_shape") == [schema.num_keypoints, ndim]:
             existing = {k: v for k, v in loaded.items() if k in (*SPLITS, "minival")}
@@ -221,6 +221,6 @@ def write_yolo(
     target = folder / "data.yaml"
     handle, temporary = tempfile.mkstemp(prefix=".data.yaml.", dir=folder)
     with os.fdopen(handle, "w", encoding="utf-8") as out:
-        yaml.safe_dump(document, out, sort_keys=False, default_flow_style=None, allow_unicode=True)
+        dump_yaml(document, out)
     os.replace(temporary, target)
     return target

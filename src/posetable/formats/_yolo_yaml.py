@@ -6,13 +6,22 @@
 paths (``./x`` and other relative lines are relative to the list file), a glob, an image
 file, or a list of those. Label files follow Ultralytics' rule: the last ``/images/`` of an
 image path becomes ``/labels/`` and the suffix ``.txt``.
+
+Hostile layouts are bounded: folders are walked following symlinks (as Ultralytics'
+recursive glob does) but each real folder once, and a symlink back to the split folder or
+above it is not followed (a loop); a file reached by several paths (symlinks, hard links,
+list entries) is imported once, with a warning; a list file entry outside the dataset root
+and the list file's folder is a FormatError naming the list file and line. The YAML is
+read with a safe loader that refuses aliases (``*x``: a few hundred bytes of aliases can
+expand to gigabytes), naming the line; posetable writes its data.yaml without them.
 """
 
 from __future__ import annotations
 
-import glob
+import fnmatch
 import os
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +31,7 @@ from posetable._coco_constants import COCO_KEYPOINT_NAMES, COCO_OKS_SIGMAS
 from posetable.errors import FormatError, SchemaError
 from posetable.formats._errors import MissingFileError
 from posetable.formats._images import is_image_name
+from posetable.formats._notes import Notes, count_text, first_few
 from posetable.schema import Keypoints2DSchema
 
 SPLITS = ("train", "val", "test")
@@ -43,16 +53,68 @@ def find_yaml(path: str | os.PathLike[str]) -> Path:
     return p
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses aliases (``*name``, ``<<: *name``).
+
+    An alias repeats a node without repeating its text, so a few hundred bytes can expand
+    into gigabytes ("billion laughs"); a data.yaml never needs one.
+    """
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"aliases are not allowed in a data.yaml, found *{event.anchor}; write the "
+                "value out instead",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    """PyYAML's safe dumper writing every value out (no ``&id001`` / ``*id001``), so that
+    the data.yaml posetable writes is one that it (and any alias-refusing reader) reads."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def dump_yaml(document: Any, stream: Any) -> None:
+    """Write a data.yaml without aliases."""
+    yaml.dump(
+        document,
+        stream,
+        Dumper=_NoAliasDumper,
+        sort_keys=False,
+        default_flow_style=None,
+        allow_unicode=True,
+    )
+
+
+def safe_yaml(text: str) -> Any:
+    """A YAML document read with the alias-refusing safe loader (raises ``yaml.YAMLError``)."""
+    return yaml.load(text, Loader=_NoAliasLoader)
+
+
 def load_yaml(path: Path) -> dict[str, Any]:
-    """The YAML mapping; FormatError with the line on a syntax error."""
+    """The YAML mapping; FormatError with the line on a syntax error or an alias."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        data = safe_yaml(path.read_text(encoding="utf-8-sig"))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None
-        raise FormatError(f"not valid YAML: {exc.problem}", path=path, line=line) from None
+        problem = str(exc.problem)
+        text = problem if problem.startswith("aliases") else f"not valid YAML: {problem}"
+        raise FormatError(text, path=path, line=line) from None
+    except RecursionError:
+        raise FormatError(
+            "YAML nested too deeply (past Python's recursion limit); a data.yaml needs 3 levels",
+            path=path,
+        ) from None
     except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
-        raise FormatError(f"cannot read the YAML: {exc}", path=path) from None
+        raise FormatError(f"cannot read the YAML: {exc}"[:300], path=path) from None
     if not isinstance(data, dict):
         raise FormatError(
             f"a data.yaml must be a mapping of keys, found {type(data).__name__}", path=path
@@ -85,44 +147,166 @@ def dataset_root(data: dict[str, Any], yaml_path: Path) -> Path:
     return Path(os.path.normpath(Path.cwd() / root))
 
 
-def _entry_images(root: Path, entry: Any, yaml_path: Path, split: str) -> list[str]:
+class _Images:
+    """The image files of one split, each file once however many paths reach it.
+
+    Folders are walked following symlinks (as Ultralytics' recursive glob does) but each
+    real folder only once, so a link back to a parent cannot loop; a file reached again
+    (through a symlink, a hard link, a folder linked twice, a repeated list entry) keeps
+    its first path in sorted order and the others are counted for a note.
+    """
+
+    def __init__(self) -> None:
+        self.found: list[tuple[str, object]] = []  # (path, file identity or the path)
+        self.folders: set[tuple[int, int]] = set()
+        self.folders_again = 0
+
+    def add_file(self, path: str) -> None:
+        try:
+            st = os.stat(path)
+            key: object = (st.st_dev, st.st_ino)
+        except OSError:  # missing: reported (or skipped) with the other missing images
+            key = path
+        self.found.append((path, key))
+
+    def add_folder(self, top: str) -> None:
+        real_top = os.path.join(os.path.realpath(top), "")
+        stack = [top]
+        while stack:
+            folder = stack.pop()
+            try:
+                st = os.stat(folder)
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) in self.folders:
+                self.folders_again += 1
+                continue
+            self.folders.add((st.st_dev, st.st_ino))
+            for entry in entries:
+                if entry.name.startswith("."):  # glob's '*' skips hidden names too
+                    continue
+                try:
+                    is_dir = entry.is_dir()
+                except OSError:
+                    is_dir = False
+                if is_dir and entry.is_symlink():
+                    target = os.path.join(os.path.realpath(entry.path), "")
+                    if real_top.startswith(target):  # a link to the split folder or above it
+                        self.folders_again += 1
+                        continue
+                if is_dir:
+                    stack.append(entry.path)
+                elif is_image_name(entry.name):
+                    path = os.path.normpath(entry.path)
+                    if entry.is_symlink():
+                        self.add_file(path)
+                    else:
+                        self.found.append((path, (st.st_dev, entry.inode())))
+
+    def unique(self) -> tuple[list[str], list[tuple[str, str]]]:
+        """Sorted unique paths, and (dropped path, kept path) for files reached twice."""
+        first: dict[object, str] = {}
+        again: list[tuple[str, str]] = []
+        for path, key in sorted(set(self.found), key=itemgetter(0)):
+            kept = first.setdefault(key, path)
+            if kept != path:
+                again.append((path, kept))
+        return sorted(first.values()), again
+
+
+def _inside(path: str, folder: Path) -> bool:
+    return path == str(folder) or path.startswith(os.path.join(str(folder), ""))
+
+
+def _list_file(p: Path, root: Path, images: _Images) -> None:
+    """The image paths a ``.txt`` list file names (``./x`` and relative lines are relative
+    to the list file); each must lie under the dataset root or the list file's folder."""
+    try:
+        lines = p.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FormatError(f"cannot read the list file: {exc}", path=p) from None
+    near_root = Path(os.path.normpath(p.parent.absolute()))
+    for number, text in enumerate((t.strip() for t in lines), 1):
+        if not text or not is_image_name(text):
+            continue
+        item = Path(text[2:] if text.startswith("./") else text).expanduser()
+        if not item.is_absolute():
+            near = p.parent / item
+            item = near if near.exists() or not item.exists() else item.absolute()
+        path = os.path.normpath(item.absolute())
+        if not (_inside(path, root) or _inside(path, near_root)):
+            raise FormatError(
+                f"the list entry {text!r} is {path}, outside the dataset root {root} and the "
+                "list file's folder; list images under the root (or set 'path' in the "
+                "data.yaml to a folder that holds them)",
+                path=p,
+                line=number,
+            )
+        images.add_file(path)
+
+
+def _entry_images(root: Path, entry: Any, yaml_path: Path, split: str, images: _Images) -> None:
     if isinstance(entry, (list, tuple)):
-        return [p for item in entry for p in _entry_images(root, item, yaml_path, split)]
+        for item in entry:
+            _entry_images(root, item, yaml_path, split, images)
+        return
     if not isinstance(entry, (str, os.PathLike)):
         raise FormatError(
-            f"'{split}' must be a folder, a list file or a list of them, found {entry!r}",
+            f"'{split}' must be a folder, a list file or a list of them, found {entry!r}"[:300],
             path=yaml_path,
             line=key_line(yaml_path, split),
         )
     p = Path(entry).expanduser()
     p = p if p.is_absolute() else root / p
     if p.is_dir():
-        found = glob.glob(str(Path(glob.escape(str(p))) / "**" / "*.*"), recursive=True)
-        return [os.path.normpath(f) for f in found if is_image_name(f)]
-    if p.is_file() and p.suffix.lower() == ".txt":
-        lines = p.read_text(encoding="utf-8-sig").strip().splitlines()
-        out = []
-        for text in (t.strip() for t in lines):
-            if not text or not is_image_name(text):
-                continue
-            item = Path(text[2:] if text.startswith("./") else text).expanduser()
-            if not item.is_absolute():
-                near = p.parent / item
-                item = near if near.exists() or not item.exists() else item.absolute()
-            out.append(os.path.normpath(item))
-        return out
-    if p.is_file() and is_image_name(p.name):
-        return [os.path.normpath(p)]
-    if any(c in str(entry) for c in "*?["):
-        return [os.path.normpath(f) for f in glob.glob(str(p), recursive=True) if is_image_name(f)]
-    raise MissingFileError(
-        f"{yaml_path}: split '{split}' names {p}, which does not exist (resolved against "
-        f"the dataset root {root})"
-    )
+        images.add_folder(str(p))
+    elif p.is_file() and p.suffix.lower() == ".txt":
+        _list_file(p, root, images)
+    elif p.is_file() and is_image_name(p.name):
+        images.add_file(os.path.normpath(p))
+    elif any(c in str(entry) for c in "*?["):
+        _glob(p, images)
+    else:
+        raise MissingFileError(
+            f"{yaml_path}: split '{split}' names {p}, which does not exist (resolved against "
+            f"the dataset root {root})"
+        )
 
 
-def split_images(data: dict[str, Any], yaml_path: Path, split: str) -> tuple[Path, list[str]]:
-    """The dataset root and the sorted image paths of one split."""
+def _glob(pattern: Path, images: _Images) -> None:
+    """The images a glob pattern matches; ``**`` matches any folders, walked as a folder
+    split is (each real folder once, so symlink loops end)."""
+    parts = pattern.parts
+    fixed = next(i for i, part in enumerate(parts) if any(c in part for c in "*?["))
+    base = Path(*parts[:fixed])
+    wanted = list(parts[fixed:])
+    walked = _Images()
+    walked.add_folder(str(base))
+    for path, key in walked.found:
+        relative = Path(path).relative_to(base).parts
+        if _matches(list(relative), wanted):
+            images.found.append((path, key))
+    images.folders_again += walked.folders_again
+
+
+def _matches(parts: list[str], pattern: list[str]) -> bool:
+    if not pattern:
+        return not parts
+    head, rest = pattern[0], pattern[1:]
+    if head == "**":
+        return any(_matches(parts[i:], rest) for i in range(len(parts) + 1))
+    return bool(parts) and fnmatch.fnmatchcase(parts[0], head) and _matches(parts[1:], rest)
+
+
+def split_images(
+    data: dict[str, Any], yaml_path: Path, split: str, notes: Notes | None = None
+) -> tuple[Path, list[str]]:
+    """The dataset root and the sorted image paths of one split, each file once.
+
+    Files reached by several paths (symlinks, hard links, repeated list entries) are
+    imported once, under their first path in sorted order, with a note.
+    """
     if split not in data or data[split] in (None, ""):
         given = [s for s in (*SPLITS, "minival") if data.get(s) not in (None, "")]
         raise FormatError(
@@ -130,13 +314,29 @@ def split_images(data: dict[str, Any], yaml_path: Path, split: str) -> tuple[Pat
             path=yaml_path,
         )
     root = dataset_root(data, yaml_path)
-    images = sorted(set(_entry_images(root, data[split], yaml_path, split)))
+    found = _Images()
+    _entry_images(root, data[split], yaml_path, split, found)
+    images, again = found.unique()
     if not images:
         raise FormatError(
             f"split '{split}' ({data[split]!r} under {root}) holds no images "
             f"(suffixes: .jpg, .png, ...)",
             path=yaml_path,
             line=key_line(yaml_path, split),
+        )
+    if notes is not None and again:
+        shown = first_few(f"{a} (same file as {b})" for a, b in again)
+        verb = "reaches" if len(again) == 1 else "reach"
+        notes.add(
+            f"split '{split}': {count_text(len(again), 'image path')} {verb} a file already "
+            f"listed (through symlinks, hard links or list entries); each file is imported "
+            f"once: {shown}"
+        )
+    if notes is not None and found.folders_again:
+        notes.add(
+            f"split '{split}': {count_text(found.folders_again, 'symlinked folder')} "
+            "(a loop back to the split folder or above it, or a folder linked twice) "
+            "not read again"
         )
     return root, images
 
@@ -163,25 +363,53 @@ class YoloLayout:
 
 
 def _names(data: dict[str, Any], path: Path) -> list[str]:
+    """The class names. As in Ultralytics (``check_class_names``), a list or a mapping of
+    class ids (``0`` or ``"0"``) to names, and a number or boolean name becomes its text
+    (``5`` -> ``"5"``, ``true`` -> ``"True"``); a null, list or mapping as a name is refused.
+    """
     names = data.get("names")
+    line = key_line(path, "names")
     if isinstance(names, dict):
-        keys = sorted(names)
-        if any(not isinstance(k, int) for k in keys) or keys != list(range(len(keys))):
+        ids = {_class_id(k): v for k, v in names.items()}
+        if None in ids or len(ids) != len(names) or sorted(ids) != list(range(len(ids))):  # type: ignore[type-var]
             raise FormatError(
-                f"'names' must map the class ids 0..{len(keys) - 1} to names, found keys "
-                f"{keys[:8]}",
+                f"'names' must map the class ids 0..{len(names) - 1} to names, found keys "
+                f"{list(names)[:8]}",
                 path=path,
-                line=key_line(path, "names"),
+                line=line,
             )
-        return [str(names[k]) for k in keys]
+        return [_class_name(ids[i], i, path, line) for i in range(len(ids))]
     if isinstance(names, (list, tuple)) and names:
-        return [str(n) for n in names]
-    if names is None and isinstance(data.get("nc"), int):
+        return [_class_name(n, i, path, line) for i, n in enumerate(names)]
+    if names is None and isinstance(data.get("nc"), int) and not isinstance(data["nc"], bool):
         return [f"class{i}" for i in range(int(data["nc"]))]
     raise FormatError(
-        f"'names' must be a list or a mapping of class names, found {names!r}",
+        f"'names' must be a list or a mapping of class names, found {names!r}"[:300],
         path=path,
-        line=key_line(path, "names"),
+        line=line,
+    )
+
+
+def _class_id(key: Any) -> int | None:
+    if isinstance(key, bool):
+        return None
+    if isinstance(key, int):
+        return key
+    if isinstance(key, str) and key.strip().isdigit():
+        return int(key)
+    return None
+
+
+def _class_name(value: Any, class_id: Any, path: Path, line: int | None) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, int, float)):
+        return str(value)  # what Ultralytics' check_class_names does
+    raise FormatError(
+        f"'names': class {class_id} must be named by a string, found "
+        + ("null" if value is None else f"a {type(value).__name__} {value!r}"[:200]),
+        path=path,
+        line=line,
     )
 
 

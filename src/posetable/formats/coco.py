@@ -10,11 +10,16 @@ Where each part of the file goes:
 * **Rows**: ``image`` (the absolute path under the image folder when one is given, else the
   ``file_name``), ``width``, ``height``, the user column ``image_id`` (int64, the COCO id) and
   ``coco_image_fields``: the image's other fields (``file_name``, ``license``,
-  ``coco_url``...) as JSON text, kept for export.
+  ``coco_url``...) as JSON text, kept for export. A ``file_name`` is never resolved
+  outside the image folder: one that leaves it (``../x.jpg``, an absolute path elsewhere)
+  is a FormatError naming the image id; without a folder names are kept as written,
+  except ``..`` ones, which are refused too.
 * **Instances** (the ``keypoints`` column): x, y (float64 pixels) and visibility 0/1/2 per
-  point, the box (COCO ``xywh`` -> ``xyxy``), the label (the category's index in the file's
-  ``categories``), and the extras ``area`` (float), ``iscrowd`` (int), ``id`` (int64),
-  ``num_keypoints`` (int) exactly as given, plus three private extras:
+  point, the box (COCO ``xywh`` -> ``xyxy``; a negative width or height is a FormatError
+  naming the annotation, as a table holds only boxes with x2 >= x1, y2 >= y1), the label
+  (the category's index in the file's ``categories``), and the extras ``area`` (float),
+  ``iscrowd`` (int), ``id`` (int64), ``num_keypoints`` (int) exactly as given, plus three
+  private extras:
 
   - ``coco_derived``: a bitmask of the fields the file lacked and posetable filled
     (1 ``area`` = bbox w*h*0.53, 2 ``iscrowd`` = 0, 4 ``num_keypoints`` = count of v > 0,
@@ -65,6 +70,7 @@ from posetable.errors import SchemaError
 from posetable.formats._coco_read import CocoColumns, read_coco
 from posetable.formats._notes import Notes, show_progress, stages
 from posetable.schema import Keypoints2DSchema
+from posetable.store import check_if_exists, resolve_store
 
 if TYPE_CHECKING:
     from posetable.table import StoreLike, Table
@@ -106,6 +112,7 @@ def table_from_coco(
     schema: Keypoints2DSchema | None = None,
     missing_images: str = "error",
     progress: bool | None = None,
+    if_exists: str = "error",
 ) -> Table:
     """Import a COCO keypoints JSON as a new table (or a new revision of ``name``).
 
@@ -125,6 +132,8 @@ def table_from_coco(
         missing_images: ``"error"`` (default: list the first few missing files),
             ``"warn"`` (import them anyway) or ``"skip"`` (leave those images out).
         progress: draw a progress bar (default: for large files only).
+        if_exists: when ``name`` already holds a table: ``"error"`` (default: raise
+            ``TableExistsError`` naming it, before the file is read) or ``"new_revision"``.
 
     Returns:
         The new table revision.
@@ -146,6 +155,7 @@ def table_from_coco(
     from posetable.table import Table
 
     source = Path(annotation_file)
+    check_if_exists(resolve_store(store), name, if_exists, f"the import of {source.absolute()}")
     notes = Notes(source)
     size = source.stat().st_size if source.is_file() else 0
     enabled = show_progress(progress, size // 500)
@@ -170,6 +180,7 @@ def table_from_coco(
             schema=columns.coco.schema,
             store=store,
             metadata=columns.metadata,
+            if_exists=if_exists,
             operation="import_coco",
             arguments={
                 "annotation_file": str(source.absolute()),

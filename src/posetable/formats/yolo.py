@@ -33,6 +33,7 @@ import numpy as np
 import pyarrow as pa
 
 from posetable._arrow import keypoints_column
+from posetable._validate import check_number
 from posetable.errors import FormatError
 from posetable.formats._errors import MissingFileError
 from posetable.formats._images import image_sizes, missing_files
@@ -47,6 +48,7 @@ from posetable.formats._yolo_yaml import (
     yolo_layout,
 )
 from posetable.instances import Keypoints2DInstances
+from posetable.store import check_if_exists, resolve_store
 
 if TYPE_CHECKING:
     from posetable.table import StoreLike, Table
@@ -65,6 +67,7 @@ def table_from_yolo(
     tolerance: float = TOLERANCE,
     missing_images: str = "error",
     progress: bool | None = None,
+    if_exists: str = "error",
 ) -> Table:
     """Import one split of an Ultralytics YOLO-pose dataset as a new table.
 
@@ -78,6 +81,8 @@ def table_from_yolo(
             listing the first few), or ``"skip"``/``"warn"`` (left out, with a warning:
             without the file there is no image size to turn the labels into pixels).
         progress: draw progress bars (default: for large datasets only).
+        if_exists: when ``name`` already holds a table: ``"error"`` (default: raise
+            ``TableExistsError`` naming it, before anything is read) or ``"new_revision"``.
 
     Raises:
         FormatError: a label line with the wrong number of columns (says how many
@@ -98,11 +103,15 @@ def table_from_yolo(
     from posetable.table import Table
 
     started = time.perf_counter()
+    check_if_exists(
+        resolve_store(store), name, if_exists, f"the import of {data_yaml} split {split!r}"
+    )
+    tolerance = check_number(tolerance, "tolerance", low=0.0, high=1.0, error=FormatError)
     yaml_path = find_yaml(data_yaml)
     data = load_yaml(yaml_path)
     layout = yolo_layout(data, yaml_path)
-    root, images = split_images(data, yaml_path, split)
     notes = Notes(yaml_path)
+    root, images = split_images(data, yaml_path, split, notes)
     images = _existing(images, yaml_path, split, missing_images, notes)
     enabled = show_progress(progress, len(images))
     names = ["labels", "image sizes", "write"]
@@ -145,6 +154,7 @@ def table_from_yolo(
             schema=layout.schema,
             store=store,
             metadata=_metadata(data, yaml_path, split, layout, root, images),
+            if_exists=if_exists,
             operation="import_yolo",
             arguments={
                 "data_yaml": str(yaml_path.absolute()),
@@ -276,6 +286,15 @@ def _check_labels(
             i,
             f"column {column} ({what}) must be a normalised value in [0, 1] (tolerance "
             f"{tolerance:g}), found {coordinates[i, j]:g}",
+        )
+    negative = np.flatnonzero((table[:, 3] < 0) | (table[:, 4] < 0))
+    if negative.size:  # within the tolerance, but a box cannot have a negative size
+        i = int(negative[0])
+        j = 3 if table[i, 3] < 0 else 4
+        raise lines.error(
+            i,
+            f"column {j + 1} (box {'width' if j == 3 else 'height'}) must be >= 0, found "
+            f"{table[i, j]:g}",
         )
     if ndim == 3:
         vis = points[..., 2]
