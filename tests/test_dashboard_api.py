@@ -39,7 +39,8 @@ def _client(store: Path, thumbnails: Path | None = None) -> Any:
 
     from posetable.dashboard import create_app
 
-    return TestClient(create_app(store, thumbnail_dir=thumbnails))
+    # the app accepts only its own host names (DNS rebinding); TestClient's is "testserver"
+    return TestClient(create_app(store, thumbnail_dir=thumbnails), base_url="http://127.0.0.1")
 
 
 @pytest.fixture
@@ -492,22 +493,29 @@ def test_add_instance_from_default_pose_and_delete_another(client: Any, sample_s
     assert row.instance_extras["iscrowd"][2] == 0 and row.instance_extras["num_keypoints"][2] == 17
 
 
-def test_undo_restores_the_parent_as_a_new_revision(client: Any, sample_store: Path) -> None:
-    draft = _draft(_ok(client.get(f"/api/tables/{TABLE}/rows/3")))
-    draft.pop()
-    _ok(
-        client.post(
-            f"/api/tables/{TABLE}/edit",
-            json={"base_revision": 1, "rows": {"3": {"instances": draft}}},
-        )
-    )
+def test_undo_reverts_exactly_the_revision_shown_and_keeps_other_saves(
+    client: Any, sample_store: Path
+) -> None:
+    def save(row: int, base: int, drop: int = 1) -> dict[str, Any]:
+        draft = _draft(_ok(client.get(f"/api/tables/{TABLE}/rows/{row}?revision={base}")))
+        del draft[-drop:]
+        body = {"base_revision": base, "rows": {str(row): {"instances": draft}}}
+        return _ok(client.post(f"/api/tables/{TABLE}/edit", json=body))
+
+    original = pt.Table.open(f"{TABLE}@1", store=sample_store)
+    assert save(3, base=1)["revision"] == 2  # tab A saves row 3
+    assert save(2, base=1)["revision"] == 3  # tab B, opened at 1, saves row 2: lands on 2
+    undone = _ok(client.post(f"/api/tables/{TABLE}/undo", json={"base_revision": 2}))  # A undoes
+    assert (undone["revision"], undone["parent"], undone["operation"]) == (4, 3, "revert")
+    latest = pt.Table.open(TABLE, store=sample_store)
+    assert latest[3]["keypoints"] == original[3]["keypoints"]  # A's save is undone
+    assert len(latest[2]["keypoints"]) == len(original[2]["keypoints"]) - 1  # B's is kept
+    assert [h.parent for h in latest.history()] == [3, 2, 1, None]
+    save(2, base=4)  # row 2 again: now undoing revision 3 would drop this save
     assert _error(
-        client.post(f"/api/tables/{TABLE}/undo", json={"base_revision": 1}), 409, "ConflictError"
+        client.post(f"/api/tables/{TABLE}/undo", json={"base_revision": 3}), 409, "ConflictError"
     )
-    undone = _ok(client.post(f"/api/tables/{TABLE}/undo", json={"base_revision": 2}))
-    assert (undone["revision"], undone["parent"], undone["operation"]) == (3, 1, "restore")
-    original, restored = (pt.Table.open(f"{TABLE}@{r}", store=sample_store) for r in (1, 3))
-    assert [r["keypoints"] for r in restored] == [r["keypoints"] for r in original]
+    assert pt.Table.open(TABLE, store=sample_store).revision == 5
     fresh = pt.Table.from_rows(
         [_base(original[0])], name="fresh", schema=original.schema, store=sample_store
     )
@@ -549,14 +557,20 @@ def test_accept_predictions_writes_the_visibility_rules(client: Any, sample_stor
     )
     assert saved["parent"] == 1 and saved["rows"] == [2]
     accepted = pt.Table.open(f"{TABLE}@{saved['revision']}", store=sample_store)[2]["keypoints"]
+    before = pt.Table.open(f"{TABLE}@1", store=sample_store)[2]["keypoints"]
     pred = run.predictions(2)
-    assert len(accepted) == len(pred) == plan[0]["accepted"]
-    np.testing.assert_array_equal(accepted.keypoints, pred.keypoints)
+    assert len(pred) == plan[0]["accepted"] and len(accepted) == len(before) + 1
+    # the four people are replaced in place, the spurious detection is added last, and the
+    # person without keypoints (a box only) is kept as it was
+    box_only = (before.keypoint_visibilities == 0).all(axis=1)
+    written = np.flatnonzero(np.r_[~box_only, True])
+    np.testing.assert_array_equal(accepted.keypoints[written], pred.keypoints)
     expected = np.where(pred.keypoint_confidences >= 0.6, 2, 1)
-    np.testing.assert_array_equal(accepted.keypoint_visibilities, expected)
-    assert (accepted.keypoint_visibilities > 0).all()
-    stale = client.post(
-        f"/api/tables/{TABLE}/accept", json={"base_revision": 1, "run": RUN, "rows": [0]}
+    np.testing.assert_array_equal(accepted.keypoint_visibilities[written], expected)
+    assert (accepted.keypoint_visibilities[written] > 0).all()
+    assert accepted.select(np.flatnonzero(box_only)) == before.select(np.flatnonzero(box_only))
+    stale = client.post(  # row 2 changed since revision 1: a conflict, nothing written
+        f"/api/tables/{TABLE}/accept", json={"base_revision": 1, "run": RUN, "rows": [2]}
     )
     _error(stale, 409, "ConflictError")
     bad = client.post(
@@ -718,7 +732,7 @@ def test_binding_anything_but_loopback_warns() -> None:
         assert quiet.getsockname()[0] == "127.0.0.1"
     finally:
         quiet.close()
-    with pytest.warns(UserWarning, match="no authentication"):
+    with pytest.warns(UserWarning, match="binds 0.0.0.0: anyone who can reach this machine"):
         loud = bind("0.0.0.0", 0)
     loud.close()
     assert is_loopback("localhost") and is_loopback("::1") and not is_loopback("0.0.0.0")
@@ -765,3 +779,210 @@ def test_serve_command_is_registered_with_its_options(capsys: pytest.CaptureFixt
     usage = capsys.readouterr().out
     for option in ("--store", "--port", "--host", "--sample", "127.0.0.1"):
         assert option in usage
+
+
+# -- accepting predictions safely, and runs without suspects -------------------------------
+def _timid_run(table: pt.Table, name: str) -> pt.Run:
+    """The sample run's predictions with every score under find_label_errors' 0.5."""
+    from posetable.dashboard._sample_run import sample_predictions
+
+    predictions = sample_predictions(table)
+    for item in predictions:
+        if item is not None:
+            item.instance_confidences = item.instance_confidences * 0.4
+    return pt.Run.from_predictions(table, predictions, name=name)
+
+
+def test_a_run_with_no_confident_prediction_feeds_every_page(
+    client: Any, sample_store: Path
+) -> None:
+    table = pt.Table.open(TABLE, store=sample_store)
+    run = _timid_run(table, "timid")
+    assert pt.find_label_errors(table, run).num_rows == 0  # raised IndexError before
+    _ok(client.get(f"/api/tables/{TABLE}", params={"run": "timid"}))
+    _ok(client.get("/api/runs/timid"))
+    for sort in ("row", "suspect_score", "mean_oks"):
+        page = _ok(client.get(f"/api/tables/{TABLE}/rows", params={"run": "timid", "sort": sort}))
+        assert [r["suspects"] for r in page["rows"]] == [None] * 4
+    filtered = _ok(
+        client.get(f"/api/tables/{TABLE}/rows", params={"run": "timid", "filter": "suspects > 0"})
+    )
+    assert filtered["total"] == 0
+    for row in range(4):
+        detail = _ok(client.get(f"/api/tables/{TABLE}/rows/{row}", params={"run": "timid"}))
+        assert detail["suspect_list"] == []
+
+
+def _accept(client: Any, **body: Any) -> Any:
+    return client.post(f"/api/tables/{body.pop('table', TABLE)}/accept", json=body)
+
+
+def test_accept_preview_says_what_changes_per_row_and_writes_nothing(
+    client: Any, sample_store: Path
+) -> None:
+    table = pt.Table.open(TABLE, store=sample_store)
+    run = pt.Run.open(RUN, store=sample_store)
+    body = {"base_revision": 1, "run": RUN, "rows": [0, 1, 2], "keypoint_confidence_threshold": 0.6}
+    preview = _ok(_accept(client, dry_run=True, **body))
+    expected = pt.accept_predictions_plan(
+        table, run, rows=[0, 1, 2], keypoint_confidence_threshold=0.6
+    ).to_pylist()
+    assert preview["plan"] == expected
+    assert _ok(_accept(client, plan=True, **body))["plan"] == expected  # the older name
+    for key in ("added", "replaced", "kept", "removed", "keypoints_visible", "keypoints_occluded"):
+        assert preview["totals"][key] == sum(r[key] for r in expected)
+    assert preview["totals"]["rows_changed"] == sum(r["action"] != "none" for r in expected)
+    # the sample's row 1: a person without keypoints is kept; GT #0's prediction is mirrored
+    # (a left/right swap) and matches nobody, so GT #0 is removed and the mirror added;
+    # row 2: a spurious detection is added
+    by_row = {r["row"]: r for r in preview["plan"]}
+    ids = table[1]["keypoints"].instance_extras["id"].tolist()
+    assert (by_row[1]["kept"], by_row[1]["removed"], by_row[1]["added"]) == (1, 1, 1)
+    assert by_row[1]["removed_ids"] == [ids[0]] and by_row[1]["replaced_ids"] == [ids[1]]
+    assert by_row[2]["added"] == 1
+    assert pt.Table.open(TABLE, store=sample_store).revision == 1  # nothing written
+    assert "dry_run must be true or false" in _error(
+        _accept(client, dry_run="yes", **body), 400, "RowError"
+    )
+    saved = _ok(_accept(client, **body))
+    new = pt.Table.open(TABLE, store=sample_store)
+    assert (saved["revision"], new.revision) == (2, 2)
+    for record in preview["plan"]:
+        after = new[record["row"]]["keypoints"]
+        assert len(after) == record["gt_after"]
+        assert int((after.keypoint_visibilities == 2).sum()) >= record["keypoints_visible"]
+    # confirming a preview of rows someone changed meanwhile: a conflict, nothing written
+    _error(_accept(client, **body), 409, "ConflictError")
+    assert pt.Table.open(TABLE, store=sample_store).revision == 2
+
+
+def test_accept_instance_threshold_keeps_scores_at_or_above_it(
+    client: Any, sample_store: Path
+) -> None:
+    run = pt.Run.open(RUN, store=sample_store)
+    scores = run.predictions(2).instance_confidences
+    cut = float(np.sort(scores)[-2])  # keeps exactly the two best, the second at the cut
+    body = {"base_revision": 1, "run": RUN, "rows": [2], "keypoint_confidence_threshold": 0.5}
+    (record,) = _ok(_accept(client, dry_run=True, instance_confidence_threshold=cut, **body))[
+        "plan"
+    ]
+    assert record["accepted"] == 2 and record["predictions"] == len(scores)
+    (everything,) = _ok(_accept(client, dry_run=True, instance_confidence_threshold=None, **body))[
+        "plan"
+    ]
+    assert everything["accepted"] > record["accepted"]
+    for bad in ("high", [0.5], True):
+        message = _error(
+            _accept(client, dry_run=True, **{**body, "instance_confidence_threshold": bad}),
+            400,
+            "RowError",
+        )
+        assert "instance_confidence_threshold must be a number" in message
+    saved = _ok(_accept(client, instance_confidence_threshold=cut, **body))
+    assert saved["revision"] == 2
+    written = pt.Table.open(TABLE, store=sample_store)
+    assert written.info.arguments["instance_confidence_threshold"] == cut
+    ids = written[2]["keypoints"].instance_extras["id"].tolist()
+    before = pt.Table.open(f"{TABLE}@1", store=sample_store)[2]["keypoints"]
+    assert len(ids) == record["gt_after"] and set(record["replaced_ids"]) <= set(ids)
+    assert set(ids) - set(before.instance_extras["id"].tolist()) == set()  # no new person
+
+
+def test_accept_keeps_box_only_instances_and_coco_ids_of_the_real_excerpt(
+    store: Path, real_data: Any, tmp_path: Path
+) -> None:
+    from tests._predictions import noisy_predictions
+
+    table = _import(real_data("coco_kpts"), "coco", store)
+    pt.Run.from_predictions(table, noisy_predictions(table, seed=5, noise=0.01), name="m")
+    with _client(store, tmp_path / "t") as c:
+        preview = _ok(_accept(c, table="coco", base_revision=1, run="m", dry_run=True))
+        saved = _ok(_accept(c, table="coco", base_revision=1, run="m"))
+    new = pt.Table.open(f"coco@{saved['revision']}", store=store)
+    for record in preview["plan"]:
+        row = record["row"]
+        before, after = table[row]["keypoints"], new[row]["keypoints"]
+        assert after.instance_extras["id"].tolist() == before.instance_extras["id"].tolist()
+        box_only = (before.keypoint_visibilities == 0).all(axis=1)
+        assert record["kept"] == int(box_only.sum()) and record["removed"] == 0
+        assert sorted(record["replaced_ids"]) == sorted(
+            before.instance_extras["id"][~box_only].tolist()
+        )
+        np.testing.assert_array_equal(after.instance_bbs[box_only], before.instance_bbs[box_only])
+        assert (after.instance_extras["num_keypoints"][box_only] == 0).all()
+    assert sum(r["kept"] for r in preview["plan"]) == 2  # ids 1202706 and 508900
+    out = new.export_coco(tmp_path / "accepted.json")
+    import json
+
+    ids = [a["id"] for a in json.loads(out.read_text())["annotations"]]
+    assert len(ids) == len(set(ids)) == 14
+
+
+def test_metrics_after_accepting_are_of_the_new_revision(client: Any, sample_store: Path) -> None:
+    run = pt.Run.open(RUN, store=sample_store)
+    page = _ok(client.get(f"/api/tables/{TABLE}/rows", params={"run": RUN}))
+    assert page["metrics_ref"] == run.table_ref and page["run_metrics"] == run.metrics
+    stale = page["rows"][2]["metrics"]
+    saved = _ok(
+        _accept(client, base_revision=1, run=RUN, rows=[2], keypoint_confidence_threshold=0.6)
+    )
+    new = pt.Table.open(f"{TABLE}@{saved['revision']}", store=sample_store)
+    expected = pt.evaluate(new, run)
+    by_row = {r["row"]: r for r in expected.per_sample.to_pylist()}
+    page = _ok(
+        client.get(f"/api/tables/{TABLE}/rows", params={"run": RUN, "revision": saved["revision"]})
+    )
+    assert page["metrics_ref"] == new.ref and page["run_metrics"]["ap"] == expected.ap
+    for record in page["rows"]:
+        want = by_row[record["row"]]
+        assert record["metrics"] == {k: want[k] for k in record["metrics"]}
+    # row 2's ground truth now is the predictions it was compared with
+    assert page["rows"][2]["metrics"]["mean_oks"] == 1.0 != stale["mean_oks"]
+    assert page["rows"][2]["metrics"]["fp_50"] == 0
+    ordered = _ok(
+        client.get(
+            f"/api/tables/{TABLE}/rows",
+            params={"run": RUN, "revision": 2, "sort": "mean_oks", "order": "desc"},
+        )
+    )
+    assert [r["row"] for r in ordered["rows"]] == _expected_order(
+        [by_row[r]["mean_oks"] for r in range(4)], True
+    )
+    detail = _ok(client.get(f"/api/tables/{TABLE}/rows/2", params={"run": RUN, "revision": 2}))
+    assert detail["metrics_ref"] == new.ref
+    mine = [m for m in expected.per_instance.to_pylist() if m["row"] == 2 and m["kind"] == "gt"]
+    assert [(m["index"], m["partner"]) for m in detail["per_instance"]["gt"]] == [
+        (m["index"], m["partner"]) for m in mine
+    ]
+    assert all(m["oks"] == 1.0 for m in detail["per_instance"]["gt"] if m["partner"] >= 0)
+    # a run made on the new revision, seen on the old one: its predictions against @1
+    from posetable.dashboard._sample_run import sample_predictions
+
+    later = sample_predictions(new, seed=4)
+    pt.Run.from_predictions(new, later, name="later")
+    old = pt.Table.open(f"{TABLE}@1", store=sample_store)
+    page = _ok(client.get(f"/api/tables/{TABLE}/rows", params={"run": "later", "revision": 1}))
+    truth = {r["row"]: r for r in pt.evaluate(old, later).per_sample.to_pylist()}
+    assert page["metrics_ref"] == old.ref
+    for record in page["rows"]:
+        assert record["metrics"] == {k: truth[record["row"]][k] for k in record["metrics"]}
+
+
+def test_path_like_table_names_are_served_with_their_slash_encoded(
+    client: Any, sample_store: Path
+) -> None:
+    from urllib.parse import quote
+
+    name = "My Project/COCO/initial"
+    pt.Table.open(TABLE, store=sample_store).derive(name)
+    url = f"/api/tables/{quote(name, safe='')}"
+    assert _ok(client.get(url))["table"] == name
+    page = _ok(client.get(f"{url}/rows"))
+    assert page["ref"] == f"{name}@1" and len(page["rows"]) == 4
+    detail = _ok(client.get(f"{url}/rows/1"))
+    draft = _draft(detail)
+    draft.pop()
+    body = {"base_revision": 1, "rows": {"1": {"instances": draft}}}
+    assert _ok(client.post(f"{url}/edit", json=body))["revision"] == 2
+    assert client.get(f"{url}/image/1").status_code == 200
+    _error(client.get(f"/api/tables/{quote('../../etc', safe='')}/rows"), 400, "RevisionError")

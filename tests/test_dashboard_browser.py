@@ -105,7 +105,11 @@ def server(store: Path) -> Iterator[Server]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, device_scale_factor=1)
+    # bypass_csp: the page's CSP (script-src 'self') forbids eval, which Playwright's string
+    # predicates (wait_for_function, evaluate) use; the app's own scripts run as served
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 900}, device_scale_factor=1, bypass_csp=True
+    )
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
@@ -262,29 +266,128 @@ def test_confidence_slider_hides_predicted_keypoints(server: Server, page: Any) 
     _shot(page, "grid-slider-0.9")
 
 
-def test_accepting_predictions_writes_the_visibility_rules(server: Server, page: Any) -> None:
+def _wait_held(page: Any, held: list[Any], count: int = 1) -> None:
+    """Wait until ``count`` requests are held by a ``page.route`` handler."""
+    deadline = time.monotonic() + 30
+    while len(held) < count:
+        assert time.monotonic() < deadline, f"{len(held)} of {count} requests were made"
+        page.wait_for_timeout(50)
+
+
+def _plan_rows(page: Any) -> list[dict[str, Any]]:
+    return page.evaluate("window.posetable.acceptPreview.plan")
+
+
+def test_accept_shows_a_preview_and_writes_only_on_confirm(server: Server, page: Any) -> None:
     _open(page, f"{server.base}#/t/{TABLE}?run={RUN}&view=both&thr=0.6")
-    page.check('.cell[data-row="2"] input.pick')
-    assert page.inner_text("#selection") == "1 selected"
-    page.click("#accept-selected")
-    _settled(page, "window.posetable.grid && window.posetable.grid.data.revision === 2")
-    assert "revision @2" in _message(page)
     table = pt.Table.open(TABLE, store=server.store)
-    assert (table.revision, table.parent) == (2, 1)
-    accepted = table[2]["keypoints"]
-    pred = pt.Run.open(RUN, store=server.store).predictions(2)
-    np.testing.assert_array_equal(accepted.keypoints, pred.keypoints)
-    np.testing.assert_array_equal(
-        accepted.keypoint_visibilities, np.where(pred.keypoint_confidences >= 0.6, 2, 1)
-    )
-    before = pt.Table.open(f"{TABLE}@1", store=server.store)
-    for row in (0, 1, 3):
-        assert table[row]["keypoints"] == before[row]["keypoints"]
+    run = pt.Run.open(RUN, store=server.store)
+    # the instance-score threshold: the spurious detection of row 2 scores 0.15
+    page.fill("#instance-threshold", "0.2")
+    page.press("#instance-threshold", "Tab")
+    page.wait_for_function("window.posetable.grid.params.ithr === 0.2")
+    assert "ithr=0.2" in page.url
+    assert page.evaluate("window.posetable.grid.drawn['2'].pred.hiddenInstances") == 1
+    for row in (1, 2):
+        page.check(f'.cell[data-row="{row}"] input.pick')
+    assert page.inner_text("#selection") == "2 selected"
+    page.click("#accept-selected")
+    page.wait_for_selector("#accept-preview")
+    expected = pt.accept_predictions_plan(
+        table,
+        run,
+        rows=[1, 2],
+        keypoint_confidence_threshold=0.6,
+        instance_confidence_threshold=0.2,
+    ).to_pylist()
+    assert _plan_rows(page) == expected
+    assert page.locator("#accept-preview table.plan tbody tr").count() == 2
+    by_row = {r["row"]: r for r in expected}
+    assert by_row[2]["added"] == 0 and by_row[1]["kept"] == 1  # the box-only person stays
+    kept_text = page.inner_text('#accept-preview tr[data-row="1"] td.kept')
+    assert kept_text == "1"
+    totals = page.inner_text("#accept-totals")
+    assert f"{sum(r['replaced'] for r in expected)} replaced (ids kept)" in totals
+    assert f"{sum(r['keypoints_visible'] for r in expected)} keypoints v=2" in totals
+    _shot(page, "accept-preview")
+    assert pt.Table.open(TABLE, store=server.store).revision == 1  # a preview writes nothing
+    page.click("#accept-cancel")
+    page.wait_for_selector("#accept-preview", state="detached")
+    assert pt.Table.open(TABLE, store=server.store).revision == 1
+    assert not page.locator("#accept-selected").is_disabled()
+    # confirm: the button is disabled while the write is in flight
+    held: list[Any] = []
+    page.route("**/api/tables/*/accept", lambda route: held.append(route))
+    page.click("#accept-selected")
+    _wait_held(page, held)
+    assert page.locator("#accept-selected").is_disabled()  # while the dry run is in flight
+    held.pop().continue_()
+    page.wait_for_selector("#accept-confirm")
+    page.click("#accept-confirm")
+    _wait_held(page, held)
+    assert page.locator("#accept-confirm").is_disabled()
+    assert page.inner_text("#accept-confirm") == "accepting…"
+    page.evaluate("document.getElementById('accept-confirm').click()")  # a second click: ignored
+    page.wait_for_timeout(200)
+    assert len(held) == 1
+    held.pop().continue_()
+    _settled(page, "window.posetable.grid && window.posetable.grid.data.revision === 2")
+    page.unroute("**/api/tables/*/accept")
+    assert "revision @2" in _message(page)
+    new = pt.Table.open(TABLE, store=server.store)
+    assert (new.revision, new.parent) == (2, 1)
+    assert new.info.arguments["instance_confidence_threshold"] == 0.2
+    for record in expected:
+        row = record["row"]
+        before, after = table[row]["keypoints"], new[row]["keypoints"]
+        assert len(after) == record["gt_after"]
+        ids = after.instance_extras["id"].tolist()
+        box_only = (before.keypoint_visibilities == 0).all(axis=1)
+        for i in np.flatnonzero(box_only):  # kept as it was, id and box included
+            j = ids.index(before.instance_extras["id"][i])
+            assert (after.keypoint_visibilities[j] == 0).all()
+            np.testing.assert_array_equal(after.instance_bbs[j], before.instance_bbs[i])
+        pred = run.predictions(row)
+        kept_ids = set(before.instance_extras["id"][box_only].tolist())
+        for j in (j for j in range(len(after)) if ids[j] not in kept_ids):
+            (source,) = [
+                q for q in range(len(pred)) if np.array_equal(pred.keypoints[q], after.keypoints[j])
+            ]
+            assert pred.instance_confidences[source] >= 0.2
+            np.testing.assert_array_equal(
+                after.keypoint_visibilities[j],
+                np.where(pred.keypoint_confidences[source] >= 0.6, 2, 1),
+            )
+    for row in (0, 3):
+        assert new[row]["keypoints"] == table[row]["keypoints"]
+    # the badges are the run's metrics against the new revision
+    expected_metrics = {r["row"]: r for r in pt.evaluate(new, run).per_sample.to_pylist()}
+    shown = page.evaluate("window.posetable.grid.data.rows.map(r => [r.row, r.metrics.mean_oks])")
+    assert shown == [[r, expected_metrics[r]["mean_oks"]] for r, _ in shown]
+    assert "re-evaluated" in page.inner_text("#metrics-note")
     _shot(page, "grid-after-accept")
     page.click("#undo")
     _settled(page, "window.posetable.grid && window.posetable.grid.data.revision === 3")
     restored = pt.Table.open(TABLE, store=server.store)
-    assert restored.parent == 1 and restored[2]["keypoints"] == before[2]["keypoints"]
+    assert [r["keypoints"] for r in restored] == [r["keypoints"] for r in table]
+
+
+def test_accepting_in_the_image_view_previews_the_row_and_warns_of_unsaved_edits(
+    server: Server, page: Any
+) -> None:
+    _open(page, f"{server.base}#/t/{TABLE}/row/1?run={RUN}&view=both&thr=0.5")
+    _drag(page, 0, 0, 30, 20)
+    page.click("#accept-row")
+    page.wait_for_selector("#accept-preview")
+    assert "unsaved edits of this row will be discarded" in page.inner_text("#accept-warning")
+    (record,) = _plan_rows(page)
+    assert record["row"] == 1 and record["kept"] == 1
+    _shot(page, "accept-preview-image-view")
+    page.click("#accept-confirm")  # accepting is the decision: no second question
+    _settled(page, "window.posetable.data && window.posetable.data.revision === 2")
+    after = pt.Table.open(TABLE, store=server.store)[1]["keypoints"]
+    assert len(after) == record["gt_after"]
+    assert page.evaluate("window.posetable.viewer.dirty") is False
 
 
 # -- the image view and editing ------------------------------------------------------------
@@ -356,9 +459,9 @@ def test_editing_visibility_adding_and_deleting_instances(server: Server, page: 
 
 def test_a_stale_edit_is_refused_with_a_conflict_message(server: Server, page: Any) -> None:
     _open(page, f"{server.base}#/t/{TABLE}/row/3?view=gt")
-    # someone else saves a revision meanwhile
+    # someone else saves the same row meanwhile
     table = pt.Table.open(TABLE, store=server.store)
-    table.with_rows({0: {"width": table[0]["width"]}}, operation="edit_rows")
+    table.with_rows({3: {"width": table[3]["width"]}}, operation="edit_rows")
     _drag(page, 0, 5, 10, 10)
     page.click("#save")
     page.wait_for_function(
@@ -414,3 +517,79 @@ def test_tables_runs_and_compare_pages(server: Server, page: Any) -> None:
     assert set(curves) == {RUN, "seed-3"} and all(v > 0 for v in curves.values())
     assert page.locator("table.compare tbody tr").count() == 2
     _shot(page, "compare-runs")
+
+
+def test_save_is_disabled_while_in_flight_and_again_enabled_after_an_error(
+    server: Server, page: Any
+) -> None:
+    _open(page, f"{server.base}#/t/{TABLE}/row/0?run={RUN}&view=gt")
+    _drag(page, 0, 0, 25, 15)
+    held: list[Any] = []
+    page.route("**/api/tables/*/edit", lambda route: held.append(route))
+    page.click("#save")
+    _wait_held(page, held)
+    assert page.locator("#save").is_disabled() and page.inner_text("#save") == "saving…"
+    assert page.locator("#accept-row").is_disabled()
+    _drag(page, 0, 1, 10, 10)  # editing meanwhile does not re-enable it
+    assert page.locator("#save").is_disabled()
+    page.evaluate("document.getElementById('save').click()")
+    page.wait_for_timeout(200)
+    assert len(held) == 1  # one request, however often it is clicked
+    held.pop().fulfill(
+        status=409,
+        content_type="application/json",
+        body='{"type": "ConflictError", "error": "table changed since you opened it"}',
+    )
+    page.wait_for_function("!document.getElementById('save').disabled")
+    assert "ConflictError" in _message(page)
+    assert page.inner_text("#save") == "save" and page.inner_text("#status") == "unsaved changes"
+    assert not page.locator("#accept-row").is_disabled()
+    assert pt.Table.open(TABLE, store=server.store).revision == 1
+    page.unroute("**/api/tables/*/edit")
+    page.click("#save")
+    _settled(page, "window.posetable.data && window.posetable.data.revision === 2")
+    moved = pt.Table.open(TABLE, store=server.store)[0]["keypoints"].keypoints
+    before = pt.Table.open(f"{TABLE}@1", store=server.store)[0]["keypoints"].keypoints
+    assert (moved[0, :2] != before[0, :2]).all(axis=1).all()  # both drags were saved
+
+
+def test_unsaved_edits_are_guarded_on_navigation(server: Server, page: Any) -> None:
+    _open(page, f"{server.base}#/t/{TABLE}/row/0?view=gt&pos=0")
+    asked: list[tuple[str, str]] = []
+    leave = {"answer": False}
+
+    def on_dialog(dialog: Any) -> None:
+        asked.append((dialog.type, dialog.message))
+        if leave["answer"]:
+            dialog.accept()
+        else:
+            dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.click("#next-row")  # no edits yet: no question
+    _settled(page, "window.posetable.data && window.posetable.data.row === 1")
+    assert asked == []
+    _drag(page, 0, 0, 30, -20)
+    draft = page.evaluate("window.posetable.viewer.draft[0].keypoints[0]")
+    for target in ("#previous-row", "#crumbs a"):  # another row, the tables page
+        page.click(target)
+        page.wait_for_timeout(300)
+        assert asked[-1][0] == "confirm" and "unsaved keypoint edits" in asked[-1][1]
+        assert "/row/1" in page.url and page.evaluate("window.posetable.data.row") == 1
+        assert page.evaluate("window.posetable.viewer.draft[0].keypoints[0]") == draft
+    page.evaluate("history.back()")  # the browser's back button too
+    page.wait_for_timeout(300)
+    assert len(asked) == 3 and page.evaluate("window.posetable.data.row") == 1
+    assert "/row/1" in page.url
+    _shot(page, "image-view-unsaved-guard")
+    leave["answer"] = True
+    page.click("#next-row")
+    _settled(page, "window.posetable.data && window.posetable.data.row === 2")
+    assert len(asked) == 4
+    assert pt.Table.open(TABLE, store=server.store).revision == 1  # nothing was saved
+    # closing the tab with unsaved edits asks the browser's question
+    _drag(page, 0, 0, 15, 15)
+    leave["answer"] = False
+    with page.expect_event("dialog", timeout=10000) as shown:
+        page.close(run_before_unload=True)
+    assert shown.value.type == "beforeunload"

@@ -284,7 +284,7 @@ def test_the_walkthrough_trains_validates_and_the_dashboard_shows_the_run(ultral
         warnings.filterwarnings("ignore", message="Using `httpx` with", category=UserWarning)
         from fastapi.testclient import TestClient
 
-        client = TestClient(create_app(store))
+        client = TestClient(create_app(store), base_url="http://127.0.0.1")
     shown = client.get("/api/runs/walk")
     assert shown.status_code == 200
     body = shown.json()

@@ -107,3 +107,21 @@ def test_unlabeled_point_predicted_confidently_is_suspicious(clean):
         if s["kind"] == "suspicious_visibility"
     }
     assert (i, j) in found
+
+
+def test_a_run_scoring_under_the_threshold_gives_no_suspects_not_an_error(clean):
+    table, _ = clean
+    predictions = noisy_predictions(table, seed=11, noise=0.01, confidence_range=(0.8, 1.0))
+    for item in predictions:
+        if item is not None:
+            item.instance_confidences = np.full(len(item), 0.3)
+    run = pt.Run.from_predictions(table, predictions, name="timid-model")
+    found = pt.find_label_errors(table, run, instance_confidence_threshold=0.5)
+    assert found.num_rows == 0
+    assert found.column_names == [
+        "row", "image", "instance", "prediction", "kind", "keypoint", "score", "detail"
+    ]  # fmt: skip
+    # with a threshold they pass, the same predictions are evidence again
+    dropped = table.with_rows({1: {"keypoints": table[1]["keypoints"].select([0, 2])}})
+    trusted = pt.find_label_errors(dropped, run, instance_confidence_threshold=0.3).to_pylist()
+    assert ("missing_annotation", 1) in {(s["kind"], s["row"]) for s in trusted}

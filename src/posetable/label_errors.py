@@ -19,6 +19,8 @@ import numpy as np
 import pyarrow as pa
 
 from posetable._pairs import FlatInstances, pair_oks, same_row_pairs
+from posetable._validate import as_index
+from posetable.errors import RunError
 from posetable.filtering import check_instance_threshold, check_keypoint_threshold
 from posetable.instances import Keypoints2DInstances
 from posetable.runs import Run
@@ -80,6 +82,8 @@ def find_label_errors(
     Example:
         ``pt.find_label_errors(table, run, top=20).to_pandas()``
     """
+    if top is not None and (as_index(top) is None or isinstance(top, float) or top < 0):
+        raise RunError(f"top must be None or a whole number >= 0, got {top!r}"[:200])
     inst_thr = check_instance_threshold(instance_confidence_threshold)
     kp_thr = check_keypoint_threshold(keypoint_confidence_threshold) or 0.0
     schema = table.schema
@@ -110,8 +114,11 @@ def find_label_errors(
     )
     quality = np.maximum(oks, oks_flip)
     confident_pairs = np.flatnonzero(confident_dt[di])
-    gt_best, _ = _best_per_group(gi[confident_pairs], quality[confident_pairs], len(gt))
-    gt_best = np.where(gt_best >= 0, confident_pairs[np.maximum(gt_best, 0)], -1)
+    # the best confident pair of each ground truth (-1 where none: no prediction may pass)
+    best_confident, _ = _best_per_group(gi[confident_pairs], quality[confident_pairs], len(gt))
+    gt_best = np.full(len(gt), -1, np.int64)
+    has_best = best_confident >= 0
+    gt_best[has_best] = confident_pairs[best_confident[has_best]]
     gt_any, gt_any_q = _best_per_group(gi, quality, len(gt))
     dt_best, dt_best_oks = _best_per_group(di, quality, len(dt))
     labeled = gt.visibility > 0

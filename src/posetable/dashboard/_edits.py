@@ -14,6 +14,12 @@ An edited row arrives as its full list of instances::
 fields such as ``id``, ``area`` and ``iscrowd`` are kept; ``num_keypoints`` is recounted),
 or null for a new instance (fields filled: a new ``id``, ``area`` = box area x 0.53,
 ``iscrowd`` 0).
+
+A row takes at most ``MAX_INSTANCES_PER_ROW`` instances, and a visible (v=2) keypoint that
+was moved or added must lie within the image or at most one image size outside it (the page
+clamps points to the image; anything farther is a client bug or a hostile request, refused
+with the row, instance, keypoint and values). Points already stored are not re-judged, so
+an imported outlier never blocks saving its row.
 """
 
 from __future__ import annotations
@@ -24,28 +30,33 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from posetable._arrow import KEYPOINTS_COLUMN
 from posetable._rows import RowLayout
+from posetable.accept import NEW_INSTANCE_EXTRAS, largest_annotation_id
 from posetable.dashboard._state import DashboardState
 from posetable.errors import ConflictError, InstancesError, RevisionError, RowError
 from posetable.instances import Keypoints2DInstances
 from posetable.table import Table
 
 AREA_FROM_BOX = 0.53  # the xtcocotools / CrowdPose rule for an area without a segmentation
+MAX_INSTANCES_PER_ROW = 10_000
 
 
 def base_table(state: DashboardState, name: str, base_revision: Any) -> Table:
-    """The revision an edit is based on; ConflictError unless it is the latest."""
+    """The revision an edit is based on (the one the page showed).
+
+    The edit is computed from it and commits by the table's rule (DESIGN §1b): on top of
+    it, or of a newer latest that changed none of the same rows; otherwise the library's
+    ConflictError (409) names both revisions and nothing is saved.
+    """
     if isinstance(base_revision, bool) or not isinstance(base_revision, int):
         raise RevisionError(f"base_revision must be a revision number, got {base_revision!r}")
     latest = state.latest_revision(name)
-    if base_revision != latest:
+    if not 1 <= base_revision <= latest:
         raise ConflictError(
-            f"table {name!r} changed since you opened it: your edit is based on revision "
-            f"{base_revision}, the latest is {latest}. Nothing was saved; reload revision "
-            f"{latest} and redo the edit"
+            f"table {name!r} has no revision {base_revision} to edit (latest is {latest}); "
+            f"nothing was saved; reload revision {latest} and redo the edit"
         )
     return state.table(name, base_revision)
 
@@ -63,13 +74,8 @@ def _numbers(value: Any, shape: tuple[int, ...], what: str, where: str) -> np.nd
 
 
 def _next_id(table: Table) -> int:
-    try:
-        data = table.dataset.to_table(columns=[f"{KEYPOINTS_COLUMN}.instances_additional_data.id"])
-    except Exception:  # no id field in this table
-        return 1
-    ids = pc.list_flatten(data.column(0))
-    top = pc.max(ids).as_py() if len(ids) else None
-    return int(top or 0) + 1
+    """The id a new instance gets: above every annotation id of the table (all categories)."""
+    return largest_annotation_id(table) + 1
 
 
 def _default_extra(
@@ -81,6 +87,8 @@ def _default_extra(
         return float((box[2] - box[0]) * (box[3] - box[1]) * AREA_FROM_BOX)
     if name == "num_keypoints":
         return int((visibility > 0).sum())
+    if name in NEW_INSTANCE_EXTRAS:  # e.g. coco_order -1: export files it after the others
+        return NEW_INSTANCE_EXTRAS[name]
     if pa.types.is_boolean(arrow_type):
         return False
     if pa.types.is_integer(arrow_type):
@@ -102,6 +110,10 @@ def instances_from_json(
     where = f"table {table.ref}, row {row}"
     if not isinstance(items, list):
         raise RowError(f"{where}: instances must be a list, got {type(items).__name__}")
+    if len(items) > MAX_INSTANCES_PER_ROW:
+        raise RowError(
+            f"{where}: a row holds at most {MAX_INSTANCES_PER_ROW:,} instances, got {len(items):,}"
+        )
     schema = table.schema
     k = schema.num_keypoints
     layout = RowLayout.from_arrow_schema(schema, table.dataset.schema)
@@ -146,6 +158,7 @@ def instances_from_json(
                     f"{at}: instance {source} appears twice; copy it as a new instance instead"
                 )
             sources.add(source)
+        _check_inside(kp, vis, current, source, at, schema.keypoint_names)
         for name in names:
             if source is not None and name in current.instance_extras:
                 value = current.instance_extras[name][source]
@@ -184,6 +197,37 @@ def instances_from_json(
     return made, next_id
 
 
+def _check_inside(
+    kp: np.ndarray,
+    vis: np.ndarray,
+    current: Keypoints2DInstances,
+    source: int | None,
+    at: str,
+    names: Any,
+) -> None:
+    """Refuse a moved or new visible keypoint more than one image size outside the image."""
+    width, height = current.image_width, current.image_height
+    if not width or not height or width <= 0 or height <= 0:
+        return
+    x0, y0 = current.x_min or 0.0, current.y_min or 0.0
+    x, y = kp[:, 0], kp[:, 1]
+    far = (vis == 2) & (
+        (x < x0 - width) | (x > x0 + 2 * width) | (y < y0 - height) | (y > y0 + 2 * height)
+    )
+    if source is not None and far.any():
+        stored = current.keypoints[source]
+        unchanged = (stored[:, 0] == x) & (stored[:, 1] == y)
+        far &= ~unchanged
+    if far.any():
+        j = int(np.flatnonzero(far)[0])
+        name = f" ({names[j]})" if j < len(names) else ""
+        raise RowError(
+            f"{at}, keypoint {j}{name}: a visible (v=2) keypoint must lie within the image "
+            f"({width:g} x {height:g}) or at most one image size outside it, got "
+            f"x={x[j]:g}, y={y[j]:g}"
+        )
+
+
 def _box(value: Any, kp: np.ndarray, vis: np.ndarray, at: str) -> np.ndarray:
     if value is None:
         labeled = vis > 0
@@ -218,8 +262,9 @@ def apply_edit(
                 f"row {position} does not exist: table {table.ref} has {n} rows (0..{n - 1})"
             )
         positions.append(position)
+    table.check_editable(rows=positions)  # a stale save hears of the conflict first
     current = dict(zip(positions, table.rows(positions), strict=True))
-    next_id = _next_id(table)
+    next_id = _next_id(state.table(name))  # new COCO ids above every id of the latest
     changed: dict[int, dict[str, Any]] = {}
     for key, position in zip(rows, positions, strict=True):
         body = rows[key]
@@ -262,14 +307,17 @@ def _same(a: Keypoints2DInstances, b: Keypoints2DInstances) -> bool:
 
 
 def undo(state: DashboardState, name: str, base_revision: Any) -> Table:
-    """Go back to the parent of the latest revision: a new revision equal to the parent."""
+    """Undo the revision the page showed: a new revision that reverts exactly its change.
+
+    Later saves (another tab's, of other rows) are kept; if one changed the same rows, the
+    library's ConflictError (409) says so and nothing is written.
+    """
     table = base_table(state, name, base_revision)
-    parent = table.parent
-    if parent is None:
+    if table.parent is None:
         raise RevisionError(
             f"revision {table.revision} of {name!r} is the first; there is nothing to undo"
         )
-    return state.table(name, parent).restore()
+    return table.revert()
 
 
 def accept(
@@ -289,8 +337,15 @@ def accept(
 
     table = base_table(state, name, base_revision)
     opened = state.open_run(run)
+    if rows is not None and not isinstance(rows, list):
+        raise RowError(f"rows must be a list of row numbers or null, got {rows!r}"[:200])
     chosen = None if rows is None else [_row_number(r) for r in rows]
-    for value, what in ((keypoint_confidence_threshold, "keypoint_confidence_threshold"),):
+    for value, what in (
+        (keypoint_confidence_threshold, "keypoint_confidence_threshold"),
+        (instance_confidence_threshold, "instance_confidence_threshold"),
+    ):
+        if value is None and what == "instance_confidence_threshold":
+            continue  # null: every prediction, whatever its score
         if (
             isinstance(value, bool)
             or not isinstance(value, (int, float))
@@ -303,7 +358,9 @@ def accept(
         opened,
         rows=chosen,
         keypoint_confidence_threshold=float(keypoint_confidence_threshold),
-        instance_confidence_threshold=instance_confidence_threshold,
+        instance_confidence_threshold=(
+            None if instance_confidence_threshold is None else float(instance_confidence_threshold)
+        ),
         mode=mode,
     )
 

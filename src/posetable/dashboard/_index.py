@@ -21,9 +21,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from posetable._arrow import KEYPOINTS_COLUMN, instances_from_arrow
+from posetable._lance_local import PerThreadDataset
 from posetable._rows import SAMPLE_ID
+from posetable._run_columns import rows_for_samples
 from posetable._run_index import INDEX_FOLDER, sorted_lance_copy
-from posetable.errors import PosetableError
+from posetable.errors import PosetableError, RunError
+from posetable.eval.result import STAT_NAMES
 from posetable.instances import Keypoints2DInstances
 from posetable.table import Table
 
@@ -157,12 +160,15 @@ class RunIndex:
         folder = run.path / INDEX_FOLDER
         if not folder.is_dir():  # a run written before runs carried their index
             folder = Path(cache_dir) / f"{run.name}-{stamp}"
-        self._predictions, self._prediction_ids = sorted_lance_copy(
+        predictions, self._prediction_ids = sorted_lance_copy(
             run.path / "predictions.parquet", folder / "predictions.lance", self._run_sample_ids
         )
-        self._per_instance, self._per_instance_ids = sorted_lance_copy(
+        per_instance, self._per_instance_ids = sorted_lance_copy(
             run.path / "per_instance.parquet", folder / "per_instance.lance", self._run_sample_ids
         )
+        # served from many threads: one Lance handle per thread
+        self._predictions = PerThreadDataset.of(predictions)
+        self._per_instance = PerThreadDataset.of(per_instance)
         per_sample = run.per_sample
         self.metric_names = [n for n in per_sample.column_names if n not in ("row", "image_id")]
         ids = self._run_sample_ids[per_sample.column("row").to_numpy()]
@@ -198,7 +204,7 @@ class RunIndex:
             return out
         picked = positions[found]
         order = np.argsort(picked, kind="stable")
-        data = self._predictions.take(picked[order].tolist(), columns=[KEYPOINTS_COLUMN])
+        data = self._predictions.get().take(picked[order].tolist(), columns=[KEYPOINTS_COLUMN])
         decoded = instances_from_arrow(data.column(KEYPOINTS_COLUMN))
         slots = np.flatnonzero(found)[order]
         for slot, item in zip(slots, decoded, strict=True):
@@ -209,10 +215,11 @@ class RunIndex:
         """The per-instance metrics of one sample (GT and predictions)."""
         lo = int(np.searchsorted(self._per_instance_ids, sample_id, side="left"))
         hi = int(np.searchsorted(self._per_instance_ids, sample_id, side="right"))
-        columns = [n for n in self._per_instance.schema.names if n != SAMPLE_ID]
+        per_instance = self._per_instance.get()
+        columns = [n for n in per_instance.schema.names if n != SAMPLE_ID]
         if hi == lo:
-            return self._per_instance.schema.empty_table().select(columns)
-        return self._per_instance.take(list(range(lo, hi)), columns=columns)
+            return per_instance.schema.empty_table().select(columns)
+        return per_instance.take(list(range(lo, hi)), columns=columns)
 
     def metrics_of(self, sample_ids: np.ndarray) -> dict[str, list[Any]]:
         """Per-sample metric values of some samples (None where the run has none)."""
@@ -285,3 +292,123 @@ def _aggregate_suspects(found: pa.Table) -> pa.Table:
             "suspect_kinds": pa.array(kinds, pa.string()),
         }
     )
+
+
+class RunView:
+    """One run's metrics and label-error suspects against one table revision.
+
+    On the run's own revision these are what the run stored. On any other revision of the
+    table (after accepting predictions or saving an edit) the run's predictions are
+    evaluated again against that revision's ground truth, once (``pt.evaluate`` with the
+    revision's sigmas), so badges, sorting and filtering never show numbers of ground truth
+    the page no longer shows. Predictions are the run's, matched to rows by sample id.
+    """
+
+    def __init__(self, index: RunIndex, table: Table) -> None:
+        self.index = index
+        self.run = index.run
+        self.name = index.name
+        self.table = table
+        self.own = (table.name, table.revision) == (self.run.table_name, self.run.table_revision)
+        self.evaluated_on: str = self.run.table_ref if self.own else table.ref
+        self._suspects: pa.Table | None = None
+        self._suspect_rows: pa.Table | None = None
+        self._lock = threading.Lock()
+        if self.own:
+            self.summary: dict[str, float] = self.run.metrics
+            self.metric_names = index.metric_names
+            self.metrics = index.metrics
+            return
+        result = self._evaluate()
+        self.summary = {name: float(getattr(result, name)) for name in STAT_NAMES}
+        sample_ids = np.asarray(table.sample_ids(), dtype=np.int64)
+        per_sample = result.per_sample
+        self.metric_names = [n for n in per_sample.column_names if n not in ("row", "image_id")]
+        ids = sample_ids[per_sample.column("row").to_numpy()]
+        self.metrics = per_sample.select(self.metric_names).append_column(
+            SAMPLE_ID, pa.array(ids, pa.int64())
+        )
+        self._metric_order = np.argsort(ids, kind="stable")
+        self._metric_ids = ids[self._metric_order]
+        per_instance = result.per_instance
+        instance_ids = sample_ids[per_instance.column("row").to_numpy()]
+        order = np.argsort(instance_ids, kind="stable")
+        self._per_instance = per_instance.take(pa.array(order, pa.int64()))
+        self._per_instance_ids = instance_ids[order]
+
+    def _evaluate(self) -> Any:
+        from posetable.eval import evaluate
+
+        sigmas = self.table.schema.sigmas
+        try:  # the table descends from the run's revision: the run's own flat columns
+            return evaluate(self.table, self.run, sigmas=sigmas)
+        except RunError:  # an older or unrelated revision: match predictions by sample id
+            data = self.run.predictions_arrow()
+            rows = rows_for_samples(
+                data.column(SAMPLE_ID).to_numpy(), np.asarray(self.table.sample_ids())
+            )
+            keep = rows >= 0
+            predictions = pa.table(
+                {
+                    "row": pa.array(rows[keep], pa.int64()),
+                    KEYPOINTS_COLUMN: data.column(KEYPOINTS_COLUMN).filter(pa.array(keep)),
+                }
+            )
+            return evaluate(self.table, predictions, sigmas=sigmas)
+
+    def predictions(
+        self, sample_ids: Sequence[int] | np.ndarray
+    ) -> list[Keypoints2DInstances | None]:
+        """Predicted instances of some samples (None where the run has none)."""
+        return self.index.predictions(sample_ids)
+
+    def metrics_of(self, sample_ids: np.ndarray) -> dict[str, list[Any]]:
+        """Per-sample metric values against this revision (None where there are none)."""
+        if self.own:
+            return self.index.metrics_of(sample_ids)
+        found, positions = _locate(self._metric_ids, np.asarray(sample_ids, dtype=np.int64))
+        take = pa.array(self._metric_order[positions[found]] if found.any() else [], pa.int64())
+        out: dict[str, list[Any]] = {}
+        for name in self.metric_names:
+            values = iter(self.metrics.column(name).take(take).to_pylist())
+            out[name] = [next(values) if ok else None for ok in found]
+        return out
+
+    def per_instance(self, sample_id: int) -> pa.Table:
+        """The per-instance metrics of one sample against this revision."""
+        if self.own:
+            return self.index.per_instance(sample_id)
+        lo = int(np.searchsorted(self._per_instance_ids, sample_id, side="left"))
+        hi = int(np.searchsorted(self._per_instance_ids, sample_id, side="right"))
+        return self._per_instance.slice(lo, hi - lo)
+
+    def suspect_rows(self, *, compute: bool = True) -> pa.Table | None:
+        """Label-error suspects of this revision (``sample_id`` added); see RunIndex."""
+        if self.own:
+            return self.index.suspect_rows(compute=compute)
+        if compute:
+            self._compute_suspects()
+        return self._suspect_rows
+
+    def suspects(self, *, compute: bool = True) -> pa.Table | None:
+        """Per-sample suspects of this revision: score (max), count, kinds."""
+        if self.own:
+            return self.index.suspects(compute=compute)
+        if compute:
+            self._compute_suspects()
+        return self._suspects
+
+    def _compute_suspects(self) -> None:
+        from posetable.label_errors import find_label_errors
+
+        with self._lock:
+            if self._suspects is not None:
+                return
+            try:
+                found = find_label_errors(self.table, self.run)
+            except RunError:  # a revision older than the run's: no suspects to show
+                return
+            rows = found.column("row").to_numpy()
+            ids = np.asarray(self.table.sample_ids(), dtype=np.int64)[rows]
+            self._suspect_rows = found.append_column(SAMPLE_ID, pa.array(ids, pa.int64()))
+            self._suspects = _aggregate_suspects(self._suspect_rows)

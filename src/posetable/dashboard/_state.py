@@ -18,10 +18,11 @@ from typing import Any, Generic, TypeVar
 
 import lance
 
-from posetable.dashboard._index import RunIndex, TableIndex
+from posetable.dashboard._index import RunIndex, RunView, TableIndex
+from posetable.dashboard._params import MAX_REVISION, bounded
 from posetable.dashboard.thumbnails import ImageSource, ThumbnailCache
 from posetable.errors import NotFoundError
-from posetable.store import RevisionInfo, Store, parse_table_ref, resolve_store
+from posetable.store import RevisionInfo, Store, check_name, parse_table_ref, resolve_store
 from posetable.table import StoreLike, Table
 
 logger = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ class DashboardState:
         self._indexes: _Lru[tuple[str, int], TableIndex] = _Lru(6)
         self._sources: _Lru[tuple[str, int], ImageSource] = _Lru(16)
         self._runs: _Lru[tuple[str, float], RunIndex] = _Lru(6)
+        self._run_views: _Lru[tuple[str, str, str, int], RunView] = _Lru(8)
         self._lineage: _Lru[tuple[str, int], list[RevisionInfo]] = _Lru(32)
 
     # -- tables ----------------------------------------------------------------------------
@@ -105,7 +107,7 @@ class DashboardState:
 
     def latest_revision(self, name: str) -> int:
         """The latest revision of a table, read from disk now."""
-        uri = self.store.table_uri(name)
+        uri = self.store.table_uri(name)  # checks the name: nothing outside the store
         if name not in self.store.table_names():
             Table.open(name, store=self.store)  # raises NotFoundError listing the known tables
         return int(lance.dataset(str(uri)).version)
@@ -115,6 +117,8 @@ class DashboardState:
         if "@" in name:
             name, parsed = parse_table_ref(name)
             revision = parsed if revision is None else revision
+        check_name(name, "table")
+        bounded("revision", revision, 1, MAX_REVISION)
         rev = self.latest_revision(name) if revision is None else int(revision)
         return self._tables.get((name, rev), lambda: Table.open(f"{name}@{rev}", store=self.store))
 
@@ -136,6 +140,9 @@ class DashboardState:
         """Runs in the store (of one table name when given); [] when runs are unavailable."""
         import posetable as pt
 
+        if table:
+            check_name(table, "table")
+
         lister = getattr(pt, "list_runs", None)
         if lister is None:
             return []
@@ -143,6 +150,7 @@ class DashboardState:
 
     def run(self, name: str) -> RunIndex:
         """A run's index (reopened when its manifest changes)."""
+        check_name(name, "run")  # before any path is made of it: nothing outside the store
         manifest = self.store.runs_dir / name / "manifest.json"
         if not manifest.is_file():
             known = self.run_names()
@@ -158,6 +166,12 @@ class DashboardState:
             return RunIndex(Run.open(name, store=self.store), self.cache_dir / "dashboard-runs")
 
         return self._runs.get((name, stamp), make)
+
+    def run_on(self, name: str, table: Table) -> RunView:
+        """A run's metrics and suspects against one table revision (evaluated once)."""
+        index = self.run(name)
+        key = (name, str(index.run.manifest.get("created")), table.name, table.revision)
+        return self._run_views.get(key, lambda: RunView(index, table))
 
     def prewarm(self) -> None:
         """Build the caches of every latest table and every run (for a background thread).

@@ -19,7 +19,8 @@ import pyarrow.compute as pc
 
 from posetable._arrow import KEYPOINTS_COLUMN, instances_from_arrow
 from posetable._rows import SAMPLE_ID
-from posetable.dashboard._index import DERIVED_COLUMNS, SUSPECT_COLUMNS, RunIndex, TableIndex
+from posetable.dashboard._index import DERIVED_COLUMNS, SUSPECT_COLUMNS, RunView, TableIndex
+from posetable.dashboard._params import MAX_INDEX, bounded
 from posetable.dashboard._payload import instances_json, per_instance_json, schema_json
 from posetable.dashboard._query import (
     QueryError,
@@ -29,10 +30,11 @@ from posetable.dashboard._query import (
 )
 from posetable.dashboard._state import DashboardState
 from posetable.errors import PosetableError, RunError
-from posetable.store import RevisionInfo
+from posetable.store import RevisionInfo, check_name
 from posetable.table import Table
 
 MAX_PAGE = 500
+MAX_COMPARED = 32
 EAGER_SUSPECTS_ROWS = 20_000  # up to this size pages show label-error suspects unasked
 
 
@@ -78,7 +80,7 @@ def run_summary(state: DashboardState, name: str) -> dict[str, Any]:
     """A run's manifest facts: table revision, model info, summary metrics, counts."""
     from posetable.runs import Run
 
-    run = Run.open(name, store=state.store)
+    run = Run.open(check_name(name, "run"), store=state.store)
     manifest = run.manifest
     return {
         "name": run.name,
@@ -129,7 +131,7 @@ def tables_overview(state: DashboardState) -> dict[str, Any]:
     return {"store": str(state.store.root), "tables": tables}
 
 
-def catalog(table: Table, index: TableIndex, run: RunIndex | None) -> dict[str, Column]:
+def catalog(table: Table, index: TableIndex, run: RunView | None) -> dict[str, Column]:
     """The columns a grid over ``table`` (and ``run``) can sort and filter on."""
     columns: dict[str, Column] = {"row": Column("row", "derived", "row", "int64", "row position")}
     for name, arrow_type in index.scalar_columns.items():
@@ -157,7 +159,7 @@ def catalog(table: Table, index: TableIndex, run: RunIndex | None) -> dict[str, 
 def _query_rows(
     table: Table,
     index: TableIndex,
-    run: RunIndex | None,
+    run: RunView | None,
     columns: dict[str, Column],
     *,
     filter_text: str | None,
@@ -199,7 +201,8 @@ def _query_rows(
             continue
         if data is None:
             raise QueryError(
-                "label-error suspects need posetable.find_label_errors, which is not available"
+                "label-error suspects are not available on this revision: they are found on "
+                "the run's revision or one descending from it"
                 if source == "suspects"
                 else "run metrics need a run: choose one"
             )
@@ -269,7 +272,7 @@ def _urls(name: str, row: int, revision: int) -> dict[str, str]:
 
 
 def _page_rows(
-    table: Table, index: TableIndex, run: RunIndex | None, rows: np.ndarray
+    table: Table, index: TableIndex, run: RunView | None, rows: np.ndarray
 ) -> list[dict[str, Any]]:
     scalar = list(index.scalar_columns)
     data = table.take(rows, columns=[*scalar, KEYPOINTS_COLUMN])
@@ -318,22 +321,30 @@ def _jsonable(value: Any) -> Any:
 
 
 def _check_page(offset: int, limit: int) -> None:
-    if offset < 0:
-        raise QueryError(f"offset must be >= 0, got {offset}")
-    if not 1 <= limit <= MAX_PAGE:
-        raise QueryError(f"limit must be in [1, {MAX_PAGE}], got {limit}")
+    bounded("offset", offset, 0, MAX_INDEX)
+    bounded("limit", limit, 1, MAX_PAGE)
 
 
 def _open(
     state: DashboardState, name: str, revision: int | None, run: str | None
-) -> tuple[Table, TableIndex, RunIndex | None]:
+) -> tuple[Table, TableIndex, RunView | None]:
     table = state.table(name, revision)
     run_index = state.run(run) if run else None
     if run_index is not None and run_index.run.table_name != table.name:
         raise RunError(
             f"run {run!r} was made on {run_index.run.table_ref}, not on table {table.name!r}"
         )
-    return table, state.index(table), run_index
+    # metrics and suspects against THIS revision (re-evaluated when it is not the run's)
+    view = state.run_on(run, table) if run and run_index is not None else None
+    return table, state.index(table), view
+
+
+def _metrics_source(view: RunView | None) -> dict[str, Any]:
+    """Which revision the shown metrics were computed against, and the run's stats there."""
+    return {
+        "metrics_ref": view.evaluated_on if view is not None else None,
+        "run_metrics": view.summary if view is not None else None,
+    }
 
 
 def grid_page(
@@ -372,6 +383,7 @@ def grid_page(
         "ref": table.ref,
         "run": run,
         "run_table_ref": run_index.run.table_ref if run_index is not None else None,
+        **_metrics_source(run_index),
         "total": total,
         "offset": offset,
         "limit": limit,
@@ -401,6 +413,7 @@ def row_detail(
     With ``position`` (the row's place in a grid ordering given by the same ``filter_text``,
     ``sort`` and ``order``) the answer also names the previous and next rows.
     """
+    bounded("position", position, 0, MAX_INDEX)
     table, index, run_index = _open(state, name, revision, run)
     n = len(table)
     if isinstance(row, bool) or not 0 <= int(row) < n:
@@ -458,6 +471,7 @@ def row_detail(
         "ref": table.ref,
         "run": run,
         "run_info": run_summary(state, run) if run else None,
+        **_metrics_source(run_index),
         "schema": schema_json(table.schema),
         "navigation": neighbours,
         **record,
@@ -493,7 +507,9 @@ def compare(state: DashboardState, names: list[str]) -> dict[str, Any]:
 
     if not names:
         raise QueryError("compare needs at least one run name, got none")
-    runs = [Run.open(n, store=state.store) for n in names]
+    if len(names) > MAX_COMPARED:
+        raise QueryError(f"compare takes at most {MAX_COMPARED} runs, got {len(names)}")
+    runs = [Run.open(check_name(n, "run"), store=state.store) for n in names]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         table = compare_runs(runs)

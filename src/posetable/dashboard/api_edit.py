@@ -12,10 +12,23 @@ from typing import Any
 from fastapi import APIRouter, Body
 
 from posetable.dashboard import _edits
+from posetable.dashboard._params import MAX_INDEX, bounded, finite
+from posetable.dashboard._paths import SlashAwareRoute
 from posetable.dashboard._state import DashboardState
 from posetable.dashboard.app import JSONBytes
 from posetable.errors import RowError
 from posetable.table import Table
+
+PLAN_TOTALS = (
+    "predictions",
+    "accepted",
+    "added",
+    "replaced",
+    "kept",
+    "removed",
+    "keypoints_visible",
+    "keypoints_occluded",
+)
 
 
 def _written(table: Table, **extra: Any) -> JSONBytes:
@@ -41,9 +54,16 @@ def _field(body: Any, key: str, default: Any = ...) -> Any:
     return body[key]
 
 
+def _flag(body: Any, key: str) -> bool:
+    value = _field(body, key, False)
+    if not isinstance(value, bool):
+        raise RowError(f"{key} must be true or false, got {value!r}")
+    return value
+
+
 def router(state: DashboardState) -> APIRouter:
     """The editing routes over ``state``."""
-    api = APIRouter(prefix="/api")
+    api = APIRouter(prefix="/api", route_class=SlashAwareRoute)
 
     @api.post("/tables/{name}/edit")
     def edit(name: str, body: Any = Body(...)) -> JSONBytes:  # noqa: B008 - FastAPI's idiom
@@ -60,28 +80,42 @@ def router(state: DashboardState) -> APIRouter:
         return _written(_edits.undo(state, name, _field(body, "base_revision")))
 
     @api.post("/tables/{name}/accept")
-    def accept(name: str, body: Any = Body(...)) -> JSONBytes:  # noqa: B008
-        """Accept a run's predictions (``pt.accept_predictions``) for rows, or plan it.
+    def accept(name: str, body: Any = Body(...)) -> JSONBytes:  # noqa: B008 - FastAPI's idiom
+        """Accept a run's predictions (``pt.accept_predictions``) for rows, or preview it.
 
         Body: ``base_revision``, ``run``, ``rows`` (list or null for all),
         ``keypoint_confidence_threshold`` (default 0.5), ``instance_confidence_threshold``
-        (default 0.0), ``mode`` (``replace`` | ``add_unmatched``), ``plan`` (true: no write).
+        (default 0.0; a threshold keeps what is >= it), ``mode`` (``replace`` |
+        ``add_unmatched``), ``dry_run`` (true: write nothing, answer the plan; ``plan`` is
+        the same flag). A dry run answers ``{"plan": [one record per row with predictions:
+        added, replaced, kept, removed, keypoints_visible (v=2), keypoints_occluded (v=1),
+        replaced_ids, removed_ids...], "totals": {...}}`` (``pt.accept_predictions_plan``).
         """
-        plan = bool(_field(body, "plan", False))
+        dry_run = _flag(body, "dry_run") or _flag(body, "plan")
+        options = {
+            "keypoint_confidence_threshold": _field(body, "keypoint_confidence_threshold", 0.5),
+            "instance_confidence_threshold": _field(body, "instance_confidence_threshold", 0.0),
+            "mode": str(_field(body, "mode", "replace")),
+        }
+        base = _field(body, "base_revision")
         result = _edits.accept(
             state,
             name,
-            _field(body, "base_revision"),
+            base,
             str(_field(body, "run")),
             rows=_field(body, "rows", None),
-            keypoint_confidence_threshold=_field(body, "keypoint_confidence_threshold", 0.5),
-            instance_confidence_threshold=_field(body, "instance_confidence_threshold", 0.0),
-            mode=str(_field(body, "mode", "replace")),
-            plan_only=plan,
+            plan_only=dry_run,
+            **options,
         )
         if isinstance(result, Table):
             return _written(result, rows=result.info.arguments.get("rows", []))
-        return JSONBytes({"plan": result.to_pylist()})
+        records = result.to_pylist()
+        totals = {key: sum(int(r[key]) for r in records) for key in PLAN_TOTALS}
+        totals["rows_changed"] = sum(1 for r in records if r["action"] != "none")
+        return JSONBytes(
+            {"table": name, "base_revision": base, "run": body["run"], **options}
+            | {"plan": records, "totals": totals}
+        )
 
     @api.get("/tables/{name}/new_instance/{row}")
     def new_instance(
@@ -93,6 +127,8 @@ def router(state: DashboardState) -> APIRouter:
         size: float | None = None,
     ) -> JSONBytes:
         """A new instance from the schema's default pose, scaled into the row's image."""
+        bounded("row", row, 0, MAX_INDEX)
+        x, y, size = finite("x", x), finite("y", y), finite("size", size)
         center = None if x is None or y is None else (x, y)
         table = state.table(name, revision)
         return JSONBytes(_edits.new_instance(table, row, center=center, size=size))

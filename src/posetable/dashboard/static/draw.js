@@ -1,7 +1,7 @@
 // Canvas overlays: keypoints coloured per keypoint, skeleton lines, boxes and labels.
 // Ground truth: v=2 filled circle, v=1 hollow circle, v=0 hidden, solid lines and boxes.
 // Predictions: filled diamonds, dashed lines and boxes; keypoints whose confidence is below
-// the threshold are hidden. Every call returns what it drew, so tests can read it back.
+// the threshold are hidden, and so are whole instances scoring below minScore. Every call returns what it drew, so tests can read it back.
 
 const CLASS_COLORS = ["#ffffff", "#ffd400", "#00e5ff", "#ff5cf0", "#9cff57", "#ff8a65"];
 
@@ -32,10 +32,11 @@ function shown(instances, kind, i, k, threshold) {
 }
 
 export function emptyStats() {
-  return { points: [], lines: 0, boxes: 0, hidden: 0, filled: 0, hollow: 0 };
+  return { points: [], lines: 0, boxes: 0, hidden: 0, filled: 0, hollow: 0, hiddenInstances: 0 };
 }
 
-// Draw one row's instances. options: kind ("gt" | "pred"), threshold, radius, lineWidth,
+// Draw one row's instances. options: kind ("gt" | "pred"), threshold, minScore (predictions
+// scoring below it are not drawn: a threshold keeps what is >= it), radius, lineWidth,
 // boxes, labels, classes, highlight {instance, keypoint}, selected (instance index), dim.
 export function drawInstances(ctx, instances, schema, view, options = {}) {
   const stats = emptyStats();
@@ -49,7 +50,12 @@ export function drawInstances(ctx, instances, schema, view, options = {}) {
   const highlight = options.highlight || {};
   ctx.save();
   ctx.lineCap = "round";
+  const minScore = options.minScore ?? null;
   for (let i = 0; i < instances.count; i++) {
+    if (kind === "pred" && minScore !== null && instances.scores && instances.scores[i] < minScore) {
+      stats.hiddenInstances += 1;
+      continue;
+    }
     const points = instances.keypoints[i];
     const label = instances.labels ? instances.labels[i] : 0;
     const dim = options.dim && options.selected !== undefined && options.selected !== null && options.selected !== i;

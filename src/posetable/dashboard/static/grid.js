@@ -3,8 +3,9 @@
 // keypoints live, sorting and filtering computed by DuckDB on the server, paging, selection
 // and accepting predictions. Fed by GET /api/tables/NAME/rows.
 import { getJSON, postJSON, tablePath } from "./api.js";
+import { previewAccept } from "./accept.js";
 import { drawImage, drawInstances, emptyStats, makeView } from "./draw.js";
-import { confidenceSlider, crumbs, el, flash, fmt, go, hashFor, mount, remember, select, showError } from "./ui.js";
+import { confidenceSlider, crumbs, el, flash, fmt, go, hashFor, mount, remember, scoreInput, scoreParam, select, showError } from "./ui.js";
 
 const VIEWS = [
   ["gt", "ground truth"],
@@ -19,6 +20,7 @@ function gridParams(params) {
     run: params.run || "",
     view: params.view || (params.run ? "both" : "gt"),
     thr: params.thr !== undefined ? Number(params.thr) : 0.5,
+    ithr: scoreParam(params.ithr),
     sort: params.sort || "row",
     order: params.order === "desc" ? "desc" : "asc",
     filter: params.filter || "",
@@ -82,6 +84,7 @@ export async function renderGrid(app, name, rawParams) {
     run: p.run,
     view: p.view,
     thr: p.thr,
+    ithr: p.ithr !== 0 ? p.ithr : "",
     sort: p.sort !== "row" ? p.sort : "",
     order: p.order !== "asc" ? p.order : "",
     filter: p.filter,
@@ -105,6 +108,13 @@ export async function renderGrid(app, name, rawParams) {
       remember(["t", name], urlParams());
     },
   });
+  const scoreControl = scoreInput(p, {
+    disabled: !p.run,
+    onChange: () => {
+      redrawAll();
+      remember(["t", name], urlParams());
+    },
+  });
   const filterInput = el("input", {
     id: "filter",
     type: "text",
@@ -121,21 +131,23 @@ export async function renderGrid(app, name, rawParams) {
     class: "primary",
     text: "Accept predictions for selected",
     disabled: true,
-    onclick: async () => {
+    onclick: () => {
       const rows = [...selected].sort((a, b) => a - b);
-      try {
-        const result = await postJSON(`${tablePath(name)}/accept`, {
-          base_revision: revision,
-          run: p.run,
-          rows,
-          keypoint_confidence_threshold: p.thr,
-          mode: modeSelect.value,
-        });
-        flash(`accepted predictions of ${p.run} for rows ${rows.join(", ")} at threshold ${p.thr.toFixed(2)}: revision @${result.revision}`);
-        reload({ rev: result.revision });
-      } catch (error) {
-        showError(error);
-      }
+      previewAccept({
+        name,
+        revision,
+        run: p.run,
+        rows,
+        thr: p.thr,
+        ithr: p.ithr,
+        mode: modeSelect.value,
+        trigger: acceptButton,
+        onClose: () => updateSelection(),
+        onWritten: (result) => {
+          flash(`accepted predictions of ${p.run} for rows ${(result.rows && result.rows.length ? result.rows : rows).join(", ")} at keypoint confidence ≥ ${p.thr.toFixed(2)}, instance score ≥ ${fmt(p.ithr, 2)}: revision @${result.revision}`);
+          reload({ rev: result.revision });
+        },
+      });
     },
   });
   const updateSelection = () => {
@@ -155,6 +167,7 @@ export async function renderGrid(app, name, rawParams) {
       layoutCells();
     }, { id: "view" })),
     confidence,
+    scoreControl,
     el("label", {}, "sort", select(sortOptions, data.sort, (v) => reload({ sort: v, offset: "" }), { id: "sort" })),
     el("button", { id: "order", text: data.order === "asc" ? "↑ asc" : "↓ desc", onclick: () => reload({ order: data.order === "asc" ? "desc" : "asc", offset: "" }) }),
     filterInput,
@@ -200,6 +213,14 @@ export async function renderGrid(app, name, rawParams) {
     data.run && data.run_table_ref && data.run_table_ref !== data.ref
       ? el("span", { class: "muted", text: `run made on ${data.run_table_ref}` })
       : null,
+    data.run && data.metrics_ref
+      ? el("span", {
+          id: "metrics-note",
+          class: "muted",
+          title: "the badges, sorting and filtering use the run's metrics against this revision",
+          text: `metrics of ${data.run} on ${data.metrics_ref}${data.metrics_ref !== data.run_table_ref ? " (re-evaluated)" : ""}: AP ${fmt(data.run_metrics.ap)}`,
+        })
+      : null,
   );
 
   // --- pager -------------------------------------------------------------------------------
@@ -237,7 +258,7 @@ export async function renderGrid(app, name, rawParams) {
       const view = makeView(scale, (width - row.width * scale) / 2, (height - row.height * scale) / 2);
       drawImage(ctx, image, row.width, row.height, view);
       // class names on boxes when they tell something (several classes)
-      const options = { threshold: p.thr, radius: 2.5, lineWidth: 1.5, labels: data.schema.classes.length > 1 };
+      const options = { threshold: p.thr, minScore: p.ithr, radius: 2.5, lineWidth: 1.5, labels: data.schema.classes.length > 1 };
       if (pane === "gt" || pane === "both") stats.gt = drawInstances(ctx, row.gt, data.schema, view, { ...options, kind: "gt" });
       if ((pane === "pred" || pane === "both") && row.pred) {
         stats.pred = drawInstances(ctx, row.pred, data.schema, view, { ...options, kind: "pred" });

@@ -4,16 +4,21 @@ import { renderHome } from "./home.js";
 import { renderGrid } from "./grid.js";
 import { renderViewer } from "./viewer.js";
 import { renderCompare } from "./compare.js";
-import { parseHash, setBusy, showError, showMessage, takeFlash } from "./ui.js";
+import { closeDialog } from "./accept.js";
+import { allowLeaving, parseHash, setBusy, showError, showMessage, takeFlash } from "./ui.js";
 
 const app = document.getElementById("app");
 // Tests and curious users read the page state here (what each canvas drew, the data shown).
-window.posetable = { page: null, ready: false, data: null, cleanup: null };
+// A page with unsaved work sets `guard`: a function that returns true when leaving is fine
+// (it asks the user); every in-app navigation (links, buttons, back) goes through it.
+window.posetable = { page: null, ready: false, data: null, cleanup: null, guard: null };
 
 async function route() {
   const current = window.posetable;
   if (current.cleanup) current.cleanup();
   current.cleanup = null;
+  current.guard = null;
+  closeDialog();
   current.ready = false;
   const flashed = takeFlash();
   showMessage(flashed || "", { ok: true });
@@ -42,5 +47,22 @@ async function route() {
   }
 }
 
-window.addEventListener("hashchange", route);
+// Links are asked before they navigate (a refused one leaves no history entry); back and
+// forward are asked after the address changed, and a refusal puts the shown page's back.
+document.addEventListener(
+  "click",
+  (event) => {
+    const link = event.target instanceof Element ? event.target.closest('a[href^="#"]') : null;
+    if (link && !allowLeaving()) event.preventDefault();
+  },
+  true,
+);
+window.addEventListener("hashchange", (event) => {
+  if (!allowLeaving()) {
+    const shown = event.oldURL ? new URL(event.oldURL).hash : "";
+    if (shown && shown !== location.hash) history.replaceState(null, "", shown);
+    return;
+  }
+  route();
+});
 route();

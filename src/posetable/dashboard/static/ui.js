@@ -18,8 +18,19 @@ export function hashFor(parts, params = {}) {
   return "#" + path + (text ? "?" + text : "");
 }
 
+// Whether the page may be left: asks the page's guard (unsaved edits), once. Every in-app
+// navigation goes through here (go(), links, back/forward in main.js).
+export function allowLeaving() {
+  const guard = window.posetable && window.posetable.guard;
+  if (!guard) return true;
+  if (!guard()) return false;
+  window.posetable.guard = null; // leaving: do not ask again on the hashchange that follows
+  return true;
+}
+
 // Navigate; the router re-renders on hashchange.
 export function go(parts, params = {}) {
+  if (!allowLeaving()) return;
   const hash = hashFor(parts, params);
   if (location.hash === hash) window.dispatchEvent(new HashChangeEvent("hashchange"));
   else location.hash = hash;
@@ -129,4 +140,34 @@ export function confidenceSlider(params, { disabled, title = "", onChange }) {
     },
   });
   return el("label", { title }, "keypoint confidence ≥", slider, value);
+}
+
+// The instance-score threshold (grid and image view): sets params.ithr, then onChange().
+// Predictions scoring below it are hidden and not accepted (a threshold keeps what is >= it).
+export function scoreInput(params, { disabled, onChange }) {
+  const input = el("input", {
+    id: "instance-threshold",
+    type: "number",
+    class: "score",
+    min: "0",
+    step: "0.05",
+    value: String(params.ithr),
+    disabled,
+    onchange: (e) => {
+      const value = Number(e.target.value);
+      if (e.target.value === "" || !Number.isFinite(value)) {
+        e.target.value = String(params.ithr);
+        return;
+      }
+      params.ithr = value;
+      onChange();
+    },
+  });
+  return el("label", { title: "predictions scoring below this are hidden and not accepted" }, "instance score ≥", input);
+}
+
+// Parse the instance-score threshold of a URL (default 0: every prediction scoring >= 0).
+export function scoreParam(value) {
+  const number = value === undefined || value === "" ? 0 : Number(value);
+  return Number.isFinite(number) ? number : 0;
 }

@@ -4,8 +4,9 @@
 // from the schema's default pose, delete one, edit its box (drag a corner or type) and
 // label; save makes a new revision and the view follows it. Fed by GET /api/tables/NAME/rows/ROW.
 import { getJSON, postJSON, tablePath } from "./api.js";
+import { previewAccept } from "./accept.js";
 import { drawImage, drawInstances, emptyStats, nearestPoint, toImage, toScreen } from "./draw.js";
-import { confidenceSlider, crumbs, el, flash, fmt, go, mount, remember, select, showError } from "./ui.js";
+import { confidenceSlider, crumbs, el, flash, fmt, go, mount, remember, scoreInput, scoreParam, select, showError } from "./ui.js";
 
 function viewerParams(params) {
   return {
@@ -13,6 +14,7 @@ function viewerParams(params) {
     run: params.run || "",
     view: params.view === "side" ? "both" : params.view || (params.run ? "both" : "gt"),
     thr: params.thr !== undefined ? Number(params.thr) : 0.5,
+    ithr: scoreParam(params.ithr),
     sort: params.sort || "",
     order: params.order || "",
     filter: params.filter || "",
@@ -60,7 +62,7 @@ export async function renderViewer(app, name, row, rawParams) {
   });
   const schema = data.schema;
   const K = schema.num_keypoints;
-  const gridParams = { rev: p.rev, run: p.run, view: p.view, thr: p.thr, sort: p.sort, order: p.order, filter: p.filter, offset: p.offset, limit: p.limit };
+  const gridParams = { rev: p.rev, run: p.run, view: p.view, thr: p.thr, ithr: p.ithr || "", sort: p.sort, order: p.order, filter: p.filter, offset: p.offset, limit: p.limit };
   crumbs([
     ["tables and runs", "#/"],
     [`${name}@${data.revision}`, `#/t/${encodeURIComponent(name)}?${new URLSearchParams(Object.entries(gridParams).filter(([, v]) => v !== "" && v !== null)).toString()}`],
@@ -74,13 +76,14 @@ export async function renderViewer(app, name, row, rawParams) {
     view: { scale: 1, offsetX: 0, offsetY: 0 },
     stats: { gt: emptyStats(), pred: emptyStats() },
     drag: null,
+    saving: false,
   };
   window.posetable.data = data;
   window.posetable.viewer = ui;
   const perGt = data.per_instance ? data.per_instance.gt : [];
   const perPred = data.per_instance ? data.per_instance.pred : [];
 
-  const urlParams = () => ({ ...gridParams, rev: p.rev, view: p.view, thr: p.thr, pos: p.pos });
+  const urlParams = () => ({ ...gridParams, rev: p.rev, view: p.view, thr: p.thr, ithr: p.ithr || "", pos: p.pos });
 
   // --- canvas ------------------------------------------------------------------------------
   const canvas = el("canvas", { id: "stage-canvas" });
@@ -126,6 +129,7 @@ export async function renderViewer(app, name, row, rawParams) {
       ui.stats.pred = drawInstances(ctx, data.pred, schema, ui.view, {
         kind: "pred",
         threshold: p.thr,
+        minScore: p.ithr,
         radius,
         lineWidth: 1.5,
         highlight: hover.kind === "pred" ? hover : {},
@@ -164,7 +168,7 @@ export async function renderViewer(app, name, row, rawParams) {
 
   function markDirty() {
     ui.dirty = true;
-    saveButton.disabled = false;
+    saveButton.disabled = ui.saving;
     discardButton.disabled = false;
     status.textContent = "unsaved changes";
     status.className = "dirty";
@@ -256,7 +260,18 @@ export async function renderViewer(app, name, row, rawParams) {
   window.addEventListener("keydown", onKey);
   const onResize = () => redraw();
   window.addEventListener("resize", onResize);
+  // unsaved edits: closing or reloading the tab asks the browser's question, and every
+  // in-app navigation (other row, grid, back) asks ours (main.js calls the guard)
+  const onBeforeUnload = (event) => {
+    if (!ui.dirty) return;
+    event.preventDefault();
+    event.returnValue = "";
+  };
+  window.addEventListener("beforeunload", onBeforeUnload);
+  window.posetable.guard = () =>
+    !ui.dirty || window.confirm(`Row ${row} has unsaved keypoint edits. Leave without saving them?`);
   window.posetable.cleanup = () => {
+    window.removeEventListener("beforeunload", onBeforeUnload);
     window.removeEventListener("mousemove", onMove);
     window.removeEventListener("mouseup", onUp);
     window.removeEventListener("keydown", onKey);
@@ -277,25 +292,46 @@ export async function renderViewer(app, name, row, rawParams) {
   // --- actions -----------------------------------------------------------------------------
   const status = el("span", { id: "status", class: "muted", text: data.revision === data.latest_revision ? "latest revision" : `viewing @${data.revision}; the latest is @${data.latest_revision}` });
   const follow = (revision) => go(["t", name, "row", String(row)], { ...urlParams(), rev: revision });
+  // one save at a time: the button (and accept) stay disabled while a save is in flight
   const saveButton = el("button", {
     id: "save",
     class: "primary",
     text: "save",
     disabled: true,
     onclick: async () => {
+      if (ui.saving) return;
+      ui.saving = true;
+      saveButton.disabled = true;
+      acceptButton.disabled = true;
+      saveButton.textContent = "saving…";
+      const sent = JSON.stringify(ui.draft);
       try {
         const result = await postJSON(`${tablePath(name)}/edit`, {
           base_revision: data.revision,
-          rows: { [row]: { instances: ui.draft } },
+          rows: { [row]: { instances: JSON.parse(sent) } },
         });
+        ui.dirty = JSON.stringify(ui.draft) !== sent; // edits made meanwhile are still unsaved
         flash(`saved row ${row} as revision @${result.revision} (parent @${result.parent})`);
         follow(result.revision);
       } catch (error) {
         showError(error);
+      } finally {
+        ui.saving = false;
+        saveButton.textContent = "save";
+        saveButton.disabled = !ui.dirty;
+        acceptButton.disabled = !canAccept;
       }
     },
   });
-  const discardButton = el("button", { id: "discard", text: "discard", disabled: true, onclick: () => follow(data.revision) });
+  const discardButton = el("button", {
+    id: "discard",
+    text: "discard",
+    disabled: true,
+    onclick: () => {
+      ui.dirty = false; // asked for: no question
+      follow(data.revision);
+    },
+  });
   const addButton = el("button", {
     id: "add-instance",
     text: "add instance",
@@ -324,8 +360,10 @@ export async function renderViewer(app, name, row, rawParams) {
     text: data.parent !== null ? `undo (back to @${data.parent})` : "undo",
     disabled: data.parent === null,
     onclick: async () => {
+      if (ui.dirty && !window.confirm(`Undo discards the unsaved edits of row ${row}. Undo anyway?`)) return;
       try {
         const result = await postJSON(`${tablePath(name)}/undo`, { base_revision: data.revision });
+        ui.dirty = false;
         flash(`restored @${result.parent} as revision @${result.revision}`);
         follow(result.revision);
       } catch (error) {
@@ -333,28 +371,42 @@ export async function renderViewer(app, name, row, rawParams) {
       }
     },
   });
+  const canAccept = Boolean(p.run && data.pred);
   const acceptButton = el("button", {
     id: "accept-row",
-    text: "accept predictions",
-    disabled: !p.run || !data.pred,
-    title: "replace this row's ground truth with the predictions kept by the threshold",
-    onclick: async () => {
-      try {
-        const result = await postJSON(`${tablePath(name)}/accept`, {
-          base_revision: data.revision,
-          run: p.run,
-          rows: [row],
-          keypoint_confidence_threshold: p.thr,
-          mode: "replace",
-        });
-        flash(`accepted the predictions of ${p.run} at threshold ${p.thr.toFixed(2)}: revision @${result.revision}`);
-        follow(result.revision);
-      } catch (error) {
-        showError(error);
-      }
-    },
+    text: "accept predictions…",
+    disabled: !canAccept,
+    title: "replace this row's ground truth with the predictions kept by the thresholds (preview first)",
+    onclick: () =>
+      previewAccept({
+        name,
+        revision: data.revision,
+        run: p.run,
+        rows: [row],
+        thr: p.thr,
+        ithr: p.ithr,
+        mode: "replace",
+        trigger: acceptButton,
+        warning: ui.dirty ? "Your unsaved edits of this row will be discarded: the row gets the plan above." : null,
+        onClose: () => {
+          acceptButton.disabled = !canAccept || ui.saving;
+        },
+        onWritten: (result) => {
+          ui.dirty = false;
+          flash(`accepted the predictions of ${p.run} at keypoint confidence ≥ ${p.thr.toFixed(2)}, instance score ≥ ${fmt(p.ithr, 2)}: revision @${result.revision}`);
+          follow(result.revision);
+        },
+      }),
   });
   const confidence = confidenceSlider(p, {
+    disabled: !data.pred,
+    onChange: () => {
+      redraw();
+      renderPanel();
+      remember(["t", name, "row", String(row)], urlParams());
+    },
+  });
+  const scoreControl = scoreInput(p, {
     disabled: !data.pred,
     onChange: () => {
       redraw();
@@ -379,6 +431,7 @@ export async function renderViewer(app, name, row, rawParams) {
       redraw();
     }, { id: "view" })),
     confidence,
+    scoreControl,
     el("button", { id: "fit", text: "fit", onclick: () => { fit(); redraw(); } }),
     saveButton,
     discardButton,
@@ -506,6 +559,7 @@ export async function renderViewer(app, name, row, rawParams) {
     const metrics = perPred.find((m) => m.index === j);
     const score = data.pred.scores ? data.pred.scores[j] : null;
     const kept = data.pred.confidence ? data.pred.confidence[j].filter((c) => c >= p.thr).length : K;
+    const below = score !== null && score < p.ithr;
     const rows = schema.keypoint_names.map((kpName, k) => {
       const c = data.pred.confidence ? data.pred.confidence[j][k] : null;
       return el(
@@ -519,11 +573,11 @@ export async function renderViewer(app, name, row, rawParams) {
     });
     return el(
       "details",
-      { class: "instance pred", dataset: { prediction: j } },
+      { class: `instance pred${below ? " muted" : ""}`, dataset: { prediction: j } },
       el(
         "summary",
         {},
-        `pred #${j} · score ${fmt(score, 2)} · ${kept}/${K} keypoints ≥ ${p.thr.toFixed(2)}`,
+        `pred #${j} · score ${fmt(score, 2)}${below ? ` < ${fmt(p.ithr, 2)}: hidden, not accepted` : ""} · ${kept}/${K} keypoints ≥ ${p.thr.toFixed(2)}`,
         metrics ? ` · OKS ${fmt(metrics.oks, 3)}${metrics.partner >= 0 ? ` ↔ GT #${metrics.partner}` : " (false positive)"}` : "",
       ),
       el("table", { class: "data kp-table" }, el("thead", {}, el("tr", {}, ["keypoint", "x", "y", "conf"].map((h) => el("th", { text: h })))), el("tbody", {}, rows)),
@@ -549,6 +603,9 @@ export async function renderViewer(app, name, row, rawParams) {
           el("span", { class: "badge", text: `AP ${fmt(m.ap, 3)}` }),
         ),
       );
+      if (data.metrics_ref && data.run_info && data.metrics_ref !== data.run_info.table_ref) {
+        blocks.push(el("p", { class: "muted", id: "metrics-note", text: `metrics re-evaluated on ${data.metrics_ref} (the run was made on ${data.run_info.table_ref})` }));
+      }
     }
     if (data.suspect_list && data.suspect_list.length) {
       blocks.push(el("h3", { text: "label-error suspects" }));
