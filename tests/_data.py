@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 #: The datasets every suite reads; conftest refuses to start when one is missing.
 DATASETS = (
     "aic",
+    "animalpose",
     "ap10k",
     "coco8_pose_yolo",
     "coco_kpts",

@@ -33,7 +33,10 @@ def test_info_prints_schema_counts_and_lineage(
     real_data, store: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     table = coco_table(real_data("coco_kpts"), name="coco", store=store)
-    pt.KeypointHelper.edit_oks_sigmas(table.with_rows({0: {"width": 1}}), list(pt.COCO_OKS_SIGMAS))
+    edited = table.with_rows({0: {"width": 1}})
+    edited.with_schema(
+        edited.schema.replace(oks_sigmas=pt.COCO_OKS_SIGMAS), operation="edit_oks_sigmas"
+    )
     assert main(["info", "coco", "--store", str(store)]) == 0
     out = capsys.readouterr().out
     assert "table      coco@3" in out

@@ -85,9 +85,9 @@ def test_coco_person_matches_pycocotools_exactly() -> None:
     schema = pt.Keypoints2DSchema.coco_person()
     reference = Params(iouType="keypoints").kpt_oks_sigmas
     assert schema.sigmas.tobytes() == np.asarray(reference, dtype=np.float64).tobytes()
-    assert schema.keypoint_names == pt.COCO_KEYPOINT_NAMES
+    assert list(schema.keypoint_names) == pt.COCO_KEYPOINT_NAMES
     assert schema.keypoint_names[:3] == ("nose", "left_eye", "right_eye")
-    assert schema.flip_indices == pt.COCO_FLIP_INDICES
+    assert list(schema.flip_indices or ()) == pt.COCO_FLIP_INDICES
     assert len(schema.lines) == 19 and schema.lines[0] == (15, 13)
     assert schema.default_pose is not None and len(schema.default_pose) == 17
     assert all(0 <= v <= 1 for point in schema.default_pose for v in point)
@@ -197,10 +197,19 @@ def test_bad_schema_input_names_what_was_expected_and_found(kwargs: dict, messag
         pt.Keypoints2DSchema(3, **kwargs)
 
 
-@pytest.mark.parametrize("k", [0, -1, 2.5, True, "3"])
+@pytest.mark.parametrize("k", [0, -1, 2.5, True])
 def test_num_keypoints_must_be_a_positive_integer(k: object) -> None:
     with pytest.raises(SchemaError, match="num_keypoints must be an integer >= 1"):
         pt.Keypoints2DSchema(k)  # type: ignore[arg-type]
+    with pytest.raises(SchemaError, match="num_keypoints must be an integer >= 1"):
+        pt.Keypoints2DSchema(num_keypoints=k)  # type: ignore[arg-type]
+
+
+def test_a_first_positional_that_is_not_a_number_is_3lcs_classes() -> None:
+    schema = pt.Keypoints2DSchema("3", 2)  # 3LC's order: classes, num_keypoints
+    assert schema.classes == ("3",) and schema.num_keypoints == 2
+    with pytest.raises(SchemaError, match="give num_keypoints or keypoint_names"):
+        pt.Keypoints2DSchema("3")
 
 
 def test_schema_needs_k_or_names_and_unique_names() -> None:
@@ -243,6 +252,6 @@ def test_bad_schema_json_raises_schema_error(text: str, message: str) -> None:
 def test_flip_indices_come_from_left_right_names() -> None:
     from posetable.schema import flip_indices_from_names
 
-    assert flip_indices_from_names(pt.COCO_KEYPOINT_NAMES) == pt.COCO_FLIP_INDICES
+    assert flip_indices_from_names(pt.COCO_KEYPOINT_NAMES) == tuple(pt.COCO_FLIP_INDICES)
     assert flip_indices_from_names(["L_Paw", "R_Paw", "tail"]) == (1, 0, 2)
     assert flip_indices_from_names(["a", "b"]) is None

@@ -57,3 +57,40 @@ COCO_SKELETON_COLORS: tuple[tuple[int, int, int], ...] = (
     (255, 128, 0), (51, 153, 255), (255, 51, 255), (255, 51, 255), (255, 51, 255),
     (255, 51, 255), (255, 51, 255), (255, 51, 255), (255, 51, 255),
 )  # fmt: skip
+
+
+# -- 3LC's public forms ---------------------------------------------------------------------
+# ``KeypointHelper.COCO_*`` (and ``posetable.COCO_*``) have 3LC's values and types: flat lists,
+# 3LC's own 16-line skeleton and a pose whose left side is on the image's left. The native
+# forms above stay what posetable's COCO reader and ``Keypoints2DSchema.coco_person()`` use
+# (pycocotools' 19-line skeleton, 1-based in files).
+#
+# Where the values come from: docs.3lc.ai's page of ``tlc.core.helpers.keypoint_helper``
+# (3LC 2.x) prints each constant only up to its first ~100 characters. COCO_FLIP_INDICES and
+# COCO_KEYPOINT_NAMES are printed whole. COCO_SKELETON's first 15 pairs are printed; its
+# last pair (6, 12) completes the documented prefix "..., 5, 1" to the 16-bone set the
+# prefix is drawn from. COCO_SKELETON_NAMES follows the documented "a_to_b" pattern of its
+# first four names. The first 17 numbers of COCO_KEYPOINT_DEFAULT_POSE (nose to left_elbow)
+# and the first 6 colours of COCO_SKELETON_COLORS are 3LC's; the rest of the pose mirrors it
+# and the other 10 colours are posetable's (3LC's are not published in full).
+TLC_COCO_KEYPOINT_NAMES: list[str] = list(COCO_KEYPOINT_NAMES)
+TLC_COCO_FLIP_INDICES: list[int] = list(COCO_FLIP_INDICES)
+TLC_COCO_SKELETON: list[int] = [
+    3, 1, 4, 2, 1, 0, 0, 2, 5, 6, 5, 7, 6, 8, 7, 9, 8, 10,
+    11, 12, 11, 13, 12, 14, 13, 15, 14, 16, 5, 11, 6, 12,
+]  # fmt: skip
+TLC_COCO_SKELETON_NAMES: list[str] = [
+    f"{COCO_KEYPOINT_NAMES[a]}_to_{COCO_KEYPOINT_NAMES[b]}"
+    for a, b in zip(TLC_COCO_SKELETON[0::2], TLC_COCO_SKELETON[1::2], strict=True)
+]
+TLC_COCO_SKELETON_COLORS: list[tuple[int, int, int]] = [
+    (102, 204, 255), (51, 153, 255), (102, 0, 204), (51, 102, 255), (255, 128, 0),
+    (153, 255, 204), (128, 0, 255), (102, 255, 178), (178, 102, 255), (255, 178, 102),
+    (0, 204, 102), (204, 0, 102), (0, 153, 76), (153, 0, 76), (255, 204, 102), (255, 153, 51),
+]  # fmt: skip
+TLC_COCO_KEYPOINT_DEFAULT_POSE: list[float] = [
+    0.5, 0.15, 0.47, 0.14, 0.53, 0.14, 0.45, 0.15, 0.55, 0.15,  # nose, eyes, ears
+    0.4, 0.25, 0.6, 0.25, 0.38, 0.4, 0.62, 0.4,  # shoulders, elbows
+    0.36, 0.52, 0.64, 0.52, 0.44, 0.55, 0.56, 0.55,  # wrists, hips
+    0.43, 0.75, 0.57, 0.75, 0.42, 0.95, 0.58, 0.95,  # knees, ankles
+]  # fmt: skip

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from posetable._validate import shape_text
-from posetable.errors import InstancesError
+from posetable.errors import InstancesError, UnsupportedError
 
 FIXED_INSTANCE_FIELDS = ("label", "confidence")
 
@@ -76,6 +76,62 @@ def _concat_extra(old: np.ndarray, new: np.ndarray) -> np.ndarray:
     if kinds <= set("iuf"):
         return np.concatenate([old.astype(np.float64), new.astype(np.float64)])
     return object_array(old.tolist() + new.tolist())
+
+
+def parse_keypoints(
+    keypoints: Any, num_keypoints: int | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(points (K, 2) float64, third column (K,) or None)`` of one instance's keypoints.
+
+    Accepts (K, 2) or (K, 3) nested lists or arrays, or the flat list of either: read with
+    ``num_keypoints`` when known; without it, ``2n`` values that are not ``3m`` are pairs,
+    ``3m`` values that are not ``2n`` triplets, and ``6n`` values are refused as ambiguous.
+
+    Example:
+        >>> xy, v = parse_keypoints([1, 2, 2, 3, 4, 0, 5, 6, 1], None)
+        >>> xy.tolist(), v.tolist()
+        ([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], [2.0, 0.0, 1.0])
+    """
+    if keypoints is None:
+        raise InstancesError("keypoints must be (K, 2) or (K, 3) numbers, got None")
+    try:
+        kp = np.asarray(keypoints, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InstancesError(
+            f"keypoints must be (K, 2) or (K, 3) numbers, got {keypoints!r}"[:200]
+        ) from exc
+    k = num_keypoints or None
+    if kp.ndim == 1:
+        n = kp.size
+        if k is not None:
+            if n not in (2 * k, 3 * k):
+                raise InstancesError(
+                    f"keypoints given flat must have 2K={2 * k} or 3K={3 * k} values, got {n}"
+                )
+            width = 2 if n == 2 * k else 3
+        elif n and n % 6 == 0:
+            raise InstancesError(
+                f"keypoints given flat with {n} values could be {n // 2} (x, y) points or "
+                f"{n // 3} (x, y, v) points; pass them as pairs [[x, y], ...] or triplets "
+                "[[x, y, v], ...], or create the set with num_keypoints"
+            )
+        elif n % 2 == 0:
+            width = 2
+        elif n % 3 == 0:
+            width = 3
+        else:
+            raise InstancesError(f"keypoints given flat must have 2K or 3K values, got {n}")
+        kp = kp.reshape(-1, width)
+    if kp.ndim != 2 or kp.shape[1] not in (2, 3):
+        raise InstancesError(
+            f"keypoints must have shape (K, 2) or (K, 3), got {shape_text(kp.shape)}"
+        )
+    if k is not None and kp.shape[0] != k:
+        raise InstancesError(
+            f"keypoints must have shape (K={k}, 2) or (K={k}, 3), got {shape_text(kp.shape)}"
+        )
+    third = np.array(kp[:, 2]) if kp.shape[1] == 3 else None
+    return np.array(kp[:, :2]), third
 
 
 class Keypoints2DInstances:
@@ -186,6 +242,8 @@ class Keypoints2DInstances:
         self.y_max = self._bound(y_max, image_height, self.y_min, "y_max", "image_height")
         self._null_extras: tuple[str, ...] = ()
         self._boxes_given = True
+        self._labels_given = True
+        self._predictions = False
         self._num_keypoints = k if (n or num_keypoints is None) else int(num_keypoints)
 
     @classmethod
@@ -218,6 +276,8 @@ class Keypoints2DInstances:
         out.x_min, out.y_min, out.x_max, out.y_max = x_min, y_min, x_max, y_max
         out._null_extras = null_extras
         out._boxes_given = True
+        out._labels_given = True
+        out._predictions = False
         out._num_keypoints = num_keypoints
         return out
 
@@ -334,21 +394,24 @@ class Keypoints2DInstances:
         cls,
         image_width: float | None = None,
         image_height: float | None = None,
-        *,
         x_min: float = 0.0,
         y_min: float = 0.0,
         x_max: float | None = None,
         y_max: float | None = None,
-        num_keypoints: int | None = None,
-        include_keypoint_visibilities: bool = True,
         include_keypoint_confidences: bool = False,
+        include_keypoint_visibilities: bool = False,
         include_instance_confidences: bool = False,
         include_instance_labels: bool = True,
         include_instance_bbs: bool = True,
         per_keypoint_extras_keys: Sequence[str] | None = None,
         instance_extras_keys: Sequence[str] | None = None,
+        *,
+        num_keypoints: int | None = None,
     ) -> Keypoints2DInstances:
         """An empty instance set for one image, to fill with :meth:`add_instance`.
+
+        The parameters are 3LC's, in 3LC's order, with 3LC's defaults; ``num_keypoints``
+        is posetable's.
 
         Args:
             image_width: the image width (``x_max = x_min + image_width``).
@@ -357,26 +420,34 @@ class Keypoints2DInstances:
             y_min: see ``x_min``.
             x_max: see ``x_min``.
             y_max: see ``x_min``.
-            num_keypoints: K, so that flat keypoint lists can be read as 2K or 3K values.
-            include_keypoint_visibilities: hold visibilities (ground truth; the default).
-            include_keypoint_confidences: hold per-keypoint confidences (predictions).
-            include_instance_confidences: hold instance scores.
-            include_instance_labels: accepted for 3LC compatibility (labels are always held).
-            include_instance_bbs: accepted for 3LC compatibility (boxes are always held).
+            include_keypoint_confidences: hold per-keypoint confidences (predictions): a
+                third keypoint column is then a confidence.
+            include_keypoint_visibilities: hold per-keypoint visibilities from the start.
+                Ground-truth instances get visibilities either way (from ``visibility=``,
+                a third keypoint column, or 2 for every point).
+            include_instance_confidences: every instance carries an instance score.
+            include_instance_labels: False writes no labels in :meth:`to_row` (3LC's
+                unlabelled instances); ``label=`` is then refused.
+            include_instance_bbs: False writes no boxes in :meth:`to_row` (they are still
+                derived from the points for reading); ``bbox=`` is then refused.
             per_keypoint_extras_keys: not supported; must be empty.
             instance_extras_keys: per-instance fields every instance will carry.
+            num_keypoints: K, so that a flat keypoint list is read as 2K or 3K values.
 
         Example:
             >>> import posetable as pt
-            >>> len(pt.Keypoints2DInstances.create_empty(image_width=64, image_height=48))
+            >>> len(pt.Keypoints2DInstances.create_empty(640, 480))
             0
         """
         if include_keypoint_visibilities and include_keypoint_confidences:
-            include_keypoint_visibilities = False
-        if per_keypoint_extras_keys:
             raise InstancesError(
-                "per-keypoint extras are not supported: keep per-keypoint values in "
-                "keypoint_visibilities / keypoint_confidences, got "
+                "include_keypoint_visibilities and include_keypoint_confidences are mutually "
+                "exclusive (a set holds ground truth or predictions), got both True"
+            )
+        if per_keypoint_extras_keys:
+            raise UnsupportedError(
+                "per_keypoint_extras_keys is not supported (per-keypoint values are "
+                "keypoint_visibilities / keypoint_confidences), got "
                 f"{list(per_keypoint_extras_keys)}"
             )
         k = num_keypoints or 0
@@ -399,36 +470,42 @@ class Keypoints2DInstances:
             instance_extras={name: np.zeros(0) for name in instance_extras_keys or ()},
         )
         empty._num_keypoints = k
+        empty._boxes_given = bool(include_instance_bbs)
+        empty._labels_given = bool(include_instance_labels)
+        empty._predictions = bool(include_keypoint_confidences)
         return empty
 
     def add_instance(
         self,
         keypoints: Any,
-        *,
         bbox: Sequence[float] | np.ndarray | None = None,
         label: int | None = None,
         visibility: Sequence[int] | np.ndarray | None = None,
         confidence: Sequence[float] | np.ndarray | None = None,
-        instance_confidence: float | None = None,
-        instance_extras: Mapping[str, Any] | None = None,
         normalized: bool = False,
         bbox_format: str = "xyxy",
+        instance_confidence: float | None = None,
+        instance_extras: Mapping[str, Any] | None = None,
     ) -> None:
-        """Append one instance in place.
+        """Append one instance in place (3LC's parameters, order and defaults).
 
         Args:
             keypoints: (K, 2) x, y, or (K, 3) x, y, visibility (x, y, confidence in a set
-                of predictions), or the flat list of either.
+                of predictions), or the flat list of either. A flat list is read with the
+                set's K when known; without it, ``2n`` values that are not ``3m`` are pairs,
+                ``3m`` values that are not ``2n`` are triplets, and ``6n`` values are
+                refused as ambiguous (pass pairs or triplets).
             bbox: a box in ``bbox_format``; derived from the labeled points when omitted.
-            label: class index (default 0).
+            label: class label (default 0).
             visibility: (K,) 0/1/2 (ground truth); overrides a third keypoint column.
             confidence: (K,) per-keypoint confidences (predictions).
+            normalized: coordinates (and box) are fractions of the image size
+                (posetable's; 3LC accepts only False).
+            bbox_format: ``"xyxy"`` (default) or ``"xywh"`` (posetable's; 3LC: xyxy only).
             instance_confidence: the instance score.
             instance_extras: per-instance values (``area``, ``iscrowd``, ``id``...). A field
                 new to this set pads the earlier instances as 3LC does: NaN (float), -1
                 (int), None (other); a field this instance lacks is padded the same way.
-            normalized: coordinates (and box) are fractions of the image size.
-            bbox_format: ``"xyxy"`` (default) or ``"xywh"``.
 
         Example:
             >>> import posetable as pt
@@ -437,33 +514,24 @@ class Keypoints2DInstances:
             >>> kp.keypoints.tolist(), kp.instance_bbs.tolist()
             ([[[10.0, 10.0], [30.0, 20.0]]], [[0.0, 0.0, 100.0, 50.0]])
         """
-        kp = np.asarray(keypoints, dtype=np.float64)
+        if bbox is not None and not self._boxes_given:
+            raise InstancesError(
+                "this set was created with include_instance_bbs=False: give no bbox"
+            )
+        if label is not None and not self._labels_given:
+            raise InstancesError(
+                "this set was created with include_instance_labels=False: give no label"
+            )
+        if bbox_format not in ("xyxy", "xywh"):
+            raise UnsupportedError(f"bbox_format must be 'xyxy' or 'xywh', got {bbox_format!r}")
         k = self._num_keypoints or None
-        if kp.ndim == 1:
-            explicit = visibility is not None or confidence is not None
-            width = 3 if (k and kp.size == 3 * k and kp.size != 2 * k and not explicit) else 2
-            if kp.size % width:
-                raise InstancesError(
-                    f"keypoints given flat must have 2K or 3K values, got {kp.size}"
-                )
-            kp = kp.reshape(-1, width)
-        if kp.ndim != 2 or kp.shape[1] not in (2, 3):
-            raise InstancesError(
-                f"keypoints must have shape (K, 2) or (K, 3), got {shape_text(kp.shape)}"
-            )
-        if k is not None and kp.shape[0] != k:
-            raise InstancesError(
-                f"keypoints must have shape (K={k}, 2) or (K={k}, 3), got {shape_text(kp.shape)}"
-            )
-        predictions = self.keypoint_confidences is not None
-        if kp.shape[1] == 3:
-            third = kp[:, 2]
-            if visibility is None and confidence is None:
-                if predictions:
-                    confidence = third
-                else:
-                    visibility = third
-            kp = kp[:, :2]
+        kp, third = parse_keypoints(keypoints, k)
+        predictions = self.keypoint_confidences is not None or self._predictions
+        if third is not None and visibility is None and confidence is None:
+            if predictions:
+                confidence = third
+            else:
+                visibility = third
         if normalized:
             kp = self._scale(kp, "keypoints")
         k = kp.shape[0]
@@ -484,8 +552,6 @@ class Keypoints2DInstances:
                 raise InstancesError(f"bbox must have 4 numbers, got {shape_text(box.shape)}")
             if bbox_format == "xywh":
                 box = np.concatenate([box[:2], box[:2] + box[2:]])
-            elif bbox_format != "xyxy":
-                raise InstancesError(f"bbox_format must be 'xyxy' or 'xywh', got {bbox_format!r}")
             if normalized:
                 box = self._scale(box.reshape(2, 2), "bbox").reshape(4)
             box = box.reshape(1, 4)
@@ -663,11 +729,13 @@ class Keypoints2DInstances:
             null_extras=self._null_extras,
         )
         out._boxes_given = self._boxes_given
+        out._labels_given = self._labels_given
+        out._predictions = self._predictions
         return out
 
     # -- row values ----------------------------------------------------------------------
     @classmethod
-    def from_row(cls, value: Mapping[str, Any] | Keypoints2DInstances) -> Keypoints2DInstances:
+    def from_row(cls, row: Mapping[str, Any] | Keypoints2DInstances) -> Keypoints2DInstances:
         """Read a table row's keypoints value (3LC's layout) into numpy arrays.
 
         Example:
@@ -679,6 +747,7 @@ class Keypoints2DInstances:
             >>> pt.Keypoints2DInstances.from_row(row).keypoints.tolist()
             [[[1.0, 2.0], [3.0, 4.0]]]
         """
+        value: Any = row
         if isinstance(value, Keypoints2DInstances):
             return value.copy()
         if hasattr(value, "as_py"):
@@ -759,6 +828,7 @@ class Keypoints2DInstances:
         )
         out._null_extras = null_extras
         out._boxes_given = bool(boxes_given or n == 0)
+        out._labels_given = labels is not None or n == 0
         return out
 
     def to_row(self) -> dict[str, Any]:
@@ -788,7 +858,7 @@ class Keypoints2DInstances:
             for i in range(n)
         ]
         extra: dict[str, Any] = {
-            "label": self.instance_labels.tolist(),
+            "label": self.instance_labels.tolist() if self._labels_given else None,
             "confidence": (
                 None if self.instance_confidences is None else self.instance_confidences.tolist()
             ),

@@ -3,19 +3,24 @@
 A schema names the K keypoints, the skeleton lines drawn between them, how they swap
 under a horizontal flip, the OKS sigmas every metric uses, the pose drawn for a new
 instance, and the instance classes.
+
+It is built either the native way (``Keypoints2DSchema(17, keypoint_names=..., lines=...)``)
+or with 3LC's arguments in 3LC's order (``Keypoints2DSchema(classes, num_keypoints, points,
+point_attributes, lines, line_attributes, ...)``): both build the same frozen value.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import orjson
 
+from posetable import _schema_args as parts
 from posetable._coco_constants import (
     COCO_FLIP_INDICES,
     COCO_KEYPOINT_DEFAULT_POSE,
@@ -24,78 +29,72 @@ from posetable._coco_constants import (
     COCO_SKELETON,
     COCO_SKELETON_COLORS,
 )
-from posetable._validate import as_index, check_flip_indices, check_lines, check_sigmas
+from posetable._schema_args import Attribute, Color
+from posetable._validate import check_flip_indices, check_lines, check_sigmas
 from posetable.errors import SchemaError
+from posetable.map_element import MAP_ELEMENT_KEYS
 
 SCHEMA_TYPE = "keypoints_2d"
 SCHEMA_FORMAT_VERSION = 1
 
-Color = tuple[int, int, int]
+_UNSET: Any = object()
 
 
-def _colors(value: Any, count: int, what: str) -> tuple[Color, ...] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        raise SchemaError(f"{what} must be a list of {count} colours, got {value!r}")
-    items = list(value)
-    if len(items) != count:
-        raise SchemaError(f"{what} must have {count} entries, got {len(items)}")
-    out = []
-    for i, c in enumerate(items):
-        if isinstance(c, str):
-            text = c.lstrip("#")
-            if not re.fullmatch(r"[0-9a-fA-F]{6}", text):
-                raise SchemaError(f"{what}[{i}] must be '#rrggbb' or (r, g, b), got {c!r}")
-            out.append((int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)))
-            continue
-        try:
-            rgb = tuple(int(v) for v in c)
-        except (TypeError, ValueError) as exc:
-            raise SchemaError(f"{what}[{i}] must be '#rrggbb' or (r, g, b), got {c!r}") from exc
-        if len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb):
-            raise SchemaError(f"{what}[{i}] must be three ints in [0, 255], got {c!r}")
-        out.append((rgb[0], rgb[1], rgb[2]))
-    return tuple(out)
-
-
-def _default_pose(value: Any, num_keypoints: int) -> tuple[tuple[float, float], ...] | None:
-    if value is None:
-        return None
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise SchemaError(
-            f"default_pose must be (K={num_keypoints}, 2) numbers or a flat list of "
-            f"{2 * num_keypoints}, got {value!r}"
-        ) from exc
-    if array.ndim == 1 and array.size == 2 * num_keypoints:
-        array = array.reshape(num_keypoints, 2)
-    if array.shape != (num_keypoints, 2):
-        raise SchemaError(
-            f"default_pose must have shape (K={num_keypoints}, 2) or be a flat list of "
-            f"{2 * num_keypoints} numbers, got shape {array.shape}"
-        )
-    if not np.all(np.isfinite(array)):
-        raise SchemaError("default_pose must hold finite numbers, got NaN or inf")
-    return tuple((float(x), float(y)) for x, y in array)
+# The 3LC parameters, in 3LC's order (all may also be given by keyword).
+TLC_PARAMETERS = (
+    "classes",
+    "num_keypoints",
+    "points",
+    "point_attributes",
+    "lines",
+    "line_attributes",
+    "triangles",
+    "triangle_attributes",
+    "flip_indices",
+    "oks_sigmas",
+    "include_per_point_confidence",
+    "include_per_point_visibility",
+    "include_per_instance_label",
+    "include_per_instance_confidence",
+    "per_instance_schemas",
+)
 
 
 @dataclass(frozen=True, init=False)
 class Keypoints2DSchema:
     """The frozen schema of a keypoints column.
 
+    Built natively (``Keypoints2DSchema(17, keypoint_names=..., lines=...)``) or with 3LC's
+    arguments in 3LC's order (``Keypoints2DSchema(classes, num_keypoints, points, ...)``).
+
     Args:
-        num_keypoints: K; may be omitted when ``keypoint_names`` is given.
-        keypoint_names: K names (default ``kpt_0 ... kpt_{K-1}``).
+        classes: instance classes: a name, a list of names or ``MapElement``s (label ``i``
+            is ``classes[i]``), or 3LC's ``{label value: name or MapElement}`` map; None
+            (3LC: no labels) is one class named ``object``. Default ``("person",)``.
+        num_keypoints: K; may be omitted when the names are given.
+        points: 3LC's name for ``default_pose`` (flat or nested, 2K numbers).
+        point_attributes: K names or ``MapElement``s (name, ``display_color``...).
         lines: skeleton lines as pairs ``[(a, b), ...]`` or flat ``[a0, b0, a1, b1, ...]``,
             0-based keypoint indices.
+        line_attributes: one name or ``MapElement`` per line.
+        triangles: mesh faces as triples or a flat list of keypoint indices.
+        triangle_attributes: one name or ``MapElement`` per triangle.
         flip_indices: K ints, the keypoint each one becomes under a horizontal flip.
         oks_sigmas: K positive floats; uniform ``1/K`` when absent.
+        include_per_point_confidence: the column declares per-keypoint confidences.
+        include_per_point_visibility: the column declares per-keypoint visibility (0/1/2).
+        include_per_instance_label: the column declares instance labels (3LC's default).
+        include_per_instance_confidence: the column declares instance scores.
+        per_instance_schemas: 3LC's per-instance fields: their names are kept (the values
+            are stored with the type they have in the rows).
+        keypoint_names: K names (default ``kpt_0 ... kpt_{K-1}``).
         default_pose: (K, 2) points on the unit square, drawn for a new instance.
-        classes: instance class names (label ``i`` is ``classes[i]``).
         keypoint_colors: K colours (``"#rrggbb"`` or RGB triples).
         line_colors: one colour per line.
+        line_names, triangle_names, triangle_colors: names and colours of lines/triangles.
+        extra_attributes: other map-element attributes, ``(target, index, key, value)``.
+        **schema_kwargs: 3LC's display arguments ``display_name``, ``description``,
+            ``writable``, ``default_visible``, ``display_importance``.
 
     Example:
         >>> import posetable as pt
@@ -108,6 +107,10 @@ class Keypoints2DSchema:
         [0.3333, 0.3333, 0.3333]
         >>> pt.Keypoints2DSchema.from_json(schema.to_json()) == schema
         True
+        >>> tlc_style = pt.Keypoints2DSchema({1: "dog", 2: "cat"}, 2,
+        ...     point_attributes=["nose", "tail"], include_per_point_visibility=True)
+        >>> tlc_style.class_map, tlc_style.keypoint_names
+        ({1: 'dog', 2: 'cat'}, ('nose', 'tail'))
     """
 
     num_keypoints: int
@@ -120,8 +123,21 @@ class Keypoints2DSchema:
     classes: tuple[str, ...]
     keypoint_colors: tuple[Color, ...] | None
     line_colors: tuple[Color, ...] | None
+    class_ids: tuple[int, ...]
+    line_names: tuple[str, ...] | None
+    triangles: tuple[tuple[int, int, int], ...]
+    triangle_names: tuple[str, ...] | None
+    triangle_colors: tuple[Color, ...] | None
+    include_per_point_visibility: bool
+    include_per_point_confidence: bool
+    include_per_instance_label: bool
+    include_per_instance_confidence: bool
+    per_instance_fields: tuple[str, ...]
+    extra_attributes: tuple[Attribute, ...]
+    display: tuple[tuple[str, Any], ...]
     _sigma_array: np.ndarray = field(repr=False, compare=False, hash=False)
 
+    @overload
     def __init__(
         self,
         num_keypoints: int | None = None,
@@ -131,46 +147,143 @@ class Keypoints2DSchema:
         flip_indices: Sequence[int] | None = None,
         oks_sigmas: Sequence[float] | np.ndarray | None = None,
         default_pose: Any = None,
-        classes: Sequence[str] = ("person",),
+        classes: Any = ("person",),
         keypoint_colors: Sequence[Any] | None = None,
         line_colors: Sequence[Any] | None = None,
+        **more: Any,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        classes: Any,
+        num_keypoints: int | None = None,
+        points: Any = None,
+        point_attributes: Sequence[Any] | None = None,
+        lines: Any = None,
+        line_attributes: Sequence[Any] | None = None,
+        triangles: Any = None,
+        triangle_attributes: Sequence[Any] | None = None,
+        flip_indices: Sequence[int] | None = None,
+        oks_sigmas: Sequence[float] | np.ndarray | None = None,
+        include_per_point_confidence: bool = False,
+        include_per_point_visibility: bool = False,
+        include_per_instance_label: bool = True,
+        include_per_instance_confidence: bool = False,
+        per_instance_schemas: Mapping[str, Any] | None = None,
+        **more: Any,
+    ) -> None: ...
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._build(**_bind(args, kwargs))
+
+    def _build(
+        self,
+        classes: Any = _UNSET,
+        num_keypoints: Any = None,
+        points: Any = None,
+        point_attributes: Any = None,
+        lines: Any = None,
+        line_attributes: Any = None,
+        triangles: Any = None,
+        triangle_attributes: Any = None,
+        flip_indices: Any = None,
+        oks_sigmas: Any = None,
+        include_per_point_confidence: Any = False,
+        include_per_point_visibility: Any = False,
+        include_per_instance_label: Any = True,
+        include_per_instance_confidence: Any = False,
+        per_instance_schemas: Any = None,
+        *,
+        keypoint_names: Any = None,
+        default_pose: Any = None,
+        keypoint_colors: Any = None,
+        line_colors: Any = None,
+        line_names: Any = None,
+        triangle_names: Any = None,
+        triangle_colors: Any = None,
+        per_instance_fields: Any = None,
+        extra_attributes: Any = None,
+        display: Any = None,
+        **schema_kwargs: Any,
     ) -> None:
-        names = None if keypoint_names is None else tuple(str(n) for n in keypoint_names)
-        if num_keypoints is None:
-            if names is None:
-                raise SchemaError("give num_keypoints or keypoint_names, got neither")
-            num_keypoints = len(names)
-        index = as_index(num_keypoints)
-        if index is None or index < 1:
-            raise SchemaError(f"num_keypoints must be an integer >= 1, got {num_keypoints!r}")
-        k = index
-        if names is None:
-            names = tuple(f"kpt_{i}" for i in range(k))
-        if len(names) != k:
-            raise SchemaError(f"keypoint_names must have length K={k}, got {len(names)}")
-        if len(set(names)) != k:
-            dupes = sorted({n for n in names if names.count(n) > 1})
-            raise SchemaError(f"keypoint_names must be unique, got duplicates {dupes}")
-        line_pairs = check_lines(lines, k)
-        flips = None if flip_indices is None else check_flip_indices(flip_indices, k)
+        k, names, point_colors, extras = parts.keypoints_of(
+            num_keypoints, keypoint_names, keypoint_colors, point_attributes
+        )
+        extras += parts.extra_attributes(extra_attributes)
+        line_pairs = check_lines(
+            parts.flatten_numbers(lines, "lines") if isinstance(lines, np.ndarray) else lines, k
+        )
+        line_names, line_colors, more = parts.named(
+            line_names, line_colors, line_attributes, len(line_pairs), "line", "line"
+        )
+        extras += more
+        faces = parts.check_triangles(triangles, k)
+        triangle_names, triangle_colors, more = parts.named(
+            triangle_names, triangle_colors, triangle_attributes, len(faces), "triangle", "triangle"
+        )
+        extras += more
+        if points is not None and default_pose is not None:
+            raise SchemaError("give points (3LC's name) or default_pose, not both")
+        pose = default_pose if points is None else parts.flatten_numbers(points, "points")
         given = oks_sigmas is not None
         sigma_array = check_sigmas(oks_sigmas, k) if given else np.full(k, 1.0 / k)
         sigma_array.setflags(write=False)
-        class_names = (classes,) if isinstance(classes, str) else tuple(str(c) for c in classes)
-        if not class_names:
-            raise SchemaError("classes must name at least one class, got none")
-        set_ = object.__setattr__
-        set_(self, "num_keypoints", k)
-        set_(self, "keypoint_names", names)
-        set_(self, "lines", line_pairs)
-        set_(self, "flip_indices", flips)
-        set_(self, "oks_sigmas", tuple(float(s) for s in sigma_array))
-        set_(self, "oks_sigmas_given", given)
-        set_(self, "default_pose", _default_pose(default_pose, k))
-        set_(self, "classes", class_names)
-        set_(self, "keypoint_colors", _colors(keypoint_colors, k, "keypoint_colors"))
-        set_(self, "line_colors", _colors(line_colors, len(line_pairs), "line_colors"))
-        set_(self, "_sigma_array", sigma_array)
+        label_flag = parts.flag(include_per_instance_label, "include_per_instance_label")
+        if classes is _UNSET:
+            classes = ("person",)
+        elif classes is None:  # 3LC: no labels
+            classes, label_flag = ("object",), False
+        class_names, class_ids, more = parts.classes_of(classes)
+        extras += more
+        values: dict[str, Any] = {
+            "num_keypoints": k,
+            "keypoint_names": names,
+            "lines": line_pairs,
+            "flip_indices": None if flip_indices is None else check_flip_indices(flip_indices, k),
+            "oks_sigmas": tuple(float(s) for s in sigma_array),
+            "oks_sigmas_given": given,
+            "default_pose": parts.default_pose(pose, k),
+            "classes": class_names,
+            "keypoint_colors": parts.colors(point_colors, k, "keypoint_colors"),
+            "line_colors": parts.colors(line_colors, len(line_pairs), "line_colors"),
+            "class_ids": class_ids,
+            "line_names": line_names,
+            "triangles": faces,
+            "triangle_names": triangle_names,
+            "triangle_colors": parts.colors(triangle_colors, len(faces), "triangle_colors"),
+            "include_per_point_visibility": parts.flag(
+                include_per_point_visibility, "include_per_point_visibility"
+            ),
+            "include_per_point_confidence": parts.flag(
+                include_per_point_confidence, "include_per_point_confidence"
+            ),
+            "include_per_instance_label": label_flag,
+            "include_per_instance_confidence": parts.flag(
+                include_per_instance_confidence, "include_per_instance_confidence"
+            ),
+            "per_instance_fields": parts.instance_fields(per_instance_fields, per_instance_schemas),
+            "extra_attributes": parts.extra_attributes(extras),
+            "display": parts.display_items({**dict(display or ()), **schema_kwargs}),
+            "_sigma_array": sigma_array,
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+        self._check_extras()
+
+    def _check_extras(self) -> None:
+        counts = {
+            "point": self.num_keypoints,
+            "line": len(self.lines),
+            "triangle": len(self.triangles),
+        }
+        declared = set(self.class_ids)
+        for target, index, key, _ in self.extra_attributes:
+            ok = index in declared if target == "class" else 0 <= index < counts[target]
+            if not ok:
+                raise SchemaError(
+                    f"extra_attributes: {target} {index} ({key}) does not exist in this schema"
+                )
 
     # -- derived views -------------------------------------------------------------------
     @property
@@ -182,6 +295,64 @@ class Keypoints2DSchema:
     def flat_lines(self) -> list[int]:
         """Lines as the flat list ``[a0, b0, a1, b1, ...]`` (the 3LC form)."""
         return [i for pair in self.lines for i in pair]
+
+    @property
+    def flat_triangles(self) -> list[int]:
+        """Triangles as the flat list ``[i0, j0, k0, ...]`` (the 3LC form)."""
+        return [i for face in self.triangles for i in face]
+
+    @property
+    def class_map(self) -> dict[int, str]:
+        """The declared classes as ``{label value: name}`` (3LC's value map).
+
+        Example:
+            >>> import posetable as pt
+            >>> pt.Keypoints2DSchema(2, classes=["cat", "dog"]).class_map
+            {0: 'cat', 1: 'dog'}
+        """
+        return {i: self.classes[i] for i in self.class_ids}
+
+    def attributes(self, target: str) -> list[dict[str, str]]:
+        """3LC's attribute dicts of ``"point"``, ``"line"``, ``"triangle"`` or ``"class"``.
+
+        One dict per element (per declared class, in label order), holding the set keys
+        of a ``MapElement``: ``internal_name``, ``display_color`` and any other given.
+
+        Example:
+            >>> import posetable as pt
+            >>> pt.Keypoints2DSchema(2, keypoint_colors=["#ff0000", "#00ff00"]).attributes(
+            ...     "point")[0]
+            {'internal_name': 'kpt_0', 'display_color': '#ff0000'}
+        """
+        if target == "point":
+            names: Sequence[str | None] = self.keypoint_names
+            colors = self.keypoint_colors
+            indices = list(range(self.num_keypoints))
+        elif target == "line":
+            names = self.line_names or [None] * len(self.lines)
+            colors, indices = self.line_colors, list(range(len(self.lines)))
+        elif target == "triangle":
+            names = self.triangle_names or [None] * len(self.triangles)
+            colors, indices = self.triangle_colors, list(range(len(self.triangles)))
+        elif target == "class":
+            names = [self.classes[i] for i in self.class_ids]
+            colors, indices = None, list(self.class_ids)
+        else:
+            raise SchemaError(
+                f"target must be 'point', 'line', 'triangle' or 'class', got {target!r}"
+            )
+        out: list[dict[str, str]] = []
+        for n in range(len(indices)):
+            item: dict[str, str] = {}
+            if names[n] is not None:
+                item["internal_name"] = str(names[n])
+            if colors is not None:
+                item["display_color"] = parts.hex_color(colors[n])
+            out.append(item)
+        for kind, index, key, value in self.extra_attributes:
+            if kind == target:
+                out[indices.index(index)][key] = value
+        return [{k: d[k] for k in MAP_ELEMENT_KEYS if k in d} for d in out]
 
     def pose_for_new_instance(self) -> np.ndarray:
         """The (K, 2) unit-square pose for a new instance: ``default_pose`` or a ring."""
@@ -207,6 +378,11 @@ class Keypoints2DSchema:
         args.update(changes)
         return Keypoints2DSchema(**args)
 
+    def _declared_classes(self) -> tuple[str, ...] | dict[int, str]:
+        if self.class_ids == tuple(range(len(self.classes))):
+            return self.classes
+        return self.class_map
+
     def _arguments(self) -> dict[str, Any]:
         return {
             "num_keypoints": self.num_keypoints,
@@ -215,23 +391,43 @@ class Keypoints2DSchema:
             "flip_indices": self.flip_indices,
             "oks_sigmas": self.oks_sigmas if self.oks_sigmas_given else None,
             "default_pose": self.default_pose,
-            "classes": self.classes,
+            "classes": self._declared_classes(),
             "keypoint_colors": self.keypoint_colors,
             "line_colors": self.line_colors,
+            "line_names": self.line_names,
+            "triangles": self.triangles,
+            "triangle_names": self.triangle_names,
+            "triangle_colors": self.triangle_colors,
+            "include_per_point_visibility": self.include_per_point_visibility,
+            "include_per_point_confidence": self.include_per_point_confidence,
+            "include_per_instance_label": self.include_per_instance_label,
+            "include_per_instance_confidence": self.include_per_instance_confidence,
+            "per_instance_fields": self.per_instance_fields,
+            "extra_attributes": self.extra_attributes,
+            "display": self.display,
         }
 
     # -- JSON ----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict with a ``type`` tag and ``format_version``."""
+        """A JSON-ready dict with a ``type`` tag and ``format_version``.
+
+        Fields added after the first format (line names, triangles, 3LC's flags...) are
+        written only when they differ from their defaults.
+        """
         args = self._arguments()
+        defaults = _OPTIONAL_DEFAULTS
 
         def listify(v: Any) -> Any:
             if isinstance(v, tuple):
                 return [listify(x) for x in v]
+            if isinstance(v, dict):
+                return {str(key): listify(x) for key, x in v.items()}
             return v
 
         out: dict[str, Any] = {"type": SCHEMA_TYPE, "format_version": SCHEMA_FORMAT_VERSION}
-        out.update({k: listify(v) for k, v in args.items()})
+        out.update(
+            {k: listify(v) for k, v in args.items() if k not in defaults or v != defaults[k]}
+        )
         return out
 
     def to_json(self) -> str:
@@ -251,10 +447,10 @@ class Keypoints2DSchema:
                 f"schema format_version must be an int <= {SCHEMA_FORMAT_VERSION}, got {version!r}"
             )
         args = {k: v for k, v in data.items() if k not in ("type", "format_version")}
-        try:
-            return cls(**args)
-        except TypeError as exc:
-            raise SchemaError(f"schema JSON has unknown fields: {exc}") from exc
+        unknown = sorted(set(args) - set(_FIELD_ARGUMENTS))
+        if unknown:
+            raise SchemaError(f"schema JSON has unknown fields {unknown}")
+        return cls(**args)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Keypoints2DSchema:
@@ -284,7 +480,100 @@ class Keypoints2DSchema:
             default_pose=COCO_KEYPOINT_DEFAULT_POSE,
             classes=("person",),
             line_colors=COCO_SKELETON_COLORS,
+            include_per_point_visibility=True,
         )
+
+
+_OPTIONAL_DEFAULTS: dict[str, Any] = {
+    "line_names": None,
+    "triangles": (),
+    "triangle_names": None,
+    "triangle_colors": None,
+    "include_per_point_visibility": False,
+    "include_per_point_confidence": False,
+    "include_per_instance_label": True,
+    "include_per_instance_confidence": False,
+    "per_instance_fields": (),
+    "extra_attributes": (),
+    "display": (),
+}
+_FIELD_ARGUMENTS = (
+    "num_keypoints",
+    "keypoint_names",
+    "lines",
+    "flip_indices",
+    "oks_sigmas",
+    "default_pose",
+    "classes",
+    "keypoint_colors",
+    "line_colors",
+    *_OPTIONAL_DEFAULTS,
+)
+_NATIVE_ONLY = (
+    "keypoint_names",
+    "default_pose",
+    "keypoint_colors",
+    "line_colors",
+    "line_names",
+    "triangle_names",
+    "triangle_colors",
+    "per_instance_fields",
+    "extra_attributes",
+    "display",
+)
+
+
+def _bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Map a call's arguments onto the schema's parameters, natively or 3LC's way.
+
+    A first positional argument that is a number is K (``Keypoints2DSchema(17, ...)``, the
+    native call, which takes no other positional argument); anything else is 3LC's order
+    ``(classes, num_keypoints, points, point_attributes, lines, ...)``.
+    """
+    if not args:
+        return dict(kwargs)
+    first = args[0]
+    if isinstance(first, (int, float, np.number, np.bool_)) and not isinstance(first, str):
+        if len(args) > 1:
+            raise TypeError(
+                "Keypoints2DSchema(num_keypoints, ...) takes K as its only positional "
+                f"argument, got {len(args)} positional arguments (3LC's order starts with "
+                "classes)"
+            )
+        if "num_keypoints" in kwargs:
+            raise TypeError("Keypoints2DSchema got multiple values for argument 'num_keypoints'")
+        return {"num_keypoints": first, **kwargs}
+    if len(args) > len(TLC_PARAMETERS):
+        raise TypeError(
+            f"Keypoints2DSchema takes at most {len(TLC_PARAMETERS)} positional arguments, got "
+            f"{len(args)}"
+        )
+    bound = dict(zip(TLC_PARAMETERS, args, strict=False))
+    for name in bound:
+        if name in kwargs:
+            raise TypeError(f"Keypoints2DSchema got multiple values for argument {name!r}")
+    return {**bound, **kwargs}
+
+
+def _signature() -> inspect.Signature:
+    """The signature shown for the class: 3LC's parameters, then the native keywords."""
+    p = inspect.Parameter
+    tlc_defaults: dict[str, Any] = {
+        "classes": ("person",),
+        "include_per_point_confidence": False,
+        "include_per_point_visibility": False,
+        "include_per_instance_label": True,
+        "include_per_instance_confidence": False,
+    }
+    params = [
+        p(name, p.POSITIONAL_OR_KEYWORD, default=tlc_defaults.get(name)) for name in TLC_PARAMETERS
+    ]
+    params += [p(name, p.KEYWORD_ONLY, default=None) for name in _NATIVE_ONLY]
+    params.append(p("schema_kwargs", p.VAR_KEYWORD))
+    return inspect.Signature(params)
+
+
+Keypoints2DSchema.__signature__ = _signature()  # type: ignore[attr-defined]
 
 
 def _mirror_name(name: str) -> str | None:

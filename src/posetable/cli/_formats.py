@@ -26,12 +26,14 @@ def register(sub: Any) -> None:
         default="error",
         help="what to do about image files that do not exist (default: error)",
     )
+    _if_exists(coco)
     _common(coco)
     coco.set_defaults(handler=_import_coco)
     yolo = kinds.add_parser("yolo", help="one split of an Ultralytics YOLO-pose dataset")
     yolo.add_argument("data_yaml", help="the dataset's data.yaml")
     yolo.add_argument("--split", default="train", help="train, val, test... (default: train)")
     yolo.add_argument("--name", required=True, help="the table name")
+    _if_exists(yolo)
     _common(yolo)
     yolo.set_defaults(handler=_import_yolo)
 
@@ -54,6 +56,16 @@ def register(sub: Any) -> None:
     yolo_out.add_argument("--split", help="the split to write (default: the imported one)")
     _common(yolo_out)
     yolo_out.set_defaults(handler=_export_yolo)
+
+
+def _if_exists(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--if-exists",
+        choices=("error", "new-revision"),
+        default="error",
+        help="when --name already holds a table: stop with an error naming it (default), or "
+        "add the import as its next revision",
+    )
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -100,6 +112,7 @@ def _import_coco(args: argparse.Namespace) -> int:
             category=category,
             missing_images=args.missing_images,
             progress=_progress(args),
+            if_exists=args.if_exists.replace("-", "_"),
         )
     )
     print(f"imported {args.file}: {_summary(table)}")
@@ -116,6 +129,7 @@ def _import_yolo(args: argparse.Namespace) -> int:
             name=args.name,
             store=args.store,
             progress=_progress(args),
+            if_exists=args.if_exists.replace("-", "_"),
         )
     )
     print(f"imported {args.data_yaml} ({args.split}): {_summary(table)}")

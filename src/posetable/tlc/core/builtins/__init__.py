@@ -1,0 +1,1 @@
+"""3LC's ``tlc.core.builtins``: constants and schemas."""

@@ -1,0 +1,45 @@
+"""3LC's ``tlc.core.schema``: ``Schema``, its scalar values and ``MapElement``."""
+
+from posetable.map_element import MapElement
+from posetable.tlc._schemas import (
+    BoolValue,
+    DimensionNumericValue,
+    Float32Value,
+    Float64Value,
+    ImageUrlStringValue,
+    Int8Value,
+    Int16Value,
+    Int32Value,
+    Int64Value,
+    NumericValue,
+    ScalarValue,
+    Schema,
+    StringValue,
+    Uint8Value,
+    Uint16Value,
+    Uint32Value,
+    Uint64Value,
+    UrlStringValue,
+)
+
+__all__ = [
+    "BoolValue",
+    "DimensionNumericValue",
+    "Float32Value",
+    "Float64Value",
+    "ImageUrlStringValue",
+    "Int8Value",
+    "Int16Value",
+    "Int32Value",
+    "Int64Value",
+    "MapElement",
+    "NumericValue",
+    "ScalarValue",
+    "Schema",
+    "StringValue",
+    "Uint8Value",
+    "Uint16Value",
+    "Uint32Value",
+    "Uint64Value",
+    "UrlStringValue",
+]

@@ -1,0 +1,1 @@
+"""3LC's ``tlc_tools`` over posetable (``from posetable.tlc_tools.split import split_table``)."""
