@@ -34,6 +34,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests._dashboard_load import instances_of
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench" / "_data"
 K = 17
@@ -237,8 +240,8 @@ CASES = [
 ]
 
 
-def _serve_and_measure(store: Path) -> tuple[dict[str, dict[str, float]], tuple[float, float]]:
-    """Start the server in a subprocess, run every case over HTTP, return timings and RSS."""
+def start_server(store: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """The real server (uvicorn, 127.0.0.1, a free port) in a subprocess, once it answers."""
     import httpx2 as httpx
 
     from posetable.dashboard.server import bind
@@ -254,14 +257,23 @@ def _serve_and_measure(store: Path) -> tuple[dict[str, dict[str, float]], tuple[
     server = subprocess.Popen(
         [sys.executable, "-c", code, str(store), str(port)], env={**os.environ}
     )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            httpx.get(base + "/static/index.html", timeout=5)
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return server, base
+
+
+def _serve_and_measure(store: Path) -> tuple[dict[str, dict[str, float]], tuple[float, float]]:
+    """Start the server in a subprocess, run every case over HTTP, return timings and RSS."""
+    import httpx2 as httpx
+
+    server, base = start_server(store)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-            for _ in range(600):
-                try:
-                    client.get("/static/index.html")
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+        with httpx.Client(base_url=base, timeout=120) as client:
             rss_start = _rss_mb(server.pid)
             results = {name: _measure(client, url, params) for name, url, params in CASES}
             results.update(_edit_round_trip(client))
@@ -276,17 +288,7 @@ def _edit_round_trip(client: Any) -> dict[str, dict[str, float]]:
     """Save a moved keypoint (one new revision), then sort and filter that new revision."""
     out: dict[str, dict[str, float]] = {}
     detail = client.get("/api/tables/big/rows/777").json()
-    gt = detail["gt"]
-    instances = [
-        {
-            "source": i,
-            "keypoints": gt["keypoints"][i],
-            "visibility": gt["visibility"][i],
-            "box": gt["boxes"][i],
-            "label": gt["labels"][i],
-        }
-        for i in range(gt["count"])
-    ]
+    instances = instances_of(detail)
     if not instances:
         return out
     instances[0]["keypoints"][0][0] += 3.0

@@ -17,8 +17,6 @@ Run: ``python bench/bench_dashboard_concurrency.py [--images 100000] [--clients 
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,31 +28,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 from tests._dashboard_load import LoadReport, hammer  # noqa: E402
 
-from bench_dashboard import DATA, _build, _rss_mb  # noqa: E402  (bench helpers)
-
-
-def _serve(store: Path) -> tuple[subprocess.Popen[bytes], str]:
-    import httpx2 as httpx
-
-    from posetable.dashboard.server import bind
-
-    code = (
-        "import sys, uvicorn; from posetable.dashboard.app import create_app; "
-        "uvicorn.run(create_app(sys.argv[1]), host='127.0.0.1', port=int(sys.argv[2]), "
-        "log_level='warning')"
-    )
-    probe = bind("127.0.0.1", 0)
-    port = probe.getsockname()[1]
-    probe.close()
-    server = subprocess.Popen([sys.executable, "-c", code, str(store), str(port)], env=os.environ)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            httpx.get(base + "/api/tables", timeout=5)
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    return server, base
+from bench_dashboard import DATA, _build, _rss_mb, start_server  # noqa: E402  (bench helpers)
 
 
 def _print(title: str, report: LoadReport) -> None:
@@ -90,7 +64,7 @@ def main() -> None:
     rows = labeled[1 : args.clients + 1]
     first = table.revision
     print(f"table big@{first}: {len(table)} images; clients own rows {rows}")
-    server, base = _serve(store)
+    server, base = start_server(store)
     try:
         alone = hammer(base, "big", rows[:1], clients=1, rounds=args.rounds, shared_row=labeled[0])
         mid = pt.Table.open("big", store=store).revision

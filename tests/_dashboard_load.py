@@ -33,7 +33,8 @@ class LoadReport:
         return sum(n for (_, status), n in self.statuses.items() if status >= 500)
 
 
-def _instances(detail: dict[str, Any]) -> list[dict[str, Any]]:
+def instances_of(detail: dict[str, Any]) -> list[dict[str, Any]]:
+    """A row's ground-truth instances as the edit endpoint takes them back (a draft)."""
     gt = detail["gt"]
     return [
         {
@@ -49,7 +50,7 @@ def _instances(detail: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _nudged(detail: dict[str, Any], step: float) -> list[dict[str, Any]]:
     """The row's instances with one labeled keypoint moved by ``step`` pixels (kept inside)."""
-    instances = _instances(detail)
+    instances = instances_of(detail)
     for instance in instances:
         for k, v in enumerate(instance["visibility"]):
             if v > 0:

@@ -20,6 +20,7 @@ import pytest
 
 import posetable as pt
 from posetable.sample import sample_table
+from tests._dashboard_load import instances_of
 
 pytestmark = pytest.mark.integration
 
@@ -331,17 +332,7 @@ def test_unknown_table_and_run_are_404(client: Any) -> None:
 
 # -- editing -------------------------------------------------------------------------------
 def _draft(body: dict[str, Any]) -> list[dict[str, Any]]:
-    gt = body["gt"]
-    return [
-        {
-            "source": i,
-            "keypoints": gt["keypoints"][i],
-            "visibility": gt["visibility"][i],
-            "box": gt["boxes"][i],
-            "label": gt["labels"][i],
-        }
-        for i in range(gt["count"])
-    ]
+    return instances_of(body)
 
 
 def _new_fragment_rows(uri: str, parent: int, child: int) -> int:

@@ -21,6 +21,7 @@ import posetable.table as table_module
 from posetable._commit import STAGING_DIR
 from posetable.errors import ConflictError, RevisionError
 from tests._core_tables import coco_table
+from tests.test_crash_safety import WRITER  # streams a large table, says how far it got
 
 REPO = Path(__file__).resolve().parents[1]
 posix_only = pytest.mark.skipif(os.name != "posix", reason="SIGKILL is POSIX")
@@ -295,45 +296,19 @@ def test_a_writer_killed_mid_edit_leaves_every_revision_whole_with_true_parents(
     assert again.parent == latest.revision
 
 
-WRITER = textwrap.dedent(
-    """
-    import sys
-    import numpy as np
-    import posetable as pt
-
-    store, name = sys.argv[1], sys.argv[2]
-    rng = np.random.default_rng(0)
-
-    def rows():
-        for i in range(10**7):
-            if i == 20000:
-                print("writing", flush=True)
-            kp = pt.Keypoints2DInstances(
-                rng.uniform(0, 600, (2, 17, 2)), keypoint_visibilities=np.full((2, 17), 2)
-            )
-            yield {"image": f"big/{i}.jpg", "width": 640, "height": 480, "keypoints": kp}
-
-    pt.Table.from_rows(
-        rows(),
-        name=name,
-        schema=pt.Keypoints2DSchema.coco_person(),
-        store=store,
-        if_exists="new_revision",
-    )
-    """
-)
-
-
 def _kill_writer(store: Path, name: str) -> None:
     child = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(store), name],
+        [sys.executable, "-c", WRITER, str(store), name, str(10**7)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        assert child.stdout is not None and child.stdout.readline().strip() == "writing"
+        assert child.stdout is not None
+        for line in child.stdout:  # the writer streams rows; wait until it is well into it
+            if line.startswith("rows 20000"):
+                break
         time.sleep(0.5)
     finally:
         child.send_signal(signal.SIGKILL)

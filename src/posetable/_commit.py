@@ -220,18 +220,30 @@ def publish(store: Store, name: str, staged: Path) -> LanceDataset:
     final = store.table_uri(name)
     final.parent.mkdir(parents=True, exist_ok=True)  # path-like names live in folders
     remove_uncommitted(final)  # leftovers of writers from before staging existed
+    taken = ConflictError(
+        f"table {name!r} was created in {store.root} by another writer while this one was "
+        "being written; nothing was written under that name"
+    )
     try:
-        final.parent.mkdir(parents=True, exist_ok=True)  # project/dataset/ folders
+        rename_into_place(staged, final, taken=taken, what=f"the new table {name!r}")
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    return lance.dataset(str(final))
+
+
+def rename_into_place(staged: Path, final: Path, *, taken: Exception, what: str) -> None:
+    """Give a fully written staged folder its final name with one atomic rename.
+
+    Raises ``taken`` when another writer created ``final`` first, and StoreError naming
+    ``what`` for any other failure; the caller removes ``staged``.
+    """
+    try:
         os.rename(staged, final)
     except OSError as exc:
-        shutil.rmtree(staged, ignore_errors=True)
         if final.exists():
-            raise ConflictError(
-                f"table {name!r} was created in {store.root} by another writer while this one "
-                "was being written; nothing was written under that name"
-            ) from exc
-        raise StoreError(f"could not name the new table {name!r} in {store.root}: {exc}") from exc
-    return lance.dataset(str(final))
+            raise taken from exc
+        raise StoreError(f"could not name {what} at {final}: {exc}") from exc
 
 
 def create_dataset(store: Store, name: str, write: Callable[[Path], LanceDataset]) -> LanceDataset:

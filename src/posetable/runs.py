@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from posetable._arrow import KEYPOINTS_COLUMN, instances_from_arrow, instances_to_arrow
+from posetable._commit import rename_into_place
 from posetable._rows import SAMPLE_ID
 from posetable._run_columns import (
     prediction_columns_table,
@@ -34,7 +35,7 @@ from posetable._run_columns import (
 )
 from posetable._run_index import INDEX_FOLDER, INDEXED_FILES, sorted_lance_copy
 from posetable._validate import check_row
-from posetable.errors import NotFoundError, PosetableWarning, RunError, StoreError
+from posetable.errors import NotFoundError, PosetableWarning, RunError
 from posetable.eval.result import STAT_NAMES
 from posetable.instances import Keypoints2DInstances
 from posetable.store import Store, check_name, resolve_store
@@ -565,15 +566,11 @@ def _write_run(
         (staging / "manifest.json").write_bytes(
             orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
         )
-        try:
-            os.rename(staging, final)  # atomic; fails when the name was taken meanwhile
-        except OSError as exc:
-            if final.exists():
-                raise RunError(
-                    f"a run named {name!r} was created in {store.root} by another writer while "
-                    "this one was being written; nothing was written under that name"
-                ) from exc
-            raise StoreError(f"could not name the new run {name!r}: {exc}") from exc
+        taken = RunError(
+            f"a run named {name!r} was created in {store.root} by another writer while this "
+            "one was being written; nothing was written under that name"
+        )
+        rename_into_place(staging, final, taken=taken, what=f"the new run {name!r}")
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
