@@ -7,23 +7,29 @@ Example:
 """
 
 from posetable import errors
-from posetable._coco_constants import (
-    COCO_FLIP_INDICES,
-    COCO_KEYPOINT_DEFAULT_POSE,
-    COCO_KEYPOINT_NAMES,
-    COCO_OKS_SIGMAS,
-    COCO_SKELETON,
-    COCO_SKELETON_COLORS,
-)
+from posetable._coco_constants import COCO_OKS_SIGMAS
+from posetable._coco_constants import TLC_COCO_FLIP_INDICES as COCO_FLIP_INDICES
+from posetable._coco_constants import TLC_COCO_KEYPOINT_DEFAULT_POSE as COCO_KEYPOINT_DEFAULT_POSE
+from posetable._coco_constants import TLC_COCO_KEYPOINT_NAMES as COCO_KEYPOINT_NAMES
+from posetable._coco_constants import TLC_COCO_SKELETON as COCO_SKELETON
+from posetable._coco_constants import TLC_COCO_SKELETON_COLORS as COCO_SKELETON_COLORS
+from posetable._coco_constants import TLC_COCO_SKELETON_NAMES as COCO_SKELETON_NAMES
 from posetable.accept import accept_predictions, accept_predictions_plan
+from posetable.diagnose.check import check
+from posetable.diagnose.error_analysis import diagnose
+from posetable.diagnose.result import Diagnosis
 from posetable.eval import EvaluationResult, evaluate, evaluate_coco
+from posetable.eval.keypoint_metrics import KeypointMetrics, keypoint_metrics
 from posetable.filtering import filter_predictions
 from posetable.formats.yolo import read_yolo_predictions
+from posetable.gc import GarbageReport, collect_garbage
 from posetable.helper import KeypointHelper
 from posetable.instances import Keypoints2DInstances
 from posetable.label_errors import find_label_errors
+from posetable.map_element import MapElement
 from posetable.runs import Run, compare_runs, list_runs
 from posetable.schema import Keypoints2DSchema
+from posetable.split import split_table
 from posetable.store import RevisionInfo, Store
 from posetable.table import Table, list_tables
 from posetable.writer import TableWriter
@@ -35,10 +41,15 @@ __all__ = [
     "COCO_OKS_SIGMAS",
     "COCO_SKELETON",
     "COCO_SKELETON_COLORS",
+    "COCO_SKELETON_NAMES",
+    "Diagnosis",
     "EvaluationResult",
+    "GarbageReport",
     "KeypointHelper",
+    "KeypointMetrics",
     "Keypoints2DInstances",
     "Keypoints2DSchema",
+    "MapElement",
     "RevisionInfo",
     "Run",
     "Store",
@@ -46,13 +57,18 @@ __all__ = [
     "TableWriter",
     "accept_predictions",
     "accept_predictions_plan",
+    "check",
+    "collect_garbage",
     "compare_runs",
+    "diagnose",
     "errors",
     "evaluate",
     "evaluate_coco",
     "filter_predictions",
     "find_label_errors",
+    "keypoint_metrics",
     "list_runs",
     "list_tables",
     "read_yolo_predictions",
+    "split_table",
 ]

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from posetable.errors import PosetableError
 
-COMMAND_MODULES = ("_core", "_formats", "_eval", "_runs", "_serve", "_train")
+COMMAND_MODULES = ("_core", "_formats", "_eval", "_runs", "_serve", "_train", "_diagnose")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,10 +4,16 @@ Every page is fed by one JSON endpoint under ``/api`` that returns exactly what 
 shows (see :mod:`posetable.dashboard._views`); the pages themselves are plain ES modules
 and canvas served from ``posetable/dashboard/static``. Library errors come back as
 ``{"error": message, "type": class name}`` with a 4xx status (404 not found, 409 conflict,
-403 outside the image roots, 400 otherwise).
+403 outside the image roots or a refused request, 413 a body too large, 400 otherwise); any
+other exception is a 500 with the same body shape and no traceback (the server logs it).
+
+Every request first passes :class:`~posetable.dashboard._security.SecurityMiddleware`: the
+``Host`` must name this server (DNS rebinding), writes must come from its own pages as
+JSON, bodies are limited in size, a token is needed when the server listens beyond
+loopback, and every response forbids framing.
 
 Example:
-    ``uvicorn.run(create_app("./posetable-data"), host="127.0.0.1", port=8765)``
+    ``uvicorn.run(create_app("./posetable-data", port=8765), host="127.0.0.1", port=8765)``
 """
 
 from __future__ import annotations
@@ -15,12 +21,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from posetable.dashboard._paths import EncodedSlashMiddleware
 from posetable.dashboard._payload import dumps
+from posetable.dashboard._security import (
+    DEFAULT_MAX_BODY_BYTES,
+    SECURITY_HEADERS,
+    AccessPolicy,
+    SecurityMiddleware,
+)
 from posetable.dashboard._state import DashboardState
 from posetable.dashboard.thumbnails import ForbiddenPathError
 from posetable.errors import ConflictError, NotFoundError, PosetableError, missing_extra
@@ -50,6 +63,9 @@ class JSONBytes(Response):
 
 def status_of(error: PosetableError) -> int:
     """The HTTP status of a library error."""
+    status = getattr(error, "http_status", None)
+    if isinstance(status, int):
+        return status
     if isinstance(error, ConflictError):
         return 409
     if isinstance(error, NotFoundError):
@@ -67,7 +83,14 @@ def error_response(error: PosetableError) -> JSONBytes:
 
 
 def create_app(
-    store: StoreLike = None, *, thumbnail_dir: str | Path | None = None, prewarm: bool = False
+    store: StoreLike = None,
+    *,
+    thumbnail_dir: str | Path | None = None,
+    prewarm: bool = False,
+    allowed_hosts: Iterable[str] = (),
+    port: int | None = None,
+    token: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> FastAPI:
     """The dashboard application over one store.
 
@@ -75,15 +98,24 @@ def create_app(
         store: the store directory (default ``$POSETABLE_HOME`` or ``./posetable-data``).
         thumbnail_dir: where thumbnails are cached (default ``<store>/.cache/thumbnails``).
         prewarm: build the caches of every table and run in a background thread at start.
+        allowed_hosts: ``Host`` names accepted besides 127.0.0.1, localhost and [::1]
+            (the name the server was started for with ``--host``); others get 403.
+        port: the served port; a ``Host`` or ``Origin`` naming another port gets 403
+            (None: any port).
+        token: the access token every request must carry (query ``?token=``, the cookie
+            it sets, or ``Authorization: token ...``); None: no token (loopback).
+        max_body_bytes: the largest request body accepted (413 beyond).
 
     Example:
         >>> import tempfile
         >>> from fastapi.testclient import TestClient
-        >>> client = TestClient(create_app(tempfile.mkdtemp()))
+        >>> client = TestClient(create_app(tempfile.mkdtemp()), base_url="http://127.0.0.1")
         >>> client.get("/api/tables").json()["tables"]
         []
+        >>> client.get("/api/tables", headers={"Host": "evil.example"}).status_code
+        403
     """
-    from posetable.dashboard import api_edit, api_runs, api_tables
+    from posetable.dashboard import api_checks, api_edit, api_runs, api_tables
 
     state = DashboardState(store, thumbnail_dir=thumbnail_dir)
     app = FastAPI(
@@ -96,6 +128,20 @@ def create_app(
     @app.exception_handler(PosetableError)
     async def _library_error(request: Request, error: PosetableError) -> Response:
         return error_response(error)
+
+    @app.exception_handler(Exception)
+    async def _unexpected_error(request: Request, error: Exception) -> Response:
+        # the last resort (Starlette's ServerErrorMiddleware, outside every other middleware,
+        # calls it and then re-raises so the server logs the traceback): no traceback here
+        return JSONBytes(
+            {
+                "error": f"{request.method} {request.url.path} failed: an internal error "
+                f"({type(error).__name__}); the server log has the details",
+                "type": "InternalError",
+            },
+            status_code=500,
+            headers=dict(SECURITY_HEADERS),
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
@@ -126,10 +172,17 @@ def create_app(
     app.include_router(api_tables.router(state))
     app.include_router(api_edit.router(state))
     app.include_router(api_runs.router(state))
+    app.include_router(api_checks.router(state))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)
     def _index() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
+    policy = AccessPolicy.create(
+        allowed_hosts, port=port, token=token, max_body_bytes=max_body_bytes
+    )
+    app.state.access_policy = policy
+    app.add_middleware(EncodedSlashMiddleware)  # names like project/dataset/table
+    app.add_middleware(SecurityMiddleware, policy=policy)  # added last: runs first
     return app

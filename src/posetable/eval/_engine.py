@@ -21,6 +21,7 @@ releases the GIL inside its array loops.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -537,11 +538,21 @@ def _curves(
 BLOCK_BYTES = 4 << 20
 
 
-def summarize(acc: Accumulated, params: Params) -> np.ndarray:
-    """The 10 keypoint stats, computed as pycocotools' ``_summarizeKps`` does."""
+def summarize(
+    acc: Accumulated,
+    params: Params,
+    *,
+    area_labels: Sequence[str] = AREA_LABELS,
+    max_dets: Sequence[int] | None = None,
+) -> np.ndarray:
+    """The 10 keypoint stats, computed as pycocotools' ``_summarizeKps`` does.
+
+    ``area_labels`` name the area ranges and ``max_dets`` the last axis (pycocotools'
+    ``areaRngLbl`` and ``maxDets``; default the ones of ``params``).
+    """
     thresholds = params.oks_thresholds
-    max_dets = list(params.max_dets)
-    labels = list(AREA_LABELS)
+    max_dets = list(params.max_dets if max_dets is None else max_dets)
+    labels = list(area_labels)
 
     def one(ap: bool, oks: float | None = None, area: str = "all", max_det: int = 20) -> float:
         a_ind = [i for i, lbl in enumerate(labels) if lbl == area]

@@ -33,6 +33,7 @@ from posetable.eval._io import (
     _labeled_box,
     _pycocotools_duplicates,
     identifiers,
+    json_numbers,
     known_annotations,
     positions,
     sorted_unique,
@@ -41,9 +42,11 @@ from posetable.eval._io import (
 logger = logging.getLogger(__name__)
 _KEY = b'"annotations"'
 _NEXT_KEY = re.compile(rb'\]\s*,\s*"(?:images|categories|info|licenses|type)"\s*:')
+# Scalars come as JSON text so that their JSON types are checked (see ``_io.json_numbers``):
+# DuckDB would turn "12" into 12 and 12.7 into 13 without a word.
 _COLUMNS = (
-    "{'id': 'BIGINT', 'image_id': 'BIGINT', 'category_id': 'BIGINT', 'keypoints': 'DOUBLE[]', "
-    "'bbox': 'DOUBLE[]', 'area': 'DOUBLE', 'iscrowd': 'DOUBLE', 'num_keypoints': 'DOUBLE'}"
+    "{'id': 'JSON', 'image_id': 'JSON', 'category_id': 'JSON', 'keypoints': 'DOUBLE[]', "
+    "'bbox': 'DOUBLE[]', 'area': 'JSON', 'iscrowd': 'JSON', 'num_keypoints': 'JSON'}"
 )
 MIN_BYTES = 1 << 20  # below this the plain reader is as fast
 
@@ -126,7 +129,11 @@ def _duckdb_annotations(span: bytes) -> pa.Table | None:
 
 def _numbers(table: pa.Table, name: str, default: np.ndarray) -> np.ndarray | None:
     column = table.column(name)
-    values = column.to_numpy(zero_copy_only=False).astype(np.float64)
+    try:
+        numbers = pc.cast(pc.cast(column, pa.string()), pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None  # a string, true/false or null: the plain reader names it
+    values = numbers.to_numpy(zero_copy_only=False).astype(np.float64)
     if column.null_count:
         values = np.where(column.is_null().to_numpy(zero_copy_only=False), default, values)
     return values if np.all(np.isfinite(values)) else None
@@ -141,9 +148,15 @@ def _assemble(
     table: pa.Table,
 ) -> CocoGroundTruth | None:
     n = table.num_rows
-    for name in ("id", "image_id", "category_id", "keypoints"):
-        if table.column(name).null_count:
-            return None
+    if table.column("keypoints").null_count:
+        return None
+    ints = {
+        name: json_numbers(table.column(name), pa.int64())
+        for name in ("id", "image_id", "category_id")
+    }
+    ann_ids, ann_images, ann_categories = ints["id"], ints["image_id"], ints["category_id"]
+    if ann_ids is None or ann_images is None or ann_categories is None:
+        return None
     names = [c.get("keypoints") for c in cats if isinstance(c, dict) and c.get("keypoints")]
     kp_col = table.column("keypoints").combine_chunks()
     lengths = pc.list_value_length(kp_col).to_numpy(zero_copy_only=False)
@@ -175,8 +188,8 @@ def _assemble(
     num_kpts = _numbers(table, "num_keypoints", labeled.sum(axis=1).astype(float))
     if area is None or iscrowd is None or num_kpts is None or not np.all(np.isfinite(box)):
         return None
-    ann_img = positions(table.column("image_id").to_numpy(), image_ids)
-    ann_cat = positions(table.column("category_id").to_numpy(), category_ids)
+    ann_img = positions(ann_images, image_ids)
+    ann_cat = positions(ann_categories, category_ids)
     known = known_annotations(ann_img, ann_cat, target)
     kept = np.flatnonzero(known)
     ann_img, ann_cat = ann_img[kept], ann_cat[kept]
@@ -203,7 +216,7 @@ def _assemble(
         area=area[kept],
         iscrowd=iscrowd[kept],
         num_kpts=num_kpts[kept],
-        ids=table.column("id").to_numpy()[kept],
+        ids=ann_ids[kept],
         index=index,
     )
     return _pycocotools_duplicates(out)

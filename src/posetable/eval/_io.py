@@ -9,6 +9,7 @@ file, position in the list, annotation id, what was expected and what was found.
 
 from __future__ import annotations
 
+import array
 import contextlib
 import gc
 import itertools
@@ -24,6 +25,7 @@ import numpy as np
 import orjson
 import pyarrow.compute as pc
 
+from posetable._json_text import encoding_error, syntax_error
 from posetable.errors import FormatError
 from posetable.eval._duck import cursor
 
@@ -49,7 +51,12 @@ def no_gc() -> Iterator[None]:
 
 
 def load_json(path: PathLike) -> Any:
-    """Parse a JSON file with orjson; NaN/Infinity literals are accepted so they can be named."""
+    """Parse a JSON file with orjson; NaN/Infinity literals are accepted so they can be named.
+
+    Raises:
+        FormatError: the file is missing, not UTF-8 (naming the byte), nested deeper than
+            the parsers allow, or not valid JSON (naming the line and column).
+    """
     target = Path(path)
     try:
         data = target.read_bytes()
@@ -60,16 +67,21 @@ def load_json(path: PathLike) -> Any:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
+        problem = encoding_error(target, data)
+        if problem is not None:
+            raise problem from None
+        if "depth limit" in exc.msg:
+            raise syntax_error(target, data, exc) from None
         try:  # Python's json writes NaN / Infinity, which orjson rejects: read them to name them
-            return json.loads(data)
+            return json.loads(data.decode("utf-8"))
         except json.JSONDecodeError as plain:
             raise FormatError(
                 f"invalid JSON at line {plain.lineno}, column {plain.colno}: {plain.msg}",
                 path=target,
                 line=plain.lineno,
             ) from exc
-        except UnicodeDecodeError as plain:
-            raise FormatError(f"not UTF-8 JSON: {plain}", path=target) from exc
+        except RecursionError as deep:
+            raise syntax_error(target, data, deep) from None
 
 
 def _where(kind: str, position: int, item: Any) -> str:
@@ -115,20 +127,30 @@ def _is_id(v: Any) -> bool:
 def numbers(
     items: Sequence[Any], key: str, kind: str, path: Path, *, default: Any = None
 ) -> np.ndarray:
-    """A float64 column of one numeric field (``default`` fills a missing field when given)."""
+    """A float64 column of one numeric field (``default`` fills a missing field when given).
+
+    A value must be a JSON number: a string (``"0.9"``), ``true``/``false`` or ``null`` is
+    an error naming the item and the field, never converted.
+    """
     n = len(items)
+    missing: np.ndarray | None = None
     try:
-        values = np.fromiter((item[key] for item in items), dtype=np.float64, count=n)
-    except (KeyError, TypeError, ValueError):
+        raw = [item[key] for item in items]
+    except (KeyError, TypeError):
         if default is None:
             raise _first_bad(items, key, _is_number, kind, "a finite number", path) from None
         try:
-            values = np.fromiter(
-                (item.get(key, np.nan) for item in items), dtype=np.float64, count=n
-            )
-        except (TypeError, ValueError, AttributeError):
+            raw = [item.get(key, np.nan) for item in items]
+        except AttributeError:
             raise _first_bad(items, key, _is_number, kind, "a finite number", path) from None
         missing = np.fromiter((key not in item for item in items), dtype=bool, count=n)
+    if set(map(type, raw)) - {int, float}:
+        raise _first_bad(items, key, _is_number, kind, "a finite number", path)
+    try:
+        values = np.fromiter(raw, dtype=np.float64, count=n)
+    except (TypeError, ValueError, OverflowError):
+        raise _first_bad(items, key, _is_number, kind, "a finite number", path) from None
+    if missing is not None:
         values[missing] = default if np.ndim(default) == 0 else np.asarray(default)[missing]
     if not np.all(np.isfinite(values)):
         raise _first_bad(items, key, _is_number, kind, "a finite number", path)
@@ -136,18 +158,25 @@ def numbers(
 
 
 def identifiers(items: Sequence[Any], key: str, kind: str, path: Path) -> np.ndarray:
-    """An id column: int64 when every id is an integer, else an object array of ids."""
+    """An id column: int64 when every id is an integer (or a whole float, which pycocotools
+    also takes for the integer), else an object array of ids (string ids).
+
+    ``true``/``false``, ``null``, fractional numbers, lists and objects are errors naming
+    the item.
+    """
     n = len(items)
     try:
         raw = [item[key] for item in items]
     except (KeyError, TypeError):
         raise _first_bad(items, key, _is_id, kind, "an integer or string id", path) from None
-    try:
-        values = np.fromiter(raw, dtype=np.int64, count=n)
-        if all(type(v) is int for v in raw) or np.array_equal(values, np.asarray(raw, dtype=float)):
-            return values
-    except (TypeError, ValueError, OverflowError):
-        pass
+    kinds = set(map(type, raw))
+    if kinds <= {int, float}:
+        try:
+            values = np.fromiter(raw, dtype=np.int64, count=n)
+            if float not in kinds or np.array_equal(values, np.asarray(raw, dtype=float)):
+                return values
+        except (TypeError, ValueError, OverflowError):
+            pass
     if not all(_is_id(v) for v in raw):
         raise _first_bad(items, key, _is_id, kind, "an integer or string id", path)
     return np.asarray([int(v) if isinstance(v, float) else v for v in raw], dtype=object)
@@ -175,11 +204,9 @@ def point_lists(
             f"got {len(lists[i] or ())} values",
             path=path,
         )
-    try:
-        flat = np.fromiter(
-            itertools.chain.from_iterable(chosen), dtype=np.float64, count=width * len(chosen)
-        )
-    except (TypeError, ValueError):
+    try:  # array('d') takes numbers only: a string such as "12" is an error, not 12.0
+        flat = np.frombuffer(array.array("d", itertools.chain.from_iterable(chosen)), np.float64)
+    except (TypeError, ValueError, OverflowError):
         flat = None
     if flat is None or not np.all(np.isfinite(flat)):
         for i, v in enumerate(lists):
@@ -473,10 +500,27 @@ class CocoResults:
         return int(self.score.shape[0])
 
 
+# The scalar fields come as JSON text so their JSON types can be checked: DuckDB would
+# otherwise convert "12" to 12, 12.7 to 13 and true to 1 without a word. (Reading them as
+# JSON costs nothing measurable; the numbers are exact: DuckDB writes them back in
+# shortest round-trip form and Arrow parses them correctly rounded.)
 _RESULT_COLUMNS = (
-    "{'image_id': 'BIGINT', 'category_id': 'BIGINT', 'keypoints': 'DOUBLE[]', "
-    "'score': 'DOUBLE', 'bbox': 'DOUBLE[]'}"
+    "{'image_id': 'JSON', 'category_id': 'JSON', 'keypoints': 'DOUBLE[]', "
+    "'score': 'JSON', 'bbox': 'DOUBLE[]'}"
 )
+
+
+def json_numbers(column: Any, arrow_type: Any) -> np.ndarray | None:
+    """A JSON-text column as numbers, or None when a value is not a JSON number of that
+    kind (a string, ``true``, ``null``, a fraction for an integer type)."""
+    import pyarrow as pa
+
+    if column.null_count:
+        return None
+    try:
+        return pc.cast(column, pa.string()).cast(arrow_type).to_numpy()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
 
 
 def read_results(path: PathLike, num_keypoints: int) -> CocoResults:
@@ -484,8 +528,9 @@ def read_results(path: PathLike, num_keypoints: int) -> CocoResults:
     ``keypoints``, ``score``, optional ``bbox``) into columns.
 
     Raises:
-        FormatError: not a list, a missing or non-numeric field, keypoints of another K,
-            NaN values, or a bbox on the first result but not on a later one.
+        FormatError: not a list, a missing or non-numeric field (a string ``"0.9"`` score,
+            a ``true`` or fractional id: never converted), keypoints of another K, NaN
+            values, or a bbox on the first result but not on a later one.
     """
     target = Path(path)
     if not target.is_file():
@@ -511,12 +556,18 @@ def _results_duckdb(path: Path, k: int) -> CocoResults | None:
             con.close()
     except (duckdb.Error, RuntimeError, ValueError):
         return None
+    import pyarrow as pa
+
     n = data.num_rows
     if n == 0:
         return None
-    for name in ("image_id", "category_id", "keypoints", "score"):
-        if data.column(name).null_count:
-            return None
+    if data.column("keypoints").null_count:
+        return None
+    image_ids = json_numbers(data.column("image_id"), pa.int64())
+    category_ids = json_numbers(data.column("category_id"), pa.int64())
+    score = json_numbers(data.column("score"), pa.float64())
+    if image_ids is None or category_ids is None or score is None:
+        return None  # the plain reader names the result and the field
     kp_col = data.column("keypoints").combine_chunks()
     lengths = pc.list_value_length(kp_col).to_numpy(zero_copy_only=False)
     if np.any(lengths != 3 * k):
@@ -525,7 +576,6 @@ def _results_duckdb(path: Path, k: int) -> CocoResults | None:
     if flat.null_count:
         return None
     kp = flat.to_numpy(zero_copy_only=False).reshape(n, k, 3)
-    score = data.column("score").to_numpy()
     if not (np.all(np.isfinite(kp)) and np.all(np.isfinite(score))):
         return None
     bbox_col = data.column("bbox").combine_chunks()
@@ -541,14 +591,7 @@ def _results_duckdb(path: Path, k: int) -> CocoResults | None:
         bbox = b_flat.to_numpy(zero_copy_only=False).reshape(n, 4)
         if not np.all(np.isfinite(bbox)):
             return None
-    return _results(
-        path,
-        data.column("image_id").to_numpy(),
-        data.column("category_id").to_numpy(),
-        kp,
-        score,
-        bbox,
-    )
+    return _results(path, image_ids, category_ids, kp, score, bbox)
 
 
 def _results(

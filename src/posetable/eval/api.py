@@ -127,6 +127,8 @@ def _results_to_predictions(
 ) -> PredictionColumns:
     """Map results to image / category positions (``image_key``: image id of each position)."""
     n = len(res)
+    _check_id_types(res, "image_id", res.image_ids, image_key)
+    _check_id_types(res, "category_id", res.category_ids, fr.category_ids)
     img = positions(res.image_ids, image_key) if n else np.zeros(0, np.int64)
     if np.any(img < 0):
         i = int(np.flatnonzero(img < 0)[0])
@@ -168,6 +170,29 @@ def _results_to_predictions(
     )
 
 
+def _check_id_types(res: CocoResults, key: str, ids: np.ndarray, known: np.ndarray) -> None:
+    """A FormatError when results write ids of another JSON type than the ground truth's
+    (``"12"`` for the integer 12): pycocotools would find no such image or category."""
+    if (ids.dtype == object) == (known.dtype == object) or not len(ids) or not len(known):
+        return
+    if ids.dtype == object:
+        bad = np.fromiter((isinstance(v, str) for v in ids.tolist()), bool, len(ids))
+        found, wanted = "the string", "integers (JSON numbers)"
+    else:
+        kinds = {type(v) for v in known.tolist()}
+        if kinds != {str}:
+            return
+        bad = np.ones(len(ids), bool)
+        found, wanted = "the number", "strings"
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise FormatError(
+            f"results[{i}]: {key!r} is {found} {ids[i]!r}, but the ground truth's "
+            f"{key.split('_')[0]} ids are {wanted}",
+            path=res.path,
+        )
+
+
 def _predictions(
     predictions: Any, fr: Frame, image_key: np.ndarray, unknown_category: str
 ) -> PredictionColumns:
@@ -188,8 +213,11 @@ def _predictions(
 
 
 # -- running -------------------------------------------------------------------------------
-def run(inputs: EvalInput, params: _engine.Params | None = None) -> EvaluationResult:
-    """Evaluate prepared columns (the engine alone; no file or table access)."""
+def run(
+    inputs: EvalInput, params: _engine.Params | None = None, *, source: Any = None
+) -> EvaluationResult:
+    """Evaluate prepared columns (the engine alone; no file or table access). ``source``:
+    the (ground truth, predictions) they came from, for ``result.keypoint_metrics()``."""
     p = params or _engine.Params()
     matches = _engine.match(inputs, p)
     acc = _engine.accumulate(inputs, matches, p)
@@ -202,7 +230,7 @@ def run(inputs: EvalInput, params: _engine.Params | None = None) -> EvaluationRe
         recall_thresholds=p.recall_thresholds,
         sigmas=inputs.sigmas,
         category_ids=inputs.category_ids,
-        _details=_Details(inputs, matches, p),
+        _details=_Details(inputs, matches, p, source),
     )
 
 
@@ -255,12 +283,19 @@ def prepare(
     )
 
 
-def _prepare_files(gt_json: PathLike, results_json: PathLike, *, sigmas: Any) -> EvalInput:
-    """Both files at once: DuckDB parses the results while orjson parses the ground truth."""
+def _prepare_files(
+    gt_json: PathLike,
+    results_json: PathLike,
+    *,
+    sigmas: Any,
+    ground_truth: CocoGroundTruth | None = None,
+) -> EvalInput:
+    """Both files at once: DuckDB parses the results while orjson parses the ground truth
+    (``ground_truth``: the file already read, as the shim reads it for its ids)."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         k_hint = _peek_num_keypoints(results_json)
         future = pool.submit(read_results, results_json, k_hint) if k_hint else None
-        gt = read_ground_truth(gt_json)
+        gt = ground_truth if ground_truth is not None else read_ground_truth(gt_json)
         k = gt.num_keypoints
         if future is not None and k_hint == k:
             res = future.result()
@@ -348,7 +383,8 @@ def evaluate(
         >>> round(result.ap, 6), result.per_sample.column("tp_50").to_pylist()
         (1.0, [1])
     """
-    return run(prepare(ground_truth, predictions, sigmas=sigmas))
+    inputs = prepare(ground_truth, predictions, sigmas=sigmas)
+    return run(inputs, source=(ground_truth, predictions))
 
 
 def evaluate_coco(
@@ -364,7 +400,8 @@ def evaluate_coco(
     Example:
         ``pt.evaluate_coco("person_keypoints_val2017.json", "results.json").ap``
     """
-    return run(_prepare_files(gt_json, results_json, sigmas=sigmas))
+    inputs = _prepare_files(gt_json, results_json, sigmas=sigmas)
+    return run(inputs, source=(gt_json, results_json))
 
 
 def read_coco_results(path: PathLike, table: Table) -> list[Keypoints2DInstances | None]:
@@ -395,6 +432,14 @@ def read_coco_results(path: PathLike, table: Table) -> list[Keypoints2DInstances
     order = np.argsort(rows, kind="stable")
     labels = fr.category_labels[cols.category]
     if res.bbox is not None:
+        negative = np.flatnonzero((res.bbox[:, 2] < 0) | (res.bbox[:, 3] < 0))
+        if negative.size:  # a table's box has x2 >= x1 (pycocotools' evaluation takes it)
+            i = int(negative[0])
+            raise FormatError(
+                f"results[{i}]: 'bbox' [x, y, width, height] must have width >= 0 and "
+                f"height >= 0 to become a table box, found {res.bbox[i].tolist()}",
+                path=res.path,
+            )
         boxes = np.concatenate([res.bbox[:, :2], res.bbox[:, :2] + res.bbox[:, 2:]], axis=1)
     else:
         kp = res.keypoints[..., :2]

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from posetable.eval._data import EvalInput
     from posetable.eval._engine import Matches, Params
+    from posetable.eval.keypoint_metrics import KeypointMetrics
 
 STAT_NAMES = (
     "ap",
@@ -51,6 +52,8 @@ class _Details:
     inputs: EvalInput
     matches: Matches
     params: Params
+    source: tuple[Any, Any] | None = None  # (ground truth, predictions) as given to evaluate
+    cache: dict[Any, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -218,6 +221,29 @@ class EvaluationResult:
         if self._details is None:
             raise ValueError("this result carries no per-instance data (it was rebuilt from stats)")
         return self._details
+
+    def keypoint_metrics(
+        self, *, pck_thresholds: Any = (0.05, 0.1, 0.2), bins: int = 10
+    ) -> KeypointMetrics:
+        """Per-keypoint OKS-AP, mean similarity and PCK (all, v=1, v=2) and calibration of
+        keypoint confidences and instance scores, computed on first call from this
+        evaluation's matches (the 10 stats never depend on it); see
+        :func:`posetable.keypoint_metrics`. Visibility and keypoint confidences come from
+        the evaluated sources where they carry them.
+
+        Example:
+            ``result.keypoint_metrics().per_keypoint.to_pandas()``
+        """
+        from posetable.eval.keypoint_metrics import check_thresholds, from_result
+
+        details = self._require_details()
+        key = (check_thresholds(pck_thresholds), bins)
+        if key not in details.cache:
+            gt, predictions = details.source if details.source is not None else (None, None)
+            details.cache[key] = from_result(
+                self, gt, predictions, pck_thresholds=key[0], bins=bins
+            )
+        return details.cache[key]
 
     # -- plots -----------------------------------------------------------------------------
     def plot_pr(self, *, area: str = "all", ax: Any = None) -> Figure:

@@ -1,0 +1,252 @@
+"""Rules on whole poses: duplicated people, left/right swaps, bone lengths, collapsed points.
+
+All four work on the whole table at once: duplicates over every same-image pair of
+instances (the exact OKS of :mod:`posetable.eval.oks`), swaps over every (instance,
+left/right pair), bone lengths against robust per-class statistics of each skeleton line
+computed over the table, collapse over every instance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from posetable._pairs import same_row_pairs
+from posetable.diagnose._context import Context
+from posetable.diagnose._found import Found, found, not_checked
+from posetable.eval.oks import oks_pairs
+
+DUPLICATE_OKS = 0.95
+#: a left/right pair is judged only when its points are this far apart (in box scales)
+SWAP_MIN_LENGTH = 0.08
+#: ... and it points against the other pairs (cosine at most minus this) ...
+SWAP_COSINE = 0.6
+#: ... while the other pairs agree with each other this well (|sum| / sum of lengths)
+SWAP_AGREEMENT = 0.8
+BONE_Z = 3.0  # robust z-score (median / MAD of log length over the table) to report
+BONE_RATIO = 2.0  # ... and at least this many times the line's typical length
+BONE_MIN_SAMPLES = 5  # instances with the line (or its mirror) labeled for its median
+BONE_MIN_SPREAD = 0.12  # floor of the robust spread of log lengths (about 12%)
+COLLAPSE_PIXELS = 1.0  # labeled points all within this radius (pixels) ...
+COLLAPSE_RELATIVE = 0.02  # ... or within this fraction of the box side
+COLLAPSE_MIN_POINTS = 3
+
+
+def _scale(ctx: Context) -> np.ndarray:
+    """(N,) the size of each instance: sqrt of its box area, else of its points' extent."""
+    gt = ctx.gt
+    size = gt.box_size
+    scale = np.sqrt(np.clip(size[:, 0], 0, None) * np.clip(size[:, 1], 0, None))
+    lab = gt.labeled
+    x, y = gt.keypoints[..., 0], gt.keypoints[..., 1]
+    width = np.where(lab, x, -np.inf).max(1) - np.where(lab, x, np.inf).min(1)
+    height = np.where(lab, y, -np.inf).max(1) - np.where(lab, y, np.inf).min(1)
+    extent = np.where(lab.any(axis=1), np.maximum(width, height), 0.0)
+    return np.where(scale > 0, scale, extent)
+
+
+def duplicate_instance(ctx: Context) -> list[Found]:
+    """Two instances of one image (same class) with OKS >= 0.95, with the table's sigmas.
+
+    OKS is asymmetric (the ground truth side gives the labeled points and the area), so
+    each pair is measured both ways and the larger value counts: an instance labeled again
+    with fewer points is still a duplicate. The later instance is reported.
+    """
+    gt = ctx.gt
+    counts = gt.counts
+    usable = np.flatnonzero((counts > 0) & ~gt.iscrowd)
+    if usable.size < 2:
+        return []
+    ia, ib = same_row_pairs(gt.row[usable], gt.row[usable])
+    keep = ia < ib
+    a, b = usable[ia[keep]], usable[ib[keep]]
+    same = gt.label[a] == gt.label[b]
+    a, b = a[same], b[same]
+    if a.size == 0:
+        return []
+    xywh = np.concatenate([gt.box[:, :2], gt.box_size], axis=1)
+    sig = ctx.sigmas
+    ab = oks_pairs(gt.keypoints, gt.keypoints, gt.labeled, gt.area, xywh, sig, a, b)
+    ba = oks_pairs(gt.keypoints, gt.keypoints, gt.labeled, gt.area, xywh, sig, b, a)
+    oks = np.maximum(ab, ba)
+    hit = np.flatnonzero(oks >= DUPLICATE_OKS)
+    messages = [
+        f"duplicates instance {int(gt.index[a[p]])} of the same image (OKS {oks[p]:.3f} >= "
+        f"{DUPLICATE_OKS}, {int(counts[b[p]])} and {int(counts[a[p]])} labeled points)"
+        for p in hit.tolist()
+    ]
+    return [found("duplicate_instance", "error", b[hit], None, oks[hit], messages)]
+
+
+def left_right_swap(ctx: Context) -> list[Found]:
+    """A left/right pair mirrored against the body's orientation given by the other pairs.
+
+    For every instance and every pair (i, flip[i]) with both points labeled, the vector from
+    the second point to the first is compared with the sum of the other pairs' vectors
+    (longer pairs weigh more). A pair is reported when the other pairs agree with each
+    other (|sum| / sum of lengths >= ``SWAP_AGREEMENT``), it points against them (cosine
+    <= -``SWAP_COSINE``) and its points are at least ``SWAP_MIN_LENGTH`` box scales apart.
+    Geometry alone: crossed or folded arms look the same, and are reported too.
+    ``keypoint`` is the pair's first point (its partner is ``flip_indices[keypoint]``);
+    the value is the cosine.
+    """
+    flips = ctx.schema.flip_indices
+    if flips is None:
+        return [not_checked("left_right_swap", "the table has no flip indices")]
+    flip = np.asarray(flips)
+    first = np.flatnonzero(flip > np.arange(flip.shape[0]))
+    if first.size < 2:
+        return [not_checked("left_right_swap", "fewer than 2 left/right pairs to compare")]
+    second = flip[first]
+    gt = ctx.gt
+    scale = _scale(ctx)
+    v = gt.keypoints[:, first] - gt.keypoints[:, second]  # (N, P, 2)
+    length = np.hypot(v[..., 0], v[..., 1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = length / scale[:, None]
+    valid = gt.labeled[:, first] & gt.labeled[:, second] & (rel >= SWAP_MIN_LENGTH)
+    valid &= ~gt.iscrowd[:, None]
+    w = np.where(valid[..., None], v / np.maximum(scale, 1e-12)[:, None, None], 0.0)
+    total = w.sum(axis=1)  # (N, 2)
+    others = total[:, None, :] - w  # (N, P, 2)
+    other_len = np.where(valid, rel, 0.0).sum(axis=1)[:, None] - np.where(valid, rel, 0.0)
+    n_others = valid.sum(axis=1)[:, None] - valid
+    norm = np.hypot(others[..., 0], others[..., 1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        agreement = norm / other_len
+        cosine = (w * others).sum(axis=2) / (np.hypot(w[..., 0], w[..., 1]) * norm)
+    hit = valid & (n_others >= 2) & (agreement >= SWAP_AGREEMENT) & (cosine <= -SWAP_COSINE)
+    at, p = np.nonzero(hit)
+    names = ctx.names
+    messages = [
+        f"{names[first[q]]} / {names[second[q]]} point the opposite way (cosine "
+        f"{cosine[i, q]:.2f}) to the body's other left/right pairs; probably swapped"
+        for i, q in zip(at.tolist(), p.tolist(), strict=True)
+    ]
+    return [found("left_right_swap", "warning", at, first[p], cosine[at, p], messages)]
+
+
+def _group_median(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """(n_groups,) median of ``values`` per group (NaN for an empty group)."""
+    order = np.lexsort((values, groups))
+    sorted_values = values[order]
+    counts = np.bincount(groups, minlength=n_groups)
+    starts = np.cumsum(counts) - counts
+    out = np.full(n_groups, np.nan)
+    has = counts > 0
+    lo = starts + (counts - 1) // 2
+    hi = starts + counts // 2
+    out[has] = 0.5 * (sorted_values[lo[has]] + sorted_values[hi[has]])
+    return out
+
+
+def _canonical_lines(ctx: Context, lines: np.ndarray) -> np.ndarray:
+    """(L,) a group id per line shared with its mirror line (left and right forearms...)."""
+    flips = ctx.schema.flip_indices
+    key = np.sort(lines, axis=1)
+    if flips is not None:
+        flip = np.asarray(flips)
+        mirrored = np.sort(flip[lines], axis=1)
+        key = np.minimum(key[:, 0] * 10**6 + key[:, 1], mirrored[:, 0] * 10**6 + mirrored[:, 1])
+    else:
+        key = key[:, 0] * 10**6 + key[:, 1]
+    return np.unique(key, return_inverse=True)[1].ravel()
+
+
+def bone_length_outlier(ctx: Context) -> list[Found]:
+    """A skeleton line far longer than that line's length over the table (per class).
+
+    Each line's length is taken relative to the instance's scale (sqrt of its box area).
+    A line and its mirror (left and right forearm) share statistics: the median of the log
+    length over every instance of the class with both points labeled (over all classes
+    where a class has fewer than ``BONE_MIN_SAMPLES``), and a robust spread (1.4826 MAD of
+    every line's deviation from its median, over the class). A line is reported when its
+    robust z-score exceeds ``BONE_Z`` and it is at least ``BONE_RATIO`` times the typical
+    length; only long lines are reported, as foreshortening makes short ones natural.
+    ``keypoint`` names the end that other outlying lines share (null when neither does);
+    the value is the z-score.
+    """
+    lines = np.asarray(ctx.schema.lines, np.int64).reshape(-1, 2)
+    lines = lines[lines[:, 0] != lines[:, 1]]
+    if lines.shape[0] == 0:
+        return [not_checked("bone_length_outlier", "the table has no skeleton lines")]
+    gt = ctx.gt
+    scale = _scale(ctx)
+    a, b = lines[:, 0], lines[:, 1]
+    d = gt.keypoints[:, a] - gt.keypoints[:, b]
+    length = np.hypot(d[..., 0], d[..., 1])  # (N, L)
+    ok = gt.labeled[:, a] & gt.labeled[:, b] & (length > 0) & (scale[:, None] > 0)
+    ok &= ~gt.iscrowd[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_len = np.log(length / scale[:, None])
+    group_of_line = _canonical_lines(ctx, lines)
+    n_groups = int(group_of_line.max()) + 1
+    inst, line = np.nonzero(ok)
+    if inst.size == 0:
+        return []
+    values = log_len[inst, line]
+    group = group_of_line[line]
+    n_classes = int(gt.label.max()) + 1 if len(gt) else 1
+    cls = gt.label[inst]
+    per_class = cls * n_groups + group
+    median = _group_median(values, per_class, n_classes * n_groups)
+    count = np.bincount(per_class, minlength=n_classes * n_groups)
+    pooled = _group_median(values, group, n_groups)
+    pooled_count = np.bincount(group, minlength=n_groups)
+    own = count[per_class] >= BONE_MIN_SAMPLES
+    med = np.where(own, median[per_class], pooled[group])
+    enough = own | (pooled_count[group] >= BONE_MIN_SAMPLES)
+    if not enough.any():
+        return [
+            not_checked(
+                "bone_length_outlier",
+                f"fewer than {BONE_MIN_SAMPLES} instances label any skeleton line",
+            )
+        ]
+    deviation = np.abs(values - med)
+    spread = 1.4826 * _group_median(deviation[enough], cls[enough], n_classes)
+    all_spread = 1.4826 * float(np.median(deviation[enough]))
+    spr = np.where(np.isnan(spread[cls]), all_spread, spread[cls])
+    z = (values - med) / np.maximum(spr, BONE_MIN_SPREAD)
+    hit = enough & (z > BONE_Z) & (values - med > np.log(BONE_RATIO))
+    hi, hl = inst[hit], line[hit]
+    # the end shared by several outlying lines of the instance is the one that moved
+    bad_points = np.zeros(gt.keypoints.shape[:2], np.int64)
+    np.add.at(bad_points, (hi, a[hl]), 1)
+    np.add.at(bad_points, (hi, b[hl]), 1)
+    ca, cb = bad_points[hi, a[hl]], bad_points[hi, b[hl]]
+    keypoint = np.where(ca > cb, a[hl], np.where(cb > ca, b[hl], -1))
+    names = ctx.names
+    ratio = np.exp(values[hit] - med[hit])
+    messages = [
+        f"line {names[a[q]]}-{names[b[q]]} is {r:.1f} times its typical length for this class "
+        f"(robust z {zz:.1f}); a point is probably misplaced"
+        for q, r, zz in zip(hl.tolist(), ratio.tolist(), z[hit].tolist(), strict=True)
+    ]
+    return [found("bone_length_outlier", "warning", hi, keypoint, z[hit], messages)]
+
+
+def collapsed_instance(ctx: Context) -> list[Found]:
+    """All labeled points of an instance (at least 3) within a tiny radius of their centre:
+    ``COLLAPSE_PIXELS``, or ``COLLAPSE_RELATIVE`` of the longer box side. The value is the
+    radius in pixels."""
+    gt = ctx.gt
+    counts = gt.counts
+    lab = gt.labeled
+    n = np.maximum(counts, 1)[:, None]
+    centre = np.where(lab[..., None], gt.keypoints, 0.0).sum(axis=1) / n
+    dist = np.hypot(*(gt.keypoints - centre[:, None, :]).transpose(2, 0, 1))
+    radius = np.where(lab, dist, 0.0).max(axis=1)
+    side = gt.box_size.max(axis=1)
+    limit = np.where(
+        gt.box_given & (side > 0),
+        np.maximum(COLLAPSE_PIXELS, COLLAPSE_RELATIVE * side),
+        COLLAPSE_PIXELS,
+    )
+    at = np.flatnonzero((counts >= COLLAPSE_MIN_POINTS) & (radius <= limit) & ~gt.iscrowd)
+    messages = [
+        f"all {int(counts[i])} labeled points lie within {radius[i]:.2f} px of "
+        f"({centre[i, 0]:g}, {centre[i, 1]:g})"
+        + (f" in a box {side[i]:g} px wide" if gt.box_given[i] and side[i] > 0 else "")
+        for i in at.tolist()
+    ]
+    return [found("collapsed_instance", "warning", at, None, radius[at], messages)]
