@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "collate_fn",
+    "dataset_arguments",
     "default_transforms",
     "pose_estimation_dataset",
     "predict_table",
@@ -141,8 +142,6 @@ def pose_estimation_dataset(
     _require()
     from posetable.integrations._supergradients_data import TablePoseEstimationDataset
 
-    source = TableLabels.from_table(table)
-    schema = table.schema
     chosen = (
         list(transforms)
         if transforms is not None
@@ -151,15 +150,30 @@ def pose_estimation_dataset(
         )
     )
     return TablePoseEstimationDataset(
-        source,
-        transforms=chosen,
-        edge_links=list(schema.lines),
-        keypoint_colors=schema.keypoint_colors or _palette(schema.num_keypoints),
-        edge_colors=schema.line_colors or _palette(len(schema.lines)),
-        include_empty_samples=(not train)
-        if include_empty_samples is None
-        else include_empty_samples,
+        **dataset_arguments(
+            table,
+            transforms=chosen,
+            include_empty_samples=(not train)
+            if include_empty_samples is None
+            else include_empty_samples,
+        )
     )
+
+
+def dataset_arguments(
+    table: Table, *, transforms: Sequence[Any], include_empty_samples: bool
+) -> dict[str, Any]:
+    """The arguments of ``TablePoseEstimationDataset`` for a table revision (labels, skeleton,
+    colours); shared with 3LC's ``PoseEstimationDataset`` (``posetable.tlc.integration``)."""
+    schema = table.schema
+    return {
+        "source": TableLabels.from_table(table),
+        "transforms": list(transforms),
+        "edge_links": list(schema.lines),
+        "keypoint_colors": schema.keypoint_colors or _palette(schema.num_keypoints),
+        "edge_colors": schema.line_colors or _palette(len(schema.lines)),
+        "include_empty_samples": bool(include_empty_samples),
+    }
 
 
 def _palette(count: int) -> list[tuple[int, int, int]]:

@@ -5,7 +5,7 @@
 (one implementation): ``posetable.tlc.Keypoints2DSchema is posetable.Keypoints2DSchema``.
 ``posetable.tlc.Table`` wraps a :class:`posetable.Table` (``table.native``).
 
-A 3LC name posetable does not provide (bounding-box or segmentation schemas, runs...)
+A 3LC name posetable does not provide (bounding-box or segmentation schemas...)
 raises :class:`~posetable.errors.UnsupportedNameError` (an ``AttributeError``) saying so.
 
 Example:
@@ -27,6 +27,8 @@ from posetable.instances import Keypoints2DInstances
 from posetable.map_element import MapElement, hex_to_rgb_tuple, rgb_tuple_to_hex
 from posetable.schema import Keypoints2DSchema
 from posetable.tlc import data_types, helpers  # 3LC 3.x: tlc.data_types, tlc.helpers
+from posetable.tlc._metrics_writer import MetricsTableWriter
+from posetable.tlc._run import Run, active_run, close, init
 from posetable.tlc._schemas import (
     BoolListSchema,
     BoolSchema,
@@ -72,9 +74,6 @@ _NOT_PROVIDED = {
     "InstanceSegmentationMasks": "segmentation masks",
     "InstanceSegmentationPolygons": "segmentation polygons",
     "OrientedBoundingBoxes2DSchema": "oriented bounding boxes",
-    "MetricsTableWriter": "3LC runs (use posetable.Run)",
-    "init": "3LC runs (use posetable.Run)",
-    "Run": "3LC runs (use posetable.Run)",
     "EditedTable": "3LC's edited tables (posetable edits make revisions: Table.with_rows)",
 }
 
@@ -111,6 +110,8 @@ __all__ = [
     "Keypoints2DInstances",
     "Keypoints2DSchema",
     "MapElement",
+    "MetricsTableWriter",
+    "Run",
     "ScalarValue",
     "Schema",
     "StringListSchema",
@@ -121,10 +122,13 @@ __all__ = [
     "TableWriter",
     "Url",
     "UrlStringValue",
+    "active_run",
+    "close",
     "data_types",
     "get_registered_url_aliases",
     "helpers",
     "hex_to_rgb_tuple",
+    "init",
     "register_url_alias",
     "rgb_tuple_to_hex",
     "unregister_url_alias",

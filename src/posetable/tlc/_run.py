@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -118,8 +118,7 @@ class Run:
         self._name = name
         if not self._record_path.is_file():
             raise NotFoundError(
-                f"no 3LC run {project_name}/{name} in store {store.root} "
-                f"(no {self._record_path})"
+                f"no 3LC run {project_name}/{name} in store {store.root} (no {self._record_path})"
             )
 
     # -- where -------------------------------------------------------------------------------
@@ -167,7 +166,9 @@ class Run:
         try:
             record: dict[str, Any] = orjson.loads(self._record_path.read_bytes())
         except FileNotFoundError:
-            raise NotFoundError(f"3LC run {self.native_name}: {self._record_path} is gone") from None
+            raise NotFoundError(
+                f"3LC run {self.native_name}: {self._record_path} is gone"
+            ) from None
         return record
 
     def _change(self, change: Any) -> None:
@@ -323,7 +324,7 @@ class Run:
         """The metrics infos added with :meth:`update_metrics`, in order."""
         return list(self._read().get("metrics") or [])
 
-    def update_metrics(self, metric_infos: list[Mapping[str, Any]] | None = None) -> None:
+    def update_metrics(self, metric_infos: Sequence[Mapping[str, Any]] | None = None) -> None:
         """Add metrics infos (what ``MetricsTableWriter.get_written_metrics_infos`` returns).
 
         Infos already in the run (same ``url``) are not added again.
@@ -614,9 +615,9 @@ def close() -> None:
     """
     run = active_run()
     _ACTIVE.clear()
-    if run is not None and run._record_path.is_file():
-        if run.status in (RUN_STATUS_EMPTY, RUN_STATUS_RUNNING, RUN_STATUS_COLLECTING):
-            run.set_status_completed()
+    open_statuses = (RUN_STATUS_EMPTY, RUN_STATUS_RUNNING, RUN_STATUS_COLLECTING)
+    if run is not None and run._record_path.is_file() and run.status in open_statuses:
+        run.set_status_completed()
 
 
 def run_of(run_url: Url | str | os.PathLike[str] | None, what: str) -> Run:
