@@ -389,6 +389,73 @@ class Table:
 
         return export_yolo(self, folder, image_mode=image_mode, **options)
 
+    # -- more formats: each reader returns Arrow + schema, each writer takes them --------
+    @classmethod
+    def _from_reader(
+        cls,
+        reader: Callable[..., Any],
+        source: str | os.PathLike[str],
+        *,
+        name: str,
+        store: StoreLike,
+        if_exists: str,
+        options: Mapping[str, Any],
+    ) -> Table:
+        """Check the name, read ``source`` with a format reader, write, then emit its notes."""
+        check_if_exists(resolve_store(store), name, if_exists, f"the import of {source}")
+        imported = reader(source, **options)
+        table = cls.from_arrow(
+            imported.data,
+            name=name,
+            schema=imported.schema,
+            store=store,
+            metadata=imported.metadata,
+            if_exists=if_exists,
+            operation=imported.operation,
+            arguments=imported.arguments,
+        )
+        imported.notes.emit(stacklevel=4)
+        return table
+
+    def _exported(self) -> Any:
+        from posetable.formats._imported import Exported
+
+        return Exported(self.to_arrow(), self.schema, self.metadata, self.ref)
+
+    @classmethod
+    def from_dlc(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        name: str,
+        store: StoreLike = None,
+        if_exists: str = "error",
+        **options: Any,
+    ) -> Table:
+        """Import DeepLabCut labeled data (a project folder or a ``CollectedData_*`` file).
+
+        See :func:`posetable.formats.dlc.read_dlc` for ``config=`` and ``image_size=``.
+
+        Example:
+            >>> import posetable as pt, tempfile
+            >>> from tests._data import data_path
+            >>> t = pt.Table.from_dlc(data_path("dlc") / "multi_mouse", name="mice",
+            ...                       store=tempfile.mkdtemp())
+            >>> len(t), t.schema.keypoint_names[:2]
+            (5, ('bodypart1', 'bodypart2'))
+        """
+        from posetable.formats.dlc import read_dlc
+
+        return cls._from_reader(
+            read_dlc, path, name=name, store=store, if_exists=if_exists, options=options
+        )
+
+    def export_dlc(self, path: str | os.PathLike[str], **options: Any) -> Path:
+        """Write DeepLabCut labeled data (see :func:`posetable.formats.dlc.write_dlc`)."""
+        from posetable.formats.dlc import write_dlc
+
+        return write_dlc(self._exported(), path, **options)
+
     # -- identity ------------------------------------------------------------------------
     @property
     def name(self) -> str:

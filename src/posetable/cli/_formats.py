@@ -1,4 +1,4 @@
-"""``posetable import coco|yolo`` and ``posetable export coco|yolo``."""
+"""``posetable import coco|yolo|dlc`` and ``posetable export coco|yolo|dlc``."""
 
 from __future__ import annotations
 
@@ -36,6 +36,20 @@ def register(sub: Any) -> None:
     _if_exists(yolo)
     _common(yolo)
     yolo.set_defaults(handler=_import_yolo)
+    dlc = kinds.add_parser("dlc", help="DeepLabCut labeled data (project folder or CollectedData)")
+    dlc.add_argument("path", help="the project folder, or a CollectedData_<scorer>.csv/.h5")
+    dlc.add_argument("--name", required=True, help="the table name")
+    dlc.add_argument("--config", help="the project's config.yaml (default: found beside it)")
+    dlc.add_argument(
+        "--image-size",
+        nargs=2,
+        type=int,
+        metavar=("W", "H"),
+        help="the size of frames whose image file is not at hand",
+    )
+    _if_exists(dlc)
+    add_store_argument(dlc)
+    dlc.set_defaults(handler=_import_dlc)
 
     exporter = sub.add_parser("export", help="write a table as COCO JSON or a YOLO-pose dataset")
     kinds = exporter.add_subparsers(dest="format", metavar="FORMAT", required=True)
@@ -56,6 +70,12 @@ def register(sub: Any) -> None:
     yolo_out.add_argument("--split", help="the split to write (default: the imported one)")
     _common(yolo_out)
     yolo_out.set_defaults(handler=_export_yolo)
+    dlc_out = kinds.add_parser("dlc", help="DeepLabCut labeled data (project folder or one file)")
+    dlc_out.add_argument("table", help="table name, or name@REVISION")
+    dlc_out.add_argument("out", help="the project folder (or a .csv/.h5 file) to write")
+    dlc_out.add_argument("--scorer", help="the scorer (default: the imported one)")
+    add_store_argument(dlc_out)
+    dlc_out.set_defaults(handler=_export_dlc)
 
 
 def _if_exists(parser: argparse.ArgumentParser) -> None:
@@ -155,4 +175,31 @@ def _export_yolo(args: argparse.Namespace) -> int:
         )
     )
     print(f"wrote {table.ref} as a YOLO-pose dataset: {path}")
+    return 0
+
+
+def _import_dlc(args: argparse.Namespace) -> int:
+    from posetable.table import Table
+
+    size = tuple(args.image_size) if args.image_size else None
+    table = _with_notes(
+        lambda: Table.from_dlc(
+            args.path,
+            name=args.name,
+            store=args.store,
+            config=args.config,
+            image_size=size,
+            if_exists=args.if_exists.replace("-", "_"),
+        )
+    )
+    print(f"imported {args.path}: {_summary(table)}")
+    return 0
+
+
+def _export_dlc(args: argparse.Namespace) -> int:
+    from posetable.table import Table
+
+    table = Table.open(args.table, store=args.store)
+    path = _with_notes(lambda: table.export_dlc(args.out, scorer=args.scorer))
+    print(f"wrote {table.ref} as DeepLabCut labeled data: {path}")
     return 0
