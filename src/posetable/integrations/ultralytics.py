@@ -19,7 +19,16 @@ download) and, when Ultralytics finds no network, ``amp=False`` (the AMP check d
 model), so nothing is fetched; a ``.pt`` weights file that is absent is an error, not a
 download.
 
-Needs ``pip install "posetable[ultralytics]"``.
+Per-sample collection: ``validate(..., collect_loss=True, image_embeddings_dim=2)`` keeps,
+beside each image's predictions and metrics, the pose loss Ultralytics' criterion gives that
+image alone (``box_loss``, ``pose_loss``, ``kobj_loss``, ``cls_loss``, ``dfl_loss``, ``loss``)
+and its backbone embedding reduced to 2 or 3 dimensions (``embeddings_0``...), as run
+columns. ``train(..., collect=Collection(...))`` writes one such run per collected (stream,
+epoch) while training, each as soon as it is done; ``sampling_weights=True`` draws training
+samples by the table's ``weight`` column.
+
+Needs ``pip install "posetable[ultralytics]"`` (the ``umap``/``pacmap`` reducers:
+``posetable[tlc]``).
 
 Example:
     ``model = train("yolo11n-pose.yaml", train_table, val_table, epochs=10, imgsz=640)`` then
@@ -29,15 +38,18 @@ Example:
 from __future__ import annotations
 
 import logging
+import math
 import os
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from posetable._validate import check_sigmas
-from posetable.errors import NotFoundError, RunError, SchemaError
+from posetable.errors import NotFoundError, PosetableWarning, RunError, SchemaError
 from posetable.integrations._common import (
     TableLabels,
     check_num_keypoints,
@@ -47,15 +59,32 @@ from posetable.integrations._common import (
     require,
     unique_run_name,
 )
-from posetable.store import Store, resolve_store
+from posetable.store import Store, check_name, resolve_store
 from posetable.table import StoreLike, Table
 
 if TYPE_CHECKING:
     from ultralytics import YOLO
 
+    from posetable.integrations._ultralytics_data import SampleCapture
     from posetable.runs import Run
 
-__all__ = ["data_config", "train", "train_and_validate", "validate"]
+__all__ = [
+    "REDUCERS",
+    "Collection",
+    "data_config",
+    "reduce_embeddings",
+    "sample_weights",
+    "train",
+    "train_and_validate",
+    "validate",
+]
+
+#: embedding reducers: name -> (module, the package that provides it)
+REDUCERS = {
+    "pca": ("numpy", "numpy"),
+    "umap": ("umap", "umap-learn"),
+    "pacmap": ("pacmap", "pacmap"),
+}
 
 logger = logging.getLogger(__name__)
 
@@ -205,6 +234,9 @@ def train(
     val_table: Table,
     *,
     loss_sigmas: Sequence[float] | np.ndarray | None = None,
+    collect: Collection | None = None,
+    sampling_weights: bool = False,
+    exclude_zero_weight: bool = False,
     **yolo_args: Any,
 ) -> YOLO:
     """Train a YOLO-pose model on a table, validating on another, with Ultralytics' trainer.
@@ -216,6 +248,11 @@ def train(
         val_table: the validation table revision (same K and classes).
         loss_sigmas: K sigmas for the keypoint loss only (default: the training table's;
             Ultralytics' per-epoch pose metric always uses the validation table's).
+        collect: the per-sample collection while training (:class:`Collection`): one run
+            per collected (stream, epoch), written as soon as that pass ends.
+        sampling_weights: draw training samples with probability proportional to the
+            training table's ``weight`` column (with replacement, one epoch = len(table)).
+        exclude_zero_weight: never draw rows of weight 0.
         **yolo_args: Ultralytics train arguments (``epochs``, ``imgsz``, ``batch``,
             ``device``, ``workers``, ``project``, ``name``...). Defaults: ``plots=False``,
             ``project=<store>/ultralytics``, ``name=<train table name>``, and ``amp=False``
@@ -233,6 +270,15 @@ def train(
     for key in ("data", "trainer"):
         if key in yolo_args:
             raise RunError(f"{key}= is set by posetable from the tables; leave it out")
+    weights = None
+    if sampling_weights or exclude_zero_weight:
+        weights = sample_weights(
+            train_table, setting="sampling_weights" if sampling_weights else "exclude_zero_weight"
+        )
+    if collect is not None:
+        collect.check()
+        for table in (train_table, val_table):
+            check_collection_name(collect, table)
     model_k = _model_kpt_shape(yolo)[0]
     if model_k != k:
         logger.info(
@@ -248,8 +294,20 @@ def train(
     data = data_config(train_table, val_table=val_table)
     args = _defaults(train_table.store, train_table.name, yolo_args)
     keys = {data_key(train_table): data, data_key(val_table): data}
+    plan = None
+    if collect is not None:
+        plan = collect.plan(
+            train_table, val_table, sigmas if sigmas is not None else train_table.schema.sigmas
+        )
     trainer = trainer_class(
-        sources, data, loss_sigmas=sigmas, metric_sigmas=val_table.schema.sigmas.tolist()
+        sources,
+        data,
+        loss_sigmas=sigmas,
+        metric_sigmas=val_table.schema.sigmas.tolist(),
+        collect=plan,
+        train_weights=weights,
+        weighted=sampling_weights,
+        exclude_zero=exclude_zero_weight,
     )
     with table_datasets(keys):
         yolo.train(trainer=trainer, data=data_key(train_table), **args)
@@ -263,6 +321,11 @@ def validate(
     run_name: str | None = None,
     model_info: Mapping[str, Any] | None = None,
     store: StoreLike = None,
+    collect_loss: bool = False,
+    image_embeddings_dim: int = 0,
+    image_embeddings_reducer: str = "pca",
+    image_embeddings_reducer_args: Mapping[str, Any] | None = None,
+    loss_sigmas: Sequence[float] | np.ndarray | None = None,
     **yolo_args: Any,
 ) -> Run:
     """Validate a YOLO-pose model on a table and write its predictions as a run.
@@ -277,13 +340,19 @@ def validate(
         run_name: the run's name (default: ``<model>-on-<table>-<revision>``).
         model_info: extra information stored with the run.
         store: where the run is written (default: the table's store).
+        collect_loss: keep each image's pose loss (run columns ``box_loss``, ``pose_loss``,
+            ``kobj_loss``, ``cls_loss``, ``dfl_loss``, ``loss``).
+        image_embeddings_dim: 0, or 2 or 3: keep each image's backbone embedding reduced to
+            that many dimensions (run columns ``embeddings_0``...).
+        image_embeddings_reducer: ``"pca"`` (always there), ``"umap"`` or ``"pacmap"``
+            (``posetable[tlc]``); ``image_embeddings_reducer_args`` go to the reducer.
+        loss_sigmas: K sigmas for the collected keypoint loss (default: the table's).
         **yolo_args: Ultralytics val arguments (``imgsz``, ``batch``, ``conf``, ``iou``,
             ``max_det``, ``device``...).
 
     Returns:
         The finished :class:`~posetable.Run`.
     """
-    from posetable.runs import Run
 
     yolo = _load_model(model)
     k = table.schema.num_keypoints
@@ -304,21 +373,69 @@ def validate(
         target, f"{_model_stem(yolo)}-on-{table.name}-{table.revision}"
     )
     check_run_name(target, name)
+    check_embeddings(image_embeddings_dim, image_embeddings_reducer)
+    sigmas = table.schema.sigmas if loss_sigmas is None else check_sigmas(loss_sigmas, k)
     key = data_key(table)
     source = TableLabels.from_table(table)
-    sink: dict[int, Any] = {}
+    from posetable.integrations._ultralytics_data import SampleCapture
+
+    capture = SampleCapture(
+        losses=collect_loss, embeddings=image_embeddings_dim > 0, loss_sigmas=sigmas
+    )
     args = _defaults(target, f"val-{name}", {"exist_ok": True, "verbose": False, **yolo_args})
     args.pop("amp", None)
     with table_datasets({key: data_config(table)}):
-        validator = validator_class({key: source}, table.schema.sigmas.tolist(), sink)
+        validator = validator_class({key: source}, table.schema.sigmas.tolist(), capture=capture)
         metrics = yolo.val(validator=validator, data=key, **args)
+    info = {
+        "framework": "ultralytics",
+        "ultralytics_version": str(_ultralytics().__version__),
+        "model": _model_name(yolo),
+        "kpt_shape": _model_kpt_shape(yolo),
+        "val_args": {n: _plain(args.get(n)) for n in ("imgsz", "batch", "conf", "iou", "max_det")},
+        "ultralytics_metrics": _ultralytics_metrics(metrics),
+        **dict(model_info or {}),
+    }
+    return capture_run(
+        table,
+        capture,
+        name=name,
+        model_info=info,
+        store=target,
+        embeddings_dim=image_embeddings_dim,
+        reducer=image_embeddings_reducer,
+        reducer_args=image_embeddings_reducer_args,
+    )
+
+
+def capture_run(
+    table: Table,
+    capture: SampleCapture,
+    *,
+    name: str,
+    model_info: Mapping[str, Any],
+    store: StoreLike = None,
+    embeddings_dim: int = 0,
+    reducer: str = "pca",
+    reducer_args: Mapping[str, Any] | None = None,
+) -> Run:
+    """The run of one captured pass: every row's predictions, losses and reduced embedding.
+
+    Rows the pass did not see get an empty prediction and NaN losses and embeddings.
+    """
+    from posetable.runs import Run
+
+    k = table.schema.num_keypoints
+    widths = np.asarray(table.to_arrow(columns=["width"]).column("width"), dtype=np.float64)
+    heights = np.asarray(table.to_arrow(columns=["height"]).column("height"), dtype=np.float64)
     predictions = []
-    for row in range(len(source)):
-        width, height = float(source.widths[row]), float(source.heights[row])
-        if row not in sink or len(sink[row][1]) == 0:
+    for row in range(len(table)):
+        width, height = float(widths[row]), float(heights[row])
+        seen = capture.predictions.get(row)
+        if seen is None or len(seen[1]) == 0:
             predictions.append(empty_predictions(k, width, height))
             continue
-        boxes, scores, classes, keypoints = sink[row]
+        boxes, scores, classes, keypoints = seen
         predictions.append(
             prediction_instances(
                 keypoints,
@@ -330,16 +447,248 @@ def validate(
                 num_keypoints=k,
             )
         )
+    columns: dict[str, Any] = {}
+    if capture.want_losses:
+        from posetable.integrations._ultralytics_data import LOSS_NAMES
+
+        for loss in (*LOSS_NAMES, "loss"):
+            values = np.full(len(table), np.nan)
+            for row, items in capture.losses.items():
+                values[row] = items[loss]
+            columns[loss] = values
+    if capture.want_embeddings and embeddings_dim > 0:
+        rows = sorted(capture.embeddings)
+        reduced = np.full((len(table), embeddings_dim), np.nan)
+        if rows:
+            vectors = np.stack([capture.embeddings[r] for r in rows])
+            reduced[rows] = reduce_embeddings(
+                vectors, embeddings_dim, method=reducer, reducer_args=reducer_args
+            )
+        columns["embeddings"] = reduced
     info = {
-        "framework": "ultralytics",
-        "ultralytics_version": str(_ultralytics().__version__),
-        "model": _model_name(yolo),
-        "kpt_shape": _model_kpt_shape(yolo),
-        "val_args": {n: _plain(args.get(n)) for n in ("imgsz", "batch", "conf", "iou", "max_det")},
-        "ultralytics_metrics": _ultralytics_metrics(metrics),
-        **dict(model_info or {}),
+        **dict(model_info),
+        "collected": {
+            "losses": bool(capture.want_losses),
+            "image_embeddings_dim": int(embeddings_dim),
+            "image_embeddings_reducer": reducer if embeddings_dim else None,
+        },
     }
-    return Run.from_predictions(table, predictions, name=name, model_info=info, store=target)
+    return Run.from_predictions(
+        table, predictions, name=name, model_info=info, store=store, sample_columns=columns
+    )
+
+
+def check_embeddings(dim: int, reducer: str) -> None:
+    """Fail before any model work when embeddings cannot be reduced as asked.
+
+    Example:
+        >>> check_embeddings(2, "pca")
+        >>> check_embeddings(4, "pca")
+        Traceback (most recent call last):
+        ...
+        posetable.errors.RunError: image_embeddings_dim must be 0, 2 or 3, got 4
+    """
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim not in (0, 2, 3):
+        raise RunError(f"image_embeddings_dim must be 0, 2 or 3, got {dim!r}")
+    if dim == 0:
+        return
+    if reducer not in REDUCERS:
+        raise RunError(
+            f"image_embeddings_reducer must be one of {sorted(REDUCERS)}, got {reducer!r}"
+        )
+    module, package = REDUCERS[reducer]
+    try:
+        require(module, extra="tlc", package=package)
+    except ImportError as exc:
+        raise type(exc)(
+            f"image_embeddings_reducer={reducer!r} needs {package}, which is not installed: "
+            f'pip install "posetable[tlc]" (or image_embeddings_reducer="pca", always there)'
+        ) from exc
+
+
+def reduce_embeddings(
+    vectors: np.ndarray,
+    dim: int,
+    *,
+    method: str = "pca",
+    reducer_args: Mapping[str, Any] | None = None,
+) -> np.ndarray:
+    """``(n, d)`` embeddings reduced to ``(n, dim)`` with PCA (numpy SVD), UMAP or PaCMAP.
+
+    UMAP and PaCMAP need more samples than neighbours: their ``n_neighbors`` is capped at
+    ``n - 1``; below 5 samples they cannot run, and PCA is used with a warning.
+
+    Example:
+        >>> x = np.random.default_rng(0).normal(size=(6, 8))
+        >>> reduce_embeddings(x, 2).shape
+        (6, 2)
+    """
+    check_embeddings(dim, method)
+    x = np.asarray(vectors, dtype=np.float64)
+    n = len(x)
+    args = dict(reducer_args or {})
+    if method != "pca" and n < 5:
+        warnings.warn(
+            f"image_embeddings_reducer={method!r} needs at least 5 samples, got {n}; "
+            "reduced with PCA instead",
+            PosetableWarning,
+            stacklevel=2,
+        )
+        method = "pca"
+    if method == "pca":
+        centred = x - x.mean(axis=0, keepdims=True)
+        out = np.zeros((n, dim))
+        if n > 1:
+            u, s, _ = np.linalg.svd(centred, full_matrices=False)
+            take = min(dim, len(s))
+            out[:, :take] = u[:, :take] * s[:take]
+        return out
+    neighbours = max(2, min(int(args.pop("n_neighbors", 15 if method == "umap" else 10)), n - 1))
+    if method == "umap":
+        umap = require("umap", extra="tlc", package="umap-learn")
+        init = args.pop("init", "spectral" if n > dim + 10 else "random")
+        reducer = umap.UMAP(n_components=dim, n_neighbors=neighbours, init=init, **args)
+    else:
+        pacmap = require("pacmap", extra="tlc")
+        reducer = pacmap.PaCMAP(n_components=dim, n_neighbors=neighbours, **args)
+    return np.asarray(reducer.fit_transform(x), dtype=np.float64)
+
+
+def sample_weights(table: Table, *, setting: str, column: str = "weight") -> np.ndarray:
+    """The table's sample weights, checked: finite, >= 0, not all 0.
+
+    Example:
+        >>> import posetable as pt, tempfile
+        >>> t = pt.Table.from_rows([], name="w", schema=pt.Keypoints2DSchema(1),
+        ...                        store=tempfile.mkdtemp())
+        >>> sample_weights(t, setting="sampling_weights")
+        Traceback (most recent call last):
+        ...
+        posetable.errors.SchemaError: sampling_weights=True needs a 'weight' column on table w@1 ...
+    """
+    if column not in table.columns:
+        raise SchemaError(
+            f"{setting}=True needs a {column!r} column on table {table.ref} (it has "
+            f"{table.columns}); 3LC tables made with add_weight_column=True have one, or use "
+            f"table.add_column({column!r}, values)"
+        )
+    raw = table.to_arrow(columns=[column]).column(column).to_pylist()
+    weights = np.array([math.nan if v is None else float(v) for v in raw], dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(weights) | (weights < 0))
+    if len(bad):
+        raise SchemaError(
+            f"{setting}=True: column {column!r} of table {table.ref} must hold finite weights "
+            f">= 0, but row {int(bad[0])} has {weights[bad[0]]!r} ({len(bad)} such rows)"
+        )
+    if len(weights) and not (weights > 0).any():
+        raise SchemaError(
+            f"{setting}=True: every weight of table {table.ref} is 0; nothing to train on"
+        )
+    return weights
+
+
+@dataclass(frozen=True)
+class Collection:
+    """Per-sample collection while training (:func:`train`'s ``collect``).
+
+    Each collected pass becomes a finished run named
+    ``f"{run_prefix}/{stream}-epoch-{epoch:04d}"`` (``stream`` ``"train"`` or ``"val"``;
+    the pass after training, with the best weights, is ``{stream}-final``), written as soon as the
+    pass ends, so a training that stops early leaves the passes already done readable.
+
+    Attributes:
+        run_prefix: the path-like prefix of the runs' names (``"project/run"``).
+        epochs: 1-based epochs after which to collect during training.
+        train_stream: also collect on the training table (without augmentation).
+        final: collect after training with the best weights.
+        collect_loss: keep the per-image pose losses.
+        image_embeddings_dim: 0, 2 or 3.
+        image_embeddings_reducer: ``"pca"``, ``"umap"`` or ``"pacmap"``.
+        image_embeddings_reducer_args: arguments of the reducer.
+        model_info: stored in every run (the stream, epoch and phase are added).
+        on_run: called with each finished run (e.g. to record it in a 3LC run).
+        store: where the runs go (default: each table's store).
+
+    Example:
+        ``train(model, t, v, collect=Collection("proj/r1", epochs=[1, 2], collect_loss=True))``
+    """
+
+    run_prefix: str
+    epochs: Sequence[int] = ()
+    train_stream: bool = True
+    final: bool = True
+    collect_loss: bool = False
+    image_embeddings_dim: int = 0
+    image_embeddings_reducer: str = "pca"
+    image_embeddings_reducer_args: Mapping[str, Any] = field(default_factory=dict)
+    model_info: Mapping[str, Any] = field(default_factory=dict)
+    on_run: Callable[[Run], None] | None = None
+    store: StoreLike = None
+
+    def check(self) -> None:
+        """Fail before training when the options cannot be honoured."""
+        check_embeddings(self.image_embeddings_dim, self.image_embeddings_reducer)
+        bad = [e for e in self.epochs if isinstance(e, bool) or not isinstance(e, int) or e < 1]
+        if bad:
+            raise RunError(f"collection epochs must be integers >= 1, got {bad}")
+
+    def run_name(self, stream: str, epoch: int, phase: str) -> str:
+        """The name of the run of one pass."""
+        if phase == "final":
+            return f"{self.run_prefix}/{stream}-final"
+        return f"{self.run_prefix}/{stream}-epoch-{epoch:04d}"
+
+    def plan(self, train_table: Table, val_table: Table, loss_sigmas: Any) -> Any:
+        """The trainer-side plan writing each finished pass as a run."""
+        from posetable.integrations._ultralytics_data import CollectPlan
+
+        tables = {"train": train_table, "val": val_table}
+
+        def write(stream: str, epoch: int, phase: str, capture: SampleCapture) -> None:
+            table = tables[stream]
+            info = {
+                "framework": "ultralytics",
+                "ultralytics_version": str(_ultralytics().__version__),
+                **dict(self.model_info),
+                "stream": stream,
+                "epoch": epoch,
+                "phase": phase,
+            }
+            run = capture_run(
+                table,
+                capture,
+                name=self.run_name(stream, epoch, phase),
+                model_info=info,
+                store=self.store,
+                embeddings_dim=self.image_embeddings_dim,
+                reducer=self.image_embeddings_reducer,
+                reducer_args=self.image_embeddings_reducer_args,
+            )
+            if self.on_run is not None:
+                self.on_run(run)
+
+        return CollectPlan(
+            epochs=frozenset(int(e) for e in self.epochs),
+            train_stream=self.train_stream,
+            final=self.final,
+            losses=self.collect_loss,
+            embeddings=self.image_embeddings_dim > 0,
+            loss_sigmas=[float(v) for v in loss_sigmas],
+            write=write,
+        )
+
+
+def check_collection_name(collect: Collection, table: Table) -> None:
+    """Fail before training when a run the collection would write already exists."""
+    target = table.store if collect.store is None else resolve_store(collect.store)
+    check_name(f"{collect.run_prefix}/val-epoch-0001", "run")
+    if (target.runs_dir / collect.run_prefix).is_dir() and any(
+        (target.runs_dir / collect.run_prefix).glob("*/manifest.json")
+    ):
+        raise RunError(
+            f"runs named {collect.run_prefix}/... already exist in {target.root}; choose another "
+            "run name"
+        )
 
 
 def _plain(value: Any) -> Any:
