@@ -274,7 +274,14 @@ def test_suspects_sort_and_image_view_lists_them(client: Any, sample_store: Path
     body = _ok(
         client.get(
             f"/api/tables/{TABLE}/rows",
-            params={"run": RUN, "sort": "suspect_score", "order": "desc"},
+            params={
+                "run": RUN,
+                "sort": "suspect_score",
+                "order": "desc",
+                # the library's defaults (the dashboard's own are lower)
+                "suspect_instance": 0.5,
+                "suspect_keypoint": 0.5,
+            },
         )
     )
     assert [r["row"] for r in body["rows"]] == _expected_order(
@@ -282,7 +289,12 @@ def test_suspects_sort_and_image_view_lists_them(client: Any, sample_store: Path
     )
     if found.num_rows:
         row = found["row"][0].as_py()
-        detail = _ok(client.get(f"/api/tables/{TABLE}/rows/{row}", params={"run": RUN}))
+        detail = _ok(
+            client.get(
+                f"/api/tables/{TABLE}/rows/{row}",
+                params={"run": RUN, "suspect_instance": 0.5, "suspect_keypoint": 0.5},
+            )
+        )
         assert len(detail["suspect_list"]) == sum(1 for r in found["row"].to_pylist() if r == row)
 
 
@@ -774,13 +786,14 @@ def test_serve_command_is_registered_with_its_options(capsys: pytest.CaptureFixt
 
 # -- accepting predictions safely, and runs without suspects -------------------------------
 def _timid_run(table: pt.Table, name: str) -> pt.Run:
-    """The sample run's predictions with every score under find_label_errors' 0.5."""
+    """The sample run's predictions with every score under the dashboard's 0.3 (and the
+    library's 0.5) instance thresholds of find_label_errors."""
     from posetable.dashboard._sample_run import sample_predictions
 
     predictions = sample_predictions(table)
     for item in predictions:
         if item is not None:
-            item.instance_confidences = item.instance_confidences * 0.4
+            item.instance_confidences = item.instance_confidences * 0.25
     return pt.Run.from_predictions(table, predictions, name=name)
 
 

@@ -35,11 +35,18 @@ DERIVED_COLUMNS = {
     "num_labeled": "keypoints with visibility 1 or 2",
     "num_visible": "keypoints with visibility 2",
 }
+LIST_PREFIX = "vis."  # vis.left_wrist: the visibilities of that keypoint over a row's instances
+CLASSES_COLUMN = "classes"
 SUSPECT_COLUMNS = {
     "suspect_score": "highest label-error suspicion score of the row",
     "suspects": "number of label-error suspects in the row",
     "suspect_kinds": "kinds of label-error suspects in the row",
 }
+# (instance score, keypoint confidence) below which find_label_errors ignores predictions. The
+# dashboard's defaults are lower than the library's 0.5: a confident-enough prediction of a
+# mirrored person often scores under 0.5 (the sample's planted swap scores 0.42).
+SuspectThresholds = tuple[float, float]
+DEFAULT_SUSPECT_THRESHOLDS: SuspectThresholds = (0.3, 0.3)
 _SCALAR_KINDS = (
     pa.types.is_integer,
     pa.types.is_floating,
@@ -77,6 +84,7 @@ class TableIndex:
         self.sample_ids = np.asarray(table.sample_ids(), dtype=np.int64)
         self._sorted = np.argsort(self.sample_ids, kind="stable")
         self._derived: dict[str, np.ndarray] = {}
+        self._lists: dict[str, pa.Array] = {}
         self._lock = threading.Lock()
         schema = table.dataset.schema
         self.scalar_columns = {
@@ -116,6 +124,71 @@ class TableIndex:
             if {"num_labeled", "num_visible"} & set(wanted) and "num_labeled" not in self._derived:
                 self._visibility_counts()
         return {n: self._derived[n] for n in wanted}
+
+    def list_column_names(self) -> dict[str, str]:
+        """The list columns the filter's ``has`` reads: ``classes`` and ``vis.<keypoint>``."""
+        names = {CLASSES_COLUMN: "class names of the row's instances (classes has 'person')"}
+        for name in self.table.schema.keypoint_names:
+            names[f"{LIST_PREFIX}{name}"] = (
+                f"visibilities of {name} over the row's instances (vis.{name} has 1)"
+            )
+        return names
+
+    def list_columns(self, names: Iterable[str]) -> dict[str, pa.Array]:
+        """List columns in row order, computed once per revision (see list_column_names)."""
+        wanted = [n for n in names if n in self.list_column_names()]
+        with self._lock:
+            if wanted and not self._lists:
+                self._lists = self._compute_lists()
+        return {n: self._lists[n] for n in wanted}
+
+    def _compute_lists(self) -> dict[str, pa.Array]:
+        schema = self.table.schema
+        k = schema.num_keypoints
+        data = self.table.dataset.to_table(
+            columns=[
+                SAMPLE_ID,
+                f"{KEYPOINTS_COLUMN}.instances_additional_data.label",
+                f"{KEYPOINTS_COLUMN}.instances",
+            ]
+        )
+        order = self.rows_of(data.column(0).to_numpy())
+        place = np.argsort(order, kind="stable")  # physical position of each row
+        labels_list = data.column(1).combine_chunks()
+        counts = _list_lengths(labels_list)[place]
+        labels = pc.list_flatten(labels_list).to_numpy(zero_copy_only=False).astype(np.int64)
+        starts = np.concatenate([[0], np.cumsum(_list_lengths(labels_list))])
+        # the physical position of each instance, rows in row order (vectorised)
+        row_starts = np.concatenate([[0], np.cumsum(counts)])
+        picks = np.repeat(starts[place] - row_starts[:-1], counts) + np.arange(int(counts.sum()))
+        offsets = pa.array(row_starts.astype(np.int32))
+        label_names = [
+            schema.classes[v] if 0 <= v < len(schema.classes) else str(v)
+            for v in labels[picks].tolist()
+        ]
+        out: dict[str, pa.Array] = {
+            CLASSES_COLUMN: pa.ListArray.from_arrays(offsets, pa.array(label_names, pa.string()))
+        }
+        instances = data.column(2).combine_chunks()
+        flat = pc.list_flatten(instances)
+        point_data = pc.struct_field(flat, "vertices_2d_additional_data")
+        visibility = pc.struct_field(point_data, "visibility")
+        values = pc.list_flatten(visibility).to_numpy(zero_copy_only=False).astype(np.int64)
+        lengths = _list_lengths(visibility)
+        if len(lengths) and not (lengths == k).all():  # predictions-only rows: no visibility
+            filled = np.full((len(lengths), k), 0, np.int64)
+            ends = np.cumsum(lengths)
+            for i, (end, length) in enumerate(zip(ends, lengths, strict=True)):
+                filled[i, :length] = values[end - length : end][:k]
+            matrix = filled
+        else:
+            matrix = values.reshape(len(lengths), k)
+        matrix = matrix[picks] if len(picks) else np.zeros((0, k), np.int64)
+        for j, name in enumerate(schema.keypoint_names):
+            out[f"{LIST_PREFIX}{name}"] = pa.ListArray.from_arrays(
+                offsets, pa.array(matrix[:, j], pa.int64())
+            )
+        return out
 
     def cached_derived(self) -> dict[str, np.ndarray]:
         """The derived columns computed so far (row order)."""
@@ -177,8 +250,8 @@ class RunIndex:
         )
         self._metric_order = np.argsort(ids, kind="stable")
         self._metric_ids = ids[self._metric_order]
-        self._suspects: pa.Table | None = None
-        self._suspect_rows: pa.Table | None = None
+        self._suspects: dict[SuspectThresholds, pa.Table] = {}
+        self._suspect_rows: dict[SuspectThresholds, pa.Table] = {}
         self._lock = threading.Lock()
 
     @staticmethod
@@ -231,35 +304,55 @@ class RunIndex:
             out[name] = [next(values) if ok else None for ok in found]
         return out
 
-    def suspect_rows(self, *, compute: bool = True) -> pa.Table | None:
+    def suspect_rows(
+        self, *, compute: bool = True, thresholds: SuspectThresholds = DEFAULT_SUSPECT_THRESHOLDS
+    ) -> pa.Table | None:
         """The label-error suspects (``sample_id`` added); None when unavailable or not computed.
 
         ``compute=False`` answers only from the cache: finding suspects scans the whole run,
-        so pages that merely show them do not pay for it on large tables.
+        so pages that merely show them do not pay for it on large tables. ``thresholds``:
+        (instance score, keypoint confidence) as :func:`posetable.find_label_errors` takes.
         """
         if compute:
-            self._compute_suspects()
-        return self._suspect_rows
+            self._compute_suspects(thresholds)
+        return self._suspect_rows.get(thresholds)
 
-    def suspects(self, *, compute: bool = True) -> pa.Table | None:
+    def suspects(
+        self, *, compute: bool = True, thresholds: SuspectThresholds = DEFAULT_SUSPECT_THRESHOLDS
+    ) -> pa.Table | None:
         """Per-sample suspects: ``suspect_score`` (max), ``suspects`` (count), ``suspect_kinds``."""
         if compute:
-            self._compute_suspects()
-        return self._suspects
+            self._compute_suspects(thresholds)
+        return self._suspects.get(thresholds)
 
-    def _compute_suspects(self) -> None:
+    def _compute_suspects(self, thresholds: SuspectThresholds) -> None:
         with self._lock:
-            if self._suspects is not None:
+            if thresholds in self._suspects:
                 return
-            import posetable as pt
+            from posetable.label_errors import find_label_errors
 
-            finder = getattr(pt, "find_label_errors", None)
-            if finder is None:
-                return
-            found = finder(self.run.table(), self.run)
+            found = find_label_errors(
+                self.run.table(),
+                self.run,
+                instance_confidence_threshold=thresholds[0],
+                keypoint_confidence_threshold=thresholds[1],
+            )
             ids = self._run_sample_ids[found.column("row").to_numpy()]
-            self._suspect_rows = found.append_column(SAMPLE_ID, pa.array(ids, pa.int64()))
-            self._suspects = _aggregate_suspects(self._suspect_rows)
+            rows = found.append_column(SAMPLE_ID, pa.array(ids, pa.int64()))
+            _remember(self._suspect_rows, thresholds, rows)
+            _remember(self._suspects, thresholds, _aggregate_suspects(rows))
+
+
+_KEPT_THRESHOLDS = 8  # suspect tables kept per run and revision (one per threshold pair)
+
+
+def _remember(
+    cache: dict[SuspectThresholds, pa.Table], key: SuspectThresholds, value: pa.Table
+) -> None:
+    """Keep ``value`` under ``key``, forgetting the oldest entries beyond a few."""
+    cache[key] = value
+    while len(cache) > _KEPT_THRESHOLDS:
+        cache.pop(next(iter(cache)))
 
 
 def _locate(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -311,8 +404,8 @@ class RunView:
         self.table = table
         self.own = (table.name, table.revision) == (self.run.table_name, self.run.table_revision)
         self.evaluated_on: str = self.run.table_ref if self.own else table.ref
-        self._suspects: pa.Table | None = None
-        self._suspect_rows: pa.Table | None = None
+        self._suspects: dict[SuspectThresholds, pa.Table] = {}
+        self._suspect_rows: dict[SuspectThresholds, pa.Table] = {}
         self._lock = threading.Lock()
         if self.own:
             self.summary: dict[str, float] = self.run.metrics
@@ -330,11 +423,25 @@ class RunView:
         )
         self._metric_order = np.argsort(ids, kind="stable")
         self._metric_ids = ids[self._metric_order]
+        self._carry_sample_columns(ids)
         per_instance = result.per_instance
         instance_ids = sample_ids[per_instance.column("row").to_numpy()]
         order = np.argsort(instance_ids, kind="stable")
         self._per_instance = per_instance.take(pa.array(order, pa.int64()))
         self._per_instance_ids = instance_ids[order]
+
+    def _carry_sample_columns(self, ids: np.ndarray) -> None:
+        """The run's own per-sample columns (losses, embeddings) kept by sample id."""
+        own = [n for n in self.index.metric_names if n not in self.metric_names]
+        if not own:
+            return
+        found, positions = _locate(self.index._metric_ids, ids)
+        take = self.index._metric_order[positions]
+        for name in own:
+            values = self.index.metrics.column(name).take(pa.array(take, pa.int64()))
+            values = pc.if_else(pa.array(found), values, pa.nulls(len(ids), values.type))
+            self.metrics = self.metrics.append_column(name, values)
+        self.metric_names = [*self.metric_names, *own]
 
     def _evaluate(self) -> Any:
         from posetable.eval import evaluate
@@ -382,33 +489,43 @@ class RunView:
         hi = int(np.searchsorted(self._per_instance_ids, sample_id, side="right"))
         return self._per_instance.slice(lo, hi - lo)
 
-    def suspect_rows(self, *, compute: bool = True) -> pa.Table | None:
+    def suspect_rows(
+        self, *, compute: bool = True, thresholds: SuspectThresholds = DEFAULT_SUSPECT_THRESHOLDS
+    ) -> pa.Table | None:
         """Label-error suspects of this revision (``sample_id`` added); see RunIndex."""
         if self.own:
-            return self.index.suspect_rows(compute=compute)
+            return self.index.suspect_rows(compute=compute, thresholds=thresholds)
         if compute:
-            self._compute_suspects()
-        return self._suspect_rows
+            self._compute_suspects(thresholds)
+        return self._suspect_rows.get(thresholds)
 
-    def suspects(self, *, compute: bool = True) -> pa.Table | None:
+    def suspects(
+        self, *, compute: bool = True, thresholds: SuspectThresholds = DEFAULT_SUSPECT_THRESHOLDS
+    ) -> pa.Table | None:
         """Per-sample suspects of this revision: score (max), count, kinds."""
         if self.own:
-            return self.index.suspects(compute=compute)
+            return self.index.suspects(compute=compute, thresholds=thresholds)
         if compute:
-            self._compute_suspects()
-        return self._suspects
+            self._compute_suspects(thresholds)
+        return self._suspects.get(thresholds)
 
-    def _compute_suspects(self) -> None:
+    def _compute_suspects(self, thresholds: SuspectThresholds) -> None:
         from posetable.label_errors import find_label_errors
 
         with self._lock:
-            if self._suspects is not None:
+            if thresholds in self._suspects:
                 return
             try:
-                found = find_label_errors(self.table, self.run)
+                found = find_label_errors(
+                    self.table,
+                    self.run,
+                    instance_confidence_threshold=thresholds[0],
+                    keypoint_confidence_threshold=thresholds[1],
+                )
             except RunError:  # a revision older than the run's: no suspects to show
                 return
             rows = found.column("row").to_numpy()
             ids = np.asarray(self.table.sample_ids(), dtype=np.int64)[rows]
-            self._suspect_rows = found.append_column(SAMPLE_ID, pa.array(ids, pa.int64()))
-            self._suspects = _aggregate_suspects(self._suspect_rows)
+            found_rows = found.append_column(SAMPLE_ID, pa.array(ids, pa.int64()))
+            _remember(self._suspect_rows, thresholds, found_rows)
+            _remember(self._suspects, thresholds, _aggregate_suspects(found_rows))

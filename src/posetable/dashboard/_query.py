@@ -4,8 +4,10 @@ A filter is a small expression over named columns, for example
 ``mean_oks < 0.5 and split = 'val'`` or ``fn_50 > 0 or suspect_score >= 0.8``. It is parsed
 here into parameterised SQL (values are bound, column names come from a known list), so a
 filter can never run arbitrary SQL. Operators: ``= == != <> < <= > >=``, ``contains``
-(substring, case-insensitive), ``is null``, ``is not null``, ``not``, ``and``, ``or`` and
-parentheses. A filter is at most ``MAX_FILTER_LENGTH`` characters and nests ``not`` and
+(substring, case-insensitive), ``is null``, ``is not null``, ``in (v1, v2, ...)`` (at most
+``MAX_IN_VALUES`` values: a lasso selection is ``sample_id in (...)``), ``has`` (a list
+column holds the value: ``classes has 'dog'``, ``vis.left_wrist has 1``), ``not``, ``and``,
+``or`` and parentheses. A filter is at most ``MAX_FILTER_LENGTH`` characters and nests ``not`` and
 parentheses at most ``MAX_FILTER_DEPTH`` deep (the parser recurses; deeper is refused, not
 a ``RecursionError``); numbers must be finite.
 
@@ -27,8 +29,9 @@ from posetable.errors import PosetableError
 
 __all__ = ["QueryError", "parse_filter", "quote_identifier"]
 
-MAX_FILTER_LENGTH = 4000
+MAX_FILTER_LENGTH = 12000  # a lasso of MAX_IN_VALUES ids fits, and a URL under 16 KiB
 MAX_FILTER_DEPTH = 32
+MAX_IN_VALUES = 1000
 
 
 class QueryError(PosetableError, ValueError):
@@ -39,13 +42,13 @@ _TOKEN = re.compile(
     r"""\s*(?:
         (?P<number>-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?)
       | (?P<string>'(?:[^']|'')*'|"(?:[^"]|"")*")
-      | (?P<op><=|>=|!=|<>|==|=|<|>|\(|\))
+      | (?P<op><=|>=|!=|<>|==|=|<|>|\(|\)|,)
       | (?P<word>[A-Za-z_][A-Za-z0-9_.]*)
     )""",
     re.VERBOSE,
 )
 _COMPARE = {"=": "=", "==": "=", "!=": "<>", "<>": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
-_KEYWORDS = {"and", "or", "not", "is", "null", "contains", "true", "false"}
+_KEYWORDS = {"and", "or", "not", "is", "null", "contains", "true", "false", "in", "has"}
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,29 @@ class _Parser:
             f"expected a number, 'text' or true/false at character {token.at}, got {token.text!r}"
         )
 
+    def values(self) -> str:
+        """``(v1, v2, ...)`` after ``in``: the placeholders, values bound."""
+        opening = self.peek()
+        if opening is None or opening.text != "(":
+            raise self.fail("expected '(' after 'in', as in sample_id in (3, 5, 8)")
+        self.pos += 1
+        count = 0
+        while True:
+            self.params.append(self.value())
+            count += 1
+            if count > MAX_IN_VALUES:
+                raise self.fail(
+                    f"'in' takes at most {MAX_IN_VALUES} values; select fewer or use a range"
+                )
+            token = self.peek()
+            if token is not None and token.text == ",":
+                self.pos += 1
+                continue
+            if token is not None and token.text == ")":
+                self.pos += 1
+                return ", ".join("?" * count)
+            raise self.fail("an 'in (' list is never closed: expected ',' or ')'")
+
     def condition(self) -> str:
         column = self.column()
         if self.word("is"):
@@ -204,11 +230,17 @@ class _Parser:
         if self.word("contains"):
             self.params.append(str(self.value()))
             return f"(contains(lower(CAST({column} AS VARCHAR)), lower(?)))"
+        if self.word("has"):
+            self.params.append(self.value())
+            return f"list_contains({column}, ?)"
+        if self.word("in"):
+            return f"{column} IN ({self.values()})"
         token = self.peek()
         if token is None or token.text not in _COMPARE:
             found = "the end" if token is None else repr(token.text)
             raise self.fail(
-                f"expected an operator (= != < <= > >= contains is) after a column, got {found}"
+                "expected an operator (= != < <= > >= contains is in has) after a column, "
+                f"got {found}"
             )
         self.pos += 1
         self.params.append(self.value())

@@ -19,8 +19,15 @@ import pyarrow.compute as pc
 
 from posetable._arrow import KEYPOINTS_COLUMN, instances_from_arrow
 from posetable._rows import SAMPLE_ID
-from posetable.dashboard._index import DERIVED_COLUMNS, SUSPECT_COLUMNS, RunView, TableIndex
-from posetable.dashboard._params import MAX_INDEX, bounded
+from posetable.dashboard._index import (
+    DEFAULT_SUSPECT_THRESHOLDS,
+    DERIVED_COLUMNS,
+    SUSPECT_COLUMNS,
+    RunView,
+    SuspectThresholds,
+    TableIndex,
+)
+from posetable.dashboard._params import MAX_INDEX, bounded, finite
 from posetable.dashboard._payload import instances_json, per_instance_json, schema_json
 from posetable.dashboard._query import (
     QueryError,
@@ -43,7 +50,7 @@ class Column:
     """A column the grid can show, sort and filter on."""
 
     name: str
-    source: str  # "table" | "derived" | "run" | "suspects"
+    source: str  # "table" | "derived" | "lists" | "run" | "suspects"
     source_name: str
     type: str
     description: str = ""
@@ -128,16 +135,29 @@ def tables_overview(state: DashboardState) -> dict[str, Any]:
                 "runs": runs.get(name, []),
             }
         )
-    return {"store": str(state.store.root), "tables": tables}
+    from posetable.dashboard._explore import training_groups
+
+    every = [summary for group in runs.values() for summary in group]
+    return {
+        "store": str(state.store.root),
+        "tables": tables,
+        "training_runs": training_groups(every),
+    }
 
 
 def catalog(table: Table, index: TableIndex, run: RunView | None) -> dict[str, Column]:
     """The columns a grid over ``table`` (and ``run``) can sort and filter on."""
     columns: dict[str, Column] = {"row": Column("row", "derived", "row", "int64", "row position")}
+    columns[SAMPLE_ID] = Column(
+        SAMPLE_ID, "derived", SAMPLE_ID, "int64", "stable id of the row's sample across revisions"
+    )
     for name, arrow_type in index.scalar_columns.items():
         columns[name] = Column(name, "table", name, str(arrow_type), "table column")
     for name, text in DERIVED_COLUMNS.items():
         columns.setdefault(name, Column(name, "derived", name, "int64", text))
+    for name, text in index.list_column_names().items():
+        kind = "list<string>" if name == "classes" else "list<int64>"
+        columns.setdefault(name, Column(name, "lists", name, kind, text))
     if run is not None:
         for name in run.metric_names:
             shown = name if name not in columns else f"run_{name}"
@@ -167,6 +187,7 @@ def _query_rows(
     descending: bool,
     offset: int,
     limit: int,
+    thresholds: SuspectThresholds = DEFAULT_SUSPECT_THRESHOLDS,
 ) -> tuple[int, np.ndarray]:
     """(matching row count, the page's rows) via DuckDB."""
     n = len(index)
@@ -176,26 +197,59 @@ def _query_rows(
             f"cannot sort by unknown column {sort_name!r}; "
             f"known columns: {', '.join(sorted(columns))}"
         )
+    if columns[sort_name].source == "lists":
+        raise QueryError(
+            f"cannot sort by {sort_name!r}: it holds a list per row (filter it with 'has')"
+        )
     condition, params = parse_filter(filter_text, columns)  # checks names and syntax first
     needed = referenced_columns(filter_text, columns) | {sort_name}
     if not condition and needed == {"row"}:  # row order, no filter: no query at all
         rows = np.arange(n, dtype=np.int64)[::-1] if descending else np.arange(n, dtype=np.int64)
         return n, rows[offset : offset + limit]
+    sources, joins = joined_sources(table, index, run, columns, needed, thresholds=thresholds)
+    direction = "DESC" if descending else "ASC"
+    sort_sql = quote_identifier(sort_name) if sort_name != "row" else "d.row"
+    sql = (
+        f"SELECT d.row, count(*) OVER () AS total FROM d {' '.join(joins)} "
+        f"{'WHERE ' + condition if condition else ''} "
+        f"ORDER BY {sort_sql} {direction} NULLS LAST, "
+        "d.row ASC LIMIT ? OFFSET ?"
+    )
+    return _run_sql(sql, sources, [*params, limit, offset], offset)
+
+
+def joined_sources(
+    table: Table,
+    index: TableIndex,
+    run: RunView | None,
+    columns: dict[str, Column],
+    needed: set[str],
+    *,
+    thresholds: SuspectThresholds = DEFAULT_SUSPECT_THRESHOLDS,
+) -> tuple[dict[str, Any], list[str]]:
+    """DuckDB relations and JOIN clauses giving ``d`` (one row per table row) the columns
+    ``needed`` under their catalog names."""
+    n = len(index)
     by_source: dict[str, list[Column]] = {}
-    for name in sorted(needed - {"row"}):
+    for name in sorted(needed - {"row", SAMPLE_ID}):
         by_source.setdefault(columns[name].source, []).append(columns[name])
     base = {"row": pa.array(np.arange(n, dtype=np.int64)), SAMPLE_ID: pa.array(index.sample_ids)}
     derived = index.derived([c.source_name for c in by_source.get("derived", [])])
     base.update({name: pa.array(values) for name, values in derived.items()})
+    lists = index.list_columns([c.source_name for c in by_source.get("lists", [])])
+    base.update(lists)
     sources: dict[str, Any] = {"d": pa.table(base)}
     joins = []
     if "table" in by_source:
         sources["l"] = table.dataset
         picked = ", ".join(quote_identifier(c.source_name) for c in by_source["table"])
         joins.append(f"JOIN (SELECT {SAMPLE_ID}, {picked} FROM l) USING ({SAMPLE_ID})")
+    suspects = (
+        run.suspects(thresholds=thresholds) if run is not None and "suspects" in by_source else None
+    )
     for source, alias, data in (
         ("run", "m", run.metrics if run is not None else None),
-        ("suspects", "s", run.suspects() if run is not None and "suspects" in by_source else None),
+        ("suspects", "s", suspects),
     ):
         if source not in by_source:
             continue
@@ -212,15 +266,7 @@ def _query_rows(
             for c in by_source[source]
         )
         joins.append(f"LEFT JOIN (SELECT {SAMPLE_ID}, {picked} FROM {alias}) USING ({SAMPLE_ID})")
-    direction = "DESC" if descending else "ASC"
-    sort_sql = quote_identifier(sort_name) if sort_name != "row" else "d.row"
-    sql = (
-        f"SELECT d.row, count(*) OVER () AS total FROM d {' '.join(joins)} "
-        f"{'WHERE ' + condition if condition else ''} "
-        f"ORDER BY {sort_sql} {direction} NULLS LAST, "
-        "d.row ASC LIMIT ? OFFSET ?"
-    )
-    return _run_sql(sql, sources, [*params, limit, offset], offset)
+    return sources, joins
 
 
 def _run_sql(
@@ -272,7 +318,11 @@ def _urls(name: str, row: int, revision: int) -> dict[str, str]:
 
 
 def _page_rows(
-    table: Table, index: TableIndex, run: RunView | None, rows: np.ndarray
+    table: Table,
+    index: TableIndex,
+    run: RunView | None,
+    rows: np.ndarray,
+    thresholds: SuspectThresholds = DEFAULT_SUSPECT_THRESHOLDS,
 ) -> list[dict[str, Any]]:
     scalar = list(index.scalar_columns)
     data = table.take(rows, columns=[*scalar, KEYPOINTS_COLUMN])
@@ -282,7 +332,7 @@ def _page_rows(
     predictions = run.predictions(sample_ids) if run is not None else [None] * len(rows)
     metrics = run.metrics_of(sample_ids) if run is not None else {}
     eager = len(index) <= EAGER_SUSPECTS_ROWS
-    suspects = run.suspects(compute=eager) if run is not None else None
+    suspects = run.suspects(compute=eager, thresholds=thresholds) if run is not None else None
     suspect_of = {}
     if suspects is not None and suspects.num_rows:
         mine = suspects.filter(pc.is_in(suspects.column(SAMPLE_ID), value_set=pa.array(sample_ids)))
@@ -318,6 +368,29 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, list):
         return [_jsonable(v) for v in value]
     return value
+
+
+def suspect_thresholds(instance: float | None, keypoint: float | None) -> SuspectThresholds:
+    """Checked (instance score, keypoint confidence) thresholds; None takes the default."""
+    low, high = DEFAULT_SUSPECT_THRESHOLDS
+    chosen = (
+        low if instance is None else finite("suspect_instance", instance, limit=1.0),
+        high if keypoint is None else finite("suspect_keypoint", keypoint, limit=1.0),
+    )
+    for name, value in zip(("suspect_instance", "suspect_keypoint"), chosen, strict=True):
+        if value < 0:
+            raise QueryError(f"{name} must be a number in [0, 1], got {value!r}")
+    return chosen
+
+
+def thresholds_json(thresholds: SuspectThresholds) -> dict[str, float]:
+    """The suspect thresholds as the pages show them (and the defaults beside)."""
+    return {
+        "instance": thresholds[0],
+        "keypoint": thresholds[1],
+        "default_instance": DEFAULT_SUSPECT_THRESHOLDS[0],
+        "default_keypoint": DEFAULT_SUSPECT_THRESHOLDS[1],
+    }
 
 
 def _check_page(offset: int, limit: int) -> None:
@@ -358,8 +431,12 @@ def grid_page(
     order: str = "asc",
     offset: int = 0,
     limit: int = 48,
+    thresholds: SuspectThresholds = DEFAULT_SUSPECT_THRESHOLDS,
 ) -> dict[str, Any]:
-    """One page of the grid: matching count and the rows with GT, predictions and metrics."""
+    """One page of the grid: matching count and the rows with GT, predictions and metrics.
+
+    ``thresholds``: (instance score, keypoint confidence) of the label-error suspects.
+    """
     _check_page(offset, limit)
     if order not in ("asc", "desc"):
         raise QueryError(f"order must be 'asc' or 'desc', got {order!r}")
@@ -375,6 +452,7 @@ def grid_page(
         descending=order == "desc",
         offset=offset,
         limit=limit,
+        thresholds=thresholds,
     )
     return {
         "table": table.name,
@@ -392,7 +470,8 @@ def grid_page(
         "filter": filter_text or "",
         "columns": [c.to_json() for c in columns.values()],
         "schema": schema_json(table.schema),
-        "rows": _page_rows(table, index, run_index, rows),
+        "suspect_thresholds": thresholds_json(thresholds),
+        "rows": _page_rows(table, index, run_index, rows, thresholds),
     }
 
 
@@ -407,6 +486,7 @@ def row_detail(
     filter_text: str | None = None,
     sort: str | None = None,
     order: str = "asc",
+    thresholds: SuspectThresholds = DEFAULT_SUSPECT_THRESHOLDS,
 ) -> dict[str, Any]:
     """The image view of one row: instances, predictions, per-instance metrics, suspects.
 
@@ -418,7 +498,9 @@ def row_detail(
     n = len(table)
     if isinstance(row, bool) or not 0 <= int(row) < n:
         raise QueryError(f"row {row} does not exist: table {table.ref} has {n} rows (0..{n - 1})")
-    record = _page_rows(table, index, run_index, np.asarray([int(row)], dtype=np.int64))[0]
+    record = _page_rows(
+        table, index, run_index, np.asarray([int(row)], dtype=np.int64), thresholds
+    )[0]
     others = [c for c in table.columns if c != KEYPOINTS_COLUMN and c not in index.scalar_columns]
     if others:
         extra = table.take([int(row)], columns=others).to_pylist()[0]
@@ -430,7 +512,11 @@ def row_detail(
         else None
     )
     eager = len(index) <= EAGER_SUSPECTS_ROWS
-    found = run_index.suspect_rows(compute=eager) if run_index is not None else None
+    found = (
+        run_index.suspect_rows(compute=eager, thresholds=thresholds)
+        if run_index is not None
+        else None
+    )
     if found is not None:
         mine = found.filter(pc.equal(found.column(SAMPLE_ID), sample_id))
         record["suspect_list"] = mine.drop_columns([SAMPLE_ID]).to_pylist()
@@ -455,6 +541,7 @@ def row_detail(
             descending=order == "desc",
             offset=start,
             limit=3,
+            thresholds=thresholds,
         )
         listed = rows.tolist()
         here = int(position) - start
@@ -473,6 +560,7 @@ def row_detail(
         "run_info": run_summary(state, run) if run else None,
         **_metrics_source(run_index),
         "schema": schema_json(table.schema),
+        "suspect_thresholds": thresholds_json(thresholds),
         "navigation": neighbours,
         **record,
     }

@@ -55,8 +55,13 @@ def router(state: DashboardState) -> APIRouter:
         order: str = "asc",
         offset: int = 0,
         limit: int = 48,
+        suspect_instance: float | None = None,
+        suspect_keypoint: float | None = None,
     ) -> JSONBytes:
-        """A grid page: rows matching ``filter``, ordered by ``sort``."""
+        """A grid page: rows matching ``filter``, ordered by ``sort``.
+
+        ``suspect_instance`` / ``suspect_keypoint``: the label-error suspects' thresholds.
+        """
         bounded("offset", offset, 0, MAX_INDEX)
         bounded("limit", limit, 1, _views.MAX_PAGE)
         return JSONBytes(
@@ -70,6 +75,7 @@ def router(state: DashboardState) -> APIRouter:
                 order=order,
                 offset=offset,
                 limit=limit,
+                thresholds=_views.suspect_thresholds(suspect_instance, suspect_keypoint),
             )
         )
 
@@ -83,6 +89,8 @@ def router(state: DashboardState) -> APIRouter:
         filter: str | None = None,
         sort: str | None = None,
         order: str = "asc",
+        suspect_instance: float | None = None,
+        suspect_keypoint: float | None = None,
     ) -> JSONBytes:
         """The image view of one row (with its neighbours in the grid order)."""
         bounded("row", row, 0, MAX_INDEX)
@@ -98,6 +106,7 @@ def router(state: DashboardState) -> APIRouter:
                 filter_text=filter,
                 sort=sort or None,
                 order=order,
+                thresholds=_views.suspect_thresholds(suspect_instance, suspect_keypoint),
             )
         )
 

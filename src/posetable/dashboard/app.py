@@ -115,7 +115,7 @@ def create_app(
         >>> client.get("/api/tables", headers={"Host": "evil.example"}).status_code
         403
     """
-    from posetable.dashboard import api_checks, api_edit, api_runs, api_tables
+    from posetable.dashboard import api_checks, api_edit, api_explore, api_runs, api_tables
 
     state = DashboardState(store, thumbnail_dir=thumbnail_dir)
     app = FastAPI(
@@ -173,6 +173,7 @@ def create_app(
     app.include_router(api_edit.router(state))
     app.include_router(api_runs.router(state))
     app.include_router(api_checks.router(state))
+    app.include_router(api_explore.router(state))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

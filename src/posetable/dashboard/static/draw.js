@@ -174,3 +174,57 @@ export function formatNumber(value, digits = 3) {
   }
   return String(value);
 }
+
+// The legend of what the overlays mean, drawn by the same marks as drawInstances: GT v=2
+// (filled circle), GT v=1 (hollow circle), GT skeleton and box (solid), predictions
+// (diamonds, dashed skeleton and box), low-confidence predicted keypoints (not drawn).
+export function legendNode() {
+  const items = [
+    ["gt-visible", "GT v=2 visible"],
+    ["gt-hidden", "GT v=1 labeled, not visible"],
+    ["gt-line", "GT skeleton / box"],
+    ["pred-point", "prediction keypoint"],
+    ["pred-line", "prediction skeleton / box (dashed)"],
+  ];
+  const box = document.createElement("div");
+  box.className = "legend overlay-legend";
+  box.id = "legend";
+  for (const [kind, text] of items) {
+    const canvas = document.createElement("canvas");
+    canvas.width = 28;
+    canvas.height = 16;
+    canvas.dataset.kind = kind;
+    const ctx = canvas.getContext("2d");
+    ctx.strokeStyle = "#4da3ff";
+    ctx.fillStyle = "#4da3ff";
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    if (kind === "gt-visible") {
+      ctx.arc(14, 8, 5, 0, Math.PI * 2);
+      ctx.fill();
+    } else if (kind === "gt-hidden") {
+      ctx.arc(14, 8, 5, 0, Math.PI * 2);
+      ctx.stroke();
+    } else if (kind === "pred-point") {
+      ctx.moveTo(14, 2);
+      ctx.lineTo(20, 8);
+      ctx.lineTo(14, 14);
+      ctx.lineTo(8, 8);
+      ctx.closePath();
+      ctx.fill();
+    } else {
+      ctx.setLineDash(kind === "pred-line" ? [4, 3] : []);
+      ctx.moveTo(2, 8);
+      ctx.lineTo(26, 8);
+      ctx.stroke();
+    }
+    const item = document.createElement("span");
+    item.append(canvas, " ", text);
+    box.append(item);
+  }
+  const note = document.createElement("span");
+  note.className = "muted";
+  note.textContent = "v=0 and predicted keypoints under the confidence threshold are not drawn";
+  box.append(note);
+  return box;
+}

@@ -4,7 +4,8 @@
 // and accepting predictions. Fed by GET /api/tables/NAME/rows.
 import { getJSON, postJSON, tablePath } from "./api.js";
 import { previewAccept } from "./accept.js";
-import { drawImage, drawInstances, emptyStats, makeView } from "./draw.js";
+import { drawImage, drawInstances, emptyStats, legendNode, makeView } from "./draw.js";
+import { filterPanel } from "./filters.js";
 import { confidenceSlider, crumbs, el, flash, fmt, go, hashFor, mount, remember, scoreInput, scoreParam, select, showError } from "./ui.js";
 
 const VIEWS = [
@@ -27,7 +28,42 @@ function gridParams(params) {
     offset: Math.max(0, Number(params.offset || 0)),
     limit: Number(params.limit || 48),
     size: Number(params.size || 240),
+    sinst: params.sinst !== undefined && params.sinst !== "" ? Number(params.sinst) : "",
+    skp: params.skp !== undefined && params.skp !== "" ? Number(params.skp) : "",
   };
+}
+
+// The label-error suspects' thresholds (instance score, keypoint confidence), in the URL as
+// sinst / skp; shown with the server's defaults when not set.
+export function suspectControls(p, shown, onChange) {
+  const input = (id, key, value, title) =>
+    el("input", {
+      id,
+      type: "number",
+      class: "score",
+      min: "0",
+      max: "1",
+      step: "0.05",
+      value: String(value),
+      title,
+      onchange: (e) => {
+        const number = Number(e.target.value);
+        if (e.target.value === "" || !Number.isFinite(number) || number < 0 || number > 1) {
+          e.target.value = String(value);
+          return;
+        }
+        p[key] = number;
+        onChange();
+      },
+    });
+  return el(
+    "label",
+    { title: "label-error suspects ignore predictions scoring under the first and keypoints under the second" },
+    "suspects: score ≥",
+    input("suspect-instance", "sinst", shown.instance, "instance score of predictions used as evidence"),
+    "kp conf ≥",
+    input("suspect-keypoint", "skp", shown.keypoint, "keypoint confidence of predicted keypoints trusted"),
+  );
 }
 
 function basename(path) {
@@ -67,6 +103,8 @@ export async function renderGrid(app, name, rawParams) {
     order: p.order,
     offset: p.offset,
     limit: p.limit,
+    suspect_instance: p.sinst,
+    suspect_keypoint: p.skp,
   });
   const revision = data.revision;
   crumbs([
@@ -90,6 +128,8 @@ export async function renderGrid(app, name, rawParams) {
     filter: p.filter,
     offset: p.offset || "",
     limit: p.limit !== 48 ? p.limit : "",
+    sinst: p.sinst,
+    skp: p.skp,
   });
   const reload = (changes) => go(["t", name], { ...urlParams(), ...changes });
 
@@ -176,6 +216,29 @@ export async function renderGrid(app, name, rawParams) {
     el("button", { id: "clear-filter", text: "clear", onclick: () => reload({ filter: "", offset: "" }) }),
   );
   filterInput.setAttribute("list", "columns");
+  const hasEmbedding = data.columns.some((c) => c.source === "run" && /_0$/.test(c.name)) && data.columns.some((c) => c.source === "run" && /_1$/.test(c.name));
+  const explore = el(
+    "div",
+    { class: "toolbar" },
+    p.run ? suspectControls(p, data.suspect_thresholds, () => reload({ offset: "" })) : null,
+    el("button", {
+      id: "review",
+      text: "review ▶",
+      title: "step through these rows in the image view (keys: → next, ← previous, ? for all keys)",
+      disabled: !data.rows.length,
+      onclick: () => go(["t", name, "row", String(data.rows[0].row)], { ...urlParams(), pos: p.offset }),
+    }),
+    p.run && hasEmbedding ? el("a", { id: "embeddings-link", href: hashFor(["t", name, "embeddings"], { rev: p.rev, run: p.run }), text: "embeddings scatter" }) : null,
+    legendNode(),
+  );
+  const widgets = filterPanel({
+    name,
+    params: p,
+    getText: () => filterInput.value,
+    setText: (text) => (filterInput.value = text),
+    apply: (text) => reload({ filter: text, offset: "" }),
+  });
+  if (p.filter) widgets.node.open = true;
   const actions = el(
     "div",
     { class: "toolbar" },
@@ -321,12 +384,13 @@ export async function renderGrid(app, name, rawParams) {
     grid.append(node);
   });
 
-  mount(app, toolbar, actions, pager, data.rows.length ? grid : el("p", { class: "muted", text: "No rows match this filter." }));
+  mount(app, toolbar, explore, widgets.node, actions, pager, data.rows.length ? grid : el("p", { class: "muted", text: "No rows match this filter." }));
   layoutCells();
   const onResize = () => redrawAll();
   window.addEventListener("resize", onResize);
   window.posetable.cleanup = () => window.removeEventListener("resize", onResize);
   window.posetable.grid.redraw = redrawAll;
+  if (widgets.node.open) widgets.load();
   window.posetable.grid.hashFor = (row) => hashFor(["t", name, "row", String(row)], urlParams());
   await new Promise((resolve) => requestAnimationFrame(() => resolve()));
 }

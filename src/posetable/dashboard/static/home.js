@@ -103,9 +103,20 @@ export async function renderHome(app) {
       revisionsTable(table),
     ),
   );
+  const training = (data.training_runs || []).length
+    ? el(
+        "section",
+        { class: "card", id: "training-runs" },
+        el("h2", { text: "Training runs (3LC)" }),
+        el("ul", {}, data.training_runs.map((t) =>
+          el("li", {}, el("a", { href: hashFor(["training", t.name]), text: t.name }), el("span", { class: "muted", text: ` on ${t.table} · ${Object.entries(t.streams).map(([s, n]) => `${s}: ${n} epochs`).join(", ")}` })),
+        )),
+      )
+    : null;
   mount(
     app,
     el("p", { class: "muted", text: `store ${data.store}` }),
+    training,
     cards.length ? cards : el("p", { text: "No tables in this store. Import one with `posetable import coco FILE --name NAME` or start with `posetable serve --sample`." }),
   );
 }

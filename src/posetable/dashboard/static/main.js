@@ -1,9 +1,11 @@
 // The router: #/ (tables and runs), #/t/NAME?... (grid), #/t/NAME/row/ROW?... (image view),
-// #/compare?runs=a,b. Page state lives in the URL, so every view can be linked and reloaded.
+// #/compare?runs=a,b, #/t/NAME/embeddings?run=... (scatter), #/training/PROJECT%2FRUN (epochs). Page state lives in the URL, so every view can be linked and reloaded.
 import { renderHome } from "./home.js";
 import { renderGrid } from "./grid.js";
 import { renderViewer } from "./viewer.js";
 import { renderCompare } from "./compare.js";
+import { renderEmbeddings } from "./embeddings.js";
+import { renderTraining } from "./training.js";
 import { closeDialog } from "./accept.js";
 import { allowLeaving, parseHash, setBusy, showError, showMessage, takeFlash } from "./ui.js";
 
@@ -25,7 +27,13 @@ async function route() {
   const { parts, params } = parseHash();
   setBusy(true);
   try {
-    if (parts[0] === "t" && parts.length >= 4 && parts[2] === "row") {
+    if (parts[0] === "t" && parts.length >= 3 && parts[2] === "embeddings") {
+      current.page = "embeddings";
+      await renderEmbeddings(app, parts[1], params);
+    } else if (parts[0] === "training" && parts[1]) {
+      current.page = "training";
+      await renderTraining(app, parts[1]);
+    } else if (parts[0] === "t" && parts.length >= 4 && parts[2] === "row") {
       current.page = "viewer";
       await renderViewer(app, parts[1], Number(parts[3]), params);
     } else if (parts[0] === "t" && parts[1]) {

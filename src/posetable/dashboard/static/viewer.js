@@ -5,7 +5,7 @@
 // label; save makes a new revision and the view follows it. Fed by GET /api/tables/NAME/rows/ROW.
 import { getJSON, postJSON, tablePath } from "./api.js";
 import { previewAccept } from "./accept.js";
-import { drawImage, drawInstances, emptyStats, nearestPoint, toImage, toScreen } from "./draw.js";
+import { drawImage, drawInstances, emptyStats, legendNode, nearestPoint, toImage, toScreen } from "./draw.js";
 import { confidenceSlider, crumbs, el, flash, fmt, go, mount, remember, scoreInput, scoreParam, select, showError } from "./ui.js";
 
 function viewerParams(params) {
@@ -21,7 +21,31 @@ function viewerParams(params) {
     offset: params.offset || "",
     limit: params.limit || "",
     pos: params.pos !== undefined && params.pos !== "" ? Number(params.pos) : null,
+    sinst: params.sinst ?? "",
+    skp: params.skp ?? "",
   };
+}
+
+// The review queue's keys (the `?` sheet lists them).
+const SHORTCUTS = [
+  ["→ or j", "next image of the sorted / filtered set"],
+  ["← or k", "previous image"],
+  ["s or Ctrl+S", "save the edits (a new revision)"],
+  ["Ctrl+Z or z", "undo the last edit (several steps)"],
+  ["Ctrl+Shift+Z or y", "redo"],
+  ["0 / 1 / 2", "set the visibility of the keypoint under the mouse"],
+  ["f", "fit the image"],
+  ["?", "show or hide this sheet"],
+  ["Esc", "close this sheet"],
+];
+
+function shortcutSheet() {
+  const rows = SHORTCUTS.map(([key, text]) => el("tr", {}, el("td", {}, el("kbd", { text: key })), el("td", { text })));
+  return el(
+    "div",
+    { class: "modal-backdrop", id: "shortcuts" },
+    el("div", { class: "modal" }, el("h3", { text: "keyboard shortcuts" }), el("table", { class: "data" }, el("tbody", {}, rows)), el("p", { class: "muted", text: "Moving to another image with unsaved edits asks first." })),
+  );
 }
 
 function draftOf(gt) {
@@ -59,10 +83,12 @@ export async function renderViewer(app, name, row, rawParams) {
     filter: p.filter,
     sort: p.sort,
     order: p.order,
+    suspect_instance: p.sinst,
+    suspect_keypoint: p.skp,
   });
   const schema = data.schema;
   const K = schema.num_keypoints;
-  const gridParams = { rev: p.rev, run: p.run, view: p.view, thr: p.thr, ithr: p.ithr || "", sort: p.sort, order: p.order, filter: p.filter, offset: p.offset, limit: p.limit };
+  const gridParams = { rev: p.rev, run: p.run, view: p.view, thr: p.thr, ithr: p.ithr || "", sort: p.sort, order: p.order, filter: p.filter, offset: p.offset, limit: p.limit, sinst: p.sinst, skp: p.skp };
   crumbs([
     ["tables and runs", "#/"],
     [`${name}@${data.revision}`, `#/t/${encodeURIComponent(name)}?${new URLSearchParams(Object.entries(gridParams).filter(([, v]) => v !== "" && v !== null)).toString()}`],
@@ -77,13 +103,18 @@ export async function renderViewer(app, name, row, rawParams) {
     stats: { gt: emptyStats(), pred: emptyStats() },
     drag: null,
     saving: false,
+    history: [],
+    future: [],
   };
+  const original = JSON.stringify(ui.draft);
+  let committed = original;
   window.posetable.data = data;
   window.posetable.viewer = ui;
   const perGt = data.per_instance ? data.per_instance.gt : [];
   const perPred = data.per_instance ? data.per_instance.pred : [];
 
   const urlParams = () => ({ ...gridParams, rev: p.rev, view: p.view, thr: p.thr, ithr: p.ithr || "", pos: p.pos });
+  ui.undo = () => undoStep();
 
   // --- canvas ------------------------------------------------------------------------------
   const canvas = el("canvas", { id: "stage-canvas" });
@@ -166,7 +197,42 @@ export async function renderViewer(app, name, row, rawParams) {
     return [event.clientX - rect.left, event.clientY - rect.top];
   }
 
+  // one undo step per edit: a drag commits when it ends, everything else at once
+  function commit() {
+    const now = JSON.stringify(ui.draft);
+    if (now === committed) return;
+    ui.history.push(committed);
+    ui.future = [];
+    committed = now;
+  }
+
+  function restore(text) {
+    ui.draft = JSON.parse(text);
+    committed = text;
+    if (ui.selected !== null && ui.selected >= ui.draft.length) ui.selected = ui.draft.length ? 0 : null;
+    ui.dirty = text !== original;
+    saveButton.disabled = !ui.dirty || ui.saving;
+    discardButton.disabled = !ui.dirty;
+    status.textContent = ui.dirty ? "unsaved changes" : "no unsaved changes";
+    status.className = ui.dirty ? "dirty" : "muted";
+    renderPanel();
+    redraw();
+  }
+
+  function undoStep() {
+    if (!ui.history.length) return;
+    ui.future.push(committed);
+    restore(ui.history.pop());
+  }
+
+  function redoStep() {
+    if (!ui.future.length) return;
+    ui.history.push(committed);
+    restore(ui.future.pop());
+  }
+
   function markDirty() {
+    if (!ui.drag) commit();
     ui.dirty = true;
     saveButton.disabled = ui.saving;
     discardButton.disabled = false;
@@ -245,14 +311,58 @@ export async function renderViewer(app, name, row, rawParams) {
     redraw();
   };
   const onUp = () => {
-    if (ui.drag && ui.drag.moved) renderPanel();
+    if (ui.drag && ui.drag.moved) {
+      ui.drag = null;
+      commit();
+      renderPanel();
+    }
     ui.drag = null;
     canvas.classList.remove("dragging", "point");
   };
+  let sheet = null;
+  const toggleSheet = (show) => {
+    if (sheet && !show) {
+      sheet.remove();
+      sheet = null;
+    } else if (!sheet && show) {
+      sheet = shortcutSheet();
+      sheet.addEventListener("click", () => toggleSheet(false));
+      document.body.append(sheet);
+    }
+  };
   const onKey = (event) => {
     if (event.target instanceof HTMLInputElement || event.target instanceof HTMLSelectElement) return;
-    if (["0", "1", "2"].includes(event.key) && ui.hover && ui.hover.kind === "gt") {
-      setVisibility(ui.hover.instance, ui.hover.keypoint, Number(event.key));
+    const key = event.key;
+    const ctrl = event.ctrlKey || event.metaKey;
+    if (key === "?") {
+      toggleSheet(!sheet);
+      return;
+    }
+    if (key === "Escape") {
+      toggleSheet(false);
+      return;
+    }
+    if (ctrl && (key === "z" || key === "Z")) {
+      event.preventDefault();
+      event.shiftKey ? redoStep() : undoStep();
+      return;
+    }
+    if (ctrl && key === "s") {
+      event.preventDefault();
+      if (!saveButton.disabled) saveButton.click();
+      return;
+    }
+    if (ctrl || event.altKey) return;
+    if (key === "z") undoStep();
+    else if (key === "y") redoStep();
+    else if (key === "s" && !saveButton.disabled) saveButton.click();
+    else if ((key === "ArrowRight" || key === "j") && nextButton && !nextButton.disabled) nextButton.click();
+    else if ((key === "ArrowLeft" || key === "k") && previousButton && !previousButton.disabled) previousButton.click();
+    else if (key === "f") {
+      fit();
+      redraw();
+    } else if (["0", "1", "2"].includes(key) && ui.hover && ui.hover.kind === "gt") {
+      setVisibility(ui.hover.instance, ui.hover.keypoint, Number(key));
     }
   };
   window.addEventListener("mousemove", onMove);
@@ -276,6 +386,7 @@ export async function renderViewer(app, name, row, rawParams) {
     window.removeEventListener("mouseup", onUp);
     window.removeEventListener("keydown", onKey);
     window.removeEventListener("resize", onResize);
+    toggleSheet(false);
   };
 
   function setVisibility(i, k, v) {
@@ -419,11 +530,13 @@ export async function renderViewer(app, name, row, rawParams) {
     target === null || target === undefined
       ? null
       : () => go(["t", name, "row", String(target)], { ...urlParams(), pos: p.pos + delta });
+  const previousButton = el("button", { id: "previous-row", text: "‹ previous", title: "previous image (← or k)", disabled: !neighbour(nav.previous, -1), onclick: neighbour(nav.previous, -1) });
+  const nextButton = el("button", { id: "next-row", text: "next ›", title: "next image (→ or j)", disabled: !neighbour(nav.next, 1), onclick: neighbour(nav.next, 1) });
   const toolbar = el(
     "div",
     { class: "toolbar" },
-    el("button", { id: "previous-row", text: "‹ previous", disabled: !neighbour(nav.previous, -1), onclick: neighbour(nav.previous, -1) }),
-    el("button", { id: "next-row", text: "next ›", disabled: !neighbour(nav.next, 1), onclick: neighbour(nav.next, 1) }),
+    previousButton,
+    nextButton,
     nav.total !== null && nav.total !== undefined ? el("span", { class: "muted", text: `${p.pos + 1} of ${nav.total}` }) : null,
     el("label", {}, "show", select([["gt", "ground truth"], ["pred", "predictions"], ["both", "both"]], p.view, (v) => {
       p.view = v;
@@ -439,6 +552,7 @@ export async function renderViewer(app, name, row, rawParams) {
     undoButton,
     acceptButton,
     status,
+    el("button", { id: "shortcuts-button", text: "?", title: "keyboard shortcuts", onclick: () => toggleSheet(!sheet) }),
   );
 
   // --- side panel --------------------------------------------------------------------------
@@ -642,7 +756,7 @@ export async function renderViewer(app, name, row, rawParams) {
     highlightRows();
   }
 
-  mount(app, toolbar, el("div", { class: "viewer" }, stage, panel));
+  mount(app, toolbar, legendNode(), el("div", { class: "viewer" }, stage, panel));
   renderPanel();
   fit();
   redraw();
