@@ -67,3 +67,20 @@ def eval_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
         pytest.skip("the C kernel was not built (no C compiler at install time)")
     monkeypatch.setenv("POSETABLE_EVAL_ENGINE", request.param)
     return request.param
+
+
+@pytest.fixture(scope="module")
+def ultralytics(tmp_path_factory):
+    """Ultralytics imported offline: no settings sync, no downloads, its config in a temp dir
+    (skipped where the ``[ultralytics]`` extra is not installed)."""
+    from tests._integration_tables import installed_or_skip
+
+    patch = pytest.MonkeyPatch()
+    patch.setenv("YOLO_OFFLINE", "1")
+    patch.setenv("YOLO_CONFIG_DIR", str(tmp_path_factory.mktemp("yolo-config")))
+    module = installed_or_skip("ultralytics")
+    from ultralytics.utils import SETTINGS
+
+    SETTINGS.update({"sync": False})
+    yield module
+    patch.undo()

@@ -19,20 +19,6 @@ TINY = {"epochs": 1, "imgsz": 160, "batch": 4, "workers": 0, "device": "cpu", "v
 
 
 @pytest.fixture(scope="module")
-def ultralytics(tmp_path_factory):
-    """Ultralytics imported offline: no settings sync, no downloads, its config in a temp dir."""
-    patch = pytest.MonkeyPatch()
-    patch.setenv("YOLO_OFFLINE", "1")
-    patch.setenv("YOLO_CONFIG_DIR", str(tmp_path_factory.mktemp("yolo-config")))
-    module = installed_or_skip("ultralytics")
-    from ultralytics.utils import SETTINGS
-
-    SETTINGS.update({"sync": False})
-    yield module
-    patch.undo()
-
-
-@pytest.fixture(scope="module")
 def module_store(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("store")
 

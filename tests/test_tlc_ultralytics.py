@@ -20,27 +20,13 @@ import pytest
 import posetable as pt
 from posetable.errors import MissingDependencyError, PosetableWarning, RunError, SchemaError
 from tests._data import data_path
-from tests._integration_tables import installed_or_skip, yolo_table
+from tests._integration_tables import yolo_table
 
 pytestmark = pytest.mark.integration
 
 TINY = {"epochs": 1, "imgsz": 64, "batch": 4, "workers": 0, "device": "cpu", "verbose": False}
 EXAMPLES = Path(__file__).parent / "tlc_examples"
 LOSSES = ["box_loss", "pose_loss", "kobj_loss", "cls_loss", "dfl_loss", "loss"]
-
-
-@pytest.fixture(scope="module")
-def ultralytics(tmp_path_factory):
-    """Ultralytics offline (no sync, no downloads), posetable's store in a temp dir."""
-    patch = pytest.MonkeyPatch()
-    patch.setenv("YOLO_OFFLINE", "1")
-    patch.setenv("YOLO_CONFIG_DIR", str(tmp_path_factory.mktemp("yolo-config")))
-    module = installed_or_skip("ultralytics")
-    from ultralytics.utils import SETTINGS
-
-    SETTINGS.update({"sync": False})
-    yield module
-    patch.undo()
 
 
 @pytest.fixture

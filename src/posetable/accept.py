@@ -70,6 +70,12 @@ PLAN_COLUMNS = (
     "replaced_ids",
     "removed_ids",
 )
+#: The plan's count columns that add up over rows (what a preview totals).
+PLAN_COUNTS = tuple(
+    c
+    for c in PLAN_COLUMNS
+    if c not in ("row", "action", "gt_before", "gt_after") and not c.endswith("_ids")
+)
 
 
 def largest_annotation_id(table: Table) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body
 
+from posetable.accept import PLAN_COUNTS
 from posetable.dashboard import _edits
 from posetable.dashboard._params import MAX_INDEX, bounded, finite
 from posetable.dashboard._paths import SlashAwareRoute
@@ -19,16 +20,7 @@ from posetable.dashboard.app import JSONBytes
 from posetable.errors import RowError
 from posetable.table import Table
 
-PLAN_TOTALS = (
-    "predictions",
-    "accepted",
-    "added",
-    "replaced",
-    "kept",
-    "removed",
-    "keypoints_visible",
-    "keypoints_occluded",
-)
+PLAN_TOTALS = PLAN_COUNTS  # what the accept preview adds up
 
 
 def _written(table: Table, **extra: Any) -> JSONBytes:
