@@ -108,7 +108,8 @@ def test_the_yolo_nas_pose_animalpose_notebook_runs_and_collects_into_a_run(
         assert native.per_sample.num_rows == len(table)
         predictions = native.all_predictions()
         assert len(predictions) == len(table)
-        assert all(p is not None and p.num_keypoints == 20 for p in predictions)
+        # an untrained model may detect nothing in an image (None); what it finds has K=20
+        assert all(p is None or p.num_keypoints == 20 for p in predictions)
         again = pt.evaluate(table.native, predictions)
         for key, value in native.metrics.items():
             assert value == pytest.approx(getattr(again, key), nan_ok=True)
