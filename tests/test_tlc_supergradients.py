@@ -8,6 +8,7 @@ run per collected stream whose metrics equal ``pt.evaluate`` on the same predict
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import runpy
@@ -151,8 +152,11 @@ def test_settings_that_cannot_be_honoured_fail_before_training(animalpose_table)
         PoseEstimationMetricsCollectionCallback(embeddings_method="tsne")
     with pytest.raises(UnsupportedError, match=r"pipeline_params\.conf must be in"):
         PoseEstimationMetricsCollectionCallback(pipeline_params={"conf": 2.0})
-    with pytest.raises((MissingDependencyError, UnsupportedError), match="collect_embeddings"):
-        PoseEstimationMetricsCollectionCallback(collect_embeddings=True)
+    if importlib.util.find_spec("pacmap") is None:
+        with pytest.raises(MissingDependencyError, match=r"pacmap.*posetable\[tlc\]"):
+            PoseEstimationMetricsCollectionCallback(
+                collect_embeddings=True, embeddings_method="pacmap"
+            )
     # a model with another K than the table: refused when training starts, nothing collected
     from super_gradients.training import Trainer
     from torch.utils.data import DataLoader
@@ -191,3 +195,76 @@ def test_settings_that_cannot_be_honoured_fail_before_training(animalpose_table)
     run = tlc.Run.from_names("wrong-k", "p")
     assert run.collections == []
     assert not np.any([n.startswith("p/wrong-k/") for n in pt.list_runs()])
+
+
+def test_collected_embeddings_are_the_backbone_pooled_and_projected_by_one_reducer(
+    animalpose_table,
+) -> None:
+    from super_gradients.training import Trainer, models
+    from torch.utils.data import DataLoader
+
+    from posetable.integrations.supergradients import (
+        collate_fn,
+        default_transforms,
+        predict_table,
+        yolo_nas_pose_loss,
+    )
+    from posetable.tlc.integration.super_gradients import (
+        PoseEstimationDataset,
+        PoseEstimationMetricsCollectionCallback,
+    )
+
+    table = animalpose_table
+    dataset = PoseEstimationDataset(
+        table, transforms=default_transforms(table.native, image_size=64)
+    )
+    # one training step; the collection covers every row of the table
+    loader = DataLoader(dataset, batch_size=2, sampler=[0, 1], collate_fn=collate_fn())
+    project = table.native.name.split("/")[0]
+    callback = PoseEstimationMetricsCollectionCallback(
+        project_name=project,
+        run_name="emb",
+        metrics_collection_epochs=[0],
+        collect_embeddings=True,
+        embeddings_dim=3,
+        batch_size=8,
+    )
+    model = models.get("yolo_nas_pose_n", num_classes=20)
+    trainer = Trainer(experiment_name="emb", ckpt_root_dir=os.fspath(Path.cwd() / "ckpt"))
+    params = {
+        "max_epochs": 1,
+        "initial_lr": 1e-4,
+        "loss": yolo_nas_pose_loss(table.native),
+        "optimizer": "AdamW",
+        "valid_metrics_list": [],
+        "phase_callbacks": [callback],
+        "metric_to_watch": "loss",
+        "greater_metric_to_watch_is_better": False,
+        "lr_mode": "cosine",
+        "cosine_final_lr_ratio": 0.1,
+        "ema": False,
+        "average_best_models": False,
+    }
+    try:
+        trainer.train(model=model, training_params=params, train_loader=loader,
+                      valid_loader=loader)  # fmt: skip
+    finally:
+        _close_session()
+    prefix = f"{project}/emb"
+    run = tlc.Run.from_names("emb", project)
+    assert run.collections == [f"{prefix}/train-epoch-0000", f"{prefix}/val-epoch-0000"]
+    reducer = callback.embeddings_reducer
+    assert reducer is not None and reducer.fitted_on == f"{prefix}/train-epoch-0000"
+    assert reducer.components.shape == (3, 512)  # YOLO-NAS-pose-n's deepest stage
+    raw: dict[int, np.ndarray] = {}
+    predict_table(model, table.native, image_size=64, batch_size=8, embeddings=raw)
+    vectors = np.stack([raw[r] for r in range(len(table))])
+    expected = (vectors - reducer.mean) @ reducer.components.T
+    for name in run.collections:
+        native = pt.Run.open(name)
+        samples = native.per_sample.to_pydict()
+        points = np.stack([samples[f"embeddings_{j}"] for j in range(3)], axis=1)
+        assert "embeddings_3" not in samples and points.shape == (len(table), 3)
+        assert native.model_info["embeddings"]["fitted_on"] == f"{prefix}/train-epoch-0000"
+        np.testing.assert_allclose(points, expected, rtol=1e-6, atol=1e-9)
+        assert len(np.unique(np.round(points[:2], 6), axis=0)) == 2  # two different images

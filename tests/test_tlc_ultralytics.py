@@ -114,6 +114,47 @@ def test_collected_losses_differ_across_samples_and_embeddings_have_the_asked_di
         assert len(np.unique(np.round(points, 8), axis=0)) == rows  # one point per sample
 
 
+def test_every_collection_of_a_training_is_reduced_by_the_first_ones_fit(collected):
+    _, run, _, _ = collected
+    fits = {r.name: r.model_info["collected"]["image_embeddings_fitted_on"]
+            for r in run.collection_runs()}  # fmt: skip
+    assert set(fits.values()) == {"c8/collect/train-epoch-0001"}, fits
+
+
+def test_a_later_collection_is_projected_by_the_reducer_the_first_fitted(coco8, tmp_path):
+    from posetable.integrations._ultralytics_data import SampleCapture
+    from posetable.integrations.ultralytics import Collection, reduce_embeddings
+
+    train, val = coco8
+    store = pt.Store(tmp_path / "shared")
+    written: list[pt.Run] = []
+    collect = Collection(
+        "c8/shared", epochs=[1, 2], image_embeddings_dim=2, on_run=written.append, store=store
+    )
+    plan = collect.plan(train, val, train.schema.sigmas)
+    rng = np.random.default_rng(3)
+    first = rng.normal(size=(len(train), 16)) * np.linspace(4, 0.1, 16)
+    later = rng.normal(size=(len(val), 16))
+    later[0] = first[1]  # the same raw feature in both collections
+    for stream, epoch, vectors in (("train", 1, first), ("val", 1, later), ("val", 2, later)):
+        capture = SampleCapture(embeddings=True)
+        capture.embeddings = {row: vectors[row] for row in range(len(vectors))}
+        plan.write(stream, epoch, "training", capture)
+    points = [
+        np.stack([r.per_sample.to_pydict()[f"embeddings_{j}"] for j in range(2)], axis=1)
+        for r in written
+    ]
+    reducer = collect.reducer
+    assert reducer is not None and reducer.fitted_on == "c8/shared/train-epoch-0001"
+    assert reducer.mean.shape == (16,) and reducer.components.shape == (2, 16)
+    np.testing.assert_allclose(points[0], reduce_embeddings(first, 2))  # the fit itself
+    np.testing.assert_allclose(points[1], (later - reducer.mean) @ reducer.components.T)
+    np.testing.assert_allclose(points[1][0], points[0][1])  # same feature, same point
+    np.testing.assert_allclose(points[2], points[1])
+    # reduced alone, the later collection would land elsewhere
+    assert not np.allclose(reduce_embeddings(later, 2), points[1])
+
+
 def test_final_metrics_equal_evaluate_on_the_same_predictions(collected):
     val = collected[3]
     final = pt.Run.open("c8/collect/val-final", store=val.store)

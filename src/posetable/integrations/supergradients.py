@@ -277,8 +277,13 @@ def predict_table(
     iou: float = 0.7,
     max_predictions: int = 20,
     device: str | None = None,
+    embeddings: dict[int, np.ndarray] | None = None,
 ) -> list[Keypoints2DInstances]:
-    """Run a YOLO-NAS-pose model over every row of a table (predictions in table pixels)."""
+    """Run a YOLO-NAS-pose model over every row of a table (predictions in table pixels).
+
+    With ``embeddings`` (a dict), ``embeddings[row]`` receives each row's image embedding:
+    the global average pool of the backbone's last (deepest) feature map, ``(C,)`` float64.
+    """
     torch = require("torch", extra=EXTRA)
     _require()
     from super_gradients.training.models.pose_estimation_models.yolo_nas_pose import (
@@ -299,6 +304,12 @@ def predict_table(
         post_nms_max_predictions=int(max_predictions),
     )
     target = torch.device(device) if device else next(model.parameters()).device
+    pooled: list[np.ndarray] = []
+    handle = None
+    if embeddings is not None:
+        handle = backbone_module(model).register_forward_hook(
+            lambda _module, _inputs, output: pooled.append(pool_last_feature_map(output))
+        )
     was_training = model.training
     model.eval()
     out: list[Keypoints2DInstances] = []
@@ -310,8 +321,17 @@ def predict_table(
                 strict=True,
             )
             batch = torch.from_numpy(np.stack(inputs)).permute(0, 3, 1, 2).to(target)
+            pooled.clear()
             with torch.no_grad():
                 decoded = callback(model(batch))
+            if embeddings is not None:
+                if len(pooled) != 1:
+                    raise RunError(
+                        f"the backbone of {type(model).__name__} ran {len(pooled)} times in one "
+                        "forward; cannot tell which output is the image embedding"
+                    )
+                for row, vector in zip(rows, pooled[0], strict=True):
+                    embeddings[row] = vector
             for row, scale, prediction in zip(rows, scales, decoded, strict=True):
                 item = predictions_from_yolo_nas_pose(
                     prediction,
@@ -324,7 +344,40 @@ def predict_table(
                 out.append(item)
     finally:
         model.train(was_training)
+        if handle is not None:
+            handle.remove()
     return out
+
+
+def backbone_module(model: Any) -> Any:
+    """The backbone of a YOLO-NAS-pose model (``model.backbone``; under DDP/EMA wrappers too)."""
+    inner = model
+    for _ in range(3):
+        backbone = getattr(inner, "backbone", None)
+        if backbone is not None and hasattr(backbone, "register_forward_hook"):
+            return backbone
+        inner = getattr(inner, "module", None)
+        if inner is None:
+            break
+    raise RunError(
+        f"model {type(model).__name__} has no .backbone module to take image embeddings from; "
+        "collect without embeddings (collect_embeddings=False)"
+    )
+
+
+def pool_last_feature_map(output: Any) -> np.ndarray:
+    """``(B, C)`` float64: the global average pool of a backbone's last feature map.
+
+    ``output`` is a ``(B, C, H, W)`` tensor or a list/tuple of them (YOLO-NAS's
+    ``NStageBackbone`` gives one per stage, deepest last).
+    """
+    last = output[-1] if isinstance(output, (list, tuple)) else output
+    if getattr(last, "ndim", 0) != 4:
+        raise RunError(
+            f"the backbone's last output must be a (B, C, H, W) feature map, got "
+            f"{getattr(last, 'shape', type(last).__name__)}"
+        )
+    return last.detach().float().mean(dim=(2, 3)).cpu().numpy().astype(np.float64)
 
 
 def validate(

@@ -40,7 +40,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from posetable._validate import check_sigmas
-from posetable.errors import NotFoundError, PosetableWarning, RunError, SchemaError
+from posetable.errors import NotFoundError, RunError, SchemaError
 from posetable.integrations._common import (
     TableLabels,
     check_num_keypoints,
@@ -58,6 +57,12 @@ from posetable.integrations._common import (
     prediction_instances,
     require,
     unique_run_name,
+)
+from posetable.integrations._embeddings import (
+    REDUCERS,
+    EmbeddingReducer,
+    check_embeddings,
+    reduce_embeddings,
 )
 from posetable.store import Store, check_name, resolve_store
 from posetable.table import StoreLike, Table
@@ -71,6 +76,7 @@ if TYPE_CHECKING:
 __all__ = [
     "REDUCERS",
     "Collection",
+    "EmbeddingReducer",
     "data_config",
     "reduce_embeddings",
     "sample_weights",
@@ -79,12 +85,6 @@ __all__ = [
     "validate",
 ]
 
-#: embedding reducers: name -> (module, the package that provides it)
-REDUCERS = {
-    "pca": ("numpy", "numpy"),
-    "umap": ("umap", "umap-learn"),
-    "pacmap": ("pacmap", "pacmap"),
-}
 
 logger = logging.getLogger(__name__)
 
@@ -326,6 +326,7 @@ def validate(
     image_embeddings_reducer: str = "pca",
     image_embeddings_reducer_args: Mapping[str, Any] | None = None,
     loss_sigmas: Sequence[float] | np.ndarray | None = None,
+    embeddings_reducer: EmbeddingReducer | None = None,
     **yolo_args: Any,
 ) -> Run:
     """Validate a YOLO-pose model on a table and write its predictions as a run.
@@ -347,6 +348,8 @@ def validate(
         image_embeddings_reducer: ``"pca"`` (always there), ``"umap"`` or ``"pacmap"``
             (``posetable[tlc]``); ``image_embeddings_reducer_args`` go to the reducer.
         loss_sigmas: K sigmas for the collected keypoint loss (default: the table's).
+        embeddings_reducer: a reducer shared by several passes (fitted by the first, applied
+            to the others); default: this pass's embeddings are reduced alone.
         **yolo_args: Ultralytics val arguments (``imgsz``, ``batch``, ``conf``, ``iou``,
             ``max_det``, ``device``...).
 
@@ -405,6 +408,7 @@ def validate(
         embeddings_dim=image_embeddings_dim,
         reducer=image_embeddings_reducer,
         reducer_args=image_embeddings_reducer_args,
+        fitted=embeddings_reducer,
     )
 
 
@@ -418,10 +422,13 @@ def capture_run(
     embeddings_dim: int = 0,
     reducer: str = "pca",
     reducer_args: Mapping[str, Any] | None = None,
+    fitted: EmbeddingReducer | None = None,
 ) -> Run:
     """The run of one captured pass: every row's predictions, losses and reduced embedding.
 
-    Rows the pass did not see get an empty prediction and NaN losses and embeddings.
+    Rows the pass did not see get an empty prediction and NaN losses and embeddings. With
+    ``fitted`` (a training's one reducer), the embeddings are reduced by it: the first pass
+    fits it, later passes are projected into that same space.
     """
     from posetable.runs import Run
 
@@ -461,97 +468,24 @@ def capture_run(
         reduced = np.full((len(table), embeddings_dim), np.nan)
         if rows:
             vectors = np.stack([capture.embeddings[r] for r in rows])
-            reduced[rows] = reduce_embeddings(
-                vectors, embeddings_dim, method=reducer, reducer_args=reducer_args
-            )
+            if fitted is None:
+                reduced[rows] = reduce_embeddings(
+                    vectors, embeddings_dim, method=reducer, reducer_args=reducer_args
+                )
+            else:
+                reduced[rows] = fitted(vectors, name=name)
         columns["embeddings"] = reduced
-    info = {
-        **dict(model_info),
-        "collected": {
-            "losses": bool(capture.want_losses),
-            "image_embeddings_dim": int(embeddings_dim),
-            "image_embeddings_reducer": reducer if embeddings_dim else None,
-        },
+    collected: dict[str, Any] = {
+        "losses": bool(capture.want_losses),
+        "image_embeddings_dim": int(embeddings_dim),
+        "image_embeddings_reducer": reducer if embeddings_dim else None,
     }
+    if fitted is not None and embeddings_dim:
+        collected["image_embeddings_fitted_on"] = fitted.fitted_on
+    info = {**dict(model_info), "collected": collected}
     return Run.from_predictions(
         table, predictions, name=name, model_info=info, store=store, sample_columns=columns
     )
-
-
-def check_embeddings(dim: int, reducer: str) -> None:
-    """Fail before any model work when embeddings cannot be reduced as asked.
-
-    Example:
-        >>> check_embeddings(2, "pca")
-        >>> check_embeddings(4, "pca")
-        Traceback (most recent call last):
-        ...
-        posetable.errors.RunError: image_embeddings_dim must be 0, 2 or 3, got 4
-    """
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim not in (0, 2, 3):
-        raise RunError(f"image_embeddings_dim must be 0, 2 or 3, got {dim!r}")
-    if dim == 0:
-        return
-    if reducer not in REDUCERS:
-        raise RunError(
-            f"image_embeddings_reducer must be one of {sorted(REDUCERS)}, got {reducer!r}"
-        )
-    module, package = REDUCERS[reducer]
-    try:
-        require(module, extra="tlc", package=package)
-    except ImportError as exc:
-        raise type(exc)(
-            f"image_embeddings_reducer={reducer!r} needs {package}, which is not installed: "
-            f'pip install "posetable[tlc]" (or image_embeddings_reducer="pca", always there)'
-        ) from exc
-
-
-def reduce_embeddings(
-    vectors: np.ndarray,
-    dim: int,
-    *,
-    method: str = "pca",
-    reducer_args: Mapping[str, Any] | None = None,
-) -> np.ndarray:
-    """``(n, d)`` embeddings reduced to ``(n, dim)`` with PCA (numpy SVD), UMAP or PaCMAP.
-
-    UMAP and PaCMAP need more samples than neighbours: their ``n_neighbors`` is capped at
-    ``n - 1``; below 5 samples they cannot run, and PCA is used with a warning.
-
-    Example:
-        >>> x = np.random.default_rng(0).normal(size=(6, 8))
-        >>> reduce_embeddings(x, 2).shape
-        (6, 2)
-    """
-    check_embeddings(dim, method)
-    x = np.asarray(vectors, dtype=np.float64)
-    n = len(x)
-    args = dict(reducer_args or {})
-    if method != "pca" and n < 5:
-        warnings.warn(
-            f"image_embeddings_reducer={method!r} needs at least 5 samples, got {n}; "
-            "reduced with PCA instead",
-            PosetableWarning,
-            stacklevel=2,
-        )
-        method = "pca"
-    if method == "pca":
-        centred = x - x.mean(axis=0, keepdims=True)
-        out = np.zeros((n, dim))
-        if n > 1:
-            u, s, _ = np.linalg.svd(centred, full_matrices=False)
-            take = min(dim, len(s))
-            out[:, :take] = u[:, :take] * s[:take]
-        return out
-    neighbours = max(2, min(int(args.pop("n_neighbors", 15 if method == "umap" else 10)), n - 1))
-    if method == "umap":
-        umap = require("umap", extra="tlc", package="umap-learn")
-        init = args.pop("init", "spectral" if n > dim + 10 else "random")
-        reducer = umap.UMAP(n_components=dim, n_neighbors=neighbours, init=init, **args)
-    else:
-        pacmap = require("pacmap", extra="tlc")
-        reducer = pacmap.PaCMAP(n_components=dim, n_neighbors=neighbours, **args)
-    return np.asarray(reducer.fit_transform(x), dtype=np.float64)
 
 
 def sample_weights(table: Table, *, setting: str, column: str = "weight") -> np.ndarray:
@@ -608,6 +542,8 @@ class Collection:
         model_info: stored in every run (the stream, epoch and phase are added).
         on_run: called with each finished run (e.g. to record it in a 3LC run).
         store: where the runs go (default: each table's store).
+        reducer: the training's one :class:`EmbeddingReducer` (made by :meth:`plan`, fitted
+            on the first collected pass, applied to every later one; None before training).
 
     Example:
         ``train(model, t, v, collect=Collection("proj/r1", epochs=[1, 2], collect_loss=True))``
@@ -624,6 +560,7 @@ class Collection:
     model_info: Mapping[str, Any] = field(default_factory=dict)
     on_run: Callable[[Run], None] | None = None
     store: StoreLike = None
+    reducer: EmbeddingReducer | None = field(default=None, init=False, compare=False, repr=False)
 
     def check(self) -> None:
         """Fail before training when the options cannot be honoured."""
@@ -643,6 +580,15 @@ class Collection:
         from posetable.integrations._ultralytics_data import CollectPlan
 
         tables = {"train": train_table, "val": val_table}
+        reducer = None
+        if self.image_embeddings_dim:
+            # one reducer for the whole training (3LC's rule): the first pass collected fits it
+            reducer = EmbeddingReducer(
+                self.image_embeddings_dim,
+                self.image_embeddings_reducer,
+                self.image_embeddings_reducer_args,
+            )
+        object.__setattr__(self, "reducer", reducer)  # frozen: the training's state
 
         def write(stream: str, epoch: int, phase: str, capture: SampleCapture) -> None:
             table = tables[stream]
@@ -663,6 +609,7 @@ class Collection:
                 embeddings_dim=self.image_embeddings_dim,
                 reducer=self.image_embeddings_reducer,
                 reducer_args=self.image_embeddings_reducer_args,
+                fitted=reducer,
             )
             if self.on_run is not None:
                 self.on_run(run)

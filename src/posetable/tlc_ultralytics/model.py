@@ -292,9 +292,21 @@ class YOLO(ultralytics.YOLO):
             items = _tables_from_yaml(str(data), list(splits or ()), settings)
         run = None
         out: dict[str, Any] = {}
+        # one reducer for every split (3LC's rule): the first split fits it
+        reducer = (
+            native.EmbeddingReducer(
+                settings.image_embeddings_dim,
+                settings.image_embeddings_reducer,
+                settings.image_embeddings_reducer_args,
+            )
+            if settings.image_embeddings_dim
+            else None
+        )
         for split, table in items.items():
             kwargs_split = dict(kwargs)
-            native_run = self._collect_one(table, settings, kwargs_split, run=run, stream=split)
+            native_run = self._collect_one(
+                table, settings, kwargs_split, run=run, stream=split, reducer=reducer
+            )
             run = self._tlc_run
             out[split] = native_run
         if run is not None:
@@ -309,6 +321,7 @@ class YOLO(ultralytics.YOLO):
         *,
         run: Any,
         stream: str | None = None,
+        reducer: native.EmbeddingReducer | None = None,
     ) -> Any:
         import posetable.tlc as tlc
 
@@ -350,6 +363,7 @@ class YOLO(ultralytics.YOLO):
             image_embeddings_reducer=settings.image_embeddings_reducer,
             image_embeddings_reducer_args=settings.image_embeddings_reducer_args,
             loss_sigmas=settings.oks_sigmas,
+            embeddings_reducer=reducer,
             **kwargs,
         )
         run.add_collection(native_run)

@@ -12,6 +12,12 @@
   table's sigmas (:func:`posetable.integrations.supergradients.validate`'s predictions), and
   listed in ``run.collections``. Each is written atomically when collected, so an
   interrupted training leaves the epochs already collected readable.
+  ``collect_embeddings=True`` adds each row's image embedding (the global average pool of
+  the backbone's last feature map) reduced to ``embeddings_dim`` 2 or 3 as the columns
+  ``embeddings_0``...: one reducer per training, fitted on the first collection (the train
+  stream, or the first collected) and applied to every later one; ``embeddings_method``
+  None (default) or ``"pca"`` needs nothing more, ``"umap"``/``"pacmap"`` need
+  ``posetable[tlc]``.
 
 Needs ``pip install "posetable[supergradients]"`` (SuperGradients installed without its pins,
 README "SuperGradients"); importing this module imports super_gradients.
@@ -30,9 +36,12 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from posetable.errors import MissingDependencyError, RunError, UnsupportedError
 from posetable.integrations import supergradients as _sg
 from posetable.integrations._common import check_num_keypoints
+from posetable.integrations._embeddings import REDUCERS, EmbeddingReducer
 from posetable.tlc.core.builtins.constants.column_names import IMAGE, KEYPOINTS_2D
 
 _sg._require()
@@ -50,7 +59,8 @@ __all__ = [
     "PoseEstimationMetricsCollectionCallback",
 ]
 
-EMBEDDING_METHODS = ("pacmap", "umap")
+#: embeddings reducers; None (the default) is PCA, which needs no extra
+EMBEDDING_METHODS = ("pacmap", "umap", "pca")
 DEFAULT_IMAGE_SIZE = 640
 
 
@@ -263,7 +273,7 @@ class MetricsCollectionCallback(Callback):
         collect_predictions: bool | None = None,
         collect_embeddings: bool = False,
         embeddings_dim: int = 2,
-        embeddings_method: str = "pacmap",
+        embeddings_method: str | None = None,
         inference_chunk_size: int | None = None,
         dataloader_args: dict[str, Any] | None = None,
     ) -> None:
@@ -279,26 +289,24 @@ class MetricsCollectionCallback(Callback):
             isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
         ):
             raise UnsupportedError(f"batch_size must be an int >= 1 or None, got {batch_size!r}")
-        if embeddings_method not in EMBEDDING_METHODS:
+        if embeddings_method is not None and embeddings_method not in EMBEDDING_METHODS:
             raise UnsupportedError(
-                f"embeddings_method must be one of {list(EMBEDDING_METHODS)}, got "
-                f"{embeddings_method!r}"
+                f"embeddings_method must be one of {list(EMBEDDING_METHODS)} or None (PCA), "
+                f"got {embeddings_method!r}"
             )
         if isinstance(embeddings_dim, bool) or embeddings_dim not in (2, 3):
             raise UnsupportedError(f"embeddings_dim must be 2 or 3, got {embeddings_dim!r}")
-        if collect_embeddings:
-            module = "pacmap" if embeddings_method == "pacmap" else "umap"
+        method = embeddings_method or "pca"
+        if collect_embeddings and method != "pca":
+            module, package = REDUCERS[method]
             try:
                 __import__(module)
             except ImportError:
                 raise MissingDependencyError(
-                    f"collect_embeddings=True with embeddings_method={embeddings_method!r} "
-                    f'needs {module}: pip install "posetable[tlc]"'
+                    f"collect_embeddings=True with embeddings_method={method!r} needs "
+                    f'{package}, which is not installed: pip install "posetable[tlc]" (or '
+                    "embeddings_method='pca', always there)"
                 ) from None
-            raise UnsupportedError(
-                "collect_embeddings=True is not supported by posetable's SuperGradients "
-                "callback yet (per-sample predictions and metrics are collected); leave it False"
-            )
         self.project_name = project_name
         self.run_name = run_name
         self.run_description = run_description
@@ -311,13 +319,26 @@ class MetricsCollectionCallback(Callback):
         self.pipeline_params = _pipeline_params(pipeline_params)
         self._predict_options = self.pipeline_params.predict_options()
         self.collect_predictions = True if collect_predictions is None else collect_predictions
-        self.collect_embeddings = False
+        self.collect_embeddings = bool(collect_embeddings)
         self.embeddings_dim = embeddings_dim
-        self.embeddings_method = embeddings_method
+        self.embeddings_method = method
+        self._reducer = self._new_reducer()
         self.inference_chunk_size = inference_chunk_size
         self.dataloader_args = dict(dataloader_args or {})
         self._run: Run | None = None
         self._collected: set[int] = set()
+
+    def _new_reducer(self) -> EmbeddingReducer | None:
+        """A training's one embeddings reducer: fitted on its first collection (the train
+        stream, or the first collected), applied to every later one (3LC's rule)."""
+        if not self.collect_embeddings:
+            return None
+        return EmbeddingReducer(self.embeddings_dim, self.embeddings_method)
+
+    @property
+    def embeddings_reducer(self) -> EmbeddingReducer | None:
+        """The reducer of the current training (None without ``collect_embeddings``)."""
+        return self._reducer
 
     # -- the run ------------------------------------------------------------------------------
     @property
@@ -395,6 +416,7 @@ class MetricsCollectionCallback(Callback):
     def on_training_start(self, context: PhaseContext) -> None:
         """Open (or make) the 3LC run, log the training parameters, check the tables."""
         self._run = self._open_run()
+        self._reducer = self._new_reducer()  # one reducer for this training
         model = _model_of(context)
         for stream, dataset in self._tables(context):
             self._check(model, dataset.table, stream)
@@ -412,6 +434,9 @@ class MetricsCollectionCallback(Callback):
                     "collect_val_only": self.collect_val_only,
                     "batch_size": self.batch_size,
                     "pipeline_params": dataclasses.asdict(self.pipeline_params),
+                    "collect_embeddings": self.collect_embeddings,
+                    "embeddings_dim": self.embeddings_dim,
+                    "embeddings_method": self.embeddings_method,
                 }
             ),
         }
@@ -477,12 +502,31 @@ class MetricsCollectionCallback(Callback):
         for stream, dataset in streams:
             native = _native(dataset.table)
             size = _image_size(dataset)
-            predictions = _sg.predict_table(_unwrap(model), native, image_size=size, **options)
+            vectors: dict[int, np.ndarray] | None = {} if self._reducer is not None else None
+            predictions = _sg.predict_table(
+                _unwrap(model), native, image_size=size, embeddings=vectors, **options
+            )
+            name = run.unique_collection_name(stream, epoch)
+            columns: dict[str, Any] = {}
+            info: dict[str, Any] = {}
+            if self._reducer is not None and vectors is not None:
+                reduced = np.full((len(native), self.embeddings_dim), np.nan)
+                rows = sorted(vectors)
+                if rows:
+                    reduced[rows] = self._reducer(np.stack([vectors[r] for r in rows]), name=name)
+                columns["embeddings"] = reduced  # embeddings_0.. as with Ultralytics
+                info["embeddings"] = {
+                    "dim": self.embeddings_dim,
+                    "method": self.embeddings_method,
+                    "fitted_on": self._reducer.fitted_on,
+                    "source": "global average pool of the backbone's last feature map",
+                }
             collected = NativeRun.from_predictions(
                 native,
                 predictions,
-                name=run.unique_collection_name(stream, epoch),
+                name=name,
                 store=run.store,
+                sample_columns=columns,
                 model_info={
                     "tlc_run": run.native_name,
                     "stream": stream,
@@ -491,6 +535,7 @@ class MetricsCollectionCallback(Callback):
                     "model": type(_unwrap(model)).__name__,
                     "image_size": size,
                     "predict": options,
+                    **info,
                 },
             )
             run.add_collection(collected)
