@@ -63,3 +63,69 @@ def test_diagnose_endpoint_returns_the_diagnosis_and_its_curves(served) -> None:
     assert body["ap_improvement"] == pytest.approx(expected.ap_improvement)
     assert len(body["curves"]["baseline"]) == 10 and len(body["curves"]["baseline"][0]) == 101
     assert body["table"] == "crowd" and body["revision"] == 1
+
+
+@pytest.fixture
+def coco_served(coco_table: pt.Table) -> tuple[Any, pt.Table]:
+    """The COCO excerpt with a duplicated person in row 0 (revision 2), served."""
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from posetable.dashboard import create_app
+
+    doubled = coco_table[0]["keypoints"].select([0, 0])
+    broken = coco_table.with_rows({0: {"keypoints": doubled}})
+    return TestClient(create_app(broken.store.root), base_url="http://127.0.0.1"), broken
+
+
+def test_grid_rows_carry_findings_and_check_rules_filters_them(coco_served) -> None:
+    client, table = coco_served
+    page = client.get("/api/tables/coco/rows").json()
+    expected = pt.check(table).to_pylist()
+    by_row = {r["row"]: r["findings"] for r in page["rows"]}
+    assert by_row[0]["error"] == 1 and by_row[0]["worst"] == "error"
+    assert by_row[0]["items"][0]["rule"] == "duplicate_instance"
+    assert by_row[0]["items"][0]["fix"] == "dropped the duplicate instance"
+    for row, badge in by_row.items():
+        mine = [f for f in expected if f["row"] == row]
+        assert [i["rule"] for i in badge["items"]] == [f["rule"] for f in mine]
+    column = next(c for c in page["columns"] if c["name"] == "check_rules")
+    assert column["type"] == "list<string>"
+    dup = client.get(
+        "/api/tables/coco/rows", params={"filter": "check_rules has 'duplicate_instance'"}
+    )
+    assert [r["row"] for r in dup.json()["rows"]] == [0]
+    swap = client.get(
+        "/api/tables/coco/rows", params={"filter": "check_rules has 'left_right_swap'"}
+    )
+    assert [r["row"] for r in swap.json()["rows"]] == sorted(
+        {f["row"] for f in expected if f["rule"] == "left_right_swap"}
+    )
+    facets = client.get("/api/tables/coco/facets").json()
+    assert facets["check_field"] == "check_rules"
+    assert {"rule": "duplicate_instance", "all": 1, "matching": 1} in facets["checks"]
+
+
+def test_fix_endpoint_saves_a_revision_and_refuses_stale_or_unfixable(coco_served) -> None:
+    client, table = coco_served
+    body = {"base_revision": 2, "row": 0, "instance": 1, "rule": "duplicate_instance"}
+    saved = client.post("/api/tables/coco/fix", json=body)
+    assert saved.status_code == 200, saved.text
+    answer = saved.json()
+    assert answer["revision"] == 3 and answer["operation"] == "fix_finding"
+    assert "dropped the duplicate" in answer["note"]
+    latest = pt.Table.open("coco", store=table.store.root)
+    assert latest.info.arguments["source"] == "dashboard"
+    assert (
+        len(latest[0]["keypoints"]) == 1 and len(pt.check(latest, rules="duplicate_instance")) == 0
+    )
+    again = client.post("/api/tables/coco/fix", json=body)  # row 0 changed since revision 2
+    assert again.status_code == 409 and again.json()["type"] == "ConflictError"
+    gone = client.post("/api/tables/coco/fix", json=body | {"base_revision": 3, "instance": 0})
+    assert gone.status_code == 400 and "reports no duplicate_instance" in gone.json()["error"]
+    other = client.post(
+        "/api/tables/coco/fix", json=body | {"base_revision": 3, "rule": "outside_box"}
+    )
+    assert other.status_code == 400 and other.json()["type"] == "UnsupportedError"
+    bad = client.post("/api/tables/coco/fix", json=body | {"base_revision": 3, "row": "0"})
+    assert bad.status_code == 400 and bad.json()["type"] == "RowError"

@@ -286,6 +286,35 @@ def apply_edit(
     return table.with_rows(changed, operation="edit_rows", arguments=arguments)
 
 
+def fix(
+    state: DashboardState,
+    name: str,
+    base_revision: Any,
+    row: Any,
+    instance: Any,
+    rule: Any,
+    keypoint: Any = None,
+) -> Table:
+    """Apply a check finding's one-click fix (``posetable.diagnose.fixes``) as a new revision.
+
+    Like an edit it names its base revision and is refused with ConflictError (409) when
+    that is stale in the row; the revision records the rule, row, instance and a note.
+    """
+    from posetable.diagnose.fixes import apply_fix
+
+    table = base_table(state, name, base_revision)
+    for value, what in ((row, "row"), (instance, "instance")):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise RowError(f"{what} must be a whole number, got {value!r}"[:200])
+    if not isinstance(rule, str):
+        raise RowError(f"rule must be a rule name, got {rule!r}"[:200])
+    if keypoint is not None and (isinstance(keypoint, bool) or not isinstance(keypoint, int)):
+        raise RowError(f"keypoint must be a whole number or null, got {keypoint!r}"[:200])
+    return apply_fix(
+        table, row, instance, rule, keypoint=keypoint, arguments={"source": "dashboard"}
+    )
+
+
 def _same(a: Keypoints2DInstances, b: Keypoints2DInstances) -> bool:
     if len(a) != len(b):
         return False

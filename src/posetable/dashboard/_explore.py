@@ -22,7 +22,12 @@ import numpy as np
 import pyarrow as pa
 
 from posetable._rows import SAMPLE_ID
-from posetable.dashboard._index import CLASSES_COLUMN, LIST_PREFIX, SuspectThresholds
+from posetable.dashboard._index import (
+    CHECK_COLUMN,
+    CLASSES_COLUMN,
+    LIST_PREFIX,
+    SuspectThresholds,
+)
 from posetable.dashboard._query import QueryError, quote_identifier
 from posetable.dashboard._state import DashboardState
 from posetable.dashboard._views import (
@@ -148,7 +153,8 @@ def facets(
     filter_text: str | None = None,
     thresholds: SuspectThresholds,
 ) -> dict[str, Any]:
-    """Counts for the filter widgets: histograms, classes and keypoint visibilities."""
+    """Counts for the filter widgets: histograms, classes, check rules (rows with a finding
+    of each rule) and keypoint visibilities."""
     parts = _open(state, name, revision, run)
     table, index, run_view = parts
     columns = catalog(table, index, run_view)
@@ -177,6 +183,13 @@ def facets(
         classes.append(
             {"name": label, "all": int(having.sum()), "matching": int((having & mask).sum())}
         )
+    rules_per_row = lists[CHECK_COLUMN].to_pylist()
+    checks = []
+    for rule in sorted({r for rules in rules_per_row for r in rules}):
+        having = np.asarray([rule in rules for rules in rules_per_row], bool)
+        checks.append(
+            {"rule": rule, "all": int(having.sum()), "matching": int((having & mask).sum())}
+        )
     keypoints = []
     for keypoint in table.schema.keypoint_names:
         per_row = lists[f"{LIST_PREFIX}{keypoint}"].to_pylist()
@@ -197,6 +210,8 @@ def facets(
         "histograms": histograms,
         "classes_field": field(CLASSES_COLUMN),
         "classes": classes,
+        "check_field": field(CHECK_COLUMN),
+        "checks": checks,
         "keypoints": keypoints,
     }
 

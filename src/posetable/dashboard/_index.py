@@ -37,6 +37,7 @@ DERIVED_COLUMNS = {
 }
 LIST_PREFIX = "vis."  # vis.left_wrist: the visibilities of that keypoint over a row's instances
 CLASSES_COLUMN = "classes"
+CHECK_COLUMN = "check_rules"  # the rules of pt.check's findings on a row (one per finding)
 SUSPECT_COLUMNS = {
     "suspect_score": "highest label-error suspicion score of the row",
     "suspects": "number of label-error suspects in the row",
@@ -85,6 +86,8 @@ class TableIndex:
         self._sorted = np.argsort(self.sample_ids, kind="stable")
         self._derived: dict[str, np.ndarray] = {}
         self._lists: dict[str, pa.Array] = {}
+        self._findings: pa.Table | None = None
+        self._check_rules: pa.Array | None = None
         self._lock = threading.Lock()
         schema = table.dataset.schema
         self.scalar_columns = {
@@ -127,7 +130,10 @@ class TableIndex:
 
     def list_column_names(self) -> dict[str, str]:
         """The list columns the filter's ``has`` reads: ``classes`` and ``vis.<keypoint>``."""
-        names = {CLASSES_COLUMN: "class names of the row's instances (classes has 'person')"}
+        names = {
+            CLASSES_COLUMN: "class names of the row's instances (classes has 'person')",
+            CHECK_COLUMN: "rules of the row's check findings (check_rules has 'left_right_swap')",
+        }
         for name in self.table.schema.keypoint_names:
             names[f"{LIST_PREFIX}{name}"] = (
                 f"visibilities of {name} over the row's instances (vis.{name} has 1)"
@@ -137,10 +143,41 @@ class TableIndex:
     def list_columns(self, names: Iterable[str]) -> dict[str, pa.Array]:
         """List columns in row order, computed once per revision (see list_column_names)."""
         wanted = [n for n in names if n in self.list_column_names()]
+        out: dict[str, pa.Array] = {}
+        if CHECK_COLUMN in wanted:
+            out[CHECK_COLUMN] = self.check_rules()
         with self._lock:
-            if wanted and not self._lists:
+            if any(n != CHECK_COLUMN for n in wanted) and not self._lists:
                 self._lists = self._compute_lists()
-        return {n: self._lists[n] for n in wanted}
+        out.update({n: self._lists[n] for n in wanted if n != CHECK_COLUMN})
+        return {n: out[n] for n in wanted}
+
+    def findings(self) -> pa.Table:
+        """``pt.check`` of this revision with every rule (computed once: revisions never change)."""
+        from posetable.diagnose.check import check
+
+        with self._lock:
+            if self._findings is None:
+                self._findings = check(self.table)
+            return self._findings
+
+    def check_rules(self) -> pa.Array:
+        """(rows,) list<string>: the rule of each finding on the row, row order, as ``has``
+        reads them (``check_rules has 'duplicate_instance'``)."""
+        findings = self.findings()
+        with self._lock:
+            if self._check_rules is None:
+                rows = findings.column("row").to_numpy(zero_copy_only=False)
+                rows = np.nan_to_num(rows.astype(np.float64), nan=-1).astype(np.int64)
+                keep = np.flatnonzero(rows >= 0)
+                order = keep[np.argsort(rows[keep], kind="stable")]
+                counts = np.bincount(rows[order], minlength=len(self))
+                offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+                rules = findings.column("rule").take(pa.array(order, pa.int64()))
+                self._check_rules = pa.ListArray.from_arrays(
+                    pa.array(offsets), rules.combine_chunks().cast(pa.string())
+                )
+            return self._check_rules
 
     def _compute_lists(self) -> dict[str, pa.Array]:
         schema = self.table.schema

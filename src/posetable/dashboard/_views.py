@@ -20,6 +20,8 @@ import pyarrow.compute as pc
 from posetable._arrow import KEYPOINTS_COLUMN, instances_from_arrow
 from posetable._rows import SAMPLE_ID
 from posetable.dashboard._index import (
+    CHECK_COLUMN,
+    CLASSES_COLUMN,
     DEFAULT_SUSPECT_THRESHOLDS,
     DERIVED_COLUMNS,
     SUSPECT_COLUMNS,
@@ -36,6 +38,7 @@ from posetable.dashboard._query import (
     referenced_columns,
 )
 from posetable.dashboard._state import DashboardState
+from posetable.diagnose.fixes import FIXES
 from posetable.errors import PosetableError, RunError
 from posetable.store import RevisionInfo, check_name
 from posetable.table import Table
@@ -156,7 +159,7 @@ def catalog(table: Table, index: TableIndex, run: RunView | None) -> dict[str, C
     for name, text in DERIVED_COLUMNS.items():
         columns.setdefault(name, Column(name, "derived", name, "int64", text))
     for name, text in index.list_column_names().items():
-        kind = "list<string>" if name == "classes" else "list<int64>"
+        kind = "list<string>" if name in (CLASSES_COLUMN, CHECK_COLUMN) else "list<int64>"
         columns.setdefault(name, Column(name, "lists", name, kind, text))
     if run is not None:
         for name in run.metric_names:
@@ -338,6 +341,7 @@ def _page_rows(
         mine = suspects.filter(pc.is_in(suspects.column(SAMPLE_ID), value_set=pa.array(sample_ids)))
         suspect_of = {record[SAMPLE_ID]: record for record in mine.to_pylist()}
     derived = {k: v[rows] for k, v in index.cached_derived().items()}
+    findings = row_findings(index, rows)
     out = []
     for i, row in enumerate(rows.tolist()):
         sid = int(sample_ids[i])
@@ -353,9 +357,31 @@ def _page_rows(
             "pred": instances_json(predictions[i]),
             "metrics": {name: metrics[name][i] for name in metrics} if run is not None else None,
             "suspects": suspect_of.get(sid),
+            "findings": findings[row],
             **_urls(table.name, row, table.revision),
         }
         out.append(record)
+    return out
+
+
+def row_findings(index: TableIndex, rows: np.ndarray) -> dict[int, dict[str, Any]]:
+    """Each row's check findings for its badge: counts by severity, the worst severity and
+    the findings (rule, instance, keypoint, message, and ``fix``: what the one-click fix of
+    ``POST /api/tables/NAME/fix`` does, null where none) in check's order, most severe first."""
+    found = index.findings()
+    out: dict[int, dict[str, Any]] = {
+        int(r): {"error": 0, "warning": 0, "info": 0, "worst": None, "items": []}
+        for r in rows.tolist()
+    }
+    if found.num_rows and len(rows):
+        mine = found.filter(pc.is_in(found.column("row"), value_set=pa.array(rows, pa.int64())))
+        columns = ["rule", "severity", "row", "instance", "keypoint", "message"]
+        for f in mine.select(columns).to_pylist():
+            badge = out[int(f["row"])]
+            badge[f["severity"]] += 1
+            badge["worst"] = badge["worst"] or f["severity"]
+            item = {k: f[k] for k in columns if k != "row"}
+            badge["items"].append(item | {"fix": FIXES.get(f["rule"])})
     return out
 
 

@@ -66,6 +66,22 @@ def router(state: DashboardState) -> APIRouter:
         )
         return _written(saved, rows=saved.info.arguments.get("rows", []))
 
+    @api.post("/tables/{name}/fix")
+    def fix(name: str, body: Any = Body(...)) -> JSONBytes:  # noqa: B008 - FastAPI's idiom
+        """Apply a check finding's one-click fix as a new revision: ``{"base_revision": R,
+        "row": ROW, "instance": I, "rule": RULE, "keypoint": K (optional)}``; the fixable
+        rules are ``left_right_swap``, ``num_keypoints_mismatch``, ``duplicate_instance``."""
+        saved = _edits.fix(
+            state,
+            name,
+            _field(body, "base_revision"),
+            _field(body, "row"),
+            _field(body, "instance"),
+            _field(body, "rule"),
+            _field(body, "keypoint", None),
+        )
+        return _written(saved, rows=[int(body["row"])], note=saved.info.arguments.get("note"))
+
     @api.post("/tables/{name}/undo")
     def undo(name: str, body: Any = Body(...)) -> JSONBytes:  # noqa: B008
         """Restore the parent of the latest revision: ``{"base_revision": R}``."""

@@ -1,5 +1,5 @@
 // Filter widgets over the grid's text filter: a range slider with a histogram per numeric
-// column and metric, a class filter and a keypoint-visibility filter. They build the SAME
+// column and metric, a class filter, a keypoint-visibility filter and a check-rule filter. They build the SAME
 // expression the filter box holds (the box shows it): terms joined by "and", each column
 // spelled as the server's `field` says; terms the widgets do not own are kept as typed.
 // Counts come from GET /api/tables/NAME/facets?filter=... and update while a slider moves.
@@ -49,7 +49,7 @@ export function literal(value) {
 
 // The widget state a filter holds (ranges, classes, keypoint) and the terms it does not own.
 export function parseWidgets(text, facets) {
-  const state = { ranges: {}, classes: new Set(), keypoint: null, others: [] };
+  const state = { ranges: {}, classes: new Set(), keypoint: null, check: null, others: [] };
   const fields = new Map(facets.histograms.map((h) => [h.field, h]));
   const kpFields = new Map(facets.keypoints.map((k) => [k.field, k]));
   const classRe = new RegExp(`^${escapeRegex(facets.classes_field)} has '((?:[^']|'')*)'$`);
@@ -66,6 +66,11 @@ export function parseWidgets(text, facets) {
     const classes = parts.map((t) => t.match(classRe));
     if (parts.length && classes.every(Boolean)) {
       for (const m of classes) state.classes.add(m[1].replace(/''/g, "'"));
+      continue;
+    }
+    const check = term.match(/^(.+) has '([a-z_]+)'$/);
+    if (check && check[1] === facets.check_field && !state.check) {
+      state.check = check[2];
       continue;
     }
     const kp = term.match(/^(.+) has ([012])$/);
@@ -92,6 +97,7 @@ export function buildFilter(state, facets) {
     terms.push(parts.length === 1 ? parts[0] : `(${parts.join(" or ")})`);
   }
   if (state.keypoint) terms.push(`${state.keypoint.field} has ${state.keypoint.v}`);
+  if (state.check) terms.push(`${facets.check_field} has ${quoteText(state.check)}`);
   return terms.join(" and ");
 }
 
@@ -228,14 +234,32 @@ export function filterPanel({ name, params, getText, setText, apply }) {
       state.keypoint = kpSelect.value ? { field: kpSelect.value, v: Number(visSelect.value) } : null;
       changed(true);
     };
+    // check: rows with a finding of one rule (pt.check), counts as "matching/all rows"
+    const checkSelect = el("select", { id: "check-filter" }, el("option", { value: "", text: "any (no check filter)" }), facets.checks.map((c) => el("option", { value: c.rule, text: `${c.rule} (${c.all})` })));
+    if (state.check) {
+      if (![...checkSelect.options].some((o) => o.value === state.check)) checkSelect.append(el("option", { value: state.check, text: state.check }));
+      checkSelect.value = state.check;
+    }
+    const checkCount = el("span", { id: "check-count", class: "muted" });
+    const showCheck = (data) => {
+      const c = data.checks.find((x) => x.rule === checkSelect.value);
+      checkCount.textContent = c ? `${c.matching} rows` : `${data.checks.length} rules with findings`;
+    };
+    views.push({ update: showCheck });
+    checkSelect.addEventListener("change", () => {
+      state.check = checkSelect.value || null;
+      changed(true);
+    });
     kpSelect.addEventListener("change", onKp);
     visSelect.addEventListener("change", onKp);
     body.replaceChildren(
       el("div", { class: "filter-group" }, el("strong", { text: "classes " }), classBoxes),
       el("div", { class: "filter-group" }, el("strong", { text: "keypoint " }), kpSelect, " is ", visSelect, kpCount),
+      el("div", { class: "filter-group" }, el("strong", { text: "check " }), checkSelect, checkCount),
       el("div", { class: "filter-ranges" }, ranges),
     );
     showKp(facets);
+    showCheck(facets);
   }
 
   let loading = false;

@@ -82,6 +82,11 @@ function badges(row, data, sortName) {
     if (m.tp_50 !== undefined)
       out.push(el("span", { class: m.fp_50 || m.fn_50 ? "badge bad" : "badge", title: "TP / FP / FN at OKS .50", text: `${m.tp_50}/${m.fp_50}/${m.fn_50}` }));
   }
+  const f = row.findings;
+  if (f && f.items.length) {
+    const rules = [...new Set(f.items.map((x) => x.rule))].join(", ");
+    out.push(el("span", { class: `badge findings sev-${f.worst}`, title: `check findings: ${rules}`, text: `⚠ ${f.items.length}` }));
+  }
   if (row.suspects) out.push(el("span", { class: "badge bad", title: row.suspects.suspect_kinds, text: `suspect ${fmt(row.suspects.suspect_score, 2)}` }));
   const known = new Set(["row", "mean_oks", "tp_50", "fp_50", "fn_50"]);
   if (!known.has(sortName)) {

@@ -698,6 +698,52 @@ export async function renderViewer(app, name, row, rawParams) {
     );
   }
 
+  // The row's check findings (pt.check); a one-click fix where the fix is obvious, saved as a
+  // new revision by POST /api/tables/NAME/fix (refused while the draft has unsaved edits).
+  function fixButton(f) {
+    return el("button", {
+      class: "fix",
+      dataset: { rule: f.rule, instance: String(f.instance) },
+      text: "fix",
+      title: f.fix,
+      onclick: async (e) => {
+        if (ui.dirty || ui.saving) {
+          flash("save or discard your edits before a one-click fix");
+          return;
+        }
+        ui.saving = true;
+        e.target.disabled = true;
+        try {
+          const result = await postJSON(`${tablePath(name)}/fix`, { base_revision: data.revision, row: Number(row), instance: f.instance, rule: f.rule, keypoint: f.keypoint });
+          flash(`${result.note}: saved as revision @${result.revision}`);
+          follow(result.revision);
+        } catch (error) {
+          showError(error);
+          e.target.disabled = false;
+        } finally {
+          ui.saving = false;
+        }
+      },
+    });
+  }
+
+  function findingsBlock() {
+    const items = data.findings.items;
+    return el(
+      "div",
+      { id: "findings" },
+      el("h3", { text: `check findings (${items.length})` }),
+      el("table", { class: "data findings" }, el("tbody", {}, items.map((f) =>
+        el("tr", { class: `finding ${f.severity}`, dataset: { rule: f.rule } },
+          el("td", {}, el("span", { class: `badge sev-${f.severity}`, text: f.rule })),
+          el("td", { text: f.instance !== null ? `GT #${f.instance}` : "" }),
+          el("td", { text: f.keypoint !== null ? schema.keypoint_names[f.keypoint] : "" }),
+          el("td", { class: "muted", text: f.message }),
+          el("td", {}, f.fix && f.instance !== null ? fixButton(f) : null)),
+      ))),
+    );
+  }
+
   function renderPanel() {
     const m = data.metrics;
     const blocks = [
@@ -733,6 +779,7 @@ export async function renderViewer(app, name, row, rawParams) {
         ),
       );
     }
+    if (data.findings && data.findings.items.length) blocks.push(findingsBlock());
     const fields = Object.entries(data.values || {}).filter(([key]) => key !== "image");
     if (fields.length) {
       blocks.push(
