@@ -366,18 +366,25 @@ class RunIndex:
         with self._lock:
             if thresholds in self._suspects:
                 return
-            from posetable.label_errors import find_label_errors
-
-            found = find_label_errors(
-                self.run.table(),
-                self.run,
-                instance_confidence_threshold=thresholds[0],
-                keypoint_confidence_threshold=thresholds[1],
-            )
-            ids = self._run_sample_ids[found.column("row").to_numpy()]
-            rows = found.append_column(SAMPLE_ID, pa.array(ids, pa.int64()))
+            rows = _suspect_rows(self.run.table(), self.run, thresholds, self._run_sample_ids)
             _remember(self._suspect_rows, thresholds, rows)
             _remember(self._suspects, thresholds, _aggregate_suspects(rows))
+
+
+def _suspect_rows(
+    table: Any, run: Any, thresholds: SuspectThresholds, sample_ids: np.ndarray
+) -> pa.Table:
+    """``find_label_errors`` of a run on a table revision, with each suspect's sample id."""
+    from posetable.label_errors import find_label_errors
+
+    found = find_label_errors(
+        table,
+        run,
+        instance_confidence_threshold=thresholds[0],
+        keypoint_confidence_threshold=thresholds[1],
+    )
+    ids = np.asarray(sample_ids, dtype=np.int64)[found.column("row").to_numpy()]
+    return found.append_column(SAMPLE_ID, pa.array(ids, pa.int64()))
 
 
 _KEPT_THRESHOLDS = 8  # suspect tables kept per run and revision (one per threshold pair)
@@ -547,22 +554,12 @@ class RunView:
         return self._suspects.get(thresholds)
 
     def _compute_suspects(self, thresholds: SuspectThresholds) -> None:
-        from posetable.label_errors import find_label_errors
-
         with self._lock:
             if thresholds in self._suspects:
                 return
             try:
-                found = find_label_errors(
-                    self.table,
-                    self.run,
-                    instance_confidence_threshold=thresholds[0],
-                    keypoint_confidence_threshold=thresholds[1],
-                )
+                rows = _suspect_rows(self.table, self.run, thresholds, self.table.sample_ids())
             except RunError:  # a revision older than the run's: no suspects to show
                 return
-            rows = found.column("row").to_numpy()
-            ids = np.asarray(self.table.sample_ids(), dtype=np.int64)[rows]
-            found_rows = found.append_column(SAMPLE_ID, pa.array(ids, pa.int64()))
-            _remember(self._suspect_rows, thresholds, found_rows)
-            _remember(self._suspects, thresholds, _aggregate_suspects(found_rows))
+            _remember(self._suspect_rows, thresholds, rows)
+            _remember(self._suspects, thresholds, _aggregate_suspects(rows))
