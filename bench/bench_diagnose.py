@@ -20,8 +20,6 @@ separate, untimed run: numpy reports its buffers to it).
 """
 
 import argparse
-import contextlib
-import io
 import logging
 import sys
 import tempfile
@@ -37,32 +35,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import posetable as pt
 from _eval_data import write
+from bench_eval import run_pycocotools  # the same pycocotools run bench_eval times
 from posetable.eval import _engine
 
 SIGMAS = np.asarray(pt.COCO_OKS_SIGMAS)
 
 
-def quiet() -> contextlib.AbstractContextManager[Any]:
-    return contextlib.redirect_stdout(io.StringIO())
-
-
 def pycocotools_eval(gt: Path, res: Path) -> tuple[float, float]:
     """(load seconds, evaluation seconds) of one pycocotools keypoint evaluation."""
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
-    with quiet():
-        t0 = time.perf_counter()
-        coco = COCO(str(gt))
-        dets = coco.loadRes(str(res))
-        t1 = time.perf_counter()
-        evaluator = COCOeval(coco, dets, "keypoints")
-        evaluator.params.kpt_oks_sigmas = SIGMAS
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-        t2 = time.perf_counter()
-    return t1 - t0, t2 - t1
+    load, evaluation, _ = run_pycocotools(gt, res)
+    return load, evaluation
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> float:
