@@ -15,6 +15,7 @@ import runpy
 import shutil
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -161,7 +162,7 @@ def test_settings_that_cannot_be_honoured_fail_before_training(animalpose_table)
     from super_gradients.training import Trainer
     from torch.utils.data import DataLoader
 
-    from posetable.integrations.supergradients import collate_fn, yolo_nas_pose_loss
+    from posetable.integrations.supergradients import collate_fn
 
     table = animalpose_table
     dataset = PoseEstimationDataset(
@@ -170,18 +171,7 @@ def test_settings_that_cannot_be_honoured_fail_before_training(animalpose_table)
     loader = DataLoader(dataset, batch_size=2, collate_fn=collate_fn(), drop_last=True)
     callback = PoseEstimationMetricsCollectionCallback(project_name="p", run_name="wrong-k")
     trainer = Trainer(experiment_name="wrong-k", ckpt_root_dir=os.fspath(Path.cwd() / "ckpt"))
-    params = {
-        "max_epochs": 1,
-        "initial_lr": 1e-4,
-        "loss": yolo_nas_pose_loss(table.native),
-        "optimizer": "AdamW",
-        "valid_metrics_list": [],
-        "phase_callbacks": [callback],
-        "metric_to_watch": "loss",
-        "greater_metric_to_watch_is_better": False,
-        "lr_mode": "cosine",
-        "cosine_final_lr_ratio": 0.1,
-    }
+    params = _one_epoch(table, callback)
     try:
         with pytest.raises(RunError, match="K=17 keypoints, but table"):
             trainer.train(
@@ -207,7 +197,6 @@ def test_collected_embeddings_are_the_backbone_pooled_and_projected_by_one_reduc
         collate_fn,
         default_transforms,
         predict_table,
-        yolo_nas_pose_loss,
     )
     from posetable.tlc.integration.super_gradients import (
         PoseEstimationDataset,
@@ -231,20 +220,7 @@ def test_collected_embeddings_are_the_backbone_pooled_and_projected_by_one_reduc
     )
     model = models.get("yolo_nas_pose_n", num_classes=20)
     trainer = Trainer(experiment_name="emb", ckpt_root_dir=os.fspath(Path.cwd() / "ckpt"))
-    params = {
-        "max_epochs": 1,
-        "initial_lr": 1e-4,
-        "loss": yolo_nas_pose_loss(table.native),
-        "optimizer": "AdamW",
-        "valid_metrics_list": [],
-        "phase_callbacks": [callback],
-        "metric_to_watch": "loss",
-        "greater_metric_to_watch_is_better": False,
-        "lr_mode": "cosine",
-        "cosine_final_lr_ratio": 0.1,
-        "ema": False,
-        "average_best_models": False,
-    }
+    params = _one_epoch(table, callback, ema=False, average_best_models=False)
     try:
         trainer.train(model=model, training_params=params, train_loader=loader,
                       valid_loader=loader)  # fmt: skip
@@ -268,3 +244,22 @@ def test_collected_embeddings_are_the_backbone_pooled_and_projected_by_one_reduc
         assert native.model_info["embeddings"]["fitted_on"] == f"{prefix}/train-epoch-0000"
         np.testing.assert_allclose(points, expected, rtol=1e-6, atol=1e-9)
         assert len(np.unique(np.round(points[:2], 6), axis=0)) == 2  # two different images
+
+
+def _one_epoch(table: Any, callback: Any, **extra: Any) -> dict[str, Any]:
+    """SuperGradients training params for one tiny CPU epoch with ``callback`` collecting."""
+    from posetable.integrations.supergradients import yolo_nas_pose_loss
+
+    return {
+        "max_epochs": 1,
+        "initial_lr": 1e-4,
+        "loss": yolo_nas_pose_loss(table.native),
+        "optimizer": "AdamW",
+        "valid_metrics_list": [],
+        "phase_callbacks": [callback],
+        "metric_to_watch": "loss",
+        "greater_metric_to_watch_is_better": False,
+        "lr_mode": "cosine",
+        "cosine_final_lr_ratio": 0.1,
+        **extra,
+    }
