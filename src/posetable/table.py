@@ -971,12 +971,14 @@ class Table:
     ) -> Transaction:
         """Replace the rows at ``positions`` of this revision by ``source``'s rows of ids."""
         rows = source.rows(source._positions_of_ids(source_ids))
-        return self._rows_txn(positions, rows)
+        return self._rows_txn(positions, rows, source_ids)
 
-    def _rows_txn(self, positions: np.ndarray, rows: list[dict[str, Any]]) -> Transaction:
-        """The merge of full row dicts at ``positions`` of this revision (validated here)."""
+    def _rows_txn(
+        self, positions: np.ndarray, rows: list[dict[str, Any]], ids: np.ndarray
+    ) -> Transaction:
+        """The merge of full row dicts at ``positions`` (sample ``ids``) of this revision,
+        validated here."""
         layout = RowLayout.from_arrow_schema(self._schema, self._ds.schema)
-        ids = self.sample_ids()[positions]
         order = np.argsort(positions)
         batch = build_batch(
             [rows[i] for i in order], layout, ids[order], 0, row_numbers=positions[order]
@@ -1042,12 +1044,13 @@ class Table:
             if not isinstance(new, Mapping):
                 raise RowError(f"row {pos}: a row must be a dict, got {type(new).__name__}")
         changes = [dict(new) for new in rows.values()]
-        touch = rows_touch(self.sample_ids()[positions])
+        ids = self.sample_ids()[positions]  # the same in every revision an edit lands on
+        touch = rows_touch(ids)
 
         def build(base: Table) -> Transaction:
             current = base.rows(positions)
             merged = [{**old, **new} for old, new in zip(current, changes, strict=True)]
-            return base._rows_txn(positions, merged)
+            return base._rows_txn(positions, merged, ids)
 
         args = {"rows": sorted(positions.tolist()), **dict(arguments or {})}
         return self._edit(build, operation=operation, arguments=args, touch=touch)
