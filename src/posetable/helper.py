@@ -33,14 +33,13 @@ from posetable._validate import as_index, check_flip_indices, check_sigmas
 from posetable.errors import (
     ConflictError,
     InstancesError,
-    NotFoundError,
     SchemaError,
     TableExistsError,
     UnsupportedError,
 )
 from posetable.instances import parse_keypoints
 from posetable.schema import Keypoints2DSchema
-from posetable.store import Store
+from posetable.store import Store, free_table_name, table_at
 from posetable.table import Table
 
 #: 3LC's default ``label_column_name`` (``tlc.KEYPOINTS_2D``).
@@ -115,9 +114,7 @@ def _sibling(source: str, table_name: str) -> str:
 
 
 def _target_of_url(table_url: Any) -> tuple[Store, str]:
-    """A table URL as (store, name): a table's own ``table.url``
-    (``<store>/tables/<name>``) or 3LC's ``<root>/<project>/datasets/<dataset>/tables/<table>``.
-    """
+    """A table URL as (store, name); see :func:`posetable.store.table_at`."""
     if isinstance(table_url, (str, os.PathLike)):
         text = os.fspath(table_url)
     elif hasattr(table_url, "to_str"):
@@ -127,25 +124,7 @@ def _target_of_url(table_url: Any) -> tuple[Store, str]:
             "table_url must be a path, a str or a Url, got "
             f"{type(table_url).__name__} {table_url!r}"[:200]
         )
-    text = str(text).rstrip("/")
-    if text.endswith(".lance"):
-        text = text[: -len(".lance")]
-    parts = Path(text).expanduser().absolute().parts
-    if "tables" in parts:
-        at = len(parts) - 1 - parts[::-1].index("tables")
-        rest = parts[at + 1 :]
-        if len(rest) == 1 and at >= 3 and parts[at - 2] == "datasets":
-            root = list(parts[: at - 3])
-            if root and root[-1] == "projects":
-                root.pop()
-            name = f"{parts[at - 3]}/{parts[at - 1]}/{rest[0]}"
-            return Store(Path(*root) if root else Path("/")), name
-        if rest:
-            return Store(Path(*parts[:at])), "/".join(rest)
-    raise NotFoundError(
-        f"table_url {text!r} does not name a table: expected <store>/tables/<name> (a "
-        "table's url) or 3LC's <root>/<project>/datasets/<dataset>/tables/<table>"
-    )
+    return table_at(str(Path(str(text)).expanduser().absolute()), what="table_url")
 
 
 def _derived(
@@ -176,7 +155,7 @@ def _derived(
         store, base = source.store, _sibling(source.name, table_name)
     wrap = getattr(table, "__posetable_wrap__", None)
     for _ in range(_UNIQUE_TRIES):
-        name = _unique(store, base)
+        name = free_table_name(store, base)
         try:
             derived = source.derive(
                 name, schema=schema, store=store, operation=operation, arguments=arguments
@@ -189,18 +168,6 @@ def _derived(
     raise ConflictError(  # pragma: no cover - eight writers raced for the same names
         f"could not find a free table name next to {base!r}: other writers took each one"
     )
-
-
-def _unique(store: Store, name: str) -> str:
-    """``name`` when free, else the first free ``name_0001``, ``name_0002``..."""
-    taken = set(store.table_names())
-    if name not in taken:
-        return name
-    for number in range(1, 100000):
-        candidate = f"{name}_{number:04d}"
-        if candidate not in taken:
-            return candidate
-    raise UnsupportedError(f"no free table name next to {name!r}")  # pragma: no cover
 
 
 def _integers(values: list[Any], what: str) -> list[int]:

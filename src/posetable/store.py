@@ -348,3 +348,60 @@ def read_table_metadata(dataset: lance.LanceDataset) -> dict[str, Any]:
             f"dataset {dataset.uri} was not written by posetable (no '{METADATA_KEY}' metadata)"
         )
     return dict(orjson.loads(raw))
+
+
+_TLC_TABLE_URL = re.compile(
+    r"^(?P<root>.*?)/(?P<p>[^/]+)/datasets/(?P<d>[^/]+)/tables/(?P<t>[^/]+)/?$"
+)
+
+
+def table_at(location: str, *, what: str = "url") -> tuple[Store, str]:
+    """The store and table name an absolute location names (``what`` names it in errors).
+
+    Accepted: a table's own folder ``<store>/tables/<name>`` (with or without ``.lance``;
+    ``name`` may be path-like) and 3LC's ``<root>/<project>/datasets/<dataset>/tables/
+    <table>``, whose store is ``<root>`` (without a trailing ``/projects``).
+
+    Example:
+        >>> store, name = table_at("/data/runs-root/P/datasets/D/tables/T")
+        >>> str(store.root), name
+        ('/data/runs-root', 'P/D/T')
+    """
+    text = location.rstrip("/")
+    if text.endswith(".lance"):
+        text = text[: -len(".lance")]
+    match = _TLC_TABLE_URL.match(Path(text).as_posix())
+    if match:
+        root = match.group("root")
+        if root.endswith("/projects"):
+            root = root[: -len("/projects")]
+        return Store(root or "/"), f"{match.group('p')}/{match.group('d')}/{match.group('t')}"
+    parts = Path(text).parts
+    if "tables" in parts:
+        at = len(parts) - 1 - parts[::-1].index("tables")
+        if parts[at + 1 :]:
+            return Store(Path(*parts[:at])), "/".join(parts[at + 1 :])
+    raise NotFoundError(
+        f"{what} {location!r} does not name a table: expected a table's url "
+        "(<store>/tables/<project>/<dataset>/<table>) or 3LC's "
+        "<root>/<project>/datasets/<dataset>/tables/<table>"
+    )
+
+
+def free_table_name(store: Store, name: str) -> str:
+    """``name`` when no table has it, else the first free ``name_0001``, ``name_0002``...
+
+    Example:
+        >>> import posetable as pt, tempfile
+        >>> free_table_name(pt.Store(tempfile.mkdtemp()), "P/D/edited")
+        'P/D/edited'
+    """
+    folder = name.rsplit("/", 1)[0] if "/" in name else None
+    taken = set(store.table_names(folder))
+    if name not in taken:
+        return name
+    for number in range(1, 100000):
+        candidate = f"{name}_{number:04d}"
+        if candidate not in taken:
+            return candidate
+    raise RevisionError(f"no free table name next to {name!r}")  # pragma: no cover

@@ -8,13 +8,18 @@ allowed). The same table name in two datasets is two tables. ``root_url`` is the
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from posetable.errors import NotFoundError, RevisionError, TableExistsError, UnsupportedError
-from posetable.store import Store, check_name, describe_table, resolve_store
+from posetable.errors import RevisionError, TableExistsError, UnsupportedError
+from posetable.store import (
+    Store,
+    check_name,
+    describe_table,
+    free_table_name,
+    resolve_store,
+    table_at,
+)
 from posetable.tlc._url import Url
 
 DEFAULT_PROJECT = "default-project"
@@ -22,7 +27,6 @@ DEFAULT_DATASET = "default-dataset"
 DEFAULT_TABLE = "table"
 #: 3LC's ``if_exists`` choices for creating tables (``TableWriter`` has no ``"reuse"``).
 IF_EXISTS = ("raise", "reuse", "rename", "overwrite")
-_TLC_FORM = re.compile(r"^(?P<root>.*?)/(?P<p>[^/]+)/datasets/(?P<d>[^/]+)/tables/(?P<t>[^/]+)/?$")
 
 
 @dataclass(frozen=True)
@@ -106,26 +110,7 @@ def table_of_url(url: str | os.PathLike[str] | Url) -> tuple[Store, str]:
     ``.lance``) and 3LC's form ``<root>/<project>/datasets/<dataset>/tables/<table>``,
     whose store is ``<root>`` (without a trailing ``/projects``).
     """
-    text = Url(url).to_absolute().to_str().rstrip("/")
-    if text.endswith(".lance"):
-        text = text[: -len(".lance")]
-    match = _TLC_FORM.match(Path(text).as_posix())
-    if match:
-        root = match.group("root")
-        if root.endswith("/projects"):
-            root = root[: -len("/projects")]
-        name = f"{match.group('p')}/{match.group('d')}/{match.group('t')}"
-        return Store(root or "/"), name
-    parts = Path(text).parts
-    if "tables" in parts:
-        at = len(parts) - 1 - parts[::-1].index("tables")
-        if parts[at + 1 :]:
-            return Store(Path(*parts[:at])), "/".join(parts[at + 1 :])
-    raise NotFoundError(
-        f"url {str(url)!r} does not name a table: expected a table's url "
-        "(<store>/tables/<project>/<dataset>/<table>) or 3LC's "
-        "<root>/<project>/datasets/<dataset>/tables/<table>"
-    )
+    return table_at(Url(url).to_absolute().to_str())
 
 
 def table_url(where: Target) -> Url:
@@ -135,14 +120,7 @@ def table_url(where: Target) -> Url:
 
 def unique(where: Target) -> Target:
     """``where`` when free, else the first free ``<table>_0001``, ``<table>_0002``..."""
-    names = set(where.store.table_names(f"{where.project}/{where.dataset}"))
-    if where.name not in names:
-        return where
-    for number in range(1, 100000):
-        candidate = where.with_table(f"{where.table}_{number:04d}")
-        if candidate.name not in names:
-            return candidate
-    raise UnsupportedError(f"no free table name next to {where.name!r}")  # pragma: no cover
+    return where.with_table(free_table_name(where.store, where.name).rsplit("/", 1)[1])
 
 
 def decide(
