@@ -102,6 +102,17 @@ CORE_MODULES = [
     "posetable.helper",
     "posetable.summary",
     "posetable.sample",
+    "posetable.gc",
+    "posetable._lance_local",
+    "posetable.map_element",
+    "posetable.split",
+    "posetable.runs",
+    "posetable.accept",
+    "posetable.tlc",
+    "posetable.tlc._table",
+    "posetable.tlc._run",
+    "posetable.diagnose.check",
+    "posetable.eval.keypoint_metrics",
 ]
 
 
