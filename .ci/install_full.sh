@@ -8,7 +8,7 @@ PY=${PYTHON:-python3}
 "$VENV/bin/pip" install -q --upgrade pip
 # torch first, pinned to the wheels this machine keeps on its local disk (CPU work only).
 "$VENV/bin/pip" install -q "torch==2.14.1" "torchvision==0.29.1"
-"$VENV/bin/pip" install -q -e "$ROOT[dev,dashboard,plot,torch,ultralytics,supergradients]"
+"$VENV/bin/pip" install -q -e "$ROOT[dev,dashboard,plot,torch,ultralytics,supergradients,tlc,dlc,sleap,mpii,ray]"
 # SuperGradients 3.7.1 pins numpy<=1.23 / torchmetrics 0.8 / onnx 1.15 ..., which do not install
 # on Python 3.11 with numpy 2 and torch 2.14: install it without its pins, then the runtime
 # imports it needs (README, "SuperGradients"). torchmetrics 0.8 is what its Trainer runs with.

@@ -456,6 +456,12 @@ class Table:
 
         return write_dlc(self._exported(), path, **options)
 
+    # -- Label Studio, CVAT, Ultralytics NDJSON (formats/label_studio.py, cvat.py, ndjson.py) --
+
+    # -- SLEAP, PoseTrack, MPII (formats/sleap.py, posetrack.py, mpii.py) ---------------------
+
+    # -- skeleton operations (posetable/skeleton.py) -------------------------------------------
+
     # -- identity ------------------------------------------------------------------------
     @property
     def name(self) -> str:

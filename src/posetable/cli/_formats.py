@@ -8,6 +8,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from posetable.cli import _formats_labeling as _labeling
+from posetable.cli import _formats_video as _video
 from posetable.cli import add_store_argument
 
 
@@ -50,6 +52,8 @@ def register(sub: Any) -> None:
     _if_exists(dlc)
     add_store_argument(dlc)
     dlc.set_defaults(handler=_import_dlc)
+    _labeling.register_import(kinds, _if_exists, add_store_argument)
+    _video.register_import(kinds, _if_exists, add_store_argument)
 
     exporter = sub.add_parser("export", help="write a table as COCO JSON or a YOLO-pose dataset")
     kinds = exporter.add_subparsers(dest="format", metavar="FORMAT", required=True)
@@ -76,6 +80,8 @@ def register(sub: Any) -> None:
     dlc_out.add_argument("--scorer", help="the scorer (default: the imported one)")
     add_store_argument(dlc_out)
     dlc_out.set_defaults(handler=_export_dlc)
+    _labeling.register_export(kinds, add_store_argument)
+    _video.register_export(kinds, add_store_argument)
 
 
 def _if_exists(parser: argparse.ArgumentParser) -> None:
