@@ -309,7 +309,11 @@ def test_collect_writes_one_native_run_per_table_under_one_3lc_run(collected):
     run = tlc.active_run()
     assert run.name == "collect-only" and run.status_name.lower().startswith("complet")
     assert run.collections == ["c8/collect-only/train-final", "c8/collect-only/val-final"]
-    samples = runs["val"].per_sample.to_pydict()
+    # 3LC's return: Ultralytics' metrics per split, carrying the run's url
+    assert set(runs) == {"train", "val"}
+    assert runs["train"].run_url == runs["val"].run_url == run.url
+    assert "metrics/mAP50-95(P)" in runs["val"].results_dict
+    samples = runs["val"].posetable_run.per_sample.to_pydict()
     assert {"embeddings_0", "embeddings_1", *LOSSES} <= set(samples)
     assert "embeddings_2" not in samples
 

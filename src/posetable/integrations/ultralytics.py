@@ -356,7 +356,44 @@ def validate(
     Returns:
         The finished :class:`~posetable.Run`.
     """
+    run, _ = validate_with_metrics(
+        model,
+        table,
+        run_name=run_name,
+        model_info=model_info,
+        store=store,
+        collect_loss=collect_loss,
+        image_embeddings_dim=image_embeddings_dim,
+        image_embeddings_reducer=image_embeddings_reducer,
+        image_embeddings_reducer_args=image_embeddings_reducer_args,
+        loss_sigmas=loss_sigmas,
+        embeddings_reducer=embeddings_reducer,
+        **yolo_args,
+    )
+    return run
 
+
+def validate_with_metrics(
+    model: Any,
+    table: Table,
+    *,
+    run_name: str | None = None,
+    model_info: Mapping[str, Any] | None = None,
+    store: StoreLike = None,
+    collect_loss: bool = False,
+    image_embeddings_dim: int = 0,
+    image_embeddings_reducer: str = "pca",
+    image_embeddings_reducer_args: Mapping[str, Any] | None = None,
+    loss_sigmas: Sequence[float] | np.ndarray | None = None,
+    embeddings_reducer: EmbeddingReducer | None = None,
+    **yolo_args: Any,
+) -> tuple[Run, Any]:
+    """:func:`validate`, also giving Ultralytics' own metrics object of the pass.
+
+    The second value is what ``ultralytics.YOLO.val`` returns (``PoseMetrics``: its
+    ``results_dict``, ``box.map``, ``pose.map``...), for callers that hand it on as 3LC's
+    ``model.val`` does.
+    """
     yolo = _load_model(model)
     k = table.schema.num_keypoints
     check_num_keypoints(table, _model_kpt_shape(yolo)[0], f"model {_model_name(yolo)}")
@@ -399,7 +436,7 @@ def validate(
         "ultralytics_metrics": _ultralytics_metrics(metrics),
         **dict(model_info or {}),
     }
-    return capture_run(
+    run = capture_run(
         table,
         capture,
         name=name,
@@ -410,6 +447,7 @@ def validate(
         reducer_args=image_embeddings_reducer_args,
         fitted=embeddings_reducer,
     )
+    return run, metrics
 
 
 def capture_run(

@@ -258,9 +258,12 @@ class YOLO(ultralytics.YOLO):
     ) -> Any:
         """Validate on a table (or a data YAML split) and collect it into a 3LC run.
 
-        Returns the native :class:`posetable.Run` of the pass (``run.metrics`` posetable's
-        OKS metrics, per-sample losses and embeddings as columns). The 3LC run is the active
-        run when its project matches, else a new one (``settings.run_name``).
+        Returns what 3LC's ``val`` returns: Ultralytics' metrics object of the pass
+        (``results_dict``, ``pose.map``...), with ``run_url`` (the 3LC run's url, as 3LC sets
+        it) and ``posetable_run``: the native :class:`posetable.Run` of the pass
+        (``run.metrics`` posetable's OKS metrics with the table's sigmas, per-sample losses
+        and embeddings as columns). The 3LC run is the active run when its project matches,
+        else a new one (``settings.run_name``).
         """
         if validator is not None:
             return super().val(validator=validator, **kwargs)
@@ -278,7 +281,8 @@ class YOLO(ultralytics.YOLO):
     ) -> dict[str, Any]:
         """``val`` on several splits or tables, all under one 3LC run (3LC's ``collect``).
 
-        Returns ``{split: native run}``.
+        Returns ``{split: Ultralytics metrics}`` as 3LC does, each with ``run_url`` and
+        ``posetable_run`` (see :meth:`val`).
         """
         if not ((data and splits) or tables):
             raise UnsupportedError("collect needs data= and splits=, or tables=")
@@ -304,11 +308,10 @@ class YOLO(ultralytics.YOLO):
         )
         for split, table in items.items():
             kwargs_split = dict(kwargs)
-            native_run = self._collect_one(
+            out[split] = self._collect_one(
                 table, settings, kwargs_split, run=run, stream=split, reducer=reducer
             )
             run = self._tlc_run
-            out[split] = native_run
         if run is not None:
             run.set_status_completed()
         return out
@@ -352,7 +355,7 @@ class YOLO(ultralytics.YOLO):
         kwargs.setdefault("conf", settings.conf_thres)
         kwargs.setdefault("max_det", settings.max_det)
         run.set_status_collecting()
-        native_run = native.validate(
+        native_run, metrics = native.validate_with_metrics(
             self,
             native_table,
             run_name=run.unique_collection_name(stream, None),
@@ -367,7 +370,9 @@ class YOLO(ultralytics.YOLO):
             **kwargs,
         )
         run.add_collection(native_run)
-        return native_run
+        metrics.run_url = run.url
+        metrics.posetable_run = native_run
+        return metrics
 
 
 class TLCYOLO(YOLO):
