@@ -286,3 +286,47 @@ def test_sample_columns_of_the_users_own_are_kept_beside_the_metrics(coco_table)
         with pytest.raises(RunError, match=match):
             pt.Run.from_predictions(coco_table, predictions, name="bad", sample_columns=bad)
     assert not (coco_table.store.runs_dir / "bad").exists()
+
+
+@pytest.mark.parametrize("folder", ["coco_kpts", "crowdpose", "aic", "onehand10k", "ap10k"])
+def test_a_run_exported_as_coco_results_comes_back_the_same(folder, real_data, store, tmp_path):
+    """export_coco_results -> from_coco_results (read into flat columns, no object per row)
+    gives the run back: the same predictions, per-sample and per-instance metrics, and the
+    numbers of evaluating the file itself."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PosetableWarning)
+        table = pt.Table.from_coco(
+            real_data(folder) / "annotations.json",
+            real_data(folder) / "images",
+            name=folder,
+            store=store,
+        )
+    run = pt.Run.from_predictions(table, noisy_predictions(table, seed=3), name="objects")
+    path = run.export_coco_results(tmp_path / "results.json")
+    entries = orjson.loads(path.read_bytes())
+    assert len(entries) == run.manifest["counts"]["predictions"] > 0
+    assert set(entries[0]) == {"image_id", "category_id", "keypoints", "score", "bbox"}
+    back = pt.Run.from_coco_results(table, path, name="columns")
+    assert back.metrics == run.metrics
+    before, after = (
+        [(r["row"], r["keypoints"]) for r in x.predictions_arrow().to_pylist()]
+        for x in (run, back)
+    )
+    assert [r for r, _ in before] == [r for r, _ in after]
+    for (_, a), (_, b) in zip(before, after, strict=True):
+        assert a["instances_additional_data"] == b["instances_additional_data"]
+        for i, j in zip(a["instances"], b["instances"], strict=True):
+            assert i["vertices_2d"] == j["vertices_2d"]
+            assert i["vertices_2d_additional_data"] == j["vertices_2d_additional_data"]
+            # [x, y, w, h] -> xyxy: x + (x2 - x) may differ from x2 in the last bit
+            np.testing.assert_allclose(i["bbs_2d"], j["bbs_2d"], rtol=1e-12)
+    assert back.per_sample.equals(run.per_sample)
+    assert back.per_instance.equals(run.per_instance)
+    # the columnar reader and the per-row objects agree
+    objects = pt.Run.from_predictions(
+        table, pt.eval.read_coco_results(path, table), name="objects-again"
+    )
+    assert objects.predictions_arrow().equals(back.predictions_arrow())
+    assert pt.evaluate(table, path).stats.tolist() == [back.metrics[m] for m in STAT_NAMES]

@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
@@ -14,7 +15,7 @@ import pyarrow as pa
 
 from posetable._coco_constants import COCO_OKS_SIGMAS
 from posetable._validate import check_sigmas
-from posetable.errors import FormatError, SchemaError
+from posetable.errors import FormatError, SchemaError, UnsupportedError
 from posetable.eval import _engine
 from posetable.eval._columns import (
     Frame,
@@ -343,6 +344,8 @@ def evaluate(
     predictions: Predictions,
     *,
     sigmas: Any = None,
+    engine: str = "local",
+    max_memory: int | None = None,
 ) -> EvaluationResult:
     """COCO keypoint AP/AR exactly as pycocotools computes it, plus per-instance metrics.
 
@@ -357,12 +360,20 @@ def evaluate(
             ground truth, "rows" are the images in sorted id order.
         sigmas: OKS sigmas (K,). Default: the table's sigmas (uniform 1/K when it has none);
             for a JSON file pycocotools' COCO-17 sigmas when K=17, else 1/K.
+        engine: ``"local"`` (this process) or ``"ray"``: Ray Data maps the evaluation over
+            the table's Lance fragments (``lance-ray``) and merges the partial results,
+            giving the same bits (a Table ground truth; extra ``posetable[ray]``; the
+            result carries the arrays and stats, not the per-instance tables).
+        max_memory: the most bytes a local evaluation may hold; default: what the matching
+            needs must fit in the memory available now. Checked from the counts before the
+            matching allocates.
 
     Returns:
         An :class:`EvaluationResult` (``ap`` ... ``ar_large``, ``per_sample``,
         ``per_instance``, ``str()`` = the COCO summary).
 
     Raises:
+        EvaluationMemoryError: too large for one process (it points to ``engine="ray"``).
         SchemaError: sigmas of the wrong length or not > 0.
         FormatError: a results file naming an unknown image, keypoints of another K, NaN,
             a missing score.
@@ -383,7 +394,16 @@ def evaluate(
         >>> round(result.ap, 6), result.per_sample.column("tp_50").to_pylist()
         (1.0, [1])
     """
+    if engine == "ray":
+        from posetable.eval._ray import evaluate_ray
+
+        return evaluate_ray(ground_truth, predictions, sigmas=sigmas)
+    if engine != "local":
+        raise UnsupportedError(f"engine must be 'local' or 'ray', got {engine!r}")
     inputs = prepare(ground_truth, predictions, sigmas=sigmas)
+    from posetable.eval._memory import check_memory
+
+    check_memory(inputs, _engine.Params(), max_memory=max_memory)
     return run(inputs, source=(ground_truth, predictions))
 
 
@@ -404,33 +424,54 @@ def evaluate_coco(
     return run(inputs, source=(gt_json, results_json))
 
 
-def read_coco_results(path: PathLike, table: Table) -> list[Keypoints2DInstances | None]:
-    """Read a COCO keypoint results JSON into predictions aligned with ``table``'s rows.
+@dataclass(frozen=True)
+class CocoResultRows:
+    """A COCO keypoint results file read against a table: flat columns, one entry per result,
+    ordered by table row (the file's order kept within a row).
 
-    ``image_id`` names the table's ``image_id`` column (tables imported from COCO have it;
-    else the row index); ``category_id`` maps to the label through
-    ``table.metadata["coco"]["categories"]`` (else label = category_id - 1). Each row gets
-    keypoints, ``keypoint_confidences`` (the third value of each point), the score as
-    ``instance_confidences`` and the box (``bbox`` when given, else the points' extent,
-    whose w*h is pycocotools' area of the result); rows without results get None.
+    Attributes:
+        inputs: the evaluation's columns (ground truth of the table, these predictions).
+        rows: ``(T,)`` the table row of each result.
+        keypoints: ``(T, K, 2)`` pixel coordinates.
+        confidences: ``(T, K)`` float32, the third value of each point.
+        labels: ``(T,)`` class indices.
+        scores: ``(T,)`` instance scores.
+        boxes: ``(T, 4)`` xyxy (``bbox`` when given, else the points' extent).
+    """
+
+    inputs: EvalInput
+    rows: np.ndarray
+    keypoints: np.ndarray
+    confidences: np.ndarray
+    labels: np.ndarray
+    scores: np.ndarray
+    boxes: np.ndarray
+
+
+def read_coco_result_rows(path: PathLike, table: Table) -> CocoResultRows:
+    """Read a COCO keypoint results JSON against ``table`` into flat columns (no object per
+    row or result): what :func:`read_coco_results` and ``Run.from_coco_results`` build on.
 
     Raises:
-        FormatError: unknown image_id or category_id, keypoints of another K, NaN, a
-            missing score or a malformed file (naming the file and the result).
+        FormatError: as :func:`read_coco_results`.
     """
-    from posetable.instances import Keypoints2DInstances
-
     fr = table_frame(table)
     k = fr.num_keypoints
     res = read_results(path, k)
     cols = _results_to_predictions(res, fr, image_key=fr.image_ids, unknown_category="error")
-    n = len(res)
-    out: list[Keypoints2DInstances | None] = [None] * len(table)
-    if n == 0:
-        return out
-    rows = fr.rows[cols.image]
+    gt_cols = table_ground_truth(table, fr)
+    _warn_id_zero(gt_cols, f"table {table.ref}")
+    inputs = EvalInput(
+        gt=gt_cols,
+        dt=cols,
+        image_ids=fr.image_ids,
+        rows=fr.rows,
+        category_ids=fr.category_ids,
+        category_labels=fr.category_labels,
+        sigmas=np.asarray(table.schema.sigmas, dtype=np.float64),
+    )
+    rows = fr.rows[cols.image].astype(np.int64)
     order = np.argsort(rows, kind="stable")
-    labels = fr.category_labels[cols.category]
     if res.bbox is not None:
         negative = np.flatnonzero((res.bbox[:, 2] < 0) | (res.bbox[:, 3] < 0))
         if negative.size:  # a table's box has x2 >= x1 (pycocotools' evaluation takes it)
@@ -443,20 +484,59 @@ def read_coco_results(path: PathLike, table: Table) -> list[Keypoints2DInstances
         boxes = np.concatenate([res.bbox[:, :2], res.bbox[:, :2] + res.bbox[:, 2:]], axis=1)
     else:
         kp = res.keypoints[..., :2]
-        boxes = np.stack(
-            [kp[..., 0].min(1), kp[..., 1].min(1), kp[..., 0].max(1), kp[..., 1].max(1)], 1
+        boxes = (
+            np.stack(
+                [kp[..., 0].min(1), kp[..., 1].min(1), kp[..., 0].max(1), kp[..., 1].max(1)], 1
+            )
+            if len(kp)
+            else np.zeros((0, 4))
         )
-    conf = res.keypoints[..., 2].astype(np.float32)
-    sorted_rows = rows[order]
-    bounds = np.flatnonzero(np.diff(sorted_rows)) + 1
-    for chunk in np.split(order, bounds):
-        row = int(rows[chunk[0]])
+    return CocoResultRows(
+        inputs=inputs,
+        rows=rows[order],
+        keypoints=np.ascontiguousarray(res.keypoints[order, :, :2]),
+        confidences=res.keypoints[order, :, 2].astype(np.float32),
+        labels=fr.category_labels[cols.category][order],
+        scores=res.score[order],
+        boxes=boxes[order],
+    )
+
+
+def read_coco_results(path: PathLike, table: Table) -> list[Keypoints2DInstances | None]:
+    """Read a COCO keypoint results JSON into predictions aligned with ``table``'s rows.
+
+    ``image_id`` names the table's ``image_id`` column (tables imported from COCO have it;
+    else the row index); ``category_id`` maps to the label through
+    ``table.metadata["coco"]["categories"]`` (else label = category_id - 1). Each row gets
+    keypoints, ``keypoint_confidences`` (the third value of each point), the score as
+    ``instance_confidences`` and the box (``bbox`` when given, else the points' extent,
+    whose w*h is pycocotools' area of the result), and the row's image size; rows without
+    results get None.
+
+    Raises:
+        FormatError: unknown image_id or category_id, keypoints of another K, NaN, a
+            missing score or a malformed file (naming the file and the result).
+    """
+    from posetable.instances import Keypoints2DInstances
+
+    flat = read_coco_result_rows(path, table)
+    out: list[Keypoints2DInstances | None] = [None] * len(table)
+    if not len(flat.rows):
+        return out
+    sizes = table.to_arrow(columns=["width", "height"])
+    widths = sizes.column("width").to_numpy(zero_copy_only=False)
+    heights = sizes.column("height").to_numpy(zero_copy_only=False)
+    bounds = np.flatnonzero(np.diff(flat.rows)) + 1
+    for chunk in np.split(np.arange(len(flat.rows)), bounds):
+        row = int(flat.rows[chunk[0]])
         out[row] = Keypoints2DInstances(
-            res.keypoints[chunk, :, :2],
-            keypoint_confidences=conf[chunk],
-            instance_labels=labels[chunk],
-            instance_confidences=res.score[chunk],
-            instance_bbs=boxes[chunk],
-            num_keypoints=k,
+            flat.keypoints[chunk],
+            keypoint_confidences=flat.confidences[chunk],
+            instance_labels=flat.labels[chunk],
+            instance_confidences=flat.scores[chunk],
+            instance_bbs=flat.boxes[chunk],
+            num_keypoints=flat.keypoints.shape[1],
+            image_width=float(widths[row]),
+            image_height=float(heights[row]),
         )
     return out
