@@ -58,6 +58,13 @@ def test_run_import_show_compare_errors_accept(table, results_json, store, capsy
     assert main(["runs", "compare", "m1", "--store", str(store)]) == 0
     assert "m1" in capsys.readouterr().out
 
+    out = results_json.with_name("exported.json")
+    assert main(["run", "export", "m1", str(out), "--store", str(store)]) == 0
+    assert f"{run.manifest['counts']['predictions']} predictions of run 'm1'" in (
+        capsys.readouterr().out
+    )
+    assert pt.evaluate(table, out).stats.tolist() == expected.stats.tolist()
+
     assert main(["errors", "coco", "m1", "--top", "5", "--store", str(store)]) == 0
     capsys.readouterr()
 

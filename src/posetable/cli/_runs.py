@@ -1,4 +1,4 @@
-"""``posetable run import|show``, ``runs list|compare``, ``accept`` and ``errors``."""
+"""``posetable run import|show|export``, ``runs list|compare``, ``accept`` and ``errors``."""
 
 from __future__ import annotations
 
@@ -29,6 +29,13 @@ def register(sub: Any) -> None:
     show.add_argument("name")
     add_store_argument(show)
     show.set_defaults(handler=_show)
+    export = run_sub.add_parser(
+        "export", help="write a run's predictions as a COCO keypoint results JSON"
+    )
+    export.add_argument("name", help="run name")
+    export.add_argument("out", help="the results JSON to write")
+    add_store_argument(export)
+    export.set_defaults(handler=_export)
 
     runs = sub.add_parser("runs", help="list or compare runs")
     runs_sub = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
@@ -130,6 +137,16 @@ def _show(args: argparse.Namespace) -> int:
     print(f"model      {run.model_info}")
     for key, value in run.metrics.items():
         print(f"{key:10} {value:.4f}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from posetable.runs import Run
+
+    run = Run.open(args.name, store=args.store)
+    path = run.export_coco_results(args.out)
+    count = run.manifest["counts"]["predictions"]
+    print(f"{count} predictions of run {run.name!r} -> {path}")
     return 0
 
 
