@@ -360,7 +360,8 @@ def test_cli_prints_the_summary_and_writes_json(gt_path, coco, tmp_path, capsys)
     assert main(["eval", str(gt_path), str(path), "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     expected = pt.evaluate_coco(gt_path, path)
-    assert printed.strip() == str(expected).strip()
+    assert printed.strip() == expected.summary().strip()
+    assert printed.strip().splitlines()[-1] == " OKS sigmas: COCO (K=17)"
     assert json.loads(out.read_text())["ap"] == expected.ap
 
 
@@ -369,6 +370,7 @@ def test_cli_evaluates_a_table_with_sigmas(table, coco, store, tmp_path, capsys)
     sigmas = ",".join(["0.05"] * 17)
     assert main(["eval", table.ref, str(path), "--sigmas", sigmas, "--store", str(store)]) == 0
     expected = pt.evaluate(table, path, sigmas=[0.05] * 17)
-    assert capsys.readouterr().out.strip() == str(expected).strip()
+    assert capsys.readouterr().out.strip() == expected.summary().strip()
+    assert expected.sigmas_source == "user"
     assert main(["eval", table.ref, str(path), "--sigmas", "0.1,0.2", "--store", str(store)]) == 2
     assert "length K=17, got 2" in capsys.readouterr().err

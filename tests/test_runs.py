@@ -311,8 +311,7 @@ def test_a_run_exported_as_coco_results_comes_back_the_same(folder, real_data, s
     back = pt.Run.from_coco_results(table, path, name="columns")
     assert back.metrics == run.metrics
     before, after = (
-        [(r["row"], r["keypoints"]) for r in x.predictions_arrow().to_pylist()]
-        for x in (run, back)
+        [(r["row"], r["keypoints"]) for r in x.predictions_arrow().to_pylist()] for x in (run, back)
     )
     assert [r for r, _ in before] == [r for r, _ in after]
     for (_, a), (_, b) in zip(before, after, strict=True):
@@ -330,3 +329,18 @@ def test_a_run_exported_as_coco_results_comes_back_the_same(folder, real_data, s
     )
     assert objects.predictions_arrow().equals(back.predictions_arrow())
     assert pt.evaluate(table, path).stats.tolist() == [back.metrics[m] for m in STAT_NAMES]
+
+
+def test_a_run_is_refused_by_a_descendant_whose_skeleton_changed(coco_table):
+    """Reordered (or renamed) keypoints would score the run's points in another layout."""
+    run = pt.Run.from_predictions(coco_table, noisy_predictions(coco_table, seed=5), name="r")
+    # a descendant with the same keypoints (edited sigmas) still evaluates
+    tuned = coco_table.with_schema(coco_table.schema.replace(oks_sigmas=[0.05] * 17))
+    assert pt.evaluate(tuned, run).ap > 0
+    names = list(coco_table.schema.keypoint_names)
+    reordered = tuned.reorder_keypoints([names[1], names[0], *names[2:]])
+    with pytest.raises(RunError, match=r"skeleton changed since.*make a new run"):
+        pt.evaluate(reordered, run)
+    renamed = reordered.rename_keypoints({"nose": "snout"})
+    with pytest.raises(RunError, match="K=17: left_eye, snout, right_eye"):
+        pt.evaluate(renamed, run)

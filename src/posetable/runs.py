@@ -485,6 +485,16 @@ class Run:
                 f"of {table.ref} (its lineage: {', '.join(lineage[:6])}); use a revision that "
                 f"descends from {self.table_ref}"
             )
+        # a skeleton operation between the two (reorder, rename, add, remove, map) would
+        # score the run's points in another layout: refuse rather than give wrong numbers
+        own = self.table().schema.keypoint_names
+        if tuple(own) != tuple(table.schema.keypoint_names):
+            raise RunError(
+                f"run {self._name!r} predicts the keypoints of {self.table_ref} "
+                f"({_names_text(own)}), but {table.ref} has "
+                f"{_names_text(table.schema.keypoint_names)}: its skeleton changed since; "
+                "evaluate on a revision with the run's keypoints, or make a new run"
+            )
 
     def prediction_columns(self, table: Table | None = None) -> pa.Table:
         """Every predicted instance as one flat row, for evaluation.
@@ -663,6 +673,11 @@ def _prediction_columns(inputs: Any, sample_ids: np.ndarray) -> pa.Table:
         dt.area,
         dt.keypoints,
     )
+
+
+def _names_text(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:6])
+    return f"K={len(names)}: {shown}{', ...' if len(names) > 6 else ''}"
 
 
 def list_runs(table: Table | str | None = None, *, store: StoreLike = None) -> list[str]:

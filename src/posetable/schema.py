@@ -37,6 +37,12 @@ from posetable.map_element import MAP_ELEMENT_KEYS
 SCHEMA_TYPE = "keypoints_2d"
 SCHEMA_FORMAT_VERSION = 1
 
+#: Where a schema's OKS sigmas came from (:attr:`Keypoints2DSchema.oks_sigmas_source`).
+SIGMAS_COCO = "COCO"
+SIGMAS_UNIFORM = "uniform 1/K"
+SIGMAS_USER = "user"
+SIGMAS_ESTIMATED = "estimated from "
+
 _UNSET: Any = object()
 
 
@@ -81,6 +87,10 @@ class Keypoints2DSchema:
         triangle_attributes: one name or ``MapElement`` per triangle.
         flip_indices: K ints, the keypoint each one becomes under a horizontal flip.
         oks_sigmas: K positive floats; uniform ``1/K`` when absent.
+        oks_sigmas_source: where the sigmas came from: ``"COCO"``, ``"uniform 1/K"`` (no
+            sigmas given), ``"estimated from <refs>"`` (:func:`posetable.estimate_sigmas`)
+            or ``"user"``. Left out, it is inferred: ``"uniform 1/K"`` without sigmas,
+            ``"COCO"`` for pycocotools' 17 values on K=17, ``"user"`` for any others.
         include_per_point_confidence: the column declares per-keypoint confidences.
         include_per_point_visibility: the column declares per-keypoint visibility (0/1/2).
         include_per_instance_label: the column declares instance labels (3LC's default).
@@ -105,6 +115,8 @@ class Keypoints2DSchema:
         ((0, 1), (1, 2))
         >>> [round(s, 4) for s in schema.oks_sigmas]
         [0.3333, 0.3333, 0.3333]
+        >>> schema.oks_sigmas_source, pt.Keypoints2DSchema.coco_person().oks_sigmas_source
+        ('uniform 1/K', 'COCO')
         >>> pt.Keypoints2DSchema.from_json(schema.to_json()) == schema
         True
         >>> tlc_style = pt.Keypoints2DSchema({1: "dog", 2: "cat"}, 2,
@@ -119,6 +131,7 @@ class Keypoints2DSchema:
     flip_indices: tuple[int, ...] | None
     oks_sigmas: tuple[float, ...]
     oks_sigmas_given: bool
+    oks_sigmas_source: str
     default_pose: tuple[tuple[float, float], ...] | None
     classes: tuple[str, ...]
     keypoint_colors: tuple[Color, ...] | None
@@ -199,6 +212,7 @@ class Keypoints2DSchema:
         default_pose: Any = None,
         keypoint_colors: Any = None,
         line_colors: Any = None,
+        oks_sigmas_source: Any = None,
         line_names: Any = None,
         triangle_names: Any = None,
         triangle_colors: Any = None,
@@ -243,6 +257,7 @@ class Keypoints2DSchema:
             "flip_indices": None if flip_indices is None else check_flip_indices(flip_indices, k),
             "oks_sigmas": tuple(float(s) for s in sigma_array),
             "oks_sigmas_given": given,
+            "oks_sigmas_source": _checked_source(oks_sigmas_source, given, sigma_array),
             "default_pose": parts.default_pose(pose, k),
             "classes": class_names,
             "keypoint_colors": parts.colors(point_colors, k, "keypoint_colors"),
@@ -375,6 +390,8 @@ class Keypoints2DSchema:
         unknown = set(changes) - set(args)
         if unknown:
             raise SchemaError(f"unknown schema fields {sorted(unknown)}; known: {sorted(args)}")
+        if "oks_sigmas_source" not in changes and {"oks_sigmas", "num_keypoints"} & set(changes):
+            args["oks_sigmas_source"] = None  # new sigmas: their source is inferred again
         args.update(changes)
         return Keypoints2DSchema(**args)
 
@@ -390,6 +407,12 @@ class Keypoints2DSchema:
             "lines": self.lines,
             "flip_indices": self.flip_indices,
             "oks_sigmas": self.oks_sigmas if self.oks_sigmas_given else None,
+            "oks_sigmas_source": (
+                None
+                if self.oks_sigmas_source
+                == _inferred_source(self.oks_sigmas_given, self._sigma_array)
+                else self.oks_sigmas_source
+            ),
             "default_pose": self.default_pose,
             "classes": self._declared_classes(),
             "keypoint_colors": self.keypoint_colors,
@@ -485,6 +508,7 @@ class Keypoints2DSchema:
 
 
 _OPTIONAL_DEFAULTS: dict[str, Any] = {
+    "oks_sigmas_source": None,  # written only when it is not the inferred one
     "line_names": None,
     "triangles": (),
     "triangle_names": None,
@@ -514,6 +538,7 @@ _NATIVE_ONLY = (
     "default_pose",
     "keypoint_colors",
     "line_colors",
+    "oks_sigmas_source",
     "line_names",
     "triangle_names",
     "triangle_colors",
@@ -521,6 +546,50 @@ _NATIVE_ONLY = (
     "extra_attributes",
     "display",
 )
+
+
+def _inferred_source(given: bool, sigmas: np.ndarray) -> str:
+    """The sigma source a schema without an explicit one has."""
+    if not given:
+        return SIGMAS_UNIFORM
+    if len(sigmas) == len(COCO_OKS_SIGMAS) and np.array_equal(sigmas, COCO_OKS_SIGMAS):
+        return SIGMAS_COCO
+    return SIGMAS_USER
+
+
+def sigmas_source_of(sigmas: Sequence[float] | np.ndarray) -> str:
+    """The source that sigma VALUES alone suggest (for sigmas that come without a schema).
+
+    Example:
+        >>> import posetable as pt
+        >>> sigmas_source_of(pt.COCO_OKS_SIGMAS), sigmas_source_of([0.25] * 4)
+        ('COCO', 'uniform 1/K')
+        >>> sigmas_source_of([0.1, 0.2])
+        'user'
+    """
+    values = np.asarray(sigmas, dtype=np.float64).reshape(-1)
+    if len(values) and np.array_equal(values, np.full(len(values), 1.0 / len(values))):
+        return SIGMAS_UNIFORM
+    return _inferred_source(True, values)
+
+
+def _checked_source(value: Any, given: bool, sigmas: np.ndarray) -> str:
+    """An explicit ``oks_sigmas_source`` checked against the sigmas, or the inferred one."""
+    if value is None:
+        return _inferred_source(given, sigmas)
+    known = f"{SIGMAS_COCO!r}, {SIGMAS_UNIFORM!r}, {SIGMAS_USER!r} or '{SIGMAS_ESTIMATED}<refs>'"
+    if not isinstance(value, str) or not (
+        value in (SIGMAS_COCO, SIGMAS_UNIFORM, SIGMAS_USER)
+        or (value.startswith(SIGMAS_ESTIMATED) and value[len(SIGMAS_ESTIMATED) :].strip())
+    ):
+        raise SchemaError(f"oks_sigmas_source must be {known}, got {value!r}")
+    if (value == SIGMAS_UNIFORM) == given:
+        raise SchemaError(
+            f"oks_sigmas_source {value!r} "
+            + ("needs the schema to have no oks_sigmas" if given else "needs oks_sigmas")
+            + f", got {'K sigmas' if given else 'none (uniform 1/K)'}"
+        )
+    return value
 
 
 def _bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -60,7 +60,7 @@ def _eval(args: argparse.Namespace) -> int:
 
         source = Table.open(args.gt, store=args.store)
     result = evaluate(source, args.results, sigmas=sigmas)
-    print(result)
+    print(result.summary())  # pycocotools' lines, then where the OKS sigmas came from
     if args.json:
         Path(args.json).write_bytes(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2))
     return 0

@@ -85,6 +85,8 @@ class EvaluationResult:
         (1.0, 4)
         >>> print(str(result).splitlines()[0])
          Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets= 20 ] = 1.000
+        >>> result.sigmas_source, result.summary().splitlines()[-1]
+        ('COCO', ' OKS sigmas: COCO (K=17)')
     """
 
     stats: np.ndarray
@@ -165,7 +167,39 @@ class EvaluationResult:
             name: float(v) for name, v in zip(STAT_NAMES, self.stats, strict=True)
         }
         out["sigmas"] = [float(s) for s in self.sigmas]
+        out["sigmas_source"] = self.sigmas_source
         return out
+
+    @cached_property
+    def sigmas_source(self) -> str:
+        """Where the OKS sigmas of these metrics came from: the table's recorded source
+        (``COCO``, ``uniform 1/K``, ``estimated from <refs>``, ``user``) when the ground truth
+        was a table evaluated with its own sigmas, else what the values are (``COCO``,
+        ``uniform 1/K`` or ``user``).
+        """
+        from posetable.schema import Keypoints2DSchema, sigmas_source_of
+
+        details = self._details
+        gt = details.source[0] if details is not None and details.source is not None else None
+        schema = getattr(gt, "schema", None)
+        if isinstance(schema, Keypoints2DSchema) and np.array_equal(schema.sigmas, self.sigmas):
+            return schema.oks_sigmas_source
+        return sigmas_source_of(self.sigmas)
+
+    def summary(self) -> str:
+        """pycocotools' 10 summary lines (``str(result)``) and a line naming the OKS sigmas.
+
+        Example:
+            ``print(result.summary())``
+        """
+        k = len(self.sigmas)
+        return f"{self}\n OKS sigmas: {self.sigmas_source} (K={k})"
+
+    def __repr__(self) -> str:
+        return (
+            f"EvaluationResult(ap={self.ap:.4f}, ap50={self.ap50:.4f}, ar={self.ar:.4f}, "
+            f"K={len(self.sigmas)}, sigmas_source={self.sigmas_source!r})"
+        )
 
     def __str__(self) -> str:
         lines = []
