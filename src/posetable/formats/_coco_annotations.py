@@ -24,6 +24,7 @@ from posetable.formats._coco_common import (
     types_part,
     with_private,
 )
+from posetable.formats._coco_parts import lift_ints, merged_keypoints, part_extras
 from posetable.formats._coco_schema import CocoSchema
 from posetable.formats._coco_values import Reader
 from posetable.formats._json import Numbers
@@ -52,6 +53,7 @@ class Annotations:
     extras: dict[str, np.ndarray]
     keys: list[str]
     others: list[dict[str, Any]]
+    lifted: tuple[str, ...] = ()
 
 
 def read_annotations(
@@ -62,10 +64,19 @@ def read_annotations(
     rows: dict[str, Any],
     coco: CocoSchema,
     notes: Notes,
+    *,
+    parts: tuple[tuple[str, int], ...] = (),
+    ints: tuple[str, ...] = (),
 ) -> Annotations:
-    """Check the annotations and turn those of the keypoint layout into instances."""
+    """Check the annotations and turn those of the keypoint layout into instances.
+
+    ``parts``: COCO-WholeBody part fields read after ``keypoints`` (``merge_parts=True``);
+    ``ints``: integer fields lifted into int64 extras (PoseTrack's ``track_id``).
+    """
+    part_fields = tuple(field for field, _ in parts)
+    typed = {**ANNOTATION_TYPES, **dict.fromkeys(ints, NUMBER)}
     anns = decode_section(
-        file, raw, section_raw, "annotations", ANNOTATION_TYPES, ("keypoints", "bbox")
+        file, raw, section_raw, "annotations", typed, ("keypoints", "bbox", *part_fields)
     )
     n, m = anns.size, len(rows["ids"])
     id_col = reader.numbers(anns, "id")
@@ -99,11 +110,19 @@ def read_annotations(
     sub = None if every else chosen
     derived = np.zeros(len(chosen), dtype=np.int64)
     ids = _ids(ann_ids[chosen], id_col, chosen, derived, notes, ann_ids[id_col.present])
-    kp, vis, kp_float = _keypoints(reader, anns, sub, coco)
+    if parts:
+        names = coco.schema.keypoint_names
+        kp, vis, kp_float = merged_keypoints(reader, anns, sub, parts, names, notes)
+    else:
+        kp, vis, kp_float = _keypoints(reader, anns, sub, coco)
     boxes, box_private, given_wh = _boxes(reader, anns, sub, kp, vis, derived, notes)
+    body = kp.shape[1] - sum(size for _, size in parts)  # num_keypoints counts body points
     extras, types = _scalars(
-        reader, anns, sub, boxes, given_wh, (vis > 0).sum(axis=1), derived, notes
+        reader, anns, sub, boxes, given_wh, (vis[:, :body] > 0).sum(axis=1), derived, notes
     )
+    moved = part_extras(anns, chosen, parts) if parts else {}
+    moved.update(lift_ints(reader, anns, chosen, ints))
+    extras.update(moved)
     extras["id"] = ids
     extras["coco_order"] = chosen.astype(np.int64)
     extras["coco_derived"] = derived
@@ -113,7 +132,8 @@ def read_annotations(
             types.setdefault(i, {})[key] = "float"
         for i in np.flatnonzero(col.null[chosen]).tolist():
             types.setdefault(i, {})[key] = "null"
-    extras["coco_fields"] = _fields(anns, chosen, every, kp_float, box_private, types)
+    skip = ANNOTATION_FIELDS | frozenset(part_fields) | frozenset(moved)
+    extras["coco_fields"] = _fields(anns, chosen, every, kp_float, box_private, types, skip)
     order = np.argsort(row[chosen], kind="stable")
     counts = np.bincount(row[chosen], minlength=m)[rows["keep"]] if m else np.zeros(0, np.int64)
     return Annotations(
@@ -125,6 +145,7 @@ def read_annotations(
         extras={name: values[order] for name, values in extras.items()},
         keys=anns.keys if n else list(DEFAULT_ANNOTATION_KEYS),
         others=others,
+        lifted=tuple(name for name in ints if name in moved),
     )
 
 
@@ -399,13 +420,17 @@ def _fields(
     kp_float: dict[int, Any],
     box_private: dict[int, bytes],
     types: dict[int, dict[str, str]],
+    skip: frozenset[str] = ANNOTATION_FIELDS,
 ) -> np.ndarray:
     """The ``coco_fields`` text of each instance: unmodelled fields + private notes."""
-    rests = rest_texts(anns, ANNOTATION_FIELDS)
+    rests = rest_texts(anns, skip)
     if not every:
         rests = [rests[i] for i in chosen.tolist()]
     for j, flag in kp_float.items():
-        types.setdefault(j, {})["keypoints"] = flag
+        if isinstance(flag, dict):  # merged part fields: number types per field
+            types.setdefault(j, {}).update(flag)
+        else:
+            types.setdefault(j, {})["keypoints"] = flag
     for j in set(types) | set(box_private):
         parts = [types_part(types[j])] if j in types else []
         if j in box_private:

@@ -25,6 +25,7 @@ from posetable.formats._coco_common import (
     types_part,
     with_private,
 )
+from posetable.formats._coco_parts import plan_parts
 from posetable.formats._coco_schema import CocoSchema, coco_schema
 from posetable.formats._coco_values import Reader
 from posetable.formats._errors import MissingFileError
@@ -67,6 +68,8 @@ def read_coco(
     flip_indices: Sequence[int] | None = None,
     schema: Any = None,
     missing_images: str = "error",
+    merge_parts: bool = False,
+    int_fields: tuple[str, ...] = (),
 ) -> CocoColumns:
     """Read and check a COCO keypoints file (see :func:`posetable.formats.coco.table_from_coco`)."""
     if missing_images not in MISSING_IMAGES:
@@ -87,6 +90,8 @@ def read_coco(
             flip_indices=flip_indices,
             schema=schema,
             missing_images=missing_images,
+            merge_parts=merge_parts,
+            int_fields=int_fields,
         )
 
 
@@ -101,6 +106,8 @@ def _read_checked(
     flip_indices: Sequence[int] | None,
     schema: Any,
     missing_images: str,
+    merge_parts: bool = False,
+    int_fields: tuple[str, ...] = (),
 ) -> CocoColumns:
     reader = Reader(file, raw)
     top = decode_top(file, raw)
@@ -110,21 +117,38 @@ def _read_checked(
                 f"a COCO keypoints file needs an '{key}' list; its top-level keys are {list(top)}"
             )
     categories = orjson.loads(bytes(top["categories"]))
+    plan = plan_parts(
+        categories, top.get("annotations"), merge_parts=merge_parts, path=file, notes=notes
+    )  # COCO-WholeBody parts as one keypoint set, Halpe's unnamed keypoints (_coco_parts)
+    layout = plan.layout
     coco = coco_schema(
-        categories,
+        plan.categories,
         path=file,
         notes=notes,
         category=category,
-        oks_sigmas=oks_sigmas,
-        flip_indices=flip_indices,
+        oks_sigmas=oks_sigmas if oks_sigmas is not None or layout is None else layout.oks_sigmas,
+        flip_indices=flip_indices
+        if flip_indices is not None or layout is None
+        else layout.flip_indices,
         schema=schema,
     )
+    coco = plan.apply(coco)
     folder = None if image_folder is None else Path(image_folder).expanduser().absolute()
     if folder is not None and not folder.is_dir():
         raise MissingFileError(f"image folder {folder} does not exist (or is not a folder)")
     images = decode_section(file, raw, top["images"], "images", IMAGE_TYPES, ("file_name",))
     rows = _read_images(reader, images, folder, notes, missing_images)
-    anns = read_annotations(reader, file, raw, top.get("annotations"), rows, coco, notes)
+    anns = read_annotations(
+        reader,
+        file,
+        raw,
+        top.get("annotations"),
+        rows,
+        coco,
+        notes,
+        parts=plan.parts,
+        ints=int_fields,
+    )
     keep = rows["keep"]
     extra_top = {
         key: orjson.loads(bytes(value))
@@ -145,6 +169,8 @@ def _read_checked(
             "image_keys": images.keys if images.size else list(DEFAULT_IMAGE_KEYS),
             "annotation_keys": anns.keys,
             "other_annotations": anns.others,
+            **({"parts": [list(p) for p in plan.parts]} if plan.parts else {}),
+            **({"int_fields": list(anns.lifted)} if anns.lifted else {}),
         },
         "image_roots": [str(folder)] if folder is not None else [],
     }

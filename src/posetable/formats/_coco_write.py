@@ -28,6 +28,7 @@ from posetable.formats._coco_common import (
     PRIVATE,
     box_sizes,
 )
+from posetable.formats._coco_parts import part_defaults, part_float_mask, split_fields
 from posetable.formats._images import resolve_image
 from posetable.formats._notes import show_progress, stages
 
@@ -203,13 +204,18 @@ def _annotations(
     values = np.concatenate([flat.keypoints, vis[..., None]], axis=2).reshape(t, 3 * k)
     kp_float = np.zeros((t, 3 * k), dtype=bool)
     box_float = np.zeros((t, 4), dtype=bool)
-    for i, private in enumerate(privates):
+    parts = meta.get("parts") or []  # COCO-WholeBody parts merged on import (_coco_parts)
+    if parts:
+        kp_float = part_float_mask(privates, parts, k)
+    for i, private in enumerate(privates if not parts else ()):
         kind = private.get("types", {}).get("keypoints")
         if kind == "float":
             kp_float[i] = True
         elif isinstance(kind, list):
             kp_float[i, [j for j in kind if j < 3 * k]] = True
     keypoints = _numbers(values, kp_float)
+    part_values = _part_values(extras, missing, flat.keypoints, vis, parts)
+    part_values.update(_int_values(extras, missing, meta.get("int_fields") or []))
     bbox = _numbers(xywh, box_float)
     area_py = _numbers(area)
     cat_ids = [c.get("id") for c in categories]
@@ -228,7 +234,13 @@ def _annotations(
         record["category_id"] = _typed(
             cat_ids[label] if label < len(cat_ids) else label + 1, types.get("category_id")
         )
-        record["keypoints"] = keypoints[i]
+        if parts:
+            record.update(split_fields(keypoints[i], parts, k, private))
+        else:
+            record["keypoints"] = keypoints[i]
+        for name, lifted in part_values.items():
+            if lifted[i] is not None:
+                record[name] = lifted[i]
         if not bits & DERIVED_NUM_KEYPOINTS:
             record["num_keypoints"] = _typed(int(num[i]), types.get("num_keypoints"))
         if not bits & DERIVED_BBOX:
@@ -240,6 +252,42 @@ def _annotations(
             record["iscrowd"] = _typed(int(crowd[i]), types.get("iscrowd"))
         out.append(_ordered(record, order))
     return _in_file_order(out, position, meta, set(image_ids.tolist()))
+
+
+def _part_values(
+    extras: dict[str, np.ndarray],
+    missing: dict[str, np.ndarray],
+    keypoints: np.ndarray,
+    vis: np.ndarray,
+    parts: list[Any],
+) -> dict[str, list[Any]]:
+    """``<part>_valid`` / ``<part>_box`` of each annotation: the extras, else from the points."""
+    out: dict[str, list[Any]] = {}
+    if not parts:
+        return out
+    for part, (valid, box) in part_defaults(keypoints, vis, parts).items():
+        for name, default in ((f"{part}_valid", valid), (f"{part}_box", box)):
+            if name not in extras:
+                continue
+            values = np.asarray(extras[name], dtype=object).tolist()
+            for i in np.flatnonzero(missing[name]).tolist():  # added after the import
+                values[i] = bool(default[i]) if default.ndim == 1 else _numbers(default[i])
+            out[name] = values
+    return out
+
+
+def _int_values(
+    extras: dict[str, np.ndarray], missing: dict[str, np.ndarray], names: list[str]
+) -> dict[str, list[Any]]:
+    """Integer fields lifted into extras on import (``track_id``); None where lacking."""
+    out: dict[str, list[Any]] = {}
+    for name in names:
+        if name in extras:
+            values: list[Any] = np.asarray(extras[name], dtype=np.int64).tolist()
+            for i in np.flatnonzero(missing[name]).tolist():
+                values[i] = None
+            out[name] = values
+    return out
 
 
 def _annotation_ids(

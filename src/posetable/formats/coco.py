@@ -113,6 +113,7 @@ def table_from_coco(
     missing_images: str = "error",
     progress: bool | None = None,
     if_exists: str = "error",
+    merge_parts: bool = False,
 ) -> Table:
     """Import a COCO keypoints JSON as a new table (or a new revision of ``name``).
 
@@ -134,6 +135,12 @@ def table_from_coco(
         progress: draw a progress bar (default: for large files only).
         if_exists: when ``name`` already holds a table: ``"error"`` (default: raise
             ``TableExistsError`` naming it, before the file is read) or ``"new_revision"``.
+        merge_parts: COCO-WholeBody files: read the part fields (``foot_kpts``,
+            ``face_kpts``, ``lefthand_kpts``, ``righthand_kpts``) after the 17 body points
+            as ONE K=133 keypoint set with COCO-WholeBody's names and sigmas, the parts'
+            ``*_valid``/``*_box`` as instance extras; export writes the part fields back
+            (see :mod:`posetable.formats._coco_parts`). Default False: the part fields
+            stay extra fields of each annotation.
 
     Returns:
         The new table revision.
@@ -171,6 +178,7 @@ def table_from_coco(
             flip_indices=_alias(flip_indices, flip_idx, "flip_indices/flip_idx"),
             schema=schema,
             missing_images=missing_images,
+            merge_parts=merge_parts,
         )
         data = _coco_arrow(columns)
         step("write")
@@ -189,6 +197,7 @@ def table_from_coco(
                 else str(Path(image_folder).absolute()),
                 "category": _json_argument(category),
                 "missing_images": missing_images,
+                **({"merge_parts": True} if merge_parts else {}),
                 "seconds": round(time.perf_counter() - started, 3),
             },
         )
