@@ -13,7 +13,8 @@ An edited row arrives as its full list of instances::
 ``source`` is the index of the instance it came from in the base revision (its COCO
 fields such as ``id``, ``area`` and ``iscrowd`` are kept; ``num_keypoints`` is recounted),
 or null for a new instance (fields filled: a new ``id``, ``area`` = box area x 0.53,
-``iscrowd`` 0).
+``iscrowd`` 0). A row may also carry ``"weight": W``, its sample weight (tables with a
+``weight`` column, see :mod:`~posetable.dashboard._weights`), saved in the same revision.
 
 A row takes at most ``MAX_INSTANCES_PER_ROW`` instances, and a visible (v=2) keypoint that
 was moved or added must lie within the image or at most one image size outside it (the page
@@ -34,7 +35,14 @@ import pyarrow as pa
 from posetable._arrow import KEYPOINTS_COLUMN
 from posetable._rows import RowLayout
 from posetable.accept import NEW_INSTANCE_EXTRAS, largest_annotation_id
+from posetable.dashboard._new_pose import fit_to_box, new_instance_pose
 from posetable.dashboard._state import DashboardState
+from posetable.dashboard._weights import (
+    WEIGHT_COLUMN,
+    as_stored,
+    check_weight,
+    require_weight_column,
+)
 from posetable.errors import ConflictError, InstancesError, RevisionError, RowError
 from posetable.instances import Keypoints2DInstances
 from posetable.table import Table
@@ -276,6 +284,11 @@ def apply_edit(
         )
         if not _same(old, new):
             changed[position] = {KEYPOINTS_COLUMN: new}
+        if "weight" in body:  # the row's sample weight, edited with its instances
+            require_weight_column(table)
+            weight = check_weight(body["weight"], where=f"row {position}: ")
+            if current[position][WEIGHT_COLUMN] != as_stored(table, weight):
+                changed.setdefault(position, {})[WEIGHT_COLUMN] = weight
     if not changed:
         raise RowError(
             f"nothing to save: the rows {sorted(positions)} equal revision {table.revision}"
@@ -312,6 +325,57 @@ def fix(
         raise RowError(f"keypoint must be a whole number or null, got {keypoint!r}"[:200])
     return apply_fix(
         table, row, instance, rule, keypoint=keypoint, arguments={"source": "dashboard"}
+    )
+
+
+def run_fix(
+    state: DashboardState,
+    name: str,
+    base_revision: Any,
+    action: Any,
+    *,
+    row: Any,
+    instance: Any = None,
+    prediction: Any = None,
+    keypoint: Any = None,
+    run: Any = None,
+    keypoint_confidence_threshold: Any = 0.5,
+) -> Table:
+    """Apply a one-click fix with a run's prediction as evidence
+    (:mod:`posetable.diagnose.run_fixes`: snap a keypoint, accept or add a prediction, swap
+    left/right, drop an instance) as a new revision; stale -> ConflictError (409)."""
+    from posetable.diagnose.run_fixes import RUN_FIXES, apply_run_fix
+
+    table = base_table(state, name, base_revision)
+    if not isinstance(action, str) or action not in RUN_FIXES:
+        raise RowError(f"action must be one of {', '.join(RUN_FIXES)}, got {action!r}"[:300])
+    for value, what in ((row, "row"), (instance, "instance"), (prediction, "prediction")):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise RowError(f"{what} must be a whole number, got {value!r}"[:200])
+    if keypoint is not None and (isinstance(keypoint, bool) or not isinstance(keypoint, int)):
+        raise RowError(f"keypoint must be a whole number or null, got {keypoint!r}"[:200])
+    if isinstance(keypoint_confidence_threshold, bool) or not isinstance(
+        keypoint_confidence_threshold, (int, float)
+    ):
+        raise RowError(
+            f"keypoint_confidence_threshold must be a number, got "
+            f"{keypoint_confidence_threshold!r}"[:200]
+        )
+    opened = None
+    if run is not None:
+        if not isinstance(run, str):
+            raise RowError(f"run must be a run name, got {run!r}"[:200])
+        opened = state.open_run(run)
+    return apply_run_fix(
+        table,
+        opened,
+        row,
+        action,
+        instance=instance,
+        prediction=prediction,
+        keypoint=keypoint,
+        keypoint_confidence_threshold=float(keypoint_confidence_threshold),
+        arguments={"source": "dashboard"},
     )
 
 
@@ -401,32 +465,65 @@ def _row_number(value: Any) -> int:
 
 
 def new_instance(
-    table: Table, row: int, *, center: tuple[float, float] | None = None, size: float | None = None
+    table: Table,
+    row: int,
+    *,
+    center: tuple[float, float] | None = None,
+    size: float | None = None,
+    box: tuple[float, float, float, float] | None = None,
 ) -> dict[str, Any]:
-    """A new instance for a row: the schema's default pose scaled into the image.
+    """A new instance for a row: the default pose (:mod:`~posetable.dashboard._new_pose`)
+    scaled into ``box`` (x1, y1, x2, y2 pixels: the box the user drew), every keypoint
+    visible (v=2), the box as drawn.
 
-    The unit-square pose (``schema.pose_for_new_instance()``) is scaled to a square of
-    ``size`` pixels (default half the image's shorter side) centred on ``center`` (default
-    the image centre), clipped to the image, every keypoint visible (v=2).
+    Without ``box``: the pose's unit square scaled to ``size`` pixels (default half the
+    image's shorter side), centred on ``center`` (default the image centre), clipped to the
+    image. ``source`` in the
+    answer is null (a new instance); ``pose_source`` says where the pose came from.
     """
     n = len(table)
     if isinstance(row, bool) or not 0 <= int(row) < n:
         raise RowError(f"row {row} does not exist: table {table.ref} has {n} rows (0..{n - 1})")
     record = table.take([int(row)], columns=["width", "height"]).to_pylist()[0]
     width, height = float(record["width"]), float(record["height"])
-    side = 0.5 * min(width, height) if size is None else float(size)
-    if not math.isfinite(side) or side <= 0:
-        raise RowError(f"size must be a positive number of pixels, got {size!r}")
-    cx, cy = (width / 2, height / 2) if center is None else (float(center[0]), float(center[1]))
-    pose = table.schema.pose_for_new_instance()
-    points = (pose - 0.5) * side + np.array([cx, cy])
-    points[:, 0] = np.clip(points[:, 0], 0.0, width)
-    points[:, 1] = np.clip(points[:, 1], 0.0, height)
-    box = [points[:, 0].min(), points[:, 1].min(), points[:, 0].max(), points[:, 1].max()]
+    pose, origin = new_instance_pose(table)
+    if box is not None:
+        drawn = np.asarray(box, dtype=np.float64)
+        if (
+            drawn.shape != (4,)
+            or not np.isfinite(drawn).all()
+            or drawn[2] <= drawn[0]
+            or drawn[3] <= drawn[1]
+        ):
+            raise RowError(
+                f"row {row}: a box must be x1 < x2 and y1 < y2 (pixels), got {list(box)}"
+            )
+        if drawn[2] < -width or drawn[0] > 2 * width or drawn[3] < -height or drawn[1] > 2 * height:
+            raise RowError(
+                f"row {row}: the box {drawn.tolist()} lies more than one image size "
+                f"outside the image ({width:g} x {height:g})"
+            )
+        points = fit_to_box(pose, drawn)
+        corners = [float(v) for v in drawn]
+    else:
+        side = 0.5 * min(width, height) if size is None else float(size)
+        if not math.isfinite(side) or side <= 0:
+            raise RowError(f"size must be a positive number of pixels, got {size!r}")
+        cx, cy = (width / 2, height / 2) if center is None else (float(center[0]), float(center[1]))
+        points = (pose - 0.5) * side + np.array([cx, cy])  # the unit square, centred
+        points[:, 0] = np.clip(points[:, 0], 0.0, width)
+        points[:, 1] = np.clip(points[:, 1], 0.0, height)
+        corners = [
+            float(points[:, 0].min()),
+            float(points[:, 1].min()),
+            float(points[:, 0].max()),
+            float(points[:, 1].max()),
+        ]
     return {
         "source": None,
         "keypoints": points.tolist(),
         "visibility": [2] * table.schema.num_keypoints,
-        "box": [float(v) for v in box],
+        "box": corners,
         "label": 0,
+        "pose_source": origin,
     }

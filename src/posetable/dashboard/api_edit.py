@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Body
 
 from posetable.accept import PLAN_COUNTS
-from posetable.dashboard import _edits
+from posetable.dashboard import _edits, _views, _weights
 from posetable.dashboard._params import MAX_INDEX, bounded, finite
 from posetable.dashboard._paths import SlashAwareRoute
 from posetable.dashboard._state import DashboardState
@@ -68,9 +68,37 @@ def router(state: DashboardState) -> APIRouter:
 
     @api.post("/tables/{name}/fix")
     def fix(name: str, body: Any = Body(...)) -> JSONBytes:  # noqa: B008 - FastAPI's idiom
-        """Apply a check finding's one-click fix as a new revision: ``{"base_revision": R,
-        "row": ROW, "instance": I, "rule": RULE, "keypoint": K (optional)}``; the fixable
-        rules are ``left_right_swap``, ``num_keypoints_mismatch``, ``duplicate_instance``."""
+        """Apply a one-click fix as a new revision.
+
+        A check finding's: ``{"base_revision": R, "row": ROW, "instance": I, "rule": RULE,
+        "keypoint": K (optional)}``; the fixable rules are ``left_right_swap``,
+        ``num_keypoints_mismatch``, ``duplicate_instance``. One with a run's prediction as
+        evidence (``posetable.diagnose.run_fixes``): ``{"base_revision": R, "row": ROW,
+        "action": A, "run": RUN, "instance": I, "prediction": J, "keypoint": K,
+        "keypoint_confidence_threshold": T}`` with A one of ``snap_keypoint``,
+        ``accept_instance``, ``add_prediction``, ``mirror_instance``, ``drop_instance``.
+        """
+        if isinstance(body, dict) and "action" in body:
+            done = _edits.run_fix(
+                state,
+                name,
+                _field(body, "base_revision"),
+                body["action"],
+                row=_field(body, "row"),
+                instance=_field(body, "instance", None),
+                prediction=_field(body, "prediction", None),
+                keypoint=_field(body, "keypoint", None),
+                run=_field(body, "run", None),
+                keypoint_confidence_threshold=_field(body, "keypoint_confidence_threshold", 0.5),
+            )
+            arguments = done.info.arguments
+            return _written(
+                done,
+                rows=[int(body["row"])],
+                note=arguments.get("note"),
+                action=arguments.get("action"),
+                instance=arguments.get("instance"),
+            )
         saved = _edits.fix(
             state,
             name,
@@ -133,12 +161,54 @@ def router(state: DashboardState) -> APIRouter:
         x: float | None = None,
         y: float | None = None,
         size: float | None = None,
+        x1: float | None = None,
+        y1: float | None = None,
+        x2: float | None = None,
+        y2: float | None = None,
     ) -> JSONBytes:
-        """A new instance from the schema's default pose, scaled into the row's image."""
+        """A new instance from the default pose: scaled into the box ``x1, y1, x2, y2`` the
+        user drew, or into a square of ``size`` around ``x, y`` (``pose_source`` says where
+        the pose came from: the schema, COCO's, the table's own instances or a ring)."""
         bounded("row", row, 0, MAX_INDEX)
         x, y, size = finite("x", x), finite("y", y), finite("size", size)
+        corners = [finite(n, v) for n, v in (("x1", x1), ("y1", y1), ("x2", x2), ("y2", y2))]
+        given = [v for v in corners if v is not None]
+        if given and len(given) != 4:
+            raise RowError("a box needs all of x1, y1, x2 and y2 (pixels)")
+        box = (given[0], given[1], given[2], given[3]) if given else None
         center = None if x is None or y is None else (x, y)
         table = state.table(name, revision)
-        return JSONBytes(_edits.new_instance(table, row, center=center, size=size))
+        return JSONBytes(_edits.new_instance(table, row, center=center, size=size, box=box))
+
+    @api.post("/tables/{name}/weights")
+    def weights(name: str, body: Any = Body(...)) -> JSONBytes:  # noqa: B008 - FastAPI's idiom
+        """Set one sample weight on rows: ``{"base_revision": R, "weight": W, "rows": [...]}``
+        or, instead of ``rows``, the grid's ``"filter"`` (with its ``run`` and suspect
+        thresholds) for every row it matches. W must be a finite number >= 0."""
+        table = _edits.base_table(state, name, _field(body, "base_revision"))
+        run = _field(body, "run", None)
+        if run is not None and not isinstance(run, str):
+            raise RowError(f"run must be a run name, got {run!r}"[:200])
+        thresholds = _views.suspect_thresholds(
+            finite("suspect_instance", _field(body, "suspect_instance", None)),
+            finite("suspect_keypoint", _field(body, "suspect_keypoint", None)),
+        )
+        saved = _weights.set_weights(
+            state,
+            table,
+            _field(body, "weight"),
+            rows=_field(body, "rows", None),
+            filter_text=_field(body, "filter", None),
+            run=run or None,
+            thresholds=thresholds,
+        )
+        arguments = saved.info.arguments
+        return _written(
+            saved,
+            changed=len(arguments.get("rows", [])),
+            chosen=arguments.get("chosen"),
+            weight=arguments.get("weight"),
+            note=arguments.get("note"),
+        )
 
     return api

@@ -32,12 +32,15 @@ function shown(instances, kind, i, k, threshold) {
 }
 
 export function emptyStats() {
-  return { points: [], lines: 0, boxes: 0, hidden: 0, filled: 0, hollow: 0, hiddenInstances: 0 };
+  return { points: [], lines: 0, boxes: 0, hidden: 0, filled: 0, hollow: 0, hiddenInstances: 0, picked: 0, focused: null };
 }
 
 // Draw one row's instances. options: kind ("gt" | "pred"), threshold, minScore (predictions
 // scoring below it are not drawn: a threshold keeps what is >= it), radius, lineWidth,
-// boxes, labels, classes, highlight {instance, keypoint}, selected (instance index), dim.
+// boxes, labels, classes, highlight {instance, keypoint}, selected (instance index), dim,
+// tags (per instance: a text such as "track 3" added to its label, or null), focus
+// {instance, keypoint} (the keyboard's selected point: a yellow ring), picked (a Set of
+// "instance:keypoint" keys: points of a rectangle selection, a square).
 export function drawInstances(ctx, instances, schema, view, options = {}) {
   const stats = emptyStats();
   if (!instances || !instances.count) return stats;
@@ -72,7 +75,8 @@ export function drawInstances(ctx, instances, schema, view, options = {}) {
       if (options.labels !== false) {
         const name = schema.classes[label] ?? String(label);
         const score = kind === "pred" && instances.scores ? ` ${instances.scores[i].toFixed(2)}` : "";
-        const text = `${kind === "pred" ? "pred " : ""}${name}${score}`;
+        const tag = options.tags && options.tags[i] ? ` · ${options.tags[i]}` : "";
+        const text = `${kind === "pred" ? "pred " : ""}${name}${score}${tag}`;
         ctx.font = "11px system-ui, sans-serif";
         const width = ctx.measureText(text).width + 6;
         ctx.fillStyle = "rgba(0,0,0,0.6)";
@@ -133,6 +137,20 @@ export function drawInstances(ctx, instances, schema, view, options = {}) {
         ctx.beginPath();
         ctx.arc(sx, sy, r + 3, 0, Math.PI * 2);
         ctx.stroke();
+      }
+      if (options.focus && options.focus.instance === i && options.focus.keypoint === k) {
+        ctx.lineWidth = 2;
+        ctx.strokeStyle = "#ffd400";
+        ctx.beginPath();
+        ctx.arc(sx, sy, r + 6, 0, Math.PI * 2);
+        ctx.stroke();
+        stats.focused = { instance: i, keypoint: k, x: sx, y: sy };
+      }
+      if (options.picked && options.picked.has(`${i}:${k}`)) {
+        ctx.lineWidth = 1.5;
+        ctx.strokeStyle = "#00e5ff";
+        ctx.strokeRect(sx - r - 4, sy - r - 4, 2 * r + 8, 2 * r + 8);
+        stats.picked += 1;
       }
       stats.points.push({ instance: i, keypoint: k, x: sx, y: sy, v, color: colors[k], kind });
     }

@@ -1,11 +1,14 @@
 // The table grid: thumbnails with canvas overlays, ground truth and a run's predictions
 // (toggled, overlaid or side by side), a keypoint-confidence slider that hides predicted
 // keypoints live, sorting and filtering computed by DuckDB on the server, paging, selection
-// and accepting predictions. Fed by GET /api/tables/NAME/rows.
+// and accepting predictions; review marks and sample weights (set on the selected or the
+// filtered rows). Fed by GET /api/tables/NAME/rows.
 import { getJSON, postJSON, tablePath } from "./api.js";
 import { previewAccept } from "./accept.js";
 import { drawImage, drawInstances, emptyStats, legendNode, makeView } from "./draw.js";
 import { filterPanel } from "./filters.js";
+import { fetchMarks, reviewBadge } from "./review.js";
+import { hasWeights, WEIGHT, weightTools } from "./weights.js";
 import { confidenceSlider, crumbs, el, flash, fmt, go, hashFor, mount, remember, scoreInput, scoreParam, select, showError } from "./ui.js";
 
 const VIEWS = [
@@ -70,8 +73,13 @@ function basename(path) {
   return String(path || "").split(/[\\/]/).pop();
 }
 
-function badges(row, data, sortName) {
+function badges(row, data, sortName, mark) {
   const out = [el("span", { class: "badge", title: "ground-truth instances", text: `gt ${row.gt ? row.gt.count : 0}` })];
+  const weight = row.values[WEIGHT];
+  if (weight !== undefined && weight !== null && weight !== 1 && sortName !== WEIGHT) {
+    out.push(el("span", { class: weight === 0 ? "badge bad weight" : "badge weight", title: "sample weight (0: left out of weighted training)", text: `w ${fmt(weight, 2)}` }));
+  }
+  if (mark) out.push(reviewBadge(mark));
   const m = row.metrics;
   if (m) {
     if (m.mean_oks !== undefined) {
@@ -100,17 +108,21 @@ function badges(row, data, sortName) {
 export async function renderGrid(app, name, rawParams) {
   const p = gridParams(rawParams);
   const detail = await getJSON(tablePath(name), { revision: p.rev, run: p.run });
-  const data = await getJSON(`${tablePath(name)}/rows`, {
-    revision: p.rev,
-    run: p.run,
-    filter: p.filter,
-    sort: p.sort,
-    order: p.order,
-    offset: p.offset,
-    limit: p.limit,
-    suspect_instance: p.sinst,
-    suspect_keypoint: p.skp,
-  });
+  const [data, marks] = await Promise.all([
+    getJSON(`${tablePath(name)}/rows`, {
+      revision: p.rev,
+      run: p.run,
+      filter: p.filter,
+      sort: p.sort,
+      order: p.order,
+      offset: p.offset,
+      limit: p.limit,
+      suspect_instance: p.sinst,
+      suspect_keypoint: p.skp,
+    }),
+    fetchMarks(name, p.rev).catch(() => null),
+  ]);
+  const reviewMarks = marks && marks.marks ? marks.marks : {};
   const revision = data.revision;
   crumbs([
     ["tables and runs", "#/"],
@@ -260,6 +272,21 @@ export async function renderGrid(app, name, rawParams) {
     selectionInfo,
     modeSelect,
     acceptButton,
+    hasWeights(data.columns) && revision === data.latest_revision
+      ? weightTools({
+          name,
+          revision,
+          params: p,
+          total: data.total,
+          selected: () => [...selected].sort((a, b) => a - b),
+          onError: (error) => showError(error),
+          onWritten: (result) => {
+            flash(`${result.note}: revision @${result.revision}`);
+            reload({ rev: result.revision });
+          },
+        })
+      : null,
+    marks && marks.reviewed ? el("span", { class: "muted", id: "review-count", text: `${marks.reviewed} of ${marks.rows} reviewed` }) : null,
     el("button", {
       id: "undo",
       text: parent !== null && parent !== undefined ? `undo (back to @${parent})` : "undo",
@@ -363,7 +390,7 @@ export async function renderGrid(app, name, rawParams) {
     const checkbox = el("input", {
       type: "checkbox",
       class: "pick",
-      title: "select for accepting predictions",
+      title: "select (accept predictions, set weights)",
       onchange: (e) => {
         e.target.checked ? selected.add(row.row) : selected.delete(row.row);
         updateSelection();
@@ -378,7 +405,7 @@ export async function renderGrid(app, name, rawParams) {
       "div",
       { class: "cell", dataset: { row: row.row } },
       frames,
-      el("div", { class: "caption" }, checkbox, el("span", { class: "muted", text: `#${row.row}` }), el("span", { text: basename(row.image) }), badges(row, data, data.sort)),
+      el("div", { class: "caption" }, checkbox, el("span", { class: "muted", text: `#${row.row}` }), el("span", { text: basename(row.image) }), badges(row, data, data.sort, reviewMarks[String(row.row)])),
     );
     const image = new Image();
     const cell = { row, node, frames, canvases: [], image, checkbox };

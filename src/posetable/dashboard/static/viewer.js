@@ -1,12 +1,22 @@
 // The image view: one image large with zoom (wheel) and pan (drag), per-instance and
 // per-keypoint details with hover highlights, and editing of the ground truth: drag
-// keypoints, set visibility 0/1/2 (buttons, or keys 0/1/2 over a keypoint), add an instance
-// from the schema's default pose, delete one, edit its box (drag a corner or type) and
-// label; save makes a new revision and the view follows it. Fed by GET /api/tables/NAME/rows/ROW.
+// keypoints (or a rectangle selection of them, Ctrl+drag), set visibility 0/1/2, add an
+// instance by drawing its box (the default pose is scaled into it), move (drag inside the
+// selected box), scale (Shift+drag a corner, + / -), swap left/right or flip an instance,
+// delete one, edit its box and label, and the row's sample weight; every change is one step
+// of the draft's undo/redo stack and save makes them one new revision. One-click fixes,
+// accepting predictions and the review keys (review_keys.js) make the page a review queue;
+// rows of a video step frame by frame. Fed by GET /api/tables/NAME/rows/ROW.
 import { getJSON, postJSON, tablePath } from "./api.js";
 import { previewAccept } from "./accept.js";
 import { drawImage, drawInstances, emptyStats, legendNode, nearestPoint, toImage, toScreen } from "./draw.js";
-import { confidenceSlider, crumbs, el, flash, fmt, go, mount, remember, scoreInput, scoreParam, select, showError } from "./ui.js";
+import { boxFrom, clamp, fitToBox, flipHorizontal, insideBox, movePoints, moveInstance, pointsInRect, scaleInstance, swapLeftRight } from "./editor_instance.js";
+import { frameBar } from "./frames.js";
+import { fetchMarks, markRow, nextUnreviewed } from "./review.js";
+import { reviewKeys, shortcutSheet } from "./review_keys.js";
+import { makeFixer } from "./viewer_fixes.js";
+import { makePanel } from "./viewer_panel.js";
+import { confidenceSlider, crumbs, el, flash, fmt, go, mount, remember, scoreInput, scoreParam, select, showError, showMessage } from "./ui.js";
 
 function viewerParams(params) {
   return {
@@ -24,28 +34,6 @@ function viewerParams(params) {
     sinst: params.sinst ?? "",
     skp: params.skp ?? "",
   };
-}
-
-// The review queue's keys (the `?` sheet lists them).
-const SHORTCUTS = [
-  ["→ or j", "next image of the sorted / filtered set"],
-  ["← or k", "previous image"],
-  ["s or Ctrl+S", "save the edits (a new revision)"],
-  ["Ctrl+Z or z", "undo the last edit (several steps)"],
-  ["Ctrl+Shift+Z or y", "redo"],
-  ["0 / 1 / 2", "set the visibility of the keypoint under the mouse"],
-  ["f", "fit the image"],
-  ["?", "show or hide this sheet"],
-  ["Esc", "close this sheet"],
-];
-
-function shortcutSheet() {
-  const rows = SHORTCUTS.map(([key, text]) => el("tr", {}, el("td", {}, el("kbd", { text: key })), el("td", { text })));
-  return el(
-    "div",
-    { class: "modal-backdrop", id: "shortcuts" },
-    el("div", { class: "modal" }, el("h3", { text: "keyboard shortcuts" }), el("table", { class: "data" }, el("tbody", {}, rows)), el("p", { class: "muted", text: "Moving to another image with unsaved edits asks first." })),
-  );
 }
 
 function draftOf(gt) {
@@ -76,16 +64,19 @@ function asInstances(draft) {
 
 export async function renderViewer(app, name, row, rawParams) {
   const p = viewerParams(rawParams);
-  const data = await getJSON(`${tablePath(name)}/rows/${row}`, {
-    revision: p.rev,
-    run: p.run,
-    position: p.pos,
-    filter: p.filter,
-    sort: p.sort,
-    order: p.order,
-    suspect_instance: p.sinst,
-    suspect_keypoint: p.skp,
-  });
+  const [data, marks] = await Promise.all([
+    getJSON(`${tablePath(name)}/rows/${row}`, {
+      revision: p.rev,
+      run: p.run,
+      position: p.pos,
+      filter: p.filter,
+      sort: p.sort,
+      order: p.order,
+      suspect_instance: p.sinst,
+      suspect_keypoint: p.skp,
+    }),
+    fetchMarks(name, p.rev).catch(() => null),
+  ]);
   const schema = data.schema;
   const K = schema.num_keypoints;
   const gridParams = { rev: p.rev, run: p.run, view: p.view, thr: p.thr, ithr: p.ithr || "", sort: p.sort, order: p.order, filter: p.filter, offset: p.offset, limit: p.limit, sinst: p.sinst, skp: p.skp };
@@ -94,10 +85,18 @@ export async function renderViewer(app, name, row, rawParams) {
     [`${name}@${data.revision}`, `#/t/${encodeURIComponent(name)}?${new URLSearchParams(Object.entries(gridParams).filter(([, v]) => v !== "" && v !== null)).toString()}`],
     [`row ${row}`, null],
   ]);
+  const values = data.values || {};
   const ui = {
     draft: draftOf(data.gt),
+    hasWeight: Object.prototype.hasOwnProperty.call(values, "weight"),
+    weight: values.weight ?? null,
+    mark: marks && marks.marks ? marks.marks[String(row)] || null : null,
     dirty: false,
     selected: data.gt && data.gt.count ? 0 : null,
+    point: null, // the keyboard's selected keypoint {instance, keypoint}
+    picked: [], // a rectangle selection of points [{instance, keypoint}]
+    mode: null, // "box": the next drag draws a new instance's box
+    band: null, // the rectangle being drawn, screen coordinates [x1, y1, x2, y2]
     hover: null,
     view: { scale: 1, offsetX: 0, offsetY: 0 },
     stats: { gt: emptyStats(), pred: emptyStats() },
@@ -106,15 +105,19 @@ export async function renderViewer(app, name, row, rawParams) {
     history: [],
     future: [],
   };
-  const original = JSON.stringify(ui.draft);
+  const snapshot = () => JSON.stringify({ d: ui.draft, w: ui.weight });
+  const original = snapshot();
   let committed = original;
   window.posetable.data = data;
   window.posetable.viewer = ui;
-  const perGt = data.per_instance ? data.per_instance.gt : [];
-  const perPred = data.per_instance ? data.per_instance.pred : [];
+  const W = data.width;
+  const H = data.height;
 
   const urlParams = () => ({ ...gridParams, rev: p.rev, view: p.view, thr: p.thr, ithr: p.ithr || "", pos: p.pos });
-  ui.undo = () => undoStep();
+  const follow = (revision) => go(["t", name, "row", String(row)], { ...urlParams(), rev: revision });
+  const fixer = makeFixer({ name, row, data, ui, p, follow });
+  // function declarations below are hoisted: the panel calls back into them
+  const panel = makePanel({ row, data, ui, p, fixer, markDirty, redraw, setVisibility, select: selectInstance, focusPoint, deleteInstance, setWeight });
 
   // --- canvas ------------------------------------------------------------------------------
   const canvas = el("canvas", { id: "stage-canvas" });
@@ -127,8 +130,8 @@ export async function renderViewer(app, name, row, rawParams) {
   function fit() {
     const width = stage.clientWidth || 800;
     const height = stage.clientHeight || 600;
-    const scale = Math.min(width / data.width, height / data.height) * 0.98;
-    ui.view = { scale, offsetX: (width - data.width * scale) / 2, offsetY: (height - data.height * scale) / 2 };
+    const scale = Math.min(width / W, height / H) * 0.98;
+    ui.view = { scale, offsetX: (width - W * scale) / 2, offsetY: (height - H * scale) / 2 };
   }
 
   function redraw() {
@@ -141,7 +144,7 @@ export async function renderViewer(app, name, row, rawParams) {
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     ctx.fillStyle = "#000";
     ctx.fillRect(0, 0, width, height);
-    drawImage(ctx, image, data.width, data.height, ui.view);
+    drawImage(ctx, image, W, H, ui.view);
     const hover = ui.hover || {};
     const radius = Math.max(3, Math.min(7, 4 * Math.sqrt(ui.view.scale)));
     ui.stats = { gt: emptyStats(), pred: emptyStats() };
@@ -153,6 +156,9 @@ export async function renderViewer(app, name, row, rawParams) {
         selected: ui.selected,
         dim: ui.draft.length > 1,
         highlight: hover.kind === "gt" ? hover : {},
+        tags: ui.draft.map((d) => (d.source !== null ? panel.gtTracks[d.source] : null)),
+        focus: ui.point,
+        picked: new Set(ui.picked.map((q) => `${q.instance}:${q.keypoint}`)),
       });
       if (ui.selected !== null && ui.draft[ui.selected]) drawHandles(ctx, ui.draft[ui.selected].box);
     }
@@ -164,10 +170,21 @@ export async function renderViewer(app, name, row, rawParams) {
         radius,
         lineWidth: 1.5,
         highlight: hover.kind === "pred" ? hover : {},
+        tags: panel.predTracks,
       });
+    }
+    if (ui.band) {
+      const [x1, y1, x2, y2] = ui.band;
+      ctx.save();
+      ctx.setLineDash([6, 4]);
+      ctx.lineWidth = 1.5;
+      ctx.strokeStyle = ui.drag && ui.drag.type === "newbox" ? "#ffd400" : "#00e5ff";
+      ctx.strokeRect(Math.min(x1, x2), Math.min(y1, y2), Math.abs(x2 - x1), Math.abs(y2 - y1));
+      ctx.restore();
     }
     canvas.dataset.gtPoints = String(ui.stats.gt.points.length);
     canvas.dataset.predPoints = String(ui.stats.pred.points.length);
+    canvas.classList.toggle("drawing", ui.mode === "box");
   }
 
   function handles(box) {
@@ -197,25 +214,33 @@ export async function renderViewer(app, name, row, rawParams) {
     return [event.clientX - rect.left, event.clientY - rect.top];
   }
 
-  // one undo step per edit: a drag commits when it ends, everything else at once
+  // --- the draft's undo / redo: one step per edit (a drag commits when it ends) -------------
   function commit() {
-    const now = JSON.stringify(ui.draft);
+    const now = snapshot();
     if (now === committed) return;
     ui.history.push(committed);
     ui.future = [];
     committed = now;
   }
 
-  function restore(text) {
-    ui.draft = JSON.parse(text);
-    committed = text;
-    if (ui.selected !== null && ui.selected >= ui.draft.length) ui.selected = ui.draft.length ? 0 : null;
-    ui.dirty = text !== original;
+  function showDirty() {
     saveButton.disabled = !ui.dirty || ui.saving;
     discardButton.disabled = !ui.dirty;
     status.textContent = ui.dirty ? "unsaved changes" : "no unsaved changes";
     status.className = ui.dirty ? "dirty" : "muted";
-    renderPanel();
+  }
+
+  function restore(text) {
+    const state = JSON.parse(text);
+    ui.draft = state.d;
+    ui.weight = state.w;
+    committed = text;
+    if (ui.selected !== null && ui.selected >= ui.draft.length) ui.selected = ui.draft.length ? 0 : null;
+    ui.picked = ui.picked.filter((q) => q.instance < ui.draft.length);
+    if (ui.point && ui.point.instance >= ui.draft.length) ui.point = null;
+    ui.dirty = text !== original;
+    showDirty();
+    panel.render();
     redraw();
   }
 
@@ -233,13 +258,75 @@ export async function renderViewer(app, name, row, rawParams) {
 
   function markDirty() {
     if (!ui.drag) commit();
-    ui.dirty = true;
-    saveButton.disabled = ui.saving;
-    discardButton.disabled = false;
-    status.textContent = "unsaved changes";
-    status.className = "dirty";
+    ui.dirty = snapshot() !== original;
+    showDirty();
   }
 
+  // an edit of the whole draft: applied, committed as one step, shown
+  function edit(change) {
+    if (change() === false) return;
+    markDirty();
+    panel.render();
+    redraw();
+  }
+
+  const selectedItem = () => (ui.selected !== null ? ui.draft[ui.selected] : null);
+
+  function selectInstance(i) {
+    if (i === ui.selected) return;
+    ui.selected = i;
+    if (ui.point && ui.point.instance !== i) ui.point = null;
+    panel.render();
+    redraw();
+  }
+
+  function focusPoint(i, k) {
+    ui.selected = i;
+    ui.point = { instance: i, keypoint: k };
+    panel.render();
+    redraw();
+  }
+
+  function setVisibility(i, k, v) {
+    edit(() => {
+      const item = ui.draft[i];
+      if (v > 0 && item.visibility[k] === 0 && item.keypoints[k][0] === 0 && item.keypoints[k][1] === 0) {
+        item.keypoints[k] = [(item.box[0] + item.box[2]) / 2, (item.box[1] + item.box[3]) / 2];
+      }
+      item.visibility[k] = v;
+    });
+  }
+
+  function deleteInstance(i) {
+    edit(() => {
+      ui.draft.splice(i, 1);
+      ui.selected = ui.draft.length ? Math.min(i, ui.draft.length - 1) : null;
+      ui.point = null;
+      ui.picked = [];
+    });
+  }
+
+  function setWeight(w) {
+    edit(() => {
+      ui.weight = w;
+    });
+  }
+
+  async function addInstance(box) {
+    try {
+      const made = await getJSON(`${tablePath(name)}/new_instance/${row}`, { revision: data.revision, x1: box[0], y1: box[1], x2: box[2], y2: box[3] });
+      edit(() => {
+        delete made.pose_source;
+        ui.draft.push(made);
+        ui.selected = ui.draft.length - 1;
+        ui.point = null;
+      });
+    } catch (error) {
+      showError(error);
+    }
+  }
+
+  // --- mouse ---------------------------------------------------------------------------------
   canvas.addEventListener("wheel", (event) => {
     event.preventDefault();
     const [sx, sy] = mouse(event);
@@ -252,23 +339,45 @@ export async function renderViewer(app, name, row, rawParams) {
 
   canvas.addEventListener("mousedown", (event) => {
     const [sx, sy] = mouse(event);
+    const [ix, iy] = toImage(ui.view, sx, sy);
     const editable = p.view === "gt" || p.view === "both";
-    if (editable && ui.selected !== null && ui.draft[ui.selected]) {
-      const hit = handles(ui.draft[ui.selected].box).find((h) => Math.hypot(h.xy[0] - sx, h.xy[1] - sy) <= 6);
+    if (editable && ui.mode === "box") {
+      ui.drag = { type: "newbox", start: [sx, sy] };
+      ui.band = [sx, sy, sx, sy];
+      return;
+    }
+    if (editable && (event.ctrlKey || event.metaKey)) {
+      ui.drag = { type: "band", start: [sx, sy] };
+      ui.band = [sx, sy, sx, sy];
+      return;
+    }
+    const item = selectedItem();
+    if (editable && item) {
+      const hit = handles(item.box).find((h) => Math.hypot(h.xy[0] - sx, h.xy[1] - sy) <= 6);
       if (hit) {
-        ui.drag = { type: "corner", instance: ui.selected, corner: hit.corner, start: [sx, sy], box: [...ui.draft[ui.selected].box] };
+        ui.drag = { type: "corner", instance: ui.selected, corner: hit.corner, start: [sx, sy], box: [...item.box], scale: event.shiftKey, origin: JSON.stringify(item) };
         return;
       }
     }
     const point = editable ? nearestPoint(ui.stats.gt, sx, sy, 9) : null;
     if (point) {
-      const kp = ui.draft[point.instance].keypoints[point.keypoint];
-      ui.drag = { type: "point", instance: point.instance, keypoint: point.keypoint, start: [sx, sy], origin: [kp[0], kp[1]] };
-      if (ui.selected !== point.instance) {
-        ui.selected = point.instance;
-        renderPanel();
+      const inPicked = ui.picked.some((q) => q.instance === point.instance && q.keypoint === point.keypoint);
+      if (inPicked && ui.picked.length > 1) {
+        ui.drag = { type: "points", start: [sx, sy], origins: ui.picked.map((q) => [...ui.draft[q.instance].keypoints[q.keypoint]]) };
+      } else {
+        const kp = ui.draft[point.instance].keypoints[point.keypoint];
+        ui.drag = { type: "point", instance: point.instance, keypoint: point.keypoint, start: [sx, sy], origin: [kp[0], kp[1]] };
+        ui.picked = [];
       }
+      ui.selected = point.instance;
+      ui.point = { instance: point.instance, keypoint: point.keypoint };
+      panel.render();
       canvas.classList.add("point");
+      return;
+    }
+    if (editable && item && insideBox(item, ix, iy) && !event.shiftKey) {
+      ui.drag = { type: "instance", instance: ui.selected, start: [sx, sy], origin: JSON.stringify(item) };
+      canvas.classList.add("moving");
       return;
     }
     ui.drag = { type: "pan", start: [sx, sy], origin: [ui.view.offsetX, ui.view.offsetY] };
@@ -284,7 +393,7 @@ export async function renderViewer(app, name, row, rawParams) {
       if (JSON.stringify(hover) !== JSON.stringify(ui.hover)) {
         ui.hover = hover;
         redraw();
-        highlightRows();
+        panel.highlight();
       }
       return;
     }
@@ -292,33 +401,113 @@ export async function renderViewer(app, name, row, rawParams) {
     const dy = (sy - drag.start[1]) / ui.view.scale;
     if (drag.type === "pan") {
       ui.view = { ...ui.view, offsetX: drag.origin[0] + (sx - drag.start[0]), offsetY: drag.origin[1] + (sy - drag.start[1]) };
+    } else if (drag.type === "newbox" || drag.type === "band") {
+      ui.band = [drag.start[0], drag.start[1], sx, sy];
     } else if (drag.type === "point") {
-      const x = Math.min(data.width, Math.max(0, drag.origin[0] + dx));
-      const y = Math.min(data.height, Math.max(0, drag.origin[1] + dy));
-      ui.draft[drag.instance].keypoints[drag.keypoint] = [x, y];
+      ui.draft[drag.instance].keypoints[drag.keypoint] = [clamp(drag.origin[0] + dx, 0, W), clamp(drag.origin[1] + dy, 0, H)];
+      drag.moved = true;
+      markDirty();
+    } else if (drag.type === "points") {
+      movePoints(ui.draft, ui.picked, drag.origins, dx, dy, W, H);
+      drag.moved = true;
+      markDirty();
+    } else if (drag.type === "instance") {
+      const item = JSON.parse(drag.origin);
+      moveInstance(item, dx, dy, W, H);
+      ui.draft[drag.instance] = item;
       drag.moved = true;
       markDirty();
     } else if (drag.type === "corner") {
       const box = [...drag.box];
       const ix = drag.corner === 0 || drag.corner === 3 ? 0 : 2;
       const iy = drag.corner === 0 || drag.corner === 1 ? 1 : 3;
-      box[ix] = Math.min(data.width, Math.max(0, drag.box[ix] + dx));
-      box[iy] = Math.min(data.height, Math.max(0, drag.box[iy] + dy));
-      ui.draft[drag.instance].box = [Math.min(box[0], box[2]), Math.min(box[1], box[3]), Math.max(box[0], box[2]), Math.max(box[1], box[3])];
+      box[ix] = clamp(drag.box[ix] + dx, 0, W);
+      box[iy] = clamp(drag.box[iy] + dy, 0, H);
+      const ordered = [Math.min(box[0], box[2]), Math.min(box[1], box[3]), Math.max(box[0], box[2]), Math.max(box[1], box[3])];
+      if (drag.scale) {
+        const item = JSON.parse(drag.origin);
+        fitToBox(item, drag.box, ordered);
+        ui.draft[drag.instance] = item;
+      } else {
+        ui.draft[drag.instance].box = ordered;
+      }
       drag.moved = true;
       markDirty();
     }
     redraw();
   };
   const onUp = () => {
-    if (ui.drag && ui.drag.moved) {
-      ui.drag = null;
-      commit();
-      renderPanel();
-    }
+    const drag = ui.drag;
     ui.drag = null;
-    canvas.classList.remove("dragging", "point");
+    canvas.classList.remove("dragging", "point", "moving");
+    if (!drag) return;
+    if (drag.type === "newbox") {
+      const band = ui.band;
+      ui.band = null;
+      ui.mode = null;
+      const a = toImage(ui.view, band[0], band[1]);
+      const b = toImage(ui.view, band[2], band[3]);
+      const box = boxFrom(a, b, W, H);
+      if (box[2] - box[0] >= 2 && box[3] - box[1] >= 2) addInstance(box);
+      else showMessage("Drag a box (at least 2 pixels each way) to place the new instance.");
+      redraw();
+      return;
+    }
+    if (drag.type === "band") {
+      ui.picked = pointsInRect(ui.stats.gt, ui.band);
+      ui.band = null;
+      if (ui.picked.length) ui.selected = ui.picked[0].instance;
+      panel.render();
+      redraw();
+      return;
+    }
+    if (drag.moved) {
+      commit();
+      panel.render();
+    }
   };
+
+  // --- the review queue ------------------------------------------------------------------
+  const nav = data.navigation || {};
+  const neighbour = (target, delta) =>
+    target === null || target === undefined ? null : () => go(["t", name, "row", String(target)], { ...urlParams(), pos: p.pos + delta });
+  const queueParams = () => ({ revision: data.revision, run: p.run, filter: p.filter, sort: p.sort, order: p.order, suspect_instance: p.sinst, suspect_keypoint: p.skp });
+
+  async function decide(status) {
+    if (ui.dirty) {
+      showMessage(`Save or discard your edits first: ${status === "rejected" ? "rejecting" : "skipping"} keeps the labels as they are.`);
+      return;
+    }
+    try {
+      const answer = await markRow(name, data.revision, row, status);
+      ui.mark = answer.mark;
+      const next = neighbour(nav.next, 1);
+      if (next) {
+        flash(`row ${row} marked ${status}`);
+        next();
+      } else {
+        showMessage(`row ${row} marked ${status}; it is the last of this set`, { ok: true });
+        panel.render();
+      }
+    } catch (error) {
+      showError(error);
+    }
+  }
+
+  async function goUnreviewed() {
+    try {
+      const found = await nextUnreviewed(name, { ...queueParams(), position: p.pos ?? -1 });
+      if (found.row === null) showMessage("every later image of this set is reviewed", { ok: true });
+      else go(["t", name, "row", String(found.row)], { ...urlParams(), pos: found.position });
+    } catch (error) {
+      showError(error);
+    }
+  }
+
+  const frameStep = { step: () => false };
+  const openFrame = (target) => go(["t", name, "row", String(target)], { ...urlParams(), pos: "" });
+
+  // keyboard actions (review_keys.js maps the keys)
   let sheet = null;
   const toggleSheet = (show) => {
     if (sheet && !show) {
@@ -330,56 +519,131 @@ export async function renderViewer(app, name, row, rawParams) {
       document.body.append(sheet);
     }
   };
-  const onKey = (event) => {
-    if (event.target instanceof HTMLInputElement || event.target instanceof HTMLSelectElement) return;
-    const key = event.key;
-    const ctrl = event.ctrlKey || event.metaKey;
-    if (key === "?") {
-      toggleSheet(!sheet);
-      return;
-    }
-    if (key === "Escape") {
-      toggleSheet(false);
-      return;
-    }
-    if (ctrl && (key === "z" || key === "Z")) {
-      event.preventDefault();
-      event.shiftKey ? redoStep() : undoStep();
-      return;
-    }
-    if (ctrl && key === "s") {
-      event.preventDefault();
-      if (!saveButton.disabled) saveButton.click();
-      return;
-    }
-    if (ctrl || event.altKey) return;
-    if (key === "z") undoStep();
-    else if (key === "y") redoStep();
-    else if (key === "s" && !saveButton.disabled) saveButton.click();
-    else if ((key === "ArrowRight" || key === "j") && nextButton && !nextButton.disabled) nextButton.click();
-    else if ((key === "ArrowLeft" || key === "k") && previousButton && !previousButton.disabled) previousButton.click();
-    else if (key === "f") {
+  const needInstance = () => {
+    if (selectedItem()) return true;
+    showMessage("Select an instance first (Tab, or click one of its points).");
+    return false;
+  };
+  const focused = () => ui.point || (ui.hover && ui.hover.kind === "gt" ? ui.hover : null);
+  const onKey = reviewKeys({
+    next: () => (nextButton.disabled ? false : nextButton.click()),
+    previous: () => (previousButton.disabled ? false : previousButton.click()),
+    reject: () => decide("rejected"),
+    skip: () => decide("skipped"),
+    nextUnreviewed: () => goUnreviewed(),
+    frame: (e) => frameStep.step(e.key === "," ? -1 : 1),
+    instance: (e) => {
+      if (!ui.draft.length) return false;
+      const step = e.shiftKey ? -1 : 1;
+      const at = ui.selected === null ? (step > 0 ? 0 : ui.draft.length - 1) : (ui.selected + step + ui.draft.length) % ui.draft.length;
+      ui.point = null;
+      selectInstance(at);
+      return true;
+    },
+    point: (e) => {
+      if (!needInstance()) return;
+      const item = selectedItem();
+      const step = e.key === "]" ? 1 : -1;
+      const start = ui.point && ui.point.instance === ui.selected ? ui.point.keypoint : step > 0 ? -1 : 0;
+      focusPoint(ui.selected, (start + step + K) % K);
+      return item !== null;
+    },
+    visibility: (e) => {
+      const target = focused();
+      if (!target) {
+        showMessage("Select a keypoint first (] / [ or click it), or point at one.");
+        return;
+      }
+      setVisibility(target.instance, target.keypoint, Number(e.key));
+    },
+    acceptInstance: () => {
+      if (!needInstance()) return;
+      const item = selectedItem();
+      const partner = fixer.partnerOf(item.source);
+      if (!p.run || partner === null) {
+        showMessage(p.run ? `GT #${ui.selected} has no matched prediction to accept` : "Choose a run first: accepting takes its prediction.");
+        return;
+      }
+      fixer.runFix("accept_instance", { instance: item.source, prediction: partner }, null);
+    },
+    snap: () => {
+      const target = focused();
+      if (!target) {
+        showMessage("Select a keypoint first (] / [ or click it).");
+        return;
+      }
+      const item = ui.draft[target.instance];
+      const partner = fixer.partnerOf(item.source);
+      if (!p.run || partner === null) {
+        showMessage(p.run ? `GT #${target.instance} has no matched prediction to snap to` : "Choose a run first: snapping takes its prediction.");
+        return;
+      }
+      fixer.runFix("snap_keypoint", { instance: item.source, prediction: partner, keypoint: target.keypoint }, null);
+    },
+    swap: () => {
+      if (!needInstance()) return;
+      if (!schema.flip_indices) {
+        showMessage("This table has no flip indices: left and right cannot be swapped.");
+        return;
+      }
+      edit(() => swapLeftRight(selectedItem(), schema.flip_indices));
+    },
+    flip: () => needInstance() && edit(() => flipHorizontal(selectedItem(), schema.flip_indices)),
+    nudge: (e) => {
+      const step = e.altKey ? 10 : 1;
+      const d = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] }[e.key];
+      if (!d) return false;
+      if (ui.picked.length) {
+        const origins = ui.picked.map((q) => [...ui.draft[q.instance].keypoints[q.keypoint]]);
+        edit(() => movePoints(ui.draft, ui.picked, origins, d[0], d[1], W, H));
+      } else if (needInstance()) {
+        edit(() => moveInstance(selectedItem(), d[0], d[1], W, H));
+      }
+    },
+    scale: (e) => needInstance() && edit(() => scaleInstance(selectedItem(), e.key === "-" ? 1 / 1.1 : 1.1, W, H)),
+    drawBox: () => {
+      ui.mode = ui.mode === "box" ? null : "box";
+      showMessage(ui.mode === "box" ? "Drag a box on the image: the default pose is scaled into it (Esc cancels)." : "", { ok: true });
+      redraw();
+    },
+    deleteInstance: () => needInstance() && deleteInstance(ui.selected),
+    save: () => (saveButton.disabled ? false : saveButton.click()),
+    undo: () => undoStep(),
+    redo: () => redoStep(),
+    fit: () => {
       fit();
       redraw();
-    } else if (["0", "1", "2"].includes(key) && ui.hover && ui.hover.kind === "gt") {
-      setVisibility(ui.hover.instance, ui.hover.keypoint, Number(key));
-    }
-  };
+    },
+    sheet: () => toggleSheet(!sheet),
+    escape: () => {
+      if (sheet) toggleSheet(false);
+      else if (ui.mode) {
+        ui.mode = null;
+        ui.band = null;
+        showMessage("");
+      } else {
+        ui.picked = [];
+        ui.point = null;
+        panel.render();
+      }
+      redraw();
+      return false;
+    },
+  });
   window.addEventListener("mousemove", onMove);
   window.addEventListener("mouseup", onUp);
   window.addEventListener("keydown", onKey);
   const onResize = () => redraw();
   window.addEventListener("resize", onResize);
   // unsaved edits: closing or reloading the tab asks the browser's question, and every
-  // in-app navigation (other row, grid, back) asks ours (main.js calls the guard)
+  // in-app navigation (other row, frame, grid, back) asks ours (main.js calls the guard)
   const onBeforeUnload = (event) => {
     if (!ui.dirty) return;
     event.preventDefault();
     event.returnValue = "";
   };
   window.addEventListener("beforeunload", onBeforeUnload);
-  window.posetable.guard = () =>
-    !ui.dirty || window.confirm(`Row ${row} has unsaved keypoint edits. Leave without saving them?`);
+  window.posetable.guard = () => !ui.dirty || window.confirm(`Row ${row} has unsaved keypoint edits. Leave without saving them?`);
   window.posetable.cleanup = () => {
     window.removeEventListener("beforeunload", onBeforeUnload);
     window.removeEventListener("mousemove", onMove);
@@ -389,20 +653,8 @@ export async function renderViewer(app, name, row, rawParams) {
     toggleSheet(false);
   };
 
-  function setVisibility(i, k, v) {
-    const item = ui.draft[i];
-    if (v > 0 && item.visibility[k] === 0 && item.keypoints[k][0] === 0 && item.keypoints[k][1] === 0) {
-      item.keypoints[k] = [(item.box[0] + item.box[2]) / 2, (item.box[1] + item.box[3]) / 2];
-    }
-    item.visibility[k] = v;
-    markDirty();
-    renderPanel();
-    redraw();
-  }
-
   // --- actions -----------------------------------------------------------------------------
   const status = el("span", { id: "status", class: "muted", text: data.revision === data.latest_revision ? "latest revision" : `viewing @${data.revision}; the latest is @${data.latest_revision}` });
-  const follow = (revision) => go(["t", name, "row", String(row)], { ...urlParams(), rev: revision });
   // one save at a time: the button (and accept) stay disabled while a save is in flight
   const saveButton = el("button", {
     id: "save",
@@ -415,13 +667,13 @@ export async function renderViewer(app, name, row, rawParams) {
       saveButton.disabled = true;
       acceptButton.disabled = true;
       saveButton.textContent = "saving…";
-      const sent = JSON.stringify(ui.draft);
+      const sent = snapshot();
+      const body = { instances: JSON.parse(sent).d };
+      if (ui.hasWeight && ui.weight !== values.weight) body.weight = ui.weight;
       try {
-        const result = await postJSON(`${tablePath(name)}/edit`, {
-          base_revision: data.revision,
-          rows: { [row]: { instances: JSON.parse(sent) } },
-        });
-        ui.dirty = JSON.stringify(ui.draft) !== sent; // edits made meanwhile are still unsaved
+        const result = await postJSON(`${tablePath(name)}/edit`, { base_revision: data.revision, rows: { [row]: body } });
+        ui.dirty = snapshot() !== sent; // edits made meanwhile are still unsaved
+        await markRow(name, result.revision, row, "edited").catch(() => null);
         flash(`saved row ${row} as revision @${result.revision} (parent @${result.parent})`);
         follow(result.revision);
       } catch (error) {
@@ -446,26 +698,26 @@ export async function renderViewer(app, name, row, rawParams) {
   const addButton = el("button", {
     id: "add-instance",
     text: "add instance",
+    title: "the default pose at the view's centre (to draw its box instead: draw box, or key b)",
     onclick: async () => {
       const width = stage.clientWidth || 800;
       const height = stage.clientHeight || 600;
       const [cx, cy] = toImage(ui.view, width / 2, height / 2);
       try {
-        const made = await getJSON(`${tablePath(name)}/new_instance/${row}`, {
-          revision: data.revision,
-          x: Math.min(data.width, Math.max(0, cx)),
-          y: Math.min(data.height, Math.max(0, cy)),
+        const made = await getJSON(`${tablePath(name)}/new_instance/${row}`, { revision: data.revision, x: clamp(cx, 0, W), y: clamp(cy, 0, H) });
+        edit(() => {
+          delete made.pose_source;
+          ui.draft.push(made);
+          ui.selected = ui.draft.length - 1;
         });
-        ui.draft.push(made);
-        ui.selected = ui.draft.length - 1;
-        markDirty();
-        renderPanel();
-        redraw();
       } catch (error) {
         showError(error);
       }
     },
   });
+  const boxButton = el("button", { id: "draw-box", text: "draw box", title: "drag a box on the image: the default pose is scaled into it (key b)", onclick: () => onKey(new KeyboardEvent("keydown", { key: "b" })) });
+  const swapButton = el("button", { id: "swap-lr", text: "swap L/R", title: "swap the left and right names of the selected instance (key m)", disabled: !schema.flip_indices, onclick: () => onKey(new KeyboardEvent("keydown", { key: "m" })) });
+  const flipButton = el("button", { id: "flip-h", text: "flip", title: "flip the selected instance horizontally (key h)", onclick: () => onKey(new KeyboardEvent("keydown", { key: "h" })) });
   const undoButton = el("button", {
     id: "undo",
     text: data.parent !== null ? `undo (back to @${data.parent})` : "undo",
@@ -502,42 +754,39 @@ export async function renderViewer(app, name, row, rawParams) {
         onClose: () => {
           acceptButton.disabled = !canAccept || ui.saving;
         },
-        onWritten: (result) => {
+        onWritten: async (result) => {
           ui.dirty = false;
+          await markRow(name, result.revision, row, "accepted").catch(() => null);
           flash(`accepted the predictions of ${p.run} at keypoint confidence ≥ ${p.thr.toFixed(2)}, instance score ≥ ${fmt(p.ithr, 2)}: revision @${result.revision}`);
           follow(result.revision);
         },
       }),
   });
-  const confidence = confidenceSlider(p, {
-    disabled: !data.pred,
-    onChange: () => {
-      redraw();
-      renderPanel();
-      remember(["t", name, "row", String(row)], urlParams());
-    },
-  });
-  const scoreControl = scoreInput(p, {
-    disabled: !data.pred,
-    onChange: () => {
-      redraw();
-      renderPanel();
-      remember(["t", name, "row", String(row)], urlParams());
-    },
-  });
-  const nav = data.navigation || {};
-  const neighbour = (target, delta) =>
-    target === null || target === undefined
-      ? null
-      : () => go(["t", name, "row", String(target)], { ...urlParams(), pos: p.pos + delta });
+  const onThresholds = () => {
+    redraw();
+    panel.render();
+    remember(["t", name, "row", String(row)], urlParams());
+  };
+  const confidence = confidenceSlider(p, { disabled: !data.pred, onChange: onThresholds });
+  const scoreControl = scoreInput(p, { disabled: !data.pred, onChange: onThresholds });
   const previousButton = el("button", { id: "previous-row", text: "‹ previous", title: "previous image (← or k)", disabled: !neighbour(nav.previous, -1), onclick: neighbour(nav.previous, -1) });
   const nextButton = el("button", { id: "next-row", text: "next ›", title: "next image (→ or j)", disabled: !neighbour(nav.next, 1), onclick: neighbour(nav.next, 1) });
+  const reviewButtons = el(
+    "span",
+    { class: "review-buttons" },
+    el("button", { id: "reject-row", text: "reject", title: "reviewed: keep the labels as they are, go to the next image (key x)", onclick: () => decide("rejected") }),
+    el("button", { id: "skip-row", text: "skip", title: "leave for later, go to the next image (key n)", onclick: () => decide("skipped") }),
+    marks ? el("span", { class: "muted", id: "review-count", text: `${marks.reviewed} of ${marks.rows} reviewed` }) : null,
+  );
+  const frameSlot = el("span", { id: "frame-slot" });
   const toolbar = el(
     "div",
     { class: "toolbar" },
     previousButton,
     nextButton,
-    nav.total !== null && nav.total !== undefined ? el("span", { class: "muted", text: `${p.pos + 1} of ${nav.total}` }) : null,
+    nav.total !== null && nav.total !== undefined ? el("span", { class: "muted", id: "queue-position", text: `${p.pos + 1} of ${nav.total}` }) : null,
+    reviewButtons,
+    frameSlot,
     el("label", {}, "show", select([["gt", "ground truth"], ["pred", "predictions"], ["both", "both"]], p.view, (v) => {
       p.view = v;
       remember(["t", name, "row", String(row)], urlParams());
@@ -549,264 +798,30 @@ export async function renderViewer(app, name, row, rawParams) {
     saveButton,
     discardButton,
     addButton,
+    boxButton,
+    swapButton,
+    flipButton,
     undoButton,
     acceptButton,
     status,
     el("button", { id: "shortcuts-button", text: "?", title: "keyboard shortcuts", onclick: () => toggleSheet(!sheet) }),
   );
 
-  // --- side panel --------------------------------------------------------------------------
-  const panel = el("div", { class: "side-panel", id: "details" });
-
-  function highlightRows() {
-    for (const node of panel.querySelectorAll("tr[data-kind]")) {
-      const h = ui.hover;
-      const on = h && node.dataset.kind === h.kind && Number(node.dataset.instance) === h.instance && Number(node.dataset.keypoint) === h.keypoint;
-      node.classList.toggle("hot", Boolean(on));
-    }
-  }
-
-  function hoverRow(kind, instance, keypoint) {
-    return {
-      onmouseenter: () => {
-        ui.hover = { kind, instance, keypoint };
-        redraw();
-        highlightRows();
-      },
-      onmouseleave: () => {
-        ui.hover = null;
-        redraw();
-        highlightRows();
-      },
-    };
-  }
-
-  function gtBlock(item, i) {
-    const metrics = item.source !== null ? perGt.find((m) => m.index === item.source) : null;
-    const partner = metrics && metrics.partner >= 0 ? metrics.partner : null;
-    const pred = partner !== null && data.pred ? partner : null;
-    const head = el(
-      "div",
-      { class: "head" },
-      el("strong", { text: `GT #${i}` }),
-      item.source === null ? el("span", { class: "pill", text: "new" }) : el("span", { class: "muted", text: item.source !== i ? `(was #${item.source})` : "" }),
-      select(schema.classes.map((c, j) => [String(j), c]), String(item.label), (v) => {
-        item.label = Number(v);
-        markDirty();
-        redraw();
-      }, { class: "label-select" }),
-      metrics ? el("span", { class: "badge", title: "OKS with the matched prediction", text: `OKS ${fmt(metrics.oks, 3)}${partner !== null ? ` ↔ pred #${partner}` : " (unmatched)"}` }) : null,
-      metrics && metrics.ignored ? el("span", { class: "pill", text: "ignored" }) : null,
-      el("button", {
-        class: "delete-instance",
-        text: "delete",
-        onclick: (e) => {
-          e.stopPropagation();
-          ui.draft.splice(i, 1);
-          ui.selected = ui.draft.length ? Math.min(i, ui.draft.length - 1) : null;
-          markDirty();
-          renderPanel();
-          redraw();
-        },
-      }),
-    );
-    const block = el("div", { class: `instance${ui.selected === i ? " selected" : ""}`, dataset: { instance: i }, onclick: () => { if (ui.selected !== i) { ui.selected = i; renderPanel(); redraw(); } } }, head);
-    if (ui.selected !== i) return block;
-    const boxInputs = item.box.map((value, j) =>
-      el("input", {
-        type: "number",
-        step: "0.1",
-        class: "box-input",
-        style: "width: 82px",
-        value: String(Math.round(value * 100) / 100),
-        onchange: (e) => {
-          item.box[j] = Number(e.target.value);
-          markDirty();
-          redraw();
-        },
-      }),
-    );
-    block.append(el("div", { class: "muted" }, "box x1, y1, x2, y2 (pixels)"), el("div", { class: "head" }, boxInputs));
-    const rows = schema.keypoint_names.map((kpName, k) => {
-      const v = item.visibility[k];
-      const vis = el(
-        "span",
-        { class: "vis" },
-        [0, 1, 2].map((value) =>
-          el("button", {
-            class: value === v ? "on" : "",
-            dataset: { v: value },
-            text: String(value),
-            title: ["not labeled", "labeled, not visible", "visible"][value],
-            onclick: (e) => {
-              e.stopPropagation();
-              setVisibility(i, k, value);
-            },
-          }),
-        ),
-      );
-      const conf = pred !== null && data.pred.confidence ? data.pred.confidence[pred][k] : null;
-      const kpOks = metrics && metrics.keypoint_oks ? metrics.keypoint_oks[k] : null;
-      return el(
-        "tr",
-        { dataset: { kind: "gt", instance: i, keypoint: k }, ...hoverRow("gt", i, k) },
-        el("td", {}, el("span", { class: "swatch", style: `background:${schema.keypoint_colors[k]}` }), kpName),
-        el("td", { class: "num", text: v ? fmt(item.keypoints[k][0], 1) : "–" }),
-        el("td", { class: "num", text: v ? fmt(item.keypoints[k][1], 1) : "–" }),
-        el("td", {}, vis),
-        el("td", { class: "num", title: "confidence of the matched prediction", text: fmt(conf, 2) }),
-        el("td", { class: "num", title: "per-keypoint OKS term", text: fmt(kpOks, 2) }),
-      );
-    });
-    block.append(
-      el(
-        "table",
-        { class: "data kp-table" },
-        el("thead", {}, el("tr", {}, ["keypoint", "x", "y", "v", "conf", "oks"].map((h) => el("th", { text: h })))),
-        el("tbody", {}, rows),
-      ),
-    );
-    return block;
-  }
-
-  function predBlock(j) {
-    const metrics = perPred.find((m) => m.index === j);
-    const score = data.pred.scores ? data.pred.scores[j] : null;
-    const kept = data.pred.confidence ? data.pred.confidence[j].filter((c) => c >= p.thr).length : K;
-    const below = score !== null && score < p.ithr;
-    const rows = schema.keypoint_names.map((kpName, k) => {
-      const c = data.pred.confidence ? data.pred.confidence[j][k] : null;
-      return el(
-        "tr",
-        { dataset: { kind: "pred", instance: j, keypoint: k }, class: c !== null && c < p.thr ? "muted" : "", ...hoverRow("pred", j, k) },
-        el("td", {}, el("span", { class: "swatch", style: `background:${schema.keypoint_colors[k]}` }), kpName),
-        el("td", { class: "num", text: fmt(data.pred.keypoints[j][k][0], 1) }),
-        el("td", { class: "num", text: fmt(data.pred.keypoints[j][k][1], 1) }),
-        el("td", { class: "num", text: fmt(c, 2) }),
-      );
-    });
-    return el(
-      "details",
-      { class: `instance pred${below ? " muted" : ""}`, dataset: { prediction: j } },
-      el(
-        "summary",
-        {},
-        `pred #${j} · score ${fmt(score, 2)}${below ? ` < ${fmt(p.ithr, 2)}: hidden, not accepted` : ""} · ${kept}/${K} keypoints ≥ ${p.thr.toFixed(2)}`,
-        metrics ? ` · OKS ${fmt(metrics.oks, 3)}${metrics.partner >= 0 ? ` ↔ GT #${metrics.partner}` : " (false positive)"}` : "",
-      ),
-      el("table", { class: "data kp-table" }, el("thead", {}, el("tr", {}, ["keypoint", "x", "y", "conf"].map((h) => el("th", { text: h })))), el("tbody", {}, rows)),
-    );
-  }
-
-  // The row's check findings (pt.check); a one-click fix where the fix is obvious, saved as a
-  // new revision by POST /api/tables/NAME/fix (refused while the draft has unsaved edits).
-  function fixButton(f) {
-    return el("button", {
-      class: "fix",
-      dataset: { rule: f.rule, instance: String(f.instance) },
-      text: "fix",
-      title: f.fix,
-      onclick: async (e) => {
-        if (ui.dirty || ui.saving) {
-          flash("save or discard your edits before a one-click fix");
-          return;
-        }
-        ui.saving = true;
-        e.target.disabled = true;
-        try {
-          const result = await postJSON(`${tablePath(name)}/fix`, { base_revision: data.revision, row: Number(row), instance: f.instance, rule: f.rule, keypoint: f.keypoint });
-          flash(`${result.note}: saved as revision @${result.revision}`);
-          follow(result.revision);
-        } catch (error) {
-          showError(error);
-          e.target.disabled = false;
-        } finally {
-          ui.saving = false;
-        }
-      },
-    });
-  }
-
-  function findingsBlock() {
-    const items = data.findings.items;
-    return el(
-      "div",
-      { id: "findings" },
-      el("h3", { text: `check findings (${items.length})` }),
-      el("table", { class: "data findings" }, el("tbody", {}, items.map((f) =>
-        el("tr", { class: `finding ${f.severity}`, dataset: { rule: f.rule } },
-          el("td", {}, el("span", { class: `badge sev-${f.severity}`, text: f.rule })),
-          el("td", { text: f.instance !== null ? `GT #${f.instance}` : "" }),
-          el("td", { text: f.keypoint !== null ? schema.keypoint_names[f.keypoint] : "" }),
-          el("td", { class: "muted", text: f.message }),
-          el("td", {}, f.fix && f.instance !== null ? fixButton(f) : null)),
-      ))),
-    );
-  }
-
-  function renderPanel() {
-    const m = data.metrics;
-    const blocks = [
-      el("h3", { text: `row ${row} · ${String(data.image).split(/[\\/]/).pop()}` }),
-      el("p", { class: "muted", text: `${data.width}×${data.height} · ${data.ref}${data.run ? ` · run ${data.run}` : ""}` }),
-    ];
-    if (data.run_info) {
-      blocks.push(el("p", { class: "muted", text: `model: ${data.run_info.model_info.model || "?"}${data.run_info.model_info.kind ? ` (${data.run_info.model_info.kind})` : ""}` }));
-    }
-    if (m) {
-      blocks.push(
-        el(
-          "p",
-          {},
-          el("span", { class: "badge", text: `mean OKS ${fmt(m.mean_oks, 3)}` }), " ",
-          el("span", { class: "badge", text: `TP/FP/FN@.5 ${m.tp_50}/${m.fp_50}/${m.fn_50}` }), " ",
-          el("span", { class: "badge", text: `AP ${fmt(m.ap, 3)}` }),
-        ),
-      );
-      if (data.metrics_ref && data.run_info && data.metrics_ref !== data.run_info.table_ref) {
-        blocks.push(el("p", { class: "muted", id: "metrics-note", text: `metrics re-evaluated on ${data.metrics_ref} (the run was made on ${data.run_info.table_ref})` }));
-      }
-    }
-    if (data.suspect_list && data.suspect_list.length) {
-      blocks.push(el("h3", { text: "label-error suspects" }));
-      blocks.push(
-        el(
-          "table",
-          { class: "data suspects" },
-          el("tbody", {}, data.suspect_list.map((s) =>
-            el("tr", {}, el("td", { text: s.kind }), el("td", { text: s.instance >= 0 ? `GT #${s.instance}` : "" }), el("td", { text: s.keypoint >= 0 ? schema.keypoint_names[s.keypoint] : "" }), el("td", { class: "num", text: fmt(s.score, 2) }), el("td", { class: "muted", text: s.detail })),
-          )),
-        ),
-      );
-    }
-    if (data.findings && data.findings.items.length) blocks.push(findingsBlock());
-    const fields = Object.entries(data.values || {}).filter(([key]) => key !== "image");
-    if (fields.length) {
-      blocks.push(
-        el(
-          "details",
-          { class: "fields" },
-          el("summary", { text: `columns (${fields.length})` }),
-          el("table", { class: "data" }, el("tbody", {}, fields.map(([key, value]) =>
-            el("tr", {}, el("th", { text: key }), el("td", { text: typeof value === "object" && value !== null ? JSON.stringify(value) : fmt(value, 4) })),
-          ))),
-        ),
-      );
-    }
-    blocks.push(el("h3", { text: `ground truth (${ui.draft.length})` }));
-    ui.draft.forEach((item, i) => blocks.push(gtBlock(item, i)));
-    if (data.pred) {
-      blocks.push(el("h3", { text: `predictions (${data.pred.count})` }));
-      for (let j = 0; j < data.pred.count; j++) blocks.push(predBlock(j));
-    }
-    mount(panel, blocks);
-    highlightRows();
-  }
-
-  mount(app, toolbar, legendNode(), el("div", { class: "viewer" }, stage, panel));
-  renderPanel();
+  mount(app, toolbar, legendNode(), el("div", { class: "viewer" }, stage, panel.node));
+  panel.render();
   fit();
   redraw();
   ui.redraw = redraw;
+  ui.undo = () => undoStep();
   ui.toScreen = (x, y) => toScreen(ui.view, x, y);
+  if (Object.prototype.hasOwnProperty.call(values, "video")) {
+    try {
+      const bar = await frameBar(name, row, data.revision, openFrame);
+      frameStep.step = bar.step;
+      ui.frames = bar.frames;
+      if (bar.node) frameSlot.replaceWith(bar.node);
+    } catch (error) {
+      showError(error);
+    }
+  }
 }
