@@ -34,6 +34,17 @@ def _tables_installed() -> bool:
 needs_tables = pytest.mark.skipif(not _tables_installed(), reason='needs "posetable[dlc]"')
 
 
+def _sleap_installed() -> bool:
+    try:
+        import sleap_io  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+needs_sleap = pytest.mark.skipif(not _sleap_installed(), reason='needs "posetable[sleap]"')
+
+
 @dataclass(frozen=True)
 class Case:
     """One real file: how to import it, where export puts it, how to compare."""
@@ -42,7 +53,8 @@ class Case:
     source: Callable[[], Path]
     original: str  # the file inside the source that export must give back
     options: dict[str, Any]
-    compare: str  # "bytes" or "frame"
+    compare: str  # "bytes" or "frame"; "json", "ndjson" (see _same_content)
+    fmt: str = "dlc"  # Table.from_<fmt> / table.export_<fmt>
 
 
 def _dlc_frame(path: Path) -> Any:
@@ -99,7 +111,146 @@ CASES = [
         marks=needs_tables,
         id="dlc-single-h5",
     ),
+    # Label Studio, CVAT, Ultralytics NDJSON: ``source`` is the file, ``original`` unused
+    Case(
+        "label-studio-sleap-io",
+        lambda: data_path("label_studio") / "sleap_io" / "multi_animal_from_dlc.json",
+        "",
+        {},
+        "json",
+        "label_studio",
+    ),
+    Case(
+        "label-studio-sdk-parent-id",
+        lambda: data_path("label_studio") / "sdk_yolo_keypoints" / "data_keypoints.json",
+        "",
+        {
+            "label_config": data_path("label_studio")
+            / "sdk_yolo_keypoints"
+            / "label_config_keypoints.xml"
+        },
+        "json",
+        "label_studio",
+    ),
+    Case(
+        "label-studio-sdk-unparented",
+        lambda: data_path("label_studio") / "sdk_coco" / "data.json",
+        "",
+        {"label_config": data_path("label_studio") / "sdk_coco" / "label_config.xml"},
+        "json",
+        "label_studio",
+    ),
+    Case(
+        "cvat-datumaro",
+        lambda: data_path("cvat") / "datumaro" / "train.xml",
+        "",
+        {},
+        "bytes",
+        "cvat",
+    ),
+    Case(
+        "cvat-docs-example",
+        lambda: data_path("cvat") / "cvat_docs" / "annotations.xml",
+        "",
+        {},
+        "bytes",
+        "cvat",
+    ),
+    Case(
+        "ndjson-coco8-pose",
+        lambda: data_path("ndjson") / "coco8-pose.ndjson",
+        "",
+        {},
+        "ndjson",
+        "ndjson",
+    ),
+    # SLEAP, PoseTrack, MPII, COCO-WholeBody / Halpe: ``source`` is the file (or folder)
+    *[
+        pytest.param(
+            Case(
+                f"sleap-{name}",
+                lambda name=name: data_path("sleap") / name,
+                "",
+                opts,
+                "sleap",
+                "sleap",
+            ),
+            marks=needs_sleap,
+            id=f"sleap-{name}",
+        )
+        for name, opts in [
+            ("typical.slp", {"image_size": (384, 384)}),
+            ("minimal_instance.pkg.slp", {}),
+            ("predictions_1.2.7_provenance_and_tracking.slp", {"image_size": (1024, 1024)}),
+            ("labels.v002.slp", {"image_size": (384, 384)}),
+            ("multiview.slp", {"image_size": (1280, 1024)}),
+            ("flies13_first20.slp", {"image_size": (1024, 1024)}),
+        ]
+    ],
+    Case(
+        "posetrack-merged-val",
+        lambda: data_path("posetrack18") / "annotations/test_posetrack18_val.json",
+        "",
+        {"image_folder": data_path("posetrack18")},
+        "json",
+        "posetrack",
+    ),
+    Case(
+        "posetrack-video-folder",
+        lambda: data_path("posetrack18") / "annotations/val",
+        "",
+        {},
+        "json-files",
+        "posetrack",
+    ),
+    Case("mpii-mmpose-json", lambda: data_path("mpii") / "test_mpii.json", "", {}, "bytes", "mpii"),
+    Case(
+        "coco-wholebody-merged",
+        lambda: data_path("coco_wholebody") / "annotations.json",
+        "",
+        {"merge_parts": True},
+        "json",
+        "coco",
+    ),
+    Case("halpe-136", lambda: data_path("halpe") / "test_halpe.json", "", {}, "json", "coco"),
 ]
+
+
+def _ndjson_records(path: Path) -> list[Any]:
+    """The records, with a local dataset's ``path`` resolved against the file's folder."""
+    import json
+
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    if "path" in records[0]:
+        records[0]["path"] = str((path.parent / records[0]["path"]).resolve())
+    return records
+
+
+def _same_content(kind: str, written: Path, original: Path) -> None:
+    """bytes: byte for byte; json: the same JSON document; ndjson: the same records."""
+    import json
+
+    if kind == "bytes":
+        assert written.read_bytes() == original.read_bytes()
+    elif kind == "json":
+        assert json.loads(written.read_text()) == json.loads(original.read_text())
+    elif kind == "json-files":  # a folder of files (PoseTrack's one file per video)
+        for file in sorted(original.glob("*.json")):
+            _same_content("json", written / file.name, file)
+    elif kind == "sleap":  # what sleap-io reads back (the .slp is HDF5)
+        from tests.test_formats_sleap import assert_same_labels, load_labels
+
+        assert_same_labels(load_labels(original), load_labels(written))
+    else:
+        assert _ndjson_records(written) == _ndjson_records(original)
+
+
+def _round_trip(case: Case, source: Path, store: Path, tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pt.errors.PosetableWarning)
+        table = getattr(pt.Table, f"from_{case.fmt}")(source, name="t", store=store, **case.options)
+        written = getattr(table, f"export_{case.fmt}")(tmp_path / "out" / source.name)
+    _same_content(case.compare, written, source)
 
 
 def _project_root(source: Path) -> Path:
@@ -109,6 +260,9 @@ def _project_root(source: Path) -> Path:
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_import_then_export_gives_the_file_back(case: Case, store: Path, tmp_path: Path) -> None:
     source = case.source()
+    if case.fmt != "dlc":
+        _round_trip(case, source, store, tmp_path)
+        return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", pt.errors.PosetableWarning)
         table = pt.Table.from_dlc(source, name="t", store=store, **case.options)

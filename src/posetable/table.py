@@ -457,10 +457,298 @@ class Table:
         return write_dlc(self._exported(), path, **options)
 
     # -- Label Studio, CVAT, Ultralytics NDJSON (formats/label_studio.py, cvat.py, ndjson.py) --
+    @classmethod
+    def from_label_studio(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        name: str,
+        store: StoreLike = None,
+        if_exists: str = "error",
+        **options: Any,
+    ) -> Table:
+        """Import a Label Studio JSON export with ``KeyPointLabels``.
+
+        See :func:`posetable.formats.label_studio.read_label_studio` for
+        ``keypoint_names=``, ``label_config=``, ``image_folder=`` and ``image_size=``.
+
+        Example:
+            >>> import posetable as pt, tempfile
+            >>> from tests._data import data_path
+            >>> folder = data_path("label_studio") / "sdk_yolo_keypoints"
+            >>> t = pt.Table.from_label_studio(folder / "data_keypoints.json", name="ls",
+            ...     label_config=folder / "label_config_keypoints.xml", store=tempfile.mkdtemp())
+            >>> len(t), t.schema.keypoint_names[:2]
+            (1, ('nose', 'left_eye'))
+        """
+        from posetable.formats.label_studio import read_label_studio
+
+        return cls._from_reader(
+            read_label_studio, path, name=name, store=store, if_exists=if_exists, options=options
+        )
+
+    def export_label_studio(self, path: str | os.PathLike[str], **options: Any) -> Path:
+        """Write a Label Studio JSON export.
+
+        See :func:`posetable.formats.label_studio.write_label_studio`.
+        """
+        from posetable.formats.label_studio import write_label_studio
+
+        return write_label_studio(self._exported(), path, **options)
+
+    @classmethod
+    def from_cvat(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        name: str,
+        store: StoreLike = None,
+        if_exists: str = "error",
+        **options: Any,
+    ) -> Table:
+        """Import a CVAT for images 1.1 XML file with skeletons.
+
+        See :func:`posetable.formats.cvat.read_cvat` for ``label=`` and ``image_folder=``.
+
+        Example:
+            >>> import posetable as pt, tempfile, warnings
+            >>> from tests._data import data_path
+            >>> with warnings.catch_warnings(record=True) as notes:
+            ...     warnings.simplefilter("always")
+            ...     t = pt.Table.from_cvat(data_path("cvat") / "datumaro" / "train.xml",
+            ...                            name="c", store=tempfile.mkdtemp())
+            >>> len(t), t.schema.keypoint_names, "other shapes are kept" in str(notes[0].message)
+            (2, ('1', '2', '3', '4'), True)
+        """
+        from posetable.formats.cvat import read_cvat
+
+        return cls._from_reader(
+            read_cvat, path, name=name, store=store, if_exists=if_exists, options=options
+        )
+
+    def export_cvat(self, path: str | os.PathLike[str], **options: Any) -> Path:
+        """Write a CVAT for images 1.1 XML file (see :func:`posetable.formats.cvat.write_cvat`)."""
+        from posetable.formats.cvat import write_cvat
+
+        return write_cvat(self._exported(), path, **options)
+
+    @classmethod
+    def from_ndjson(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        name: str,
+        store: StoreLike = None,
+        if_exists: str = "error",
+        **options: Any,
+    ) -> Table:
+        """Import an Ultralytics NDJSON pose dataset (an Ultralytics Platform export).
+
+        See :func:`posetable.formats.ndjson.read_ndjson` for ``image_folder=`` and
+        ``image_size=``.
+
+        Example:
+            >>> import posetable as pt, tempfile
+            >>> from tests._data import data_path
+            >>> t = pt.Table.from_ndjson(data_path("ndjson") / "coco8-pose.ndjson", name="n",
+            ...                          store=tempfile.mkdtemp())
+            >>> len(t), t.schema.num_keypoints
+            (4, 17)
+        """
+        from posetable.formats.ndjson import read_ndjson
+
+        return cls._from_reader(
+            read_ndjson, path, name=name, store=store, if_exists=if_exists, options=options
+        )
+
+    def export_ndjson(self, path: str | os.PathLike[str], **options: Any) -> Path:
+        """Write an Ultralytics NDJSON pose dataset.
+
+        See :func:`posetable.formats.ndjson.write_ndjson` for ``split=`` and ``image_mode=``.
+        """
+        from posetable.formats.ndjson import write_ndjson
+
+        return write_ndjson(self._exported(), path, **options)
 
     # -- SLEAP, PoseTrack, MPII (formats/sleap.py, posetrack.py, mpii.py) ---------------------
+    @classmethod
+    def from_sleap(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        name: str,
+        store: StoreLike = None,
+        if_exists: str = "error",
+        **options: Any,
+    ) -> Table:
+        """Import a SLEAP ``.slp`` file (user and predicted instances, tracks, videos).
+
+        See :func:`posetable.formats.sleap.read_sleap` for ``skeleton=`` and
+        ``image_size=``; needs ``pip install "posetable[sleap]"`` (so this example runs in
+        ``tests/test_formats_sleap.py``, where the extra is installed).
+
+        Example:
+            >>> import posetable as pt, tempfile
+            >>> from tests._data import data_path
+            >>> t = pt.Table.from_sleap(data_path("sleap") / "minimal_instance.pkg.slp",
+            ...                         name="mice", store=tempfile.mkdtemp())  # doctest: +SKIP
+            >>> len(t), t.schema.keypoint_names, t[0]["frame_index"]  # doctest: +SKIP
+            (1, ('A', 'B'), 0)
+        """
+        from posetable.formats.sleap import read_sleap
+
+        return cls._from_reader(
+            read_sleap, path, name=name, store=store, if_exists=if_exists, options=options
+        )
+
+    def export_sleap(self, path: str | os.PathLike[str], **options: Any) -> Path:
+        """Write a SLEAP ``.slp`` file (see :func:`posetable.formats.sleap.write_sleap`)."""
+        from posetable.formats.sleap import write_sleap
+
+        return write_sleap(self._exported(), path, **options)
+
+    @classmethod
+    def from_posetrack(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        name: str,
+        store: StoreLike = None,
+        if_exists: str = "error",
+        **options: Any,
+    ) -> Table:
+        """Import PoseTrack 2018 JSON (a file, or a folder of per-video files).
+
+        See :func:`posetable.formats.posetrack.read_posetrack` for ``image_folder=``.
+
+        Example:
+            >>> import posetable as pt, tempfile, warnings
+            >>> from tests._data import data_path
+            >>> with warnings.catch_warnings():
+            ...     warnings.simplefilter("ignore")
+            ...     t = pt.Table.from_posetrack(
+            ...         data_path("posetrack18") / "annotations/test_posetrack18_val.json",
+            ...         name="pt", store=tempfile.mkdtemp())
+            >>> len(t), t.schema.num_keypoints, t[0]["video"]
+            (3, 17, '012834')
+        """
+        from posetable.formats.posetrack import read_posetrack
+
+        return cls._from_reader(
+            read_posetrack, path, name=name, store=store, if_exists=if_exists, options=options
+        )
+
+    def export_posetrack(self, path: str | os.PathLike[str], **options: Any) -> Path:
+        """Write PoseTrack 2018 JSON (see :func:`posetable.formats.posetrack.write_posetrack`)."""
+        from posetable.formats.posetrack import write_posetrack
+
+        return write_posetrack(self._exported(), path, **options)
+
+    @classmethod
+    def from_mpii(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        name: str,
+        store: StoreLike = None,
+        if_exists: str = "error",
+        **options: Any,
+    ) -> Table:
+        """Import MPII Human Pose annotations (the official ``.mat``, or mmpose's JSON).
+
+        See :func:`posetable.formats.mpii.read_mpii` for ``image_folder=`` and
+        ``image_size=``; a ``.mat`` needs ``pip install "posetable[mpii]"``.
+
+        Example:
+            >>> import posetable as pt, tempfile
+            >>> from tests._data import data_path
+            >>> t = pt.Table.from_mpii(data_path("mpii") / "test_mpii.json", name="mpii",
+            ...                        store=tempfile.mkdtemp())
+            >>> len(t), t.schema.keypoint_names[:2], (t[1]["width"], t[1]["height"])
+            (5, ('right_ankle', 'right_knee'), (854, 480))
+        """
+        from posetable.formats.mpii import read_mpii
+
+        return cls._from_reader(
+            read_mpii, path, name=name, store=store, if_exists=if_exists, options=options
+        )
+
+    def export_mpii(self, path: str | os.PathLike[str], **options: Any) -> Path:
+        """Write MPII in mmpose's JSON layout (see :func:`posetable.formats.mpii.write_mpii`).
+
+        Writing MPII's ``.mat`` is not supported (an ``UnsupportedError`` says so).
+        """
+        from posetable.formats.mpii import write_mpii
+
+        return write_mpii(self._exported(), path, **options)
 
     # -- skeleton operations (posetable/skeleton.py) -------------------------------------------
+    def add_keypoints(
+        self,
+        names: Sequence[str],
+        *,
+        sigmas: Sequence[float] | np.ndarray | None = None,
+        flip_pairs: Sequence[tuple[str, str]] | None = None,
+        lines: Sequence[tuple[str | int, str | int]] | None = None,
+        default_points: Sequence[Sequence[float]] | np.ndarray | None = None,
+    ) -> Table:
+        """A new revision with new keypoints (v = 0 everywhere).
+
+        See :func:`posetable.skeleton.add_keypoints`.
+        """
+        from posetable.skeleton import add_keypoints
+
+        return add_keypoints(
+            self,
+            names,
+            sigmas=sigmas,
+            flip_pairs=flip_pairs,
+            lines=lines,
+            default_points=default_points,
+        )
+
+    def remove_keypoints(self, names: Sequence[str | int]) -> Table:
+        """A new revision without some keypoints.
+
+        See :func:`posetable.skeleton.remove_keypoints`.
+        """
+        from posetable.skeleton import remove_keypoints
+
+        return remove_keypoints(self, names)
+
+    def rename_keypoints(self, mapping: Mapping[str, str], *, derive_flips: bool = False) -> Table:
+        """A new revision with keypoints renamed ``{old: new}``.
+
+        See :func:`posetable.skeleton.rename_keypoints`.
+        """
+        from posetable.skeleton import rename_keypoints
+
+        return rename_keypoints(self, mapping, derive_flips=derive_flips)
+
+    def reorder_keypoints(self, order: Sequence[str | int]) -> Table:
+        """A new revision with the keypoints in another order.
+
+        See :func:`posetable.skeleton.reorder_keypoints`.
+        """
+        from posetable.skeleton import reorder_keypoints
+
+        return reorder_keypoints(self, order)
+
+    def map_keypoints(
+        self,
+        target_schema: Keypoints2DSchema | str,
+        mapping: Mapping[str, str | None] | str,
+        *,
+        name: str | None = None,
+        store: StoreLike = None,
+    ) -> Table:
+        """This table in another keypoint layout (a new revision, or a new table ``name``).
+
+        See :func:`posetable.skeleton.map_keypoints`.
+        """
+        from posetable.skeleton import map_keypoints
+
+        return map_keypoints(self, target_schema, mapping, name=name, store=store)
 
     # -- identity ------------------------------------------------------------------------
     @property
