@@ -19,6 +19,7 @@ from posetable.diagnose.check import check
 from posetable.diagnose.error_analysis import diagnose
 from posetable.diagnose.result import Diagnosis
 from posetable.eval import EvaluationResult, evaluate, evaluate_coco
+from posetable.eval.partial import Partial, evaluate_partial, merge_partials
 from posetable.eval.keypoint_metrics import KeypointMetrics, keypoint_metrics
 from posetable.filtering import filter_predictions
 from posetable.formats.yolo import read_yolo_predictions
@@ -29,6 +30,8 @@ from posetable.label_errors import find_label_errors
 from posetable.map_element import MapElement
 from posetable.runs import Run, compare_runs, list_runs
 from posetable.schema import Keypoints2DSchema
+from posetable.sigmas import SigmaEstimate, estimate_sigmas
+from posetable.skeleton import map_keypoints
 from posetable.split import split_table
 from posetable.store import RevisionInfo, Store
 from posetable.table import Table, list_tables
@@ -50,8 +53,10 @@ __all__ = [
     "Keypoints2DInstances",
     "Keypoints2DSchema",
     "MapElement",
+    "Partial",
     "RevisionInfo",
     "Run",
+    "SigmaEstimate",
     "Store",
     "Table",
     "TableWriter",
@@ -62,13 +67,17 @@ __all__ = [
     "compare_runs",
     "diagnose",
     "errors",
+    "estimate_sigmas",
     "evaluate",
     "evaluate_coco",
+    "evaluate_partial",
     "filter_predictions",
     "find_label_errors",
     "keypoint_metrics",
     "list_runs",
     "list_tables",
+    "map_keypoints",
+    "merge_partials",
     "read_yolo_predictions",
     "split_table",
 ]

@@ -237,11 +237,17 @@ def flatten_keypoints(column: pa.Array | pa.ChunkedArray, rows: np.ndarray, k: i
 
 def table_ground_truth(table: Table, fr: Frame) -> GroundTruthColumns:
     """The table's ground truth as flat columns (columnar read of the keypoints column)."""
-    k = fr.num_keypoints
     data = table.to_arrow(columns=["keypoints"]).column("keypoints")
-    flat = flatten_keypoints(
-        data, np.arange(len(table)), k, extras=("area", "iscrowd", "id", "num_keypoints")
-    )
+    return ground_truth_columns(data, np.arange(len(table)), fr)
+
+
+def ground_truth_columns(
+    data: pa.Array | pa.ChunkedArray, rows: np.ndarray, fr: Frame
+) -> GroundTruthColumns:
+    """The ground truth of some table rows (``data``: their keypoints column, one value per
+    entry of ``rows``) as flat columns; ids a row lacks are running numbers from 1."""
+    k = fr.num_keypoints
+    flat = flatten_keypoints(data, rows, k, extras=("area", "iscrowd", "id", "num_keypoints"))
     n = flat.row.shape[0]
     labeled = flat.visibility > 0 if flat.visibility is not None else np.ones((n, k), bool)
     xyxy = flat.box

@@ -93,10 +93,12 @@ class Accumulated:
     scores: np.ndarray
 
     @classmethod
-    def unfilled(cls, inp: EvalInput, params: Params) -> Accumulated:
-        """Every cell -1 (pycocotools' value for a cell without non-ignored ground truth)."""
+    def unfilled(cls, inp: EvalInput | int, params: Params) -> Accumulated:
+        """Every cell -1 (pycocotools' value for a cell without non-ignored ground truth);
+        ``inp``: the inputs, or the number of categories."""
         n_t, n_r = params.oks_thresholds.shape[0], params.recall_thresholds.shape[0]
-        n_c, n_a, n_m = inp.num_categories, params.area_ranges.shape[0], len(params.max_dets)
+        n_c = inp if isinstance(inp, int) else inp.num_categories
+        n_a, n_m = params.area_ranges.shape[0], len(params.max_dets)
         return cls(
             precision=np.full((n_t, n_r, n_c, n_a, n_m), -1.0),
             recall=np.full((n_t, n_c, n_a, n_m), -1.0),
@@ -284,11 +286,57 @@ def match(inp: EvalInput, params: Params) -> Matches:
 
 def accumulate(inp: EvalInput, matches: Matches, params: Params) -> Accumulated:
     """pycocotools' ``accumulate``: precision (T, R, C, A, M) and recall (T, C, A, M)."""
+    return accumulate_pool(Pool.of(inp, matches), params)
+
+
+@dataclass(frozen=True)
+class Pool:
+    """All that ``accumulate`` reads: the evaluated predictions in (category, image, rank)
+    order (pycocotools' concatenation of ``evalImgs`` in image order) and the counts of
+    non-ignored ground truth. Partial evaluations carry it (:mod:`posetable.eval.partial`).
+
+    Attributes:
+        category: (E,) category position of each evaluated prediction.
+        score: (E,) its score.
+        rank: (E,) its score rank within its (image, category).
+        tp: (A, T, E) bool, true positive.
+        fp: (A, T, E) bool, false positive.
+        npig: (C, A) non-ignored ground truth per category and area range.
+    """
+
+    category: np.ndarray
+    score: np.ndarray
+    rank: np.ndarray
+    tp: np.ndarray
+    fp: np.ndarray
+    npig: np.ndarray
+
+    @classmethod
+    def of(cls, inp: EvalInput, matches: Matches) -> Pool:
+        """The pool of an evaluation's inputs and matches."""
+        ev = matches.evaluated
+        return cls(
+            category=inp.dt.category[ev],
+            score=inp.dt.score[ev],
+            rank=matches.rank,
+            tp=matches.tp,
+            fp=matches.fp,
+            npig=non_ignored_counts(inp, matches),
+        )
+
+    @property
+    def num_categories(self) -> int:
+        """C."""
+        return int(self.npig.shape[0])
+
+
+def accumulate_pool(pool: Pool, params: Params) -> Accumulated:
+    """:func:`accumulate` from a :class:`Pool`, on the engine in use."""
     if backend() == "native":
         from posetable.eval import _native
 
-        return _native.accumulate(inp, matches, params)
-    return accumulate_numpy(inp, matches, params)
+        return _native.accumulate_pool(pool, params)
+    return accumulate_pool_numpy(pool, params)
 
 
 def ignored_by_area(inp: EvalInput, area_ranges: np.ndarray) -> np.ndarray:
@@ -451,32 +499,36 @@ def _step(
 
 def accumulate_numpy(inp: EvalInput, matches: Matches, params: Params) -> Accumulated:
     """:func:`accumulate` in numpy (the reference engine, and the fallback without the kernel)."""
+    return accumulate_pool_numpy(Pool.of(inp, matches), params)
+
+
+def accumulate_pool_numpy(pool: Pool, params: Params) -> Accumulated:
+    """:func:`accumulate_numpy` from a :class:`Pool`."""
     n_t = params.oks_thresholds.shape[0]
     n_r = params.recall_thresholds.shape[0]
     n_a = params.area_ranges.shape[0]
-    n_c = inp.num_categories
-    acc = Accumulated.unfilled(inp, params)
+    n_c = pool.num_categories
+    acc = Accumulated.unfilled(n_c, params)
     precision, recall, scores = acc.precision, acc.recall, acc.scores
-    npig = non_ignored_counts(inp, matches)
-    ev = matches.evaluated
-    ev_cat = inp.dt.category[ev]
-    ev_score = inp.dt.score[ev]
-    n_e = ev.shape[0]
-    tp_rows = matches.tp.reshape(n_a * n_t, n_e)
-    fp_rows = matches.fp.reshape(n_a * n_t, n_e)
+    npig = pool.npig
+    ev_cat = pool.category
+    ev_score = pool.score
+    n_e = ev_cat.shape[0]
+    tp_rows = pool.tp.reshape(n_a * n_t, n_e)
+    fp_rows = pool.fp.reshape(n_a * n_t, n_e)
     for m, max_det in enumerate(params.max_dets):
-        keep = np.flatnonzero(matches.rank < max_det)
+        keep = np.flatnonzero(pool.rank < max_det)
         # one stable sort by score per category; ties keep (image, rank) order
-        pool = keep[np.lexsort((-ev_score[keep], ev_cat[keep]))]
-        tp_pool = tp_rows[:, pool]
-        fp_pool = fp_rows[:, pool]
-        bounds = np.searchsorted(ev_cat[pool], np.arange(n_c + 1))
+        order = keep[np.lexsort((-ev_score[keep], ev_cat[keep]))]
+        tp_pool = tp_rows[:, order]
+        fp_pool = fp_rows[:, order]
+        bounds = np.searchsorted(ev_cat[order], np.arange(n_c + 1))
         for c in np.flatnonzero(npig.max(axis=1) > 0).tolist():
             a0, a1 = int(bounds[c]), int(bounds[c + 1])
             q, ss, rc = _curves(
                 tp_pool[:, a0:a1],
                 fp_pool[:, a0:a1],
-                ev_score[pool[a0:a1]],
+                ev_score[order[a0:a1]],
                 np.repeat(npig[c], n_t),
                 params,
             )

@@ -33,9 +33,9 @@ from posetable.eval._engine import (
     Accumulated,
     Matches,
     Params,
+    Pool,
     group_starts,
     ignored_by_area,
-    non_ignored_counts,
 )
 
 try:
@@ -280,30 +280,34 @@ def match(inp: EvalInput, params: Params) -> Matches:
 
 def accumulate(inp: EvalInput, matches: Matches, params: Params) -> Accumulated:
     """pycocotools' ``accumulate``: precision (T, R, C, A, M) and recall (T, C, A, M)."""
+    return accumulate_pool(Pool.of(inp, matches), params)
+
+
+def accumulate_pool(pool: Pool, params: Params) -> Accumulated:
+    """:func:`accumulate` from the engine's :class:`~posetable.eval._engine.Pool`."""
     n_t = params.oks_thresholds.shape[0]
     n_a = params.area_ranges.shape[0]
     n_m = len(params.max_dets)
-    n_c = inp.num_categories
-    acc = Accumulated.unfilled(inp, params)
+    n_c = pool.num_categories
+    acc = Accumulated.unfilled(n_c, params)
     if n_t == 0 or n_c == 0 or n_a == 0:
         return acc
-    npig = non_ignored_counts(inp, matches)
-    ev = matches.evaluated
-    ev_cat = inp.dt.category[ev]
-    ev_score = inp.dt.score[ev]
+    npig = np.ascontiguousarray(pool.npig, np.int64)
+    ev_cat = pool.category
+    ev_score = pool.score
     rec_thr = np.ascontiguousarray(params.recall_thresholds, np.float64)
     for m, max_det in enumerate(params.max_dets):
-        keep = np.flatnonzero(matches.rank < max_det)
+        keep = np.flatnonzero(pool.rank < max_det)
         # one stable sort by score per category; ties keep (image, rank) order
         by_score = keep[stable_argsort(descending_keys(ev_score[keep]))]
-        pool = by_score[stable_argsort(ev_cat[by_score].astype(np.uint64))]
-        bounds = np.searchsorted(ev_cat[pool], np.arange(n_c + 1)).astype(np.int64)
+        order = by_score[stable_argsort(ev_cat[by_score].astype(np.uint64))]
+        bounds = np.searchsorted(ev_cat[order], np.arange(n_c + 1)).astype(np.int64)
         _kernel.accumulate(
-            matches.tp,
-            matches.fp,
-            pool,
+            np.ascontiguousarray(pool.tp, np.bool_),
+            np.ascontiguousarray(pool.fp, np.bool_),
+            order,
             bounds,
-            np.ascontiguousarray(ev_score[pool], np.float64),
+            np.ascontiguousarray(ev_score[order], np.float64),
             npig,
             rec_thr,
             n_t,
