@@ -197,6 +197,9 @@ def test_skeleton_loops_repeats_and_missing_sigmas(store):
     assert ("skeleton_invalid", "line 1 joins kpt_1 (1) to itself") in messages
     assert ("skeleton_invalid", "line 2 (kpt_1-kpt_0) repeats line 0") in messages
     assert any(r == "sigmas_missing" and "1/K = 0.3333" in m for r, m in messages)
+    (advice,) = [m for r, m in messages if r == "sigmas_missing"]
+    assert "pt.estimate_sigmas(table_a, table_b)" in advice  # two annotations of the images
+    assert "table.with_schema(schema.replace(oks_sigmas=...))" in advice
 
 
 def test_exit_code_is_a_ci_gate(clean):

@@ -43,9 +43,13 @@ def test_info_prints_schema_counts_and_lineage(
     assert "3 (edit_oks_sigmas) <- 2 (edit_rows) <- 1 (create)" in out
     assert "images     4 (0 without instances)" in out
     assert "instances  14" in out and "person: 14" in out
-    assert "sigmas: given" in out and "0.0260" in out  # the nose's COCO sigma
+    assert "sigmas: COCO" in out and "0.0260" in out  # where they came from; the nose's
     assert main(["info", "coco@1", "--store", str(store)]) == 0
     assert "sigmas: uniform 1/K" in capsys.readouterr().out
+    latest = pt.Table.open("coco", store=store)
+    latest.with_schema(latest.schema.replace(oks_sigmas=[0.05] * 17))
+    assert main(["info", "coco", "--store", str(store)]) == 0
+    assert "sigmas: user" in capsys.readouterr().out
 
 
 def test_info_of_an_unknown_table_is_an_error_naming_the_known_ones(

@@ -108,3 +108,37 @@ def test_list_and_export_reach_tables_named_project_dataset_table(
     out = tmp_path / "out.json"
     assert main(["export", "coco", f"{name}@1", str(out), "--store", str(store)]) == 0
     assert json.loads(out.read_text())["images"]
+
+
+def test_import_coco_merge_parts_reads_wholebody_as_one_k133_set(
+    real_data, store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = real_data("coco_wholebody") / "annotations.json"
+    args = ["import", "coco", str(source), "--store", str(store)]
+    assert main([*args, "--name", "body"]) == 0
+    assert "K=17 -> body@1" in capsys.readouterr().out  # the parts stay extra fields
+    assert main([*args, "--name", "whole", "--merge-parts"]) == 0
+    captured = capsys.readouterr()
+    given = json.loads(source.read_text())
+    people = [a for a in given["annotations"] if a["category_id"] == 1]
+    images = len(given["images"])
+    assert f"{images} images, {len(people)} instances, K=133 -> whole@1" in captured.out
+    assert "merge_parts=True" in captured.err  # the note says how the parts were read
+    table = pt.Table.open("whole", store=store)
+    assert table.info.arguments["merge_parts"] is True
+    names = table.schema.keypoint_names
+    assert names[17] == "left_big_toe" and names[-1] == "right_pinky_finger4"
+    out = tmp_path / "out.json"
+    assert main(["export", "coco", "whole", str(out), "--store", str(store)]) == 0
+    assert json_difference(given, json.loads(out.read_text())) is None  # parts written back
+
+
+def test_merge_parts_on_a_file_without_parts_is_an_error_exit(
+    real_data, store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = real_data("coco_kpts") / "annotations.json"
+    args = ["import", "coco", str(source), "--name", "c", "--merge-parts", "--store", str(store)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "posetable: error:" in err and "no 'foot_kpts'" in err
+    assert pt.list_tables(store=store) == []

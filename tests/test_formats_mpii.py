@@ -47,6 +47,24 @@ def test_each_person_is_an_instance_of_its_image_with_16_joints(store: Path) -> 
     assert sizes == {(1280, 720), (854, 480)}  # from the JPEG headers
 
 
+def test_mpii_has_no_sigmas_unless_given_and_check_says_how_to_get_them(store: Path) -> None:
+    table = pt.Table.from_mpii(_json(), name="mpii", store=store)
+    assert not table.schema.oks_sigmas_given  # MPII publishes none (mmpose's: COCO's, moved)
+    assert table.schema.oks_sigmas == (1 / 16,) * 16
+    assert table.schema.oks_sigmas_source == "uniform 1/K"
+    found = [f for f in pt.check(table).to_pylist() if f["rule"] == "sigmas_missing"]
+    assert len(found) == 1 and "pt.estimate_sigmas(table_a, table_b)" in found[0]["message"]
+    sigmas = [0.089, 0.083, 0.107, 0.107, 0.083, 0.089, 0.1, 0.05, 0.05, 0.05, 0.062, 0.072,
+              0.079, 0.079, 0.072, 0.062]  # fmt: skip
+    given = pt.Table.from_mpii(_json(), name="given", store=store, oks_sigmas=sigmas)
+    assert given.schema.oks_sigmas == tuple(sigmas) and given.schema.oks_sigmas_source == "user"
+    assert given.info.arguments["oks_sigmas"] == sigmas
+    assert not [f for f in pt.check(given).to_pylist() if f["rule"] == "sigmas_missing"]
+    with pytest.raises(pt.errors.SchemaError, match="16"):
+        pt.Table.from_mpii(_json(), name="bad", store=store, oks_sigmas=sigmas[:15])
+    assert pt.list_tables(store=store) == ["given", "mpii"]
+
+
 def test_the_json_comes_back_byte_for_byte(store: Path, tmp_path: Path) -> None:
     table = pt.Table.from_mpii(_json(), name="mpii", store=store)
     out = table.export_mpii(tmp_path / "out.json")

@@ -52,7 +52,7 @@ def test_frames_are_rows_of_their_video_and_people_keep_their_track(store: Path)
             np.testing.assert_array_equal(instances.keypoint_visibilities[t], given[:, 2])
 
 
-def test_the_schema_is_posetrack_s_17_slots_with_its_sigmas(store: Path) -> None:
+def test_the_schema_is_posetrack_s_17_slots_without_unmeasured_sigmas(store: Path) -> None:
     table = _import(_merged_file(), store)
     names = table.schema.keypoint_names
     category = json.loads(_merged_file().read_text())["categories"][0]
@@ -63,8 +63,14 @@ def test_the_schema_is_posetrack_s_17_slots_with_its_sigmas(store: Path) -> None
     assert flip[names.index("head_top")] == names.index("head_top")
     ears = [names.index("left_ear"), names.index("right_ear")]  # PoseTrack never labels them
     assert all((r["keypoints"].keypoint_visibilities[:, ears] == 0).all() for r in table)
-    sigmas = np.asarray(table.schema.oks_sigmas)
-    np.testing.assert_allclose(sigmas[5:], pt.KeypointHelper.COCO_OKS_SIGMAS[5:])
+    # PoseTrack is scored with PCKh and publishes no sigmas (mmpose's are COCO's, moved)
+    assert table.schema.oks_sigmas_source == "uniform 1/K"
+    found = pt.check(table, rules=["sigmas_missing"]).to_pylist()
+    assert [f["rule"] for f in found] == ["sigmas_missing"]
+    assert "pt.estimate_sigmas(table_a, table_b)" in found[0]["message"]
+    sigmas = list(pt.KeypointHelper.COCO_OKS_SIGMAS)  # given ones are kept
+    given = _import(_merged_file(), store, name="given", oks_sigmas=sigmas)
+    assert given.schema.oks_sigmas == tuple(sigmas) and given.schema.oks_sigmas_source == "COCO"
 
 
 @pytest.mark.parametrize("name", ["test_posetrack18_val.json", "val/009473_mpii_test.json"])
@@ -214,3 +220,15 @@ def test_cli_imports_and_exports_posetrack(
     assert main(["export", "posetrack", "p", str(tmp_path / "out"), "--store", str(store)]) == 0
     for original in folder.glob("*.json"):
         assert _same_json(tmp_path / "out" / original.name, original)
+
+
+def test_a_folder_says_once_what_every_file_says_and_names_the_file_otherwise(
+    store: Path,
+) -> None:
+    with pytest.warns(pt.errors.PosetableWarning) as caught:
+        pt.Table.from_posetrack(_root() / "annotations" / "val", name="pt", store=store)
+    text = "\n".join(str(w.message) for w in caught)
+    assert text.count("uniform 1/K") == 1 and "every file: OKS sigmas: none given" in text
+    for name in ("003418_mpii_test.json", "009473_mpii_test.json", "012834_mpii_test.json"):
+        assert f"{name}: " in text and "had no 'area'" in text  # counts differ per file
+    assert "PoseTrack publishes no OKS sigmas" in text

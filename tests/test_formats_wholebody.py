@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 import posetable as pt
-from posetable.formats._keypoint_layouts import WHOLEBODY_PARTS
+from posetable.formats._coco_parts import WHOLEBODY_PARTS
 from tests._data import data_path
 
 PARTS = ["keypoints"] + [field for field, _ in WHOLEBODY_PARTS]

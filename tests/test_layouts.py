@@ -18,7 +18,8 @@ from posetable.layouts import (
 )
 from posetable.skeleton import SkeletonWarning
 
-SIZES = {"coco17": 17, "mpii16": 16, "posetrack15": 15, "halpe26": 26, "coco_wholebody": 133}
+SIZES = {"coco17": 17, "mpii16": 16, "posetrack15": 15, "posetrack18": 17, "halpe26": 26,
+         "halpe136": 136, "coco_wholebody": 133}  # fmt: skip
 LIMBS = [
     f"{side}_{part}"
     for side in ("left", "right")
@@ -41,7 +42,11 @@ def test_every_layout_is_a_valid_schema_whose_flips_swap_sides(name: str) -> Non
         elif not n.startswith(("right_", "face-")):
             assert flips[i] == i
     assert {names[a] for line in schema.lines for a in line} <= set(names)
-    assert schema.oks_sigmas_given == (name not in ("mpii16", "posetrack15"))
+    unmeasured = ("mpii16", "posetrack15", "posetrack18")  # PCKh datasets: no sigmas
+    assert schema.oks_sigmas_given == (name not in unmeasured)
+    assert schema.oks_sigmas_source == ("uniform 1/K" if name in unmeasured else
+                                        "COCO" if name == "coco17" else "user")  # fmt: skip
+    assert schema.lines == item.line_indices and schema.flip_indices == item.flip_indices
 
 
 def test_layout_values_follow_their_sources() -> None:
@@ -49,7 +54,7 @@ def test_layout_values_follow_their_sources() -> None:
     assert layout("coco17").schema() == coco and layout("coco").name == "coco17"
     halpe = layout("halpe26")
     assert halpe.keypoint_names[:17] == coco.keypoint_names
-    assert halpe.sigmas[:17] == coco.oks_sigmas  # type: ignore[index]
+    assert halpe.oks_sigmas[:17] == coco.oks_sigmas  # type: ignore[index]
     assert halpe.schema().oks_sigmas_source == "user"
     whole = layout("coco_wholebody")
     assert whole.keypoint_names[17:23] == (
@@ -57,7 +62,7 @@ def test_layout_values_follow_their_sources() -> None:
         "right_heel",
     )  # fmt: skip
     assert whole.keypoint_names[23] == "face-0" and whole.keypoint_names[91] == "left_hand_root"
-    assert len(whole.lines) == 65 and whole.sigmas[23] == 0.042  # type: ignore[index]
+    assert len(whole.lines) == 65 and whole.oks_sigmas[23] == 0.042  # type: ignore[index]
     mpii = layout("mpii16")
     assert mpii.keypoint_names[6:10] == ("pelvis", "thorax", "upper_neck", "head_top")
     assert layout("posetrack15").keypoint_names[12:] == ("head_bottom", "nose", "head_top")
@@ -83,6 +88,55 @@ def test_standard_mappings_map_only_real_correspondences() -> None:
         assert list(mapping) == list(target.keypoint_names)
         assert {s for s in mapping.values() if s} <= set(source.keypoint_names)
     assert len(standard_mappings()) == len(LAYOUTS) * (len(LAYOUTS) - 1)
+
+
+def test_the_posetrack18_and_halpe136_layouts_extend_the_others() -> None:
+    pt18, pt15 = layout("posetrack18"), layout("posetrack15")
+    assert set(pt18.keypoint_names) - set(pt15.keypoint_names) == {"left_ear", "right_ear"}
+    assert set(pt18.lines) == set(pt15.lines)  # the ears are never labeled nor drawn
+    assert standard_mapping("mpii16->posetrack18")["head_bottom"] == "upper_neck"
+    assert standard_mapping("posetrack18->mpii16")["upper_neck"] == "head_bottom"
+    from_15 = standard_mapping("posetrack15->posetrack18")
+    assert [t for t, s in from_15.items() if s is None] == ["left_ear", "right_ear"]
+    h136, h26 = layout("halpe136"), layout("halpe26")
+    assert h136.keypoint_names[:26] == h26.keypoint_names
+    assert h136.lines[: len(h26.lines)] == h26.lines
+    assert h136.oks_sigmas[26:] == (0.015,) * 110  # type: ignore[index]
+    whole = layout("coco_wholebody")
+    assert ("left_hand_root", "left_thumb1") in whole.lines  # mmpose: fingers from the hand
+    assert ("left_wrist", "left_thumb1") in h136.lines  # ... Halpe's from the wrist
+    hands = [n for n in whole.keypoint_names if "hand" in n]
+    assert hands == ["left_hand_root", "right_hand_root"]  # one naming scheme: the readers'
+
+
+def test_the_readers_take_their_layouts_from_posetable_layouts(real_data, store) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pt.errors.PosetableWarning)
+        tables = {
+            "coco_wholebody": pt.Table.from_coco(
+                real_data("coco_wholebody") / "annotations.json", name="wb", store=store,
+                merge_parts=True,
+            ),
+            "halpe136": pt.Table.from_coco(
+                real_data("halpe") / "test_halpe.json", name="halpe", store=store
+            ),
+            "mpii16": pt.Table.from_mpii(
+                real_data("mpii") / "test_mpii.json", name="mpii", store=store
+            ),
+            "posetrack18": pt.Table.from_posetrack(
+                real_data("posetrack18") / "annotations/val", name="pt", store=store
+            ),
+        }  # fmt: skip
+    for name, table in tables.items():
+        item, schema = layout(name), table.schema
+        assert schema.keypoint_names == item.keypoint_names, name
+        assert schema.flip_indices == item.flip_indices, name
+        if name != "posetrack18":  # PoseTrack keeps its file's own skeleton
+            assert schema.lines == item.line_indices, name
+        if item.oks_sigmas is None:
+            assert schema.oks_sigmas_source == "uniform 1/K", name
+        else:
+            assert schema.oks_sigmas == item.oks_sigmas, name
 
 
 @pytest.mark.parametrize(
@@ -121,18 +175,27 @@ def _wholebody(real_data, store) -> tuple[pt.Table, list[dict]]:
     return pt.Table.from_rows(rows, name="whole", schema=schema, store=store), doc["annotations"]
 
 
-def test_the_wholebody_face_mirror_pairs_lie_on_opposite_sides_of_real_faces(real_data) -> None:
-    doc = orjson.loads((real_data("coco_wholebody") / "annotations.json").read_bytes())
-    flips = layout("coco_wholebody").schema().flip_indices
-    assert flips is not None
-    face_flips = np.asarray(flips[23:91]) - 23
+def _faces(real_data, name: str) -> list[np.ndarray]:
+    """The labeled faces (68 x 3) of the real COCO-WholeBody or Halpe excerpt."""
+    if name == "coco_wholebody":
+        doc = orjson.loads((real_data("coco_wholebody") / "annotations.json").read_bytes())
+        return [np.asarray(a["face_kpts"], float).reshape(68, 3) for a in doc["annotations"]
+                if a["face_valid"]]  # fmt: skip
+    doc = orjson.loads((real_data("halpe") / "test_halpe.json").read_bytes())
+    points = [np.asarray(a["keypoints"], float).reshape(136, 3)[26:94] for a in doc["annotations"]]
+    return [face for face in points if (face[:, 2] > 0).sum() >= 34]
+
+
+@pytest.mark.parametrize("name", ["coco_wholebody", "halpe136"])
+def test_the_face_mirror_pairs_lie_on_opposite_sides_of_real_faces(real_data, name) -> None:
+    item = layout(name)
+    start = item.keypoint_names.index("face-0")
+    face_flips = np.asarray(item.flip_indices[start : start + 68]) - start
     middle = [i for i in range(68) if face_flips[i] == i]  # chin, nose bridge, lip middles
     opposite = total = 0
-    for a in doc["annotations"]:
-        face = np.asarray(a["face_kpts"], float).reshape(68, 3)
-        if not a["face_valid"]:
-            continue
-        centre = face[middle, 0].mean()
+    for face in _faces(real_data, name):
+        labeled = [i for i in middle if face[i, 2] > 0]
+        centre = face[labeled, 0].mean()
         for i in range(68):
             j = int(face_flips[i])
             if i < j and face[i, 2] > 0 and face[j, 2] > 0:
@@ -163,3 +226,18 @@ def test_wholebody_maps_onto_coco_and_halpe_by_name(real_data, store) -> None:
             np.testing.assert_array_equal(feet.keypoints[n, heel], foot[2, :2])
     assert halpe.schema.keypoint_names[17] == "head"
     assert not halpe.to_arrow().column("keypoints").null_count
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("x", ("left_a", "right_a"), (("left_a", "nose"),)), r"lines name unknown .*'nose'"),
+        (("x", ("left_a", "right_a"), (), (0.1,)), "expected 2 sigmas, got 1"),
+        (("x", ("left_a", "tail"), ()), "'left_a' \\(no 'right_a'\\)"),
+    ],
+)
+def test_a_layout_that_contradicts_itself_is_refused(args, message) -> None:
+    from posetable.layouts import Layout
+
+    with pytest.raises(SchemaError, match=message):
+        Layout(*args)

@@ -133,6 +133,7 @@ CORE_MODULES = [
     "posetable.formats.mpii",
     "posetable.skeleton",
     "posetable.layouts",
+    "posetable._flip_names",
     "posetable.sigmas",
     "posetable._gather",
 ]

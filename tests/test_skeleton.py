@@ -432,6 +432,34 @@ def test_flip_indices_from_names_lists_what_does_not_pair(names, message) -> Non
     assert message in str(caught.value)
 
 
+def test_one_flip_function_serves_the_coco_reader_and_the_skeleton_operations(real_data) -> None:
+    import orjson
+
+    from posetable.schema import flip_indices_from_names as lenient  # the COCO reader's
+
+    files = sorted(real_data("coco_kpts").parent.glob("*/annotations.json"))
+    lists = []
+    for path in files:
+        for category in orjson.loads(path.read_bytes()).get("categories", []):
+            if category.get("keypoints"):
+                lists.append([str(n) for n in category["keypoints"]])
+    assert len(lists) >= 5
+    for names in lists:  # the same flips; None (lenient) where no name has a side
+        strict = flip_indices_from_names(names)
+        assert strict == lenient(names, strict=True)  # one implementation, two modes
+        unsided = strict == tuple(range(len(names)))
+        assert lenient(names) == (None if unsided else strict)
+    assert sum(lenient(names) is not None for names in lists) >= 5
+    # names that do not pair: the reader's mode gives None (and the reader says so)
+    assert lenient(["left_paw", "tail", "r_ear"]) is None
+    with pytest.raises(SchemaError, match="without a partner"):
+        flip_indices_from_names(["left_paw", "tail", "r_ear"])
+    assert lenient(["a", "b"]) is None and flip_indices_from_names(["a", "b"]) == (0, 1)
+    # OpenPose's bare capitals pair only in strict mode (the COCO reader never guessed them)
+    assert lenient(["Nose", "LEye", "REye"]) is None
+    assert flip_indices_from_names(["Nose", "LEye", "REye"]) == (0, 2, 1)
+
+
 def test_arrow_batches_a_table_writes_are_well_formed(coco_table: pt.Table) -> None:
     out = coco_table.reorder_keypoints(list(range(17))[::-1])
     data = out.dataset.to_table()

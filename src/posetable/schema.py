@@ -29,6 +29,8 @@ from posetable._coco_constants import (
     COCO_SKELETON,
     COCO_SKELETON_COLORS,
 )
+from posetable._flip_names import flip_indices_from_names as flip_indices_from_names
+from posetable._flip_names import mirror_name as _mirror_name  # noqa: F401 (diagnose's rules)
 from posetable._schema_args import Attribute, Color
 from posetable._validate import check_flip_indices, check_lines, check_sigmas
 from posetable.errors import SchemaError
@@ -643,41 +645,3 @@ def _signature() -> inspect.Signature:
 
 
 Keypoints2DSchema.__signature__ = _signature()  # type: ignore[attr-defined]
-
-
-def _mirror_name(name: str) -> str | None:
-    """The name of the mirrored keypoint: ``left_eye`` -> ``right_eye``, ``L_Paw`` -> ``R_Paw``."""
-    low = name.lower()
-    for a, b in (("left", "right"), ("right", "left")):
-        if a in low:
-            return low.replace(a, b)
-    for a, b in (("l_", "r_"), ("r_", "l_")):
-        if low.startswith(a):
-            return b + low[2:]
-    for a, b in (("_l", "_r"), ("_r", "_l")):
-        if low.endswith(a):
-            return low[:-2] + b
-    return None
-
-
-def flip_indices_from_names(names: Sequence[str]) -> tuple[int, ...] | None:
-    """Derive flip indices from ``left_``/``right_`` (or ``l_``/``r_``) name pairs.
-
-    Returns None when no name has a mirrored partner or the pairs are inconsistent.
-
-    Example:
-        >>> flip_indices_from_names(["nose", "left_eye", "right_eye"])
-        (0, 2, 1)
-    """
-    index = {n.lower(): i for i, n in enumerate(names)}
-    flips = list(range(len(names)))
-    for i, name in enumerate(names):
-        partner = _mirror_name(name)
-        if partner is not None and partner in index:
-            flips[i] = index[partner]
-    if flips == list(range(len(names))):
-        return None
-    try:
-        return check_flip_indices(flips, len(names))
-    except SchemaError:
-        return None

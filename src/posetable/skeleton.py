@@ -25,7 +25,6 @@ is written.
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -42,6 +41,7 @@ from posetable._gather import gather_column
 from posetable._validate import check_flip_indices, check_sigmas
 from posetable.errors import PosetableError, PosetableWarning, SchemaError, StoreError
 from posetable.schema import SIGMAS_UNIFORM, SIGMAS_USER, Keypoints2DSchema
+from posetable.schema import flip_indices_from_names as _flip_indices_from_names
 from posetable.store import METADATA_KEY, STORAGE_VERSION, encode_operation, resolve_store
 
 if TYPE_CHECKING:
@@ -63,43 +63,15 @@ class SkeletonWarning(PosetableWarning):
 
 
 # -- left/right names -----------------------------------------------------------------------
-_WORD = re.compile(r"left|right", re.IGNORECASE)
-_PREFIX = re.compile(r"^([lr])([_\-. ])", re.IGNORECASE)
-_SUFFIX = re.compile(r"([_\-. ])([lr])$", re.IGNORECASE)
-_CAPITAL = re.compile(r"^([LR])(?=[A-Z])")
-_OTHER = {"l": "r", "r": "l", "left": "right", "right": "left"}
-
-
-def _swap(text: str) -> str:
-    """``left`` <-> ``right`` (or ``l`` <-> ``r``), keeping the case pattern."""
-    other = _OTHER[text.lower()]
-    if text.isupper():
-        return other.upper()
-    return other.capitalize() if text[0].isupper() else other
-
-
-def _mirror(name: str) -> tuple[str | None, bool]:
-    """The mirrored name and whether the side marker is unambiguous (``left``/``right``,
-    ``l_``/``r_`` prefixes, ``_l``/``_r`` suffixes) rather than a bare capital ``L``/``R``."""
-    if _WORD.search(name):
-        return _WORD.sub(lambda m: _swap(m.group(0)), name), True
-    if _PREFIX.match(name):
-        return _PREFIX.sub(lambda m: _swap(m.group(1)) + m.group(2), name), True
-    if _SUFFIX.search(name):
-        return _SUFFIX.sub(lambda m: m.group(1) + _swap(m.group(2)), name), True
-    if _CAPITAL.match(name):
-        return _CAPITAL.sub(lambda m: _swap(m.group(1)), name), False
-    return None, False
-
-
 def flip_indices_from_names(names: Sequence[str]) -> tuple[int, ...]:
     """Flip indices derived from left/right names, checked to be an involution.
 
-    Recognised (case-insensitive): ``left``/``right`` anywhere in the name (``left_eye``,
-    ``LeftEye``, ``eye_left``, DeepLabCut's ``leftear``), ``l_``/``r_`` (or ``l-``, ``l.``)
-    prefixes, ``_l``/``_r`` (or ``-l``, ``.l``) suffixes, and OpenPose's capital
-    ``LShoulder``/``RShoulder`` (only where both exist). A name without a side flips to
-    itself.
+    The strict mode of :func:`posetable.schema.flip_indices_from_names` (one implementation:
+    the COCO reader uses its lenient mode). Recognised (case-insensitive): ``left``/``right``
+    anywhere in the name (``left_eye``, ``LeftEye``, ``eye_left``, DeepLabCut's
+    ``leftear``), ``l_``/``r_`` (or ``l-``, ``l.``) prefixes, ``_l``/``_r`` (or ``-l``,
+    ``.l``) suffixes, and OpenPose's capital ``LShoulder``/``RShoulder`` (only where both
+    exist). A name without a side flips to itself.
 
     Raises:
         SchemaError: listing every left/right name whose partner is missing, names that
@@ -116,39 +88,7 @@ def flip_indices_from_names(names: Sequence[str]) -> tuple[int, ...]:
         posetable.errors.SchemaError: flip_indices_from_names: left/right names without a \
 partner: 'left_paw' (no 'right_paw')
     """
-    items = [str(n) for n in names]
-    index: dict[str, int] = {}
-    for i, name in enumerate(items):
-        key = name.lower()
-        if key in index:
-            raise SchemaError(
-                f"flip_indices_from_names: names {items[index[key]]!r} and {name!r} differ "
-                "only by case, so their mirror partners are ambiguous"
-            )
-        index[key] = i
-    flips = list(range(len(items)))
-    unmatched = []
-    for i, name in enumerate(items):
-        partner, strict = _mirror(name)
-        if partner is None:
-            continue
-        j = index.get(partner.lower())
-        if j is None:
-            if strict:
-                unmatched.append(f"{name!r} (no {partner!r})")
-            continue
-        flips[i] = j
-    if unmatched:
-        raise SchemaError(
-            "flip_indices_from_names: left/right names without a partner: " + ", ".join(unmatched)
-        )
-    for i, j in enumerate(flips):
-        if flips[j] != i:
-            raise SchemaError(
-                f"flip_indices_from_names: {items[i]!r} mirrors to {items[j]!r} but "
-                f"{items[j]!r} mirrors to {items[flips[j]]!r}; the names do not pair up"
-            )
-    return check_flip_indices(flips, len(items))
+    return _flip_indices_from_names(names, strict=True)
 
 
 # -- resolving arguments --------------------------------------------------------------------

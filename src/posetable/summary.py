@@ -26,6 +26,9 @@ class TableSummary:
         visibility_counts: (K, 3) counts of visibility 0/1/2 per keypoint.
         labels: instances per class name.
         lineage: ``[(revision, operation), ...]`` newest first.
+        oks_sigmas_source: where the schema's OKS sigmas came from
+            (:attr:`~posetable.schema.Keypoints2DSchema.oks_sigmas_source`: ``"COCO"``,
+            ``"uniform 1/K"``, ``"user"``, ``"estimated from ..."``).
     """
 
     ref: str
@@ -36,6 +39,7 @@ class TableSummary:
     labels: dict[str, int]
     lineage: list[tuple[int, str]]
     schema_text: str
+    oks_sigmas_source: str = ""
 
     def to_text(self) -> str:
         """A human-readable report."""
@@ -60,6 +64,7 @@ class TableSummary:
             "visibility_counts": self.visibility_counts.tolist(),
             "labels": self.labels,
             "lineage": [list(x) for x in self.lineage],
+            "oks_sigmas_source": self.oks_sigmas_source,
         }
 
 
@@ -82,6 +87,8 @@ def summarize(table: Table) -> TableSummary:
         (2, 1, 1)
         >>> summary.visibility_counts.tolist()
         [[0, 0, 1], [1, 0, 0]]
+        >>> summary.oks_sigmas_source, "sigmas: uniform 1/K" in summary.to_text()
+        ('uniform 1/K', True)
     """
     schema = table.schema
     k = schema.num_keypoints
@@ -105,7 +112,7 @@ def summarize(table: Table) -> TableSummary:
     rows = [
         f"schema     K={k}, {len(schema.lines)} lines, "
         f"flip indices: {'yes' if schema.flip_indices else 'no'}, "
-        f"sigmas: {'given' if schema.oks_sigmas_given else 'uniform 1/K'}",
+        f"sigmas: {schema.oks_sigmas_source}",
         f"  {'keypoint':{name_width}}  sigma    v=0    v=1    v=2",
     ]
     for i, name in enumerate(schema.keypoint_names):
@@ -123,4 +130,5 @@ def summarize(table: Table) -> TableSummary:
         labels=labels,
         lineage=[(h.revision, h.operation) for h in history],
         schema_text="\n".join(rows),
+        oks_sigmas_source=schema.oks_sigmas_source,
     )

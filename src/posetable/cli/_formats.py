@@ -28,6 +28,12 @@ def register(sub: Any) -> None:
         default="error",
         help="what to do about image files that do not exist (default: error)",
     )
+    coco.add_argument(
+        "--merge-parts",
+        action="store_true",
+        help="COCO-WholeBody: read foot_kpts, face_kpts, lefthand_kpts and righthand_kpts after "
+        "the 17 body keypoints as one K=133 keypoint set (export writes the parts back)",
+    )
     _if_exists(coco)
     _common(coco)
     coco.set_defaults(handler=_import_coco)
@@ -139,6 +145,7 @@ def _import_coco(args: argparse.Namespace) -> int:
             missing_images=args.missing_images,
             progress=_progress(args),
             if_exists=args.if_exists.replace("-", "_"),
+            merge_parts=args.merge_parts,
         )
     )
     print(f"imported {args.file}: {_summary(table)}")

@@ -92,6 +92,7 @@ def schema_json(
         "flip_indices": None if schema.flip_indices is None else list(schema.flip_indices),
         "oks_sigmas": list(schema.oks_sigmas),
         "oks_sigmas_given": schema.oks_sigmas_given,
+        "oks_sigmas_source": schema.oks_sigmas_source,
         "classes": list(schema.classes),
         "keypoint_colors": colors,
         "keypoint_colors_given": schema.keypoint_colors is not None,

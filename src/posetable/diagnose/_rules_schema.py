@@ -121,8 +121,9 @@ def sigmas_missing(ctx: Context) -> list[Found]:
             "sigmas_missing",
             "warning",
             f"no OKS sigmas: every metric (OKS, AP, duplicates) uses a uniform 1/K = {1 / k:.4g} "
-            f"for the K={k} keypoints; set the dataset's own with "
-            "KeypointHelper.edit_oks_sigmas(table, sigmas)",
+            f"for the K={k} keypoints; estimate them with pt.estimate_sigmas(table_a, table_b) "
+            "(two annotations of the same images; .apply(table) writes them) or set the "
+            "dataset's own with table.with_schema(schema.replace(oks_sigmas=...))",
             float(k),
         )
     ]

@@ -28,12 +28,19 @@ from msgspec import Raw
 from posetable.errors import FormatError
 from posetable.formats._coco_schema import CocoSchema
 from posetable.formats._coco_values import Reader
-from posetable.formats._keypoint_layouts import COCO_WHOLEBODY, HALPE, WHOLEBODY_PARTS, Layout
 from posetable.formats._notes import Notes, count_text, number_text
 from posetable.formats._records import Section
+from posetable.layouts import COCO_WHOLEBODY, HALPE136, Layout
 
-BODY = len(COCO_WHOLEBODY.names) - sum(size for _, size in WHOLEBODY_PARTS)  # 17
-_BY_SIZE = {len(HALPE.names): HALPE, len(COCO_WHOLEBODY.names): COCO_WHOLEBODY}
+#: COCO-WholeBody's part fields, in the order they follow the 17 body points.
+WHOLEBODY_PARTS = (
+    ("foot_kpts", 6),
+    ("face_kpts", 68),
+    ("lefthand_kpts", 21),
+    ("righthand_kpts", 21),
+)
+BODY = COCO_WHOLEBODY.num_keypoints - sum(size for _, size in WHOLEBODY_PARTS)  # 17
+_BY_SIZE = {HALPE136.num_keypoints: HALPE136, COCO_WHOLEBODY.num_keypoints: COCO_WHOLEBODY}
 _FIRST = msgspec.json.Decoder(list[dict[str, Raw]])
 
 
@@ -57,7 +64,7 @@ class PartPlan:
         """The schema with the layout's skeleton (the file's own is written back on export)."""
         if self.layout is None:
             return coco
-        lines = self.layout.lines
+        lines = self.layout.line_indices
         return replace(coco, schema=coco.schema.replace(lines=lines), lines=lines)
 
 
@@ -77,10 +84,12 @@ def plan_parts(
     layout = _BY_SIZE.get(length // 3) if length % 3 == 0 else None
     if not empty or layout is None:
         return PartPlan(categories)
-    patched = [dict(c, keypoints=list(layout.names)) if c in empty else c for c in categories]
+    patched = [
+        dict(c, keypoints=list(layout.keypoint_names)) if c in empty else c for c in categories
+    ]
     notes.add(
         f"category {empty[0].get('name')!r} lists no keypoint names, and its annotations hold "
-        f"{len(layout.names)} points: read as the {layout.name} layout (its names, skeleton, "
+        f"{layout.num_keypoints} points: read as the {layout.name} layout (its names, skeleton, "
         "flip indices and OKS sigmas); export writes the category back as the file had it"
     )
     return PartPlan(patched, layout)
@@ -89,7 +98,7 @@ def plan_parts(
 def _wholebody(
     categories: list[Any], named: list[dict[str, Any]], path: object, notes: Notes
 ) -> PartPlan:
-    body = list(COCO_WHOLEBODY.names[:BODY])
+    body = list(COCO_WHOLEBODY.keypoint_names[:BODY])
     fitting = [c for c in named if list(c["keypoints"]) == body]
     if not fitting:
         found = "; ".join(f"{c.get('name')!r}: K={len(c['keypoints'])}" for c in named[:4])
@@ -100,7 +109,8 @@ def _wholebody(
             path=path,
         )
     patched = [
-        dict(c, keypoints=list(COCO_WHOLEBODY.names)) if c in fitting else c for c in categories
+        dict(c, keypoints=list(COCO_WHOLEBODY.keypoint_names)) if c in fitting else c
+        for c in categories
     ]
     notes.add(
         "merge_parts=True: body, foot, face, left and right hand points read as one K=133 "

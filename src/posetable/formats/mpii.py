@@ -25,9 +25,11 @@ Where each part goes:
   them). Extras: ``scale`` (float), ``center`` (JSON ``[x, y]``) or ``objpos`` and
   ``head_box`` (``[x1, y1, x2, y2]``) and ``single_person`` (bool) from the ``.mat``;
   ``mpii_order`` (the record's position) and ``mpii_fields`` (other JSON fields, as text).
-* **Schema**: MPII's names, skeleton and flip indices, and mmpose's ``mpii`` OKS sigmas
-  (MPII itself evaluates PCKh and publishes none; ``KeypointHelper.edit_oks_sigmas`` sets
-  others).
+* **Schema**: MPII's names, skeleton and flip indices (:data:`posetable.layouts.MPII16`)
+  and no OKS sigmas unless ``oks_sigmas=`` gives them: MPII evaluates PCKh and publishes
+  none (mmpose's are COCO's moved onto MPII's joints, not measured), so metrics use a
+  uniform ``1/K`` and ``posetable check`` says so (``sigmas_missing``), with how to
+  estimate them from two annotations (:func:`posetable.estimate_sigmas`).
 
 Export (:func:`write_mpii`) writes mmpose's JSON layout (byte for byte what mmpose wrote,
 for a table read from such a file); writing ``.mat`` is not supported.
@@ -51,29 +53,34 @@ from posetable.formats._errors import MissingFileError
 from posetable.formats._images import image_sizes, missing_files
 from posetable.formats._imported import Exported, Imported, as_path, require
 from posetable.formats._json import BadValue, NumberLists, check_text, number_lists, read_bytes
-from posetable.formats._keypoint_layouts import MPII
 from posetable.formats._notes import Notes, count_text, first_few
+from posetable.layouts import MPII16
 from posetable.schema import Keypoints2DSchema
 
 __all__ = ["read_mpii", "write_mpii"]
 
-K = len(MPII.names)
+K = MPII16.num_keypoints
 JSON_KEYS = ["joints_vis", "joints", "image", "scale", "center"]
 _RECORDS = msgspec.json.Decoder(list[dict[str, msgspec.Raw]])
 
 
-def mpii_schema() -> Keypoints2DSchema:
-    """MPII's 16-joint schema (names, skeleton, flip indices, sigmas).
+def mpii_schema(oks_sigmas: Any = None) -> Keypoints2DSchema:
+    """MPII's 16-joint schema (names, skeleton, flip indices; sigmas only when given).
+
+    Raises:
+        SchemaError: ``oks_sigmas`` that are not 16 positive numbers.
 
     Example:
-        >>> mpii_schema().keypoint_names[:3]
-        ('right_ankle', 'right_knee', 'right_hip')
+        >>> mpii_schema().keypoint_names[:3], mpii_schema().oks_sigmas_source
+        (('right_ankle', 'right_knee', 'right_hip'), 'uniform 1/K')
+        >>> mpii_schema([0.05] * 16).oks_sigmas_source
+        'user'
     """
     return Keypoints2DSchema(
-        keypoint_names=MPII.names,
-        lines=MPII.lines,
-        flip_indices=MPII.flip_indices,
-        oks_sigmas=MPII.oks_sigmas,
+        keypoint_names=MPII16.keypoint_names,
+        lines=MPII16.line_indices,
+        flip_indices=MPII16.flip_indices,
+        oks_sigmas=oks_sigmas,
         classes=("person",),
     )
 
@@ -142,7 +149,7 @@ def _read_json(path: Path, notes: Notes) -> dict[str, Any]:
         i, j = (int(v) for v in np.argwhere(odd)[0])
         raise FormatError(
             f"record {i} ({images[i]}): joints_vis must be 0 or 1, found {flags[i, j]!r} for "
-            f"joint {j} ({MPII.names[j]!r})",
+            f"joint {j} ({MPII16.keypoint_names[j]!r})",
             path=path,
         )
     scale_raw = [r.get("scale") for r in records]
@@ -389,6 +396,7 @@ def read_mpii(
     *,
     image_folder: str | os.PathLike[str] | None = None,
     image_size: tuple[int, int] | None = None,
+    oks_sigmas: Any = None,
 ) -> Imported:
     """Read MPII annotations (``.mat`` or mmpose's ``.json``; see the module docstring).
 
@@ -397,9 +405,13 @@ def read_mpii(
             MPII JSON file in mmpose's layout.
         image_folder: the folder holding the images (default: the file's folder).
         image_size: ``(width, height)`` for images that are not at hand.
+        oks_sigmas: the 16 joints' OKS sigmas, if you have them (for instance from
+            :func:`posetable.estimate_sigmas`); default none (uniform ``1/K``): MPII
+            publishes none.
 
     Raises:
         FormatError: a file that does not follow either layout (names the record).
+        SchemaError: ``oks_sigmas`` that are not 16 positive numbers (before reading).
         MissingFileError: the file, or an image without ``image_size``, is missing.
         MissingDependencyError: a ``.mat`` without scipy installed.
 
@@ -410,6 +422,7 @@ def read_mpii(
         (5, 16)
     """
     source = as_path(path)
+    schema = mpii_schema(oks_sigmas)
     if not source.is_file():
         raise MissingFileError(f"{source}: no such MPII file")
     notes = Notes(source)
@@ -461,8 +474,10 @@ def read_mpii(
         "mpii": {**decoded["meta"], "source": str(source)},
         "image_roots": [str(folder)],
     }
-    arguments = {"path": str(source), "kind": decoded["meta"]["kind"]}
-    return Imported(pa.table(columns), mpii_schema(), meta, notes, "import_mpii", arguments)
+    arguments: dict[str, Any] = {"path": str(source), "kind": decoded["meta"]["kind"]}
+    if schema.oks_sigmas_given:
+        arguments["oks_sigmas"] = list(schema.oks_sigmas)
+    return Imported(pa.table(columns), schema, meta, notes, "import_mpii", arguments)
 
 
 # -- writing ---------------------------------------------------------------------------------
@@ -492,10 +507,10 @@ def write_mpii(table: Exported, path: str | os.PathLike[str]) -> Path:
         raise UnsupportedError(
             f"{target}: writing MPII's .mat is not supported; write a .json (mmpose's layout)"
         )
-    if tuple(table.schema.keypoint_names) != MPII.names:
+    if tuple(table.schema.keypoint_names) != MPII16.keypoint_names:
         raise UnsupportedError(
             f"{table.ref}: mmpose's MPII layout holds MPII's 16 joints "
-            f"({first_few(MPII.names)}), the table has K={table.schema.num_keypoints} "
+            f"({first_few(MPII16.keypoint_names)}), the table has K={table.schema.num_keypoints} "
             f"({first_few(table.schema.keypoint_names)}); map the keypoints first"
         )
     meta = dict(table.metadata.get("mpii") or {})

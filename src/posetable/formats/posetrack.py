@@ -13,8 +13,11 @@ with what makes them PoseTrack on top:
 * **Instances**: COCO's, plus the extra ``track_id`` (int64); ``bbox_head`` and
   ``scores`` are kept fields of the annotation.
 * **Schema**: the file's 17 keypoint slots (PoseTrack labels 15 of them: ``left_ear`` and
-  ``right_ear`` are always empty) and its skeleton; OKS sigmas and flip indices are
-  PoseTrack 2018's (mmpose's ``posetrack18`` definition) when the names are PoseTrack's.
+  ``right_ear`` are always empty) and its skeleton; flip indices are PoseTrack 2018's
+  (:data:`posetable.layouts.POSETRACK18`) when the names are PoseTrack's. No OKS sigmas
+  unless ``oks_sigmas=`` gives them: PoseTrack is scored with PCKh and publishes none
+  (mmpose's are COCO's moved onto its slots), so metrics use a uniform ``1/K`` and
+  ``posetable check`` says so (``sigmas_missing``).
 * **Metadata** ``metadata["posetrack"]["files"]``: per file its name and what COCO
   export needs (``metadata["coco"]`` holds the first file's, so ``export_coco`` writes
   the same content as a COCO file).
@@ -40,10 +43,10 @@ from posetable.formats._coco_write import write_coco
 from posetable.formats._errors import MissingFileError
 from posetable.formats._imported import Exported, Imported, as_path
 from posetable.formats._json import decode_top, read_bytes
-from posetable.formats._keypoint_layouts import POSETRACK18
 from posetable.formats._notes import Notes, count_text, first_few
 from posetable.formats._records import TEXT, decode_section
 from posetable.formats.coco import _coco_arrow
+from posetable.layouts import POSETRACK18
 
 __all__ = ["read_posetrack", "write_posetrack"]
 
@@ -125,14 +128,12 @@ def _read_one(
     raw = read_bytes(path, "PoseTrack annotation file")
     top = decode_top(path, raw)
     names = _keypoint_names(top)
-    posetrack = tuple(names) == POSETRACK18.names
+    posetrack = tuple(names) == POSETRACK18.keypoint_names
     columns = read_coco(
         path,
         image_folder,
         notes=notes,
-        oks_sigmas=oks_sigmas
-        if oks_sigmas is not None or not posetrack
-        else POSETRACK18.oks_sigmas,
+        oks_sigmas=oks_sigmas,
         flip_indices=flip_indices
         if flip_indices is not None or not posetrack
         else POSETRACK18.flip_indices,
@@ -169,7 +170,8 @@ def read_posetrack(
             missing images are checked (``missing_images``: ``"error"``, ``"warn"``,
             ``"skip"``). Default: ``file_name`` as written.
         missing_images: as for :func:`posetable.formats.coco.table_from_coco`.
-        oks_sigmas: K sigmas (default: PoseTrack 2018's for PoseTrack's 17 names).
+        oks_sigmas: K sigmas (default: none, so uniform ``1/K``; PoseTrack publishes
+            none, :func:`posetable.estimate_sigmas` estimates them from two annotations).
         flip_indices: K flip indices (default: PoseTrack 2018's for its names).
 
     Raises:
@@ -189,11 +191,19 @@ def read_posetrack(
     notes = Notes(source)
     folder = source.is_dir()
     reads = []
+    said_by: list[tuple[str, list[str]]] = []
     for f in files:
         said = Notes(f)
         reads.append(_read_one(f, image_folder, said, oks_sigmas, flip_indices, missing_images))
-        for item in said.items:  # a folder's notes name their file
-            notes.add(f"{f.name}: {item}" if folder else item)
+        said_by.append((f.name, said.items))
+    shared = len(files) > 1  # a note every file of a folder gives is said once
+    everywhere = set.intersection(*(set(items) for _, items in said_by)) if shared else set()
+    for text in dict.fromkeys(t for _, items in said_by for t in items if t in everywhere):
+        notes.add(f"every file: {text}")
+    for file_name, items in said_by:  # a folder's notes name their file
+        for item in items:
+            if item not in everywhere:
+                notes.add(f"{file_name}: {item}" if folder else item)
     first = reads[0]
     for other in reads[1:]:
         if other.schema.keypoint_names != first.schema.keypoint_names:
@@ -219,10 +229,12 @@ def read_posetrack(
             path=source,
         ) from None
     names = list(first.schema.keypoint_names)
-    if tuple(names) == POSETRACK18.names and oks_sigmas is None:
+    if tuple(names) == POSETRACK18.keypoint_names and flip_indices is None:
+        notes.add("flip indices: PoseTrack 2018's (pass flip_indices=[...] for others)")
+    if tuple(names) == POSETRACK18.keypoint_names and oks_sigmas is None:
         notes.add(
-            "OKS sigmas and flip indices: PoseTrack 2018's (mmpose's posetrack18 definition; "
-            "pass oks_sigmas=[...] / flip_indices=[...] for others)"
+            "PoseTrack publishes no OKS sigmas (it is scored with PCKh); "
+            "pt.estimate_sigmas(table_a, table_b) estimates them from two annotations"
         )
     meta = {
         "posetrack": {
@@ -330,7 +342,7 @@ def _generic(table: Exported, target: Path) -> tuple[pa.Table, dict[str, Any]]:
             "instances have none; add a track_id instance extra (int) first"
         )
     notes = Notes(target)
-    if tuple(table.schema.keypoint_names) != POSETRACK18.names:
+    if tuple(table.schema.keypoint_names) != POSETRACK18.keypoint_names:
         notes.add(
             f"the table's K={table.schema.num_keypoints} keypoints are not PoseTrack 2018's 17 "
             f"({first_few(table.schema.keypoint_names)}); written as they are, but PoseTrack's "
