@@ -344,3 +344,13 @@ def test_a_run_is_refused_by_a_descendant_whose_skeleton_changed(coco_table):
     renamed = reordered.rename_keypoints({"nose": "snout"})
     with pytest.raises(RunError, match="K=17: left_eye, snout, right_eye"):
         pt.evaluate(renamed, run)
+
+
+def test_a_run_records_where_its_sigmas_came_from(coco_table):
+    run = pt.Run.from_predictions(coco_table, noisy_predictions(coco_table), name="src")
+    assert run.sigmas_source == coco_table.schema.oks_sigmas_source == "COCO"
+    assert pt.Run.open("src", store=coco_table.store).manifest["sigmas_source"] == "COCO"
+    tuned = coco_table.with_schema(coco_table.schema.replace(oks_sigmas=[0.05] * 17))
+    assert pt.Run.from_predictions(tuned, noisy_predictions(tuned), name="u").sigmas_source == (
+        "user"
+    )

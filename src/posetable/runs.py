@@ -345,6 +345,17 @@ class Run:
         return np.asarray(self._finished()["sigmas"], dtype=np.float64)
 
     @property
+    def sigmas_source(self) -> str:
+        """Where those sigmas came from (``COCO``, ``uniform 1/K``, ``estimated from ...``,
+        ``user``), as the table's schema said when the run was made."""
+        manifest = self._finished()
+        if "sigmas_source" in manifest:
+            return str(manifest["sigmas_source"])
+        from posetable.schema import sigmas_source_of
+
+        return sigmas_source_of(manifest["sigmas"])  # a run written before sources
+
+    @property
     def metrics(self) -> dict[str, float]:
         """The 10 COCO keypoint stats (``ap``, ``ap50``, ... ``ar_large``)."""
         return dict(self._finished()["metrics"])
@@ -614,6 +625,7 @@ def _write_run_columns(
         "table": {"name": table.name, "revision": table.revision, "rows": len(table)},
         "sigmas": sigmas.tolist(),
         "sigmas_given": table.schema.oks_sigmas_given,
+        "sigmas_source": table.schema.oks_sigmas_source,
         "model_info": dict(model_info),
         "metrics": metrics,
         "counts": {
