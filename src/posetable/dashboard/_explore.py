@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from posetable._rows import SAMPLE_ID
 from posetable.dashboard._index import (
@@ -28,13 +30,17 @@ from posetable.dashboard._index import (
     LIST_PREFIX,
     SuspectThresholds,
 )
-from posetable.dashboard._query import QueryError, quote_identifier
-from posetable.dashboard._state import DashboardState
+from posetable.dashboard._query import (
+    QueryError,
+    parse_filter,
+    quote_identifier,
+    referenced_columns,
+)
+from posetable.dashboard._state import DashboardState, _Lru
 from posetable.dashboard._views import (
     Column,
     _connection,
     _open,
-    _query_rows,
     catalog,
     joined_sources,
     run_summary,
@@ -99,42 +105,62 @@ def _matching(
     filter_text: str | None,
     thresholds: SuspectThresholds,
 ) -> np.ndarray:
-    """A mask over rows: True where the filter keeps the row."""
+    """A mask over rows: True where the filter keeps the row (one query, rows as Arrow)."""
     table, index, run = parts
     n = len(index)
     mask = np.ones(n, bool)
-    if filter_text and filter_text.strip() and n:
-        _, rows = _query_rows(
-            table,
-            index,
-            run,
-            columns,
-            filter_text=filter_text,
-            sort=None,
-            descending=False,
-            offset=0,
-            limit=n,
-            thresholds=thresholds,
-        )
-        mask[:] = False
-        mask[rows] = True
+    if not (filter_text and filter_text.strip() and n):
+        return mask
+    condition, params = parse_filter(filter_text, columns)  # names and syntax checked first
+    if not condition:
+        return mask
+    needed = referenced_columns(filter_text, columns)
+    sources, joins = joined_sources(table, index, run, columns, needed, thresholds=thresholds)
+    sql = f"SELECT d.row FROM d {' '.join(joins)} WHERE {condition}"
+    import duckdb
+
+    cursor = _connection().cursor()
+    try:
+        for alias, data in sources.items():
+            cursor.register(alias, data)
+        try:
+            got = cursor.sql(sql, params=params).to_arrow_table()
+        except duckdb.Error as exc:
+            raise QueryError(f"the query failed: {exc}") from exc
+    finally:
+        cursor.close()
+    mask[:] = False
+    mask[np.asarray(got.column(0).to_numpy(zero_copy_only=False), np.int64)] = True
     return mask
+
+
+def _histogram_edges(known: np.ndarray, integer: bool, bins: int = HISTOGRAM_BINS) -> np.ndarray:
+    """Bin edges over the known values: one bin per integer when they fit in ``bins``.
+
+    Example:
+        >>> _histogram_edges(np.array([1.0, 3.0]), True).tolist()
+        [0.5, 1.5, 2.5, 3.5]
+        >>> _histogram_edges(np.array([0.0, 1.0]), False, 2).tolist()
+        [0.0, 0.5, 1.0]
+    """
+    if not known.size:
+        return np.zeros(0)
+    low, high = float(known.min()), float(known.max())
+    if integer and high - low + 1 <= bins:
+        return np.arange(low, high + 2) - 0.5
+    return np.linspace(low, high if high > low else low + 1.0, bins + 1)
 
 
 def _histogram(values: np.ndarray, mask: np.ndarray, integer: bool) -> dict[str, Any]:
     known = ~np.isnan(values)
     if not known.any():
         return {"min": None, "max": None, "edges": [], "all": [], "matching": [], "missing": 0}
-    low, high = float(values[known].min()), float(values[known].max())
-    if integer and high - low + 1 <= HISTOGRAM_BINS:
-        edges = np.arange(low, high + 2) - 0.5
-    else:
-        edges = np.linspace(low, high if high > low else low + 1.0, HISTOGRAM_BINS + 1)
+    edges = _histogram_edges(values[known], integer)
     every, _ = np.histogram(values[known], bins=edges)
     kept, _ = np.histogram(values[known & mask], bins=edges)
     return {
-        "min": low,
-        "max": high,
+        "min": float(values[known].min()),
+        "max": float(values[known].max()),
         "integer": integer,
         "edges": edges.tolist(),
         "all": every.tolist(),
@@ -142,6 +168,114 @@ def _histogram(values: np.ndarray, mask: np.ndarray, integer: bool) -> dict[str,
         "missing": int((~known).sum()),
         "missing_matching": int((~known & mask).sum()),
     }
+
+
+def _offsets(array: pa.Array) -> np.ndarray:
+    """A list array's offsets from 0 (int64)."""
+    offsets = np.asarray(array.offsets.to_numpy(zero_copy_only=False), np.int64)
+    return offsets - offsets[0]
+
+
+def _values_of(array: pa.Array) -> pa.Array:
+    """A list array's values, exactly those its offsets span."""
+    return pc.list_flatten(array)
+
+
+def _rows_having(array: pa.Array, names: list[str]) -> np.ndarray:
+    """(rows, len(names)) bool: row r's list holds ``names[j]`` (vectorised, no row loop)."""
+    offsets = _offsets(array)
+    rows = len(offsets) - 1
+    has = np.zeros((rows, len(names)), bool)
+    if not names or rows == 0:
+        return has
+    values = _values_of(array)
+    codes = pc.index_in(values, value_set=pa.array(names, values.type))
+    known = np.asarray(pc.is_valid(codes).to_numpy(zero_copy_only=False), bool)
+    parents = np.repeat(np.arange(rows), np.diff(offsets))
+    picked = np.asarray(codes.filter(pa.array(known)).to_numpy(zero_copy_only=False), np.int64)
+    has[parents[known], picked] = True
+    return has
+
+
+def _counts(has: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows having each value: over all rows and over the rows ``mask`` keeps."""
+    return has.sum(axis=0), has[mask].sum(axis=0)
+
+
+def _visibility_having(lists: dict[str, pa.Array], names: tuple[str, ...]) -> dict[int, np.ndarray]:
+    """v -> (rows, K) bool: row r has an instance whose keypoint k is at visibility v.
+
+    The ``vis.<name>`` lists share their offsets (one entry per instance), so the K value
+    arrays stack into one (instances, K) matrix reduced per row with ``reduceat``.
+    """
+    k = len(names)
+    rows = len(lists[CLASSES_COLUMN])
+    out = {v: np.zeros((rows, k), bool) for v in (0, 1, 2)}
+    if not k or not rows:
+        return out
+    offsets = _offsets(lists[f"{LIST_PREFIX}{names[0]}"])
+    nonempty = np.diff(offsets) > 0
+    if not nonempty.any():
+        return out
+    matrix = np.column_stack(
+        [
+            np.asarray(
+                _values_of(lists[f"{LIST_PREFIX}{name}"]).to_numpy(zero_copy_only=False), np.int8
+            )
+            for name in names
+        ]
+    )
+    starts = offsets[:-1][nonempty]
+    for v in (0, 1, 2):
+        out[v][nonempty] = np.logical_or.reduceat(matrix == v, starts, axis=0)
+    return out
+
+
+@dataclass(frozen=True)
+class _Having:
+    """Per-row membership of one revision, the same under every filter (cached)."""
+
+    class_names: list[str]
+    classes: np.ndarray  # (rows, classes)
+    rules: list[str]
+    checks: np.ndarray  # (rows, rules)
+    visibility: dict[int, np.ndarray]  # v -> (rows, K)
+
+
+_HAVING: _Lru[tuple[str, str, int], _Having] = _Lru(4)
+_VALUES: _Lru[tuple[Any, ...], dict[str, np.ndarray]] = _Lru(4)
+
+
+def _having(state: DashboardState, table: Any, index: Any) -> _Having:
+    def make() -> _Having:
+        lists = index.list_columns([CLASSES_COLUMN, *index.list_column_names()])
+        class_names = list(table.schema.classes)
+        rules_list = lists[CHECK_COLUMN]
+        found = pc.unique(_values_of(rules_list)).to_pylist()
+        rules = sorted(str(r) for r in found if r is not None)
+        return _Having(
+            class_names=class_names,
+            classes=_rows_having(lists[CLASSES_COLUMN], class_names),
+            rules=rules,
+            checks=_rows_having(rules_list, rules),
+            visibility=_visibility_having(lists, tuple(table.schema.keypoint_names)),
+        )
+
+    return _HAVING.get((str(state.store.root), table.name, table.revision), make)
+
+
+def _cached_values(
+    state: DashboardState,
+    parts: tuple[Any, Any, Any],
+    columns: dict[str, Column],
+    names: list[str],
+    thresholds: SuspectThresholds,
+) -> dict[str, np.ndarray]:
+    """``_values`` of the histogram columns, once per (revision, run, thresholds)."""
+    table, _, view = parts
+    run_key = None if view is None else (view.name, str(view.run.manifest.get("created")))
+    key = (str(state.store.root), table.name, table.revision, run_key, thresholds, tuple(names))
+    return _VALUES.get(key, lambda: _values(parts, columns, names, thresholds))
 
 
 def facets(
@@ -154,7 +288,7 @@ def facets(
     thresholds: SuspectThresholds,
 ) -> dict[str, Any]:
     """Counts for the filter widgets: histograms, classes, check rules (rows with a finding
-    of each rule) and keypoint visibilities."""
+    of each rule) and keypoint visibilities; vectorised over rows (numpy and Arrow)."""
     parts = _open(state, name, revision, run)
     table, index, run_view = parts
     columns = catalog(table, index, run_view)
@@ -162,7 +296,7 @@ def facets(
     numeric = [c for c in columns.values() if _is_numeric(c)]
     if run_view is not None and len(index) > 20_000:  # suspects of a large run: only asked
         numeric = [c for c in numeric if c.source != "suspects"]
-    values = _values(parts, columns, [c.name for c in numeric], thresholds)
+    values = _cached_values(state, parts, columns, [c.name for c in numeric], thresholds)
     histograms = []
     for column in numeric:
         integer = "int" in column.type
@@ -175,31 +309,32 @@ def facets(
                 **_histogram(values[column.name], mask, integer),
             }
         )
-    lists = index.list_columns([CLASSES_COLUMN, *index.list_column_names()])
-    classes = []
-    names_per_row = lists[CLASSES_COLUMN].to_pylist()
-    for label in table.schema.classes:
-        having = np.asarray([label in row for row in names_per_row], bool)
-        classes.append(
-            {"name": label, "all": int(having.sum()), "matching": int((having & mask).sum())}
-        )
-    rules_per_row = lists[CHECK_COLUMN].to_pylist()
-    checks = []
-    for rule in sorted({r for rules in rules_per_row for r in rules}):
-        having = np.asarray([rule in rules for rules in rules_per_row], bool)
-        checks.append(
-            {"rule": rule, "all": int(having.sum()), "matching": int((having & mask).sum())}
-        )
-    keypoints = []
-    for keypoint in table.schema.keypoint_names:
-        per_row = lists[f"{LIST_PREFIX}{keypoint}"].to_pylist()
-        counts = {}
-        for v in (0, 1, 2):
-            having = np.asarray([v in row for row in per_row], bool)
-            counts[str(v)] = {"all": int(having.sum()), "matching": int((having & mask).sum())}
-        keypoints.append(
-            {"name": keypoint, "field": field(f"{LIST_PREFIX}{keypoint}"), "visibility": counts}
-        )
+    having = _having(state, table, index)
+    every, kept = _counts(having.classes, mask)
+    classes = [
+        {"name": label, "all": int(a), "matching": int(m)}
+        for label, a, m in zip(having.class_names, every.tolist(), kept.tolist(), strict=True)
+    ]
+    every, kept = _counts(having.checks, mask)
+    checks = [
+        {"rule": rule, "all": int(a), "matching": int(m)}
+        for rule, a, m in zip(having.rules, every.tolist(), kept.tolist(), strict=True)
+    ]
+    by_visibility = {v: _counts(having.visibility[v], mask) for v in (0, 1, 2)}
+    keypoints = [
+        {
+            "name": keypoint,
+            "field": field(f"{LIST_PREFIX}{keypoint}"),
+            "visibility": {
+                str(v): {
+                    "all": int(by_visibility[v][0][j]),
+                    "matching": int(by_visibility[v][1][j]),
+                }
+                for v in (0, 1, 2)
+            },
+        }
+        for j, keypoint in enumerate(table.schema.keypoint_names)
+    ]
     return {
         "table": table.name,
         "revision": table.revision,

@@ -174,6 +174,13 @@ def create_app(
     app.include_router(api_runs.router(state))
     app.include_router(api_checks.router(state))
     app.include_router(api_explore.router(state))
+    from posetable.dashboard import api_charts, api_compare
+
+    app.include_router(api_charts.router(state))
+    app.include_router(api_compare.router(state))
+    from posetable.dashboard import api_review
+
+    app.include_router(api_review.router(state))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -28,12 +28,13 @@ function revisionsTable(table) {
       el("td", { text: r.operation }),
       el("td", { class: "muted", text: describe(r.arguments) }),
       el("td", { class: "muted", text: r.timestamp ? r.timestamp.replace("T", " ").slice(0, 19) : "" }),
+      el("td", {}, r.parent === null ? "" : el("a", { class: "diff-link", href: hashFor(["t", table.name, "diff"], { from: r.parent, to: r.revision }), text: "diff" })),
     ),
   );
   return el(
     "table",
     { class: "data revisions" },
-    el("thead", {}, el("tr", {}, ["revision", "parent", "operation", "arguments", "time"].map((h) => el("th", { text: h })))),
+    el("thead", {}, el("tr", {}, ["revision", "parent", "operation", "arguments", "time", "changes"].map((h) => el("th", { text: h })))),
     el("tbody", {}, rows),
   );
 }
@@ -49,6 +50,7 @@ function runsTable(table, ticked) {
     el("th", { text: "model" }),
     METRICS.map((m) => el("th", { class: "num", text: m })),
     el("th", { text: "created" }),
+    el("th", { text: "pages" }),
   );
   const rows = table.runs.map((run) =>
     el(
@@ -64,6 +66,7 @@ function runsTable(table, ticked) {
       }),
       METRICS.map((m) => el("td", { class: "num", text: fmt(run.metrics[m]) })),
       el("td", { class: "muted", text: (run.created || "").replace("T", " ").slice(0, 19) }),
+      el("td", {}, el("a", { class: "diagnosis-link", href: hashFor(["runs", run.name, "diagnosis"]), text: "diagnosis" }), " · ", el("a", { class: "charts-link", href: hashFor(["runs", run.name, "charts"]), text: "charts" })),
     ),
   );
   return el("table", { class: "data runs" }, el("thead", {}, head), el("tbody", {}, rows));

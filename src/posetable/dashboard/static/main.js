@@ -1,11 +1,15 @@
 // The router: #/ (tables and runs), #/t/NAME?... (grid), #/t/NAME/row/ROW?... (image view),
-// #/compare?runs=a,b, #/t/NAME/embeddings?run=... (scatter), #/training/PROJECT%2FRUN (epochs). Page state lives in the URL, so every view can be linked and reloaded.
+// #/compare?runs=a,b, #/t/NAME/embeddings?run=... (scatter), #/training/PROJECT%2FRUN (epochs),
+// #/t/NAME/diff?from=R1&to=R2 (revision diff), #/runs/RUN/diagnosis and #/runs/RUN/charts. Page state lives in the URL, so every view can be linked and reloaded.
 import { renderHome } from "./home.js";
 import { renderGrid } from "./grid.js";
 import { renderViewer } from "./viewer.js";
 import { renderCompare } from "./compare.js";
 import { renderEmbeddings } from "./embeddings.js";
 import { renderTraining } from "./training.js";
+import { renderDiagnosis } from "./diagnosis.js";
+import { renderRunCharts } from "./runcharts.js";
+import { renderDiff } from "./diff.js";
 import { closeDialog } from "./accept.js";
 import { allowLeaving, parseHash, setBusy, showError, showMessage, takeFlash } from "./ui.js";
 
@@ -30,6 +34,15 @@ async function route() {
     if (parts[0] === "t" && parts.length >= 3 && parts[2] === "embeddings") {
       current.page = "embeddings";
       await renderEmbeddings(app, parts[1], params);
+    } else if (parts[0] === "t" && parts.length >= 3 && parts[2] === "diff") {
+      current.page = "diff";
+      await renderDiff(app, parts[1], params);
+    } else if (parts[0] === "runs" && parts[1] && parts[2] === "diagnosis") {
+      current.page = "diagnosis";
+      await renderDiagnosis(app, parts[1], params);
+    } else if (parts[0] === "runs" && parts[1] && parts[2] === "charts") {
+      current.page = "run-charts";
+      await renderRunCharts(app, parts[1], params);
     } else if (parts[0] === "training" && parts[1]) {
       current.page = "training";
       await renderTraining(app, parts[1]);
