@@ -129,6 +129,8 @@ CORE_MODULES = [
     "posetable.formats.cvat",
     "posetable.formats.ndjson",
     "posetable.formats._labeling_common",
+    "posetable.formats._images",
+    "posetable.formats._imported",
     "posetable.formats.posetrack",
     "posetable.formats.mpii",
     "posetable.skeleton",

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -319,11 +320,26 @@ def _batches(table: Table, columns: list[str]) -> Iterator[pa.RecordBatch]:
     )
 
 
-def _reader(arrow_schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> Any:
+@contextmanager
+def _written_by_lance(
+    arrow_schema: pa.Schema, batches: Iterator[pa.RecordBatch], failed: str
+) -> Iterator[pa.RecordBatchReader]:
+    """A reader of ``batches`` for Lance's writer, and its failures made ours.
+
+    Inside the block, an error the batches raised comes back as itself (Lance wraps it),
+    our own errors pass, and any other failure is a StoreError ``<failed>: <the error>``.
+    """
     from posetable.table import _Guarded
 
     guarded = _Guarded(batches)
-    return guarded, pa.RecordBatchReader.from_batches(arrow_schema, iter(guarded))
+    try:
+        yield pa.RecordBatchReader.from_batches(arrow_schema, iter(guarded))
+    except PosetableError:
+        raise
+    except Exception as exc:
+        if guarded.error is not None:
+            raise guarded.error from None
+        raise StoreError(f"{failed}: {exc}") from exc
 
 
 def _rewrite(
@@ -340,8 +356,8 @@ def _rewrite(
 
     def build(base: Table) -> Transaction:
         arrow_schema, batches = _rewritten(base, schema, source, recount)
-        guarded, reader = _reader(arrow_schema, batches)
-        try:
+        failed = f"{operation} on table {base.ref} failed"
+        with _written_by_lance(arrow_schema, batches, failed) as reader:
             txn = write_fragments(
                 reader,
                 str(base.dataset.uri),
@@ -350,12 +366,6 @@ def _rewrite(
                 mode="overwrite",
                 data_storage_version=STORAGE_VERSION,
             )
-        except PosetableError:
-            raise
-        except Exception as exc:
-            if guarded.error is not None:
-                raise guarded.error from None
-            raise StoreError(f"{operation} on table {base.ref} failed: {exc}") from exc
         return Transaction(base.revision, txn.operation)
 
     return table._edit(build, operation=operation, arguments=arguments, touch=ALL)
@@ -379,19 +389,13 @@ def _derive(
     check_name(name, "table")
     target = table.store if store is None else resolve_store(store)
     arrow_schema, batches = _rewritten(table, schema, source, recount)
-    guarded, reader = _reader(arrow_schema, batches)
     args = {"source": table.ref, **dict(arguments)}
     properties = encode_operation(operation, args, None, ALL.to_json())
-    try:
+    failed = f"{operation} of table {table.ref} into {name!r} failed"
+    with _written_by_lance(arrow_schema, batches, failed) as reader:
         dataset = create_dataset(
             target, name, lambda uri: _write_lance(reader, uri, arrow_schema, properties)
         )
-    except PosetableError:
-        raise
-    except Exception as exc:
-        if guarded.error is not None:
-            raise guarded.error from None
-        raise StoreError(f"{operation} of table {table.ref} into {name!r} failed: {exc}") from exc
     return Table(target, name, dataset)
 
 

@@ -1,4 +1,5 @@
-"""Image files: which exist, and their sizes read from the header (no pixel decoding).
+"""Image files: which exist, their sizes read from the header (no pixel decoding), and
+unique names to write them under.
 
 Sizes follow Ultralytics' rule, so normalised YOLO labels map to the same pixels as in
 training: a JPEG whose EXIF orientation is 6 or 8 (rotated by 90 degrees) reports its
@@ -20,6 +21,7 @@ from tqdm.auto import tqdm
 
 from posetable.errors import FormatError
 from posetable.formats._errors import MissingFileError
+from posetable.formats._notes import Notes, first_few
 
 # The image suffixes Ultralytics accepts (lower case, without the dot).
 IMAGE_SUFFIXES = frozenset(
@@ -192,6 +194,66 @@ def image_sizes(
     for i, path in enumerate(tqdm(paths, desc=description, disable=not progress, leave=False)):
         widths[i], heights[i] = image_size(path)
     return widths, heights
+
+
+def image_sizes_or_given(
+    images: Sequence[str], image_size: tuple[int, int] | None, notes: Notes, *, hint: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each image's width and height from its header, else the ``image_size`` given.
+
+    Each distinct file's header is read once (video frames are often listed again). Images
+    that are not at hand take ``image_size`` and a note says how many did; without one they
+    are a :class:`MissingFileError` naming the first few and ending with ``hint`` (how the
+    caller's reader is given their size).
+
+    Example:
+        >>> from posetable.sample import sample_images
+        >>> image = str(sample_images() / "000000000785.jpg")
+        >>> notes = Notes("frames.csv")
+        >>> w, h = image_sizes_or_given([image, image, "gone.jpg"], (64, 48), notes, hint="")
+        >>> w.tolist(), h.tolist()
+        ([640, 640, 64], [425, 425, 48])
+        >>> notes.items
+        ['1 of 3 images are not at hand: their size is the image_size given, 64x48']
+    """
+    missing = missing_files(images)
+    widths = np.zeros(len(images), np.int64)
+    heights = np.zeros(len(images), np.int64)
+    if missing.size and image_size is None:
+        raise MissingFileError(
+            f"{missing.size} of {len(images)} images do not exist: "
+            f"{first_few(images[i] for i in missing.tolist())}; {hint}"
+        )
+    here = np.setdiff1d(np.arange(len(images)), missing)
+    if here.size:
+        unique, inverse = np.unique(np.array(images, dtype=object)[here], return_inverse=True)
+        w, h = image_sizes(unique.tolist())
+        widths[here], heights[here] = w[inverse], h[inverse]
+    if missing.size and image_size is not None:
+        widths[missing], heights[missing] = int(image_size[0]), int(image_size[1])
+        notes.add(
+            f"{missing.size} of {len(images)} images are not at hand: their size is the "
+            f"image_size given, {int(image_size[0])}x{int(image_size[1])}"
+        )
+    return widths, heights
+
+
+def unique_names(names: Sequence[str]) -> list[str]:
+    """The names with a row number added to any that repeats (``a.jpg``, ``a_3.jpg``).
+
+    Example:
+        >>> unique_names(["a.jpg", "b.jpg", "a.jpg"])
+        ['a.jpg', 'b.jpg', 'a_2.jpg']
+    """
+    seen: set[str] = set()
+    out = []
+    for row, name in enumerate(names):
+        if name in seen:
+            stem, dot, suffix = name.rpartition(".")
+            name = f"{stem}_{row}.{suffix}" if dot else f"{name}_{row}"
+        seen.add(name)
+        out.append(name)
+    return out
 
 
 def missing_files(paths: Sequence[str]) -> np.ndarray:

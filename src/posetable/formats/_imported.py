@@ -10,7 +10,7 @@ only places that cross between the two.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,33 @@ class Exported:
         """A per-instance extra as (T,) values, or None when no row has it."""
         found = flat.extras.get(name)
         return None if found is None else found[0]
+
+
+def rows_table(
+    images: Sequence[str] | np.ndarray,
+    widths: Sequence[int] | np.ndarray,
+    heights: Sequence[int] | np.ndarray,
+    keypoints: pa.Array,
+    columns: Mapping[str, Any] | None = None,
+) -> pa.Table:
+    """An import's rows in posetable's layout: ``image``, ``width``, ``height``,
+    ``keypoints``, then the format's own ``columns`` (Arrow arrays) in their order.
+
+    Example:
+        >>> from posetable._arrow import keypoints_column
+        >>> kp = keypoints_column([1], np.zeros((1, 2, 2)), widths=[64], heights=[48])
+        >>> rows_table(["a.jpg"], [64], [48], kp, {"split": pa.array(["val"])}).column_names
+        ['image', 'width', 'height', 'keypoints', 'split']
+    """
+    return pa.table(
+        {
+            "image": pa.array(images, pa.string()),
+            "width": pa.array(widths, pa.int32()),
+            "height": pa.array(heights, pa.int32()),
+            KEYPOINTS_COLUMN: keypoints,
+            **(columns or {}),
+        }
+    )
 
 
 def require(module: str, extra: str, what: str) -> Any:

@@ -75,24 +75,6 @@ def fill_sizes(
         )
 
 
-def unique_names(names: Sequence[str]) -> list[str]:
-    """The names with a row number added to any that repeats (``a.jpg``, ``a_3.jpg``).
-
-    Example:
-        >>> unique_names(["a.jpg", "b.jpg", "a.jpg"])
-        ['a.jpg', 'b.jpg', 'a_2.jpg']
-    """
-    seen: set[str] = set()
-    out = []
-    for row, name in enumerate(names):
-        if name in seen:
-            stem, dot, suffix = name.rpartition(".")
-            name = f"{stem}_{row}.{suffix}" if dot else f"{name}_{row}"
-        seen.add(name)
-        out.append(name)
-    return out
-
-
 def name_map(old: Sequence[str], new: Sequence[str]) -> dict[int, int]:
     """Which keypoint of ``new`` each keypoint of ``old`` became: the same name, else (a
     rename) the same position when its old name is gone and the new name there is new.

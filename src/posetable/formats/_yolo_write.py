@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from posetable._arrow import flat_from_arrow
 from posetable.errors import FormatError
 from posetable.formats._errors import MissingFileError
-from posetable.formats._images import missing_files
+from posetable.formats._images import missing_files, unique_names
 from posetable.formats._notes import first_few, show_progress
 from posetable.formats._yolo_yaml import LAYOUT_KEYS, SPLITS, dump_yaml, safe_yaml
 
@@ -53,16 +53,9 @@ def _relative_names(images: list[str]) -> list[str]:
         base = os.path.commonpath([os.path.dirname(p) for p in absolute]) if absolute else ""
     except ValueError:
         base = ""
-    names = [os.path.relpath(p, base) if base else os.path.basename(p) for p in absolute]
-    seen: set[str] = set()
-    out = []
-    for row, name in enumerate(names):
-        if name in seen:
-            stem, dot, suffix = name.rpartition(".")
-            name = f"{stem}_{row}.{suffix}" if dot else f"{name}_{row}"
-        seen.add(name)
-        out.append(name)
-    return out
+    return unique_names(
+        [os.path.relpath(p, base) if base else os.path.basename(p) for p in absolute]
+    )
 
 
 def _original_yaml(meta: dict[str, Any]) -> dict[str, Any]:

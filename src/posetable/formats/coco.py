@@ -68,6 +68,7 @@ import pyarrow as pa
 from posetable._arrow import keypoints_column
 from posetable.errors import SchemaError
 from posetable.formats._coco_read import CocoColumns, read_coco
+from posetable.formats._imported import rows_table
 from posetable.formats._notes import Notes, show_progress, stages
 from posetable.schema import Keypoints2DSchema
 from posetable.store import check_if_exists, resolve_store
@@ -224,15 +225,15 @@ def _coco_arrow(columns: CocoColumns) -> pa.Table:
         extra_types=EXTRA_TYPES,
         num_keypoints=k,
     )
-    return pa.table(
+    return rows_table(
+        columns.images,
+        np.asarray(columns.widths),
+        np.asarray(columns.heights),
+        column,
         {
-            "image": pa.array(columns.images, pa.string()),
-            "width": pa.array(np.asarray(columns.widths), pa.int32()),
-            "height": pa.array(np.asarray(columns.heights), pa.int32()),
-            "keypoints": column,
             IMAGE_ID_COLUMN: pa.array(np.asarray(columns.image_ids), pa.int64()),
             IMAGE_FIELDS_COLUMN: pa.array(columns.image_fields, pa.string()),
-        }
+        },
     )
 
 

@@ -36,8 +36,9 @@ import pyarrow as pa
 from posetable._arrow import derive_boxes, keypoints_column
 from posetable.errors import UnsupportedError
 from posetable.formats._cvat_xml import Spec, decode, instance_arrays
-from posetable.formats._imported import Exported, Imported, as_path
-from posetable.formats._labeling_common import name_map, unique_names
+from posetable.formats._images import unique_names
+from posetable.formats._imported import Exported, Imported, as_path, rows_table
+from posetable.formats._labeling_common import name_map
 from posetable.formats._notes import Notes, count_text, first_few
 from posetable.schema import Keypoints2DSchema
 
@@ -117,14 +118,8 @@ def read_cvat(
         num_keypoints=k,
     )
     sources = [raw[a:b].decode("utf-8") for a, b in decoded.spans]
-    data = pa.table(
-        {
-            "image": pa.array(images, pa.string()),
-            "width": pa.array(widths, pa.int32()),
-            "height": pa.array(heights, pa.int32()),
-            "keypoints": column,
-            SOURCE_COLUMN: pa.array(sources, pa.large_string()),
-        }
+    data = rows_table(
+        images, widths, heights, column, {SOURCE_COLUMN: pa.array(sources, pa.large_string())}
     )
     schema = Keypoints2DSchema(k, keypoint_names=names, lines=spec.lines, classes=(spec.label,))
     meta = {

@@ -34,8 +34,8 @@ import yaml
 from posetable._arrow import keypoints_column
 from posetable.errors import FormatError, UnsupportedError
 from posetable.formats._errors import MissingFileError
-from posetable.formats._images import image_sizes, missing_files
-from posetable.formats._imported import Exported, Imported, as_path, require
+from posetable.formats._images import image_sizes_or_given
+from posetable.formats._imported import Exported, Imported, as_path, require, rows_table
 from posetable.formats._notes import Notes, first_few
 from posetable.schema import Keypoints2DSchema
 
@@ -276,7 +276,9 @@ def read_dlc(
             )
         lines.append((index[pair[0]], index[pair[1]]))
     images = [img for f in decoded for img in f.images]
-    widths, heights = _sizes(images, image_size, notes)
+    widths, heights = image_sizes_or_given(
+        images, image_size, notes, hint="pass image_size=(width, height) to give their size"
+    )
     counts: list[np.ndarray] = []
     points: list[np.ndarray] = []
     vis: list[np.ndarray] = []
@@ -301,15 +303,8 @@ def read_dlc(
         extra_types={"individual": pa.string()},
         num_keypoints=k,
     )
-    data = pa.table(
-        {
-            "image": pa.array(images, pa.string()),
-            "width": pa.array(widths, pa.int32()),
-            "height": pa.array(heights, pa.int32()),
-            "keypoints": column,
-            "video": pa.array([f.video for f in decoded for _ in f.images], pa.string()),
-        }
-    )
+    videos = pa.array([f.video for f in decoded for _ in f.images], pa.string())
+    data = rows_table(images, widths, heights, column, {"video": videos})
     schema = Keypoints2DSchema(
         k, keypoint_names=all_names, lines=lines, classes=(str(settings.get("Task") or "animal"),)
     )
@@ -339,32 +334,6 @@ def read_dlc(
     }
     arguments = {"path": str(source), "files": len(decoded)}
     return Imported(data, schema, meta, notes, "import_dlc", arguments)
-
-
-def _sizes(
-    images: list[str], image_size: tuple[int, int] | None, notes: Notes
-) -> tuple[np.ndarray, np.ndarray]:
-    missing = missing_files(images)
-    widths = np.zeros(len(images), np.int64)
-    heights = np.zeros(len(images), np.int64)
-    if missing.size and image_size is None:
-        raise MissingFileError(
-            f"{missing.size} of {len(images)} images do not exist: "
-            f"{first_few(images[i] for i in missing.tolist())}; pass image_size=(width, height) "
-            "to give their size"
-        )
-    here = np.setdiff1d(np.arange(len(images)), missing)
-    if here.size:  # each distinct file's header once (frames are often listed again)
-        unique, inverse = np.unique(np.array(images, dtype=object)[here], return_inverse=True)
-        w, h = image_sizes(unique.tolist())
-        widths[here], heights[here] = w[inverse], h[inverse]
-    if missing.size and image_size is not None:
-        widths[missing], heights[missing] = int(image_size[0]), int(image_size[1])
-        notes.add(
-            f"{missing.size} of {len(images)} images are not at hand: their size is the "
-            f"image_size given, {int(image_size[0])}x{int(image_size[1])}"
-        )
-    return widths, heights
 
 
 def write_dlc(

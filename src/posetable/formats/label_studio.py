@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 
 from posetable._arrow import keypoints_column
 from posetable.errors import FormatError
-from posetable.formats._imported import Exported, Imported, as_path
+from posetable.formats._imported import Exported, Imported, as_path, rows_table
 from posetable.formats._label_studio_tasks import (
     Config,
     Instance,
@@ -377,17 +377,8 @@ def read_label_studio(
         extra_types={"region_id": pa.string()},
         num_keypoints=k,
     )
-    data = pa.table(
-        {
-            "image": pa.array(columns.images, pa.string()),
-            "width": pa.array(widths, pa.int32()),
-            "height": pa.array(heights, pa.int32()),
-            "keypoints": column,
-            SOURCE_COLUMN: pa.array([bytes(t) for t in texts], pa.large_binary()).cast(
-                pa.large_string()
-            ),
-        }
-    )
+    sources = pa.array([bytes(t) for t in texts], pa.large_binary()).cast(pa.large_string())
+    data = rows_table(columns.images, widths, heights, column, {SOURCE_COLUMN: sources})
     if any(v is not None for v in columns.videos):  # frames of videos (sleap-io's meta.video)
         data = data.append_column("video", pa.array(columns.videos, pa.string()))
         data = data.append_column("frame_index", pa.array(columns.frames, pa.int64()))

@@ -50,8 +50,8 @@ import pyarrow as pa
 from posetable._arrow import keypoints_column
 from posetable.errors import FormatError, UnsupportedError
 from posetable.formats._errors import MissingFileError
-from posetable.formats._images import image_sizes, missing_files
-from posetable.formats._imported import Exported, Imported, as_path, require
+from posetable.formats._images import image_sizes_or_given
+from posetable.formats._imported import Exported, Imported, as_path, require, rows_table
 from posetable.formats._json import BadValue, NumberLists, check_text, number_lists, read_bytes
 from posetable.formats._notes import Notes, count_text, first_few
 from posetable.layouts import MPII16
@@ -366,29 +366,6 @@ def _object(values: list[Any]) -> np.ndarray:
 
 
 # -- reading ---------------------------------------------------------------------------------
-def _sizes(
-    images: list[str], image_size: tuple[int, int] | None, notes: Notes
-) -> tuple[np.ndarray, np.ndarray]:
-    missing = missing_files(images)
-    widths = np.zeros(len(images), np.int64)
-    heights = np.zeros(len(images), np.int64)
-    if missing.size and image_size is None:
-        raise MissingFileError(
-            f"{missing.size} of {len(images)} images do not exist: "
-            f"{first_few(images[i] for i in missing.tolist())}; pass image_folder= (the "
-            "images' folder) or image_size=(width, height) to give their size"
-        )
-    here = np.setdiff1d(np.arange(len(images)), missing)
-    if here.size:
-        w, h = image_sizes([images[i] for i in here.tolist()])
-        widths[here], heights[here] = w, h
-    if missing.size and image_size is not None:
-        widths[missing], heights[missing] = int(image_size[0]), int(image_size[1])
-        notes.add(
-            f"{missing.size} of {len(images)} images are not at hand: their size is the "
-            f"image_size given, {int(image_size[0])}x{int(image_size[1])}"
-        )
-    return widths, heights
 
 
 def read_mpii(
@@ -444,7 +421,13 @@ def read_mpii(
         names = [str(n) for n in unique[np.argsort(first, kind="stable")]]
         counts = np.bincount(row_of, minlength=len(names))
     images = [prefix + n for n in names]
-    widths, heights = _sizes(images, image_size, notes)
+    widths, heights = image_sizes_or_given(
+        images,
+        image_size,
+        notes,
+        hint="pass image_folder= (the images' folder) or image_size=(width, height) to give "
+        "their size",
+    )
     extras = {key: values[order] for key, values in decoded["extras"].items()}
     types = {
         "scale": pa.float64(),
@@ -462,14 +445,13 @@ def read_mpii(
         extra_types={k: v for k, v in types.items() if k in extras},
         num_keypoints=K,
     )
-    columns: dict[str, Any] = {
-        "image": pa.array(images, pa.string()),
-        "width": pa.array(widths, pa.int32()),
-        "height": pa.array(heights, pa.int32()),
-        "keypoints": column,
-        "mpii_image": pa.array(names, pa.string()),
-    }
-    columns.update(decoded["rows"])
+    data = rows_table(
+        images,
+        widths,
+        heights,
+        column,
+        {"mpii_image": pa.array(names, pa.string()), **decoded["rows"]},
+    )
     meta = {
         "mpii": {**decoded["meta"], "source": str(source)},
         "image_roots": [str(folder)],
@@ -477,7 +459,7 @@ def read_mpii(
     arguments: dict[str, Any] = {"path": str(source), "kind": decoded["meta"]["kind"]}
     if schema.oks_sigmas_given:
         arguments["oks_sigmas"] = list(schema.oks_sigmas)
-    return Imported(pa.table(columns), schema, meta, notes, "import_mpii", arguments)
+    return Imported(data, schema, meta, notes, "import_mpii", arguments)
 
 
 # -- writing ---------------------------------------------------------------------------------

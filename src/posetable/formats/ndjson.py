@@ -42,8 +42,9 @@ from tqdm.auto import tqdm
 
 from posetable._arrow import keypoints_column
 from posetable.errors import FormatError, UnsupportedError
-from posetable.formats._imported import Exported, Imported, as_path
-from posetable.formats._labeling_common import fill_sizes, reuse, unique_names
+from posetable.formats._images import unique_names
+from posetable.formats._imported import Exported, Imported, as_path, rows_table
+from posetable.formats._labeling_common import fill_sizes, reuse
 from posetable.formats._notes import Notes, first_few, show_progress
 from posetable.formats._yolo_yaml import yolo_layout
 
@@ -381,15 +382,15 @@ def read_ndjson(
         labels=cls.astype(np.int32),
         num_keypoints=k,
     )
-    data = pa.table(
+    data = rows_table(
+        paths,
+        widths,
+        heights,
+        column,
         {
-            "image": pa.array(paths, pa.string()),
-            "width": pa.array(widths, pa.int32()),
-            "height": pa.array(heights, pa.int32()),
-            "keypoints": column,
             "split": pa.array(images.splits, pa.string()),
             SOURCE_COLUMN: pa.array(texts[1:], pa.large_binary()).cast(pa.large_string()),
-        }
+        },
     )
     meta = {
         "ndjson": {

@@ -42,7 +42,7 @@ import pyarrow as pa
 from posetable._arrow import keypoints_column
 from posetable.errors import FormatError, UnsupportedError
 from posetable.formats._errors import MissingFileError
-from posetable.formats._imported import Exported, Imported, as_path, require
+from posetable.formats._imported import Exported, Imported, as_path, require, rows_table
 from posetable.formats._notes import Notes, count_text, first_few
 from posetable.schema import Keypoints2DSchema
 
@@ -278,15 +278,15 @@ def read_sleap(
         extra_types=EXTRA_TYPES,
         num_keypoints=k,
     )
-    data = pa.table(
+    data = rows_table(
+        _images(videos, names_v, video_ids, frame_idx),
+        widths,
+        heights,
+        column,
         {
-            "image": pa.array(_images(videos, names_v, video_ids, frame_idx), pa.string()),
-            "width": pa.array(widths, pa.int32()),
-            "height": pa.array(heights, pa.int32()),
-            "keypoints": column,
             "video": pa.array([names_v[v] for v in video_ids.tolist()], pa.string()),
             "frame_index": pa.array(frame_idx, pa.int64()),
-        }
+        },
     )
     schema = Keypoints2DSchema(
         k, keypoint_names=names, lines=lines, flip_indices=flip, classes=(skel.name or "animal",)

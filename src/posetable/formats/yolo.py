@@ -30,13 +30,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
 
 from posetable._arrow import keypoints_column
 from posetable._validate import check_number
 from posetable.errors import FormatError
 from posetable.formats._errors import MissingFileError
 from posetable.formats._images import image_sizes, missing_files
+from posetable.formats._imported import rows_table
 from posetable.formats._notes import Notes, first_few, show_progress, stages
 from posetable.formats._yolo_labels import LabelLines, parse_lines, read_files
 from posetable.formats._yolo_yaml import (
@@ -139,14 +139,7 @@ def table_from_yolo(
             labels=cls,
             num_keypoints=layout.num_keypoints,
         )
-        arrow = pa.table(
-            {
-                "image": pa.array(images, pa.string()),
-                "width": pa.array(widths, pa.int32()),
-                "height": pa.array(heights, pa.int32()),
-                "keypoints": column,
-            }
-        )
+        arrow = rows_table(images, widths, heights, column)
         step("write")
         table = Table.from_arrow(
             arrow,
