@@ -98,6 +98,7 @@ CORE_MODULES = [
     "posetable._rows",
     "posetable.store",
     "posetable.table",
+    "posetable._table_formats",
     "posetable.writer",
     "posetable.helper",
     "posetable.summary",

@@ -152,6 +152,10 @@ class Store:
             ) from exc
 
 
+#: what a ``store=`` argument takes: a Store, a folder, or None (the default store)
+StoreLike = Store | str | os.PathLike[str] | None
+
+
 def _ranges(values: list[int]) -> str:
     if not values:
         return "(none)"
