@@ -6,6 +6,9 @@ they parse the query string and return the JSON the page draws.
 
 from __future__ import annotations
 
+from pathlib import Path
+from urllib.parse import quote
+
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, Response
 
@@ -20,14 +23,40 @@ from posetable.errors import NotFoundError, RowError
 IMMUTABLE = "private, max-age=86400"
 MIN_THUMBNAIL_SIDE = 32
 MAX_THUMBNAIL_SIDE = 1024
+MAX_SHOWN_PATH = 1000
 
 
-def _placeholder(width: int, height: int, max_side: int, reason: str) -> Response:
-    text = reason.encode("ascii", "replace").decode()[:200]
+def _missing_reason(exc: Exception, path: Path | None) -> str:
+    """What the page says about an image it cannot show, without naming any server path."""
+    if isinstance(exc, PermissionError):
+        return "image outside the table's image roots"
+    if path is None:
+        return "image not served"  # a URL or an empty path
+    if not path.exists():
+        return "image not found"
+    return "image not readable"
+
+
+def _placeholder(
+    width: int, height: int, max_side: int, exc: Exception, image: str, path: Path | None
+) -> Response:
+    """A placeholder PNG for a row whose image cannot be read.
+
+    ``X-Posetable-Missing`` carries the path as the table row names it (percent-encoded: the
+    row's JSON already shows it) and ``X-Posetable-Missing-Reason`` what is wrong; both are
+    drawn on the placeholder too. ``X-Posetable-Placeholder`` keeps the full reason.
+    """
+    text = str(exc).encode("ascii", "replace").decode()[:200]
+    reason = _missing_reason(exc, path)
     return Response(
-        placeholder_png(width, height, max_side=max_side, text="image unavailable"),
+        placeholder_png(width, height, max_side=max_side, text=f"{reason}: {image}"),
         media_type="image/png",
-        headers={"X-Posetable-Placeholder": text, "Cache-Control": "no-cache"},
+        headers={
+            "X-Posetable-Placeholder": text,
+            "X-Posetable-Missing": quote(image[:MAX_SHOWN_PATH], safe="/:._-~()[],+=@"),
+            "X-Posetable-Missing-Reason": reason,
+            "Cache-Control": "no-cache",
+        },
     )
 
 
@@ -126,22 +155,24 @@ def router(state: DashboardState) -> APIRouter:
         """A JPEG thumbnail of the row's image (a placeholder when it cannot be read)."""
         side = bounded("size", size, MIN_THUMBNAIL_SIDE, MAX_THUMBNAIL_SIDE)
         image, width, height, rev = _row_image(name, row, revision)
+        path: Path | None = None
         try:
             path = state.images(state.table(name, rev)).resolve(image)
             data = state.thumbnails.thumbnail(path, max_side=side)
         except (ImageUnavailable, PermissionError) as exc:
-            return _placeholder(width, height, side, str(exc))
+            return _placeholder(width, height, side, exc, image, path)
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": IMMUTABLE})
 
     @api.get("/tables/{name}/image/{row}")
     def image(name: str, row: int, revision: int | None = None) -> Response:
         """The row's full image (a placeholder when it cannot be read)."""
         image, width, height, rev = _row_image(name, row, revision)
+        path: Path | None = None
         try:
             path = state.images(state.table(name, rev)).resolve(image)
             found, media = state.thumbnails.full(path)
         except (ImageUnavailable, PermissionError) as exc:
-            return _placeholder(width, height, 1024, str(exc))
+            return _placeholder(width, height, 1024, exc, image, path)
         if isinstance(found, bytes):
             return Response(found, media_type=media, headers={"Cache-Control": IMMUTABLE})
         return FileResponse(found, media_type=media, headers={"Cache-Control": IMMUTABLE})

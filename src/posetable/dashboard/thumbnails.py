@@ -7,7 +7,8 @@ root), then by ``os.path.realpath`` against the roots' own real paths, so a syml
 root that points outside it is refused too (403), and the real path is what gets opened.
 Thumbnails are made with Pillow once per image file (keyed by path, size and mtime) and kept
 under the store's ``.cache/thumbnails``. A missing or unreadable image gets a placeholder
-drawn at the row's aspect ratio, so overlays still line up.
+drawn at the row's aspect ratio with what is wrong and the path as the row names it, so
+overlays still line up and the reader sees which file is missing.
 
 Example:
     >>> from posetable.dashboard.thumbnails import placeholder_png
@@ -25,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageDraw, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 from posetable.errors import PosetableError
 
@@ -177,7 +178,11 @@ def _encode(path: Path, max_side: int) -> bytes:
 def placeholder_png(
     width: int, height: int, *, max_side: int = THUMBNAIL_SIDE, text: str = "no image"
 ) -> bytes:
-    """A grey PNG at the image's aspect ratio with a short message (for missing images)."""
+    """A grey PNG at the image's aspect ratio with a message (for missing images).
+
+    ``text`` such as ``"image not found: images/000000000785.jpg"`` is written at the top:
+    what is wrong on the first line, the path wrapped onto the next ones.
+    """
     w, h = max(int(width), 1), max(int(height), 1)
     scale = min(1.0, max_side / max(w, h))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
@@ -186,7 +191,26 @@ def placeholder_png(
     draw.rectangle([0, 0, size[0] - 1, size[1] - 1], outline=(120, 124, 132))
     draw.line([0, 0, size[0] - 1, size[1] - 1], fill=(80, 84, 92))
     draw.line([0, size[1] - 1, size[0] - 1, 0], fill=(80, 84, 92))
-    draw.text((6, 6), text[:60], fill=(230, 230, 235))
+    font_size = max(10, min(28, size[0] // 24))
+    font = _font(font_size)
+    head, _, rest = text.partition(": ")
+    per_line = max(8, int((size[0] - 12) / (0.6 * font_size)))
+    lines = [head, *[rest[i : i + per_line] for i in range(0, len(rest), per_line)][:6]]
+    y = 6.0
+    for n, line in enumerate(lines):
+        box = draw.textbbox((6, y), line, font=font)
+        draw.rectangle([box[0] - 3, box[1] - 2, box[2] + 3, box[3] + 2], fill=(30, 31, 35))
+        color = (255, 214, 102) if n == 0 else (230, 230, 235)
+        draw.text((6, y), line, fill=color, font=font)
+        y = box[3] + 5
     out = io.BytesIO()
     image.save(out, "PNG")
     return out.getvalue()
+
+
+def _font(size: int) -> Any:
+    """Pillow's default font at ``size`` (its bitmap font where FreeType is missing)."""
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, ValueError, OSError):  # Pillow < 10.1 or no FreeType
+        return ImageFont.load_default()

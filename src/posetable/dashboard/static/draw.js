@@ -2,11 +2,91 @@
 // Ground truth: v=2 filled circle, v=1 hollow circle, v=0 hidden, solid lines and boxes.
 // Predictions: filled diamonds, dashed lines and boxes; keypoints whose confidence is below
 // the threshold are hidden, and so are whole instances scoring below minScore. Every call returns what it drew, so tests can read it back.
+// Bones are coloured by limb (left side orange, right side blue, centre grey, as COCO tools
+// draw them) unless the schema names its own line colours; boxes and labels by class (the
+// first six classes keep fixed colours, more classes get golden-angle hues).
 
 const CLASS_COLORS = ["#ffffff", "#ffd400", "#00e5ff", "#ff5cf0", "#9cff57", "#ff8a65"];
+const GOLDEN_ANGLE = 137.508;
 
+function hslHex(hue, saturation, lightness) {
+  const a = saturation * Math.min(lightness, 1 - lightness);
+  const channel = (n) => {
+    const k = (n + hue / 30) % 12;
+    const value = lightness - a * Math.max(-1, Math.min(k - 3, 9 - k, 1));
+    return Math.round(value * 255).toString(16).padStart(2, "0");
+  };
+  return `#${channel(0)}${channel(8)}${channel(4)}`;
+}
+
+// The colour of class `label`: six fixed colours, then golden-angle hues in two lightness
+// and two saturation tiers, so 54 classes (AP-10K) stay apart (CIE76 distance > 10).
 export function classColor(label) {
-  return CLASS_COLORS[((label % CLASS_COLORS.length) + CLASS_COLORS.length) % CLASS_COLORS.length];
+  const i = Math.max(0, Math.trunc(Number(label) || 0));
+  if (i < CLASS_COLORS.length) return CLASS_COLORS[i];
+  const j = i - CLASS_COLORS.length;
+  const hue = (75 + j * GOLDEN_ANGLE) % 360;
+  return hslHex(hue, j % 4 < 2 ? 0.9 : 0.6, j % 2 === 0 ? 0.55 : 0.7);
+}
+
+// "left" / "right" when a keypoint name says so (left_wrist, L_ear, earR, leftEye), else null.
+export function nameSide(name) {
+  const text = String(name);
+  const tokens = text
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .replace(/([A-Z])([A-Z][a-z])/g, "$1 $2")
+    .toLowerCase()
+    .split(/[^a-z]+/)
+    .filter(Boolean);
+  for (const token of tokens) {
+    if (token === "left" || token === "l" || token === "lt") return "left";
+    if (token === "right" || token === "r" || token === "rt") return "right";
+  }
+  const lower = text.toLowerCase();
+  if (/^left|left$/.test(lower)) return "left";
+  if (/^right|right$/.test(lower)) return "right";
+  return null;
+}
+
+// The body side of every keypoint: "left" / "right" from the names (a flipped point without
+// a side word takes the opposite of its partner's), "centre" otherwise. Schemas whose names
+// name no side at all but have flip indices: the first point of each flip pair is "left".
+export function keypointSides(schema) {
+  const names = schema.keypoint_names || [];
+  const flips = schema.flip_indices;
+  let sides = names.map(nameSide);
+  const opposite = { left: "right", right: "left" };
+  if (flips) {
+    sides = sides.map((s, k) => s ?? (flips[k] !== k && sides[flips[k]] ? opposite[sides[flips[k]]] : null));
+    if (!sides.some(Boolean)) sides = flips.map((f, k) => (f === k ? null : k < f ? "left" : "right"));
+  }
+  return sides.map((s) => s || "centre");
+}
+
+const SIDE_HUES = { left: 30, right: 210 };
+
+// One colour per skeleton line and its side: left limbs in an orange family, right limbs in
+// a blue family, lines on the centre (or joining left to right) grey. A schema's own line
+// colours (any that differ from the default, the colour of the line's first keypoint) win.
+export function boneColors(schema) {
+  if (schema._bones) return schema._bones;
+  const lines = schema.lines || [];
+  const given = schema.line_colors && lines.some((line, l) => schema.line_colors[l] !== schema.keypoint_colors[line[0]]);
+  const sides = keypointSides(schema);
+  const counts = { left: 0, right: 0, centre: 0 };
+  const out = { sides: [], colors: [], given: Boolean(given) };
+  for (const [l, [a, b]] of lines.entries()) {
+    const sa = sides[a] || "centre";
+    const sb = sides[b] || "centre";
+    const side = sa === sb ? sa : sa === "centre" ? sb : sb === "centre" ? sa : "centre";
+    const j = counts[side]++;
+    out.sides.push(side);
+    if (given) out.colors.push(schema.line_colors[l]);
+    else if (side === "centre") out.colors.push(hslHex(0, 0, [0.82, 0.7, 0.9][j % 3]));
+    else out.colors.push(hslHex(SIDE_HUES[side] + [0, -10, 10, -5, 5][j % 5], 1, [0.55, 0.65, 0.47][j % 3]));
+  }
+  Object.defineProperty(schema, "_bones", { value: out, enumerable: false });
+  return out;
 }
 
 // A view maps image pixels to canvas pixels: screen = image * scale + offset.
@@ -32,7 +112,7 @@ function shown(instances, kind, i, k, threshold) {
 }
 
 export function emptyStats() {
-  return { points: [], lines: 0, boxes: 0, hidden: 0, filled: 0, hollow: 0, hiddenInstances: 0, picked: 0, focused: null };
+  return { points: [], lines: 0, boxes: 0, hidden: 0, filled: 0, hollow: 0, hiddenInstances: 0, picked: 0, focused: null, bones: [], labels: [] };
 }
 
 // Draw one row's instances. options: kind ("gt" | "pred"), threshold, minScore (predictions
@@ -49,7 +129,7 @@ export function drawInstances(ctx, instances, schema, view, options = {}) {
   const radius = options.radius ?? 3;
   const lineWidth = options.lineWidth ?? 1.5;
   const colors = schema.keypoint_colors;
-  const lineColors = schema.line_colors;
+  const bones = boneColors(schema);
   const highlight = options.highlight || {};
   ctx.save();
   ctx.lineCap = "round";
@@ -83,6 +163,7 @@ export function drawInstances(ctx, instances, schema, view, options = {}) {
         ctx.fillRect(x1, Math.max(0, y1 - 14), width, 14);
         ctx.fillStyle = classColor(label);
         ctx.fillText(text, x1 + 3, Math.max(0, y1 - 14) + 11);
+        stats.labels.push({ instance: i, label, text, color: classColor(label) });
       }
     }
     ctx.setLineDash(kind === "pred" ? [4, 3] : []);
@@ -91,12 +172,13 @@ export function drawInstances(ctx, instances, schema, view, options = {}) {
       if (!shown(instances, kind, i, a, threshold) || !shown(instances, kind, i, b, threshold)) return;
       const [xa, ya] = toScreen(view, points[a][0], points[a][1]);
       const [xb, yb] = toScreen(view, points[b][0], points[b][1]);
-      ctx.strokeStyle = lineColors[l] || colors[a];
+      ctx.strokeStyle = bones.colors[l] || colors[a];
       ctx.beginPath();
       ctx.moveTo(xa, ya);
       ctx.lineTo(xb, yb);
       ctx.stroke();
       stats.lines += 1;
+      stats.bones.push({ instance: i, line: l, side: bones.sides[l], color: bones.colors[l] || colors[a] });
     });
     ctx.setLineDash([]);
     for (let k = 0; k < points.length; k++) {
@@ -170,6 +252,70 @@ export function drawImage(ctx, image, width, height, view) {
   }
 }
 
+// Load an image from the API: { image, missing, done } where `missing` is null, or
+// { path, reason } when the server sent a placeholder because the row's file cannot be read
+// (its X-Posetable-Missing header: the path as the table row names it) or the request failed.
+// onDone(state) is called once the image (or the placeholder) is decoded, or on failure.
+export function loadImage(url, onDone) {
+  const image = new Image();
+  const state = { image, missing: null, done: false };
+  const finish = () => {
+    state.done = true;
+    onDone(state);
+  };
+  fetch(url)
+    .then(async (response) => {
+      const path = response.headers.get("X-Posetable-Missing");
+      if (path !== null) {
+        let decoded = path;
+        try {
+          decoded = decodeURIComponent(path);
+        } catch (error) {
+          decoded = path;
+        }
+        state.missing = { path: decoded, reason: response.headers.get("X-Posetable-Missing-Reason") || "image not found" };
+      }
+      if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
+      const objectUrl = URL.createObjectURL(await response.blob());
+      image.onload = () => {
+        URL.revokeObjectURL(objectUrl);
+        finish();
+      };
+      image.onerror = () => {
+        URL.revokeObjectURL(objectUrl);
+        state.missing = state.missing || { path: null, reason: "image could not be decoded" };
+        finish();
+      };
+      image.src = objectUrl;
+    })
+    .catch((error) => {
+      state.missing = state.missing || { path: null, reason: `image could not be loaded (${error.message})` };
+      finish();
+    });
+  return state;
+}
+
+// The text shown for a missing image, e.g. "image not found: images/000000000785.jpg".
+export function missingText(missing, fallbackPath = "") {
+  if (!missing) return "";
+  const path = missing.path ?? fallbackPath;
+  return path ? `${missing.reason}: ${path}` : missing.reason;
+}
+
+// The view that shows image box [x1, y1, x2, y2] in a width x height canvas with a margin
+// (a fraction of the box's larger side, at least `minPixels` image pixels each way).
+export function boxView(box, width, height, margin = 0.15, minPixels = 8) {
+  const bw = Math.max(box[2] - box[0], 1);
+  const bh = Math.max(box[3] - box[1], 1);
+  const pad = Math.max(minPixels, margin * Math.max(bw, bh));
+  const x1 = box[0] - pad;
+  const y1 = box[1] - pad;
+  const w = bw + 2 * pad;
+  const h = bh + 2 * pad;
+  const scale = Math.min(64, Math.min(width / w, height / h));
+  return { scale, offsetX: (width - w * scale) / 2 - x1 * scale, offsetY: (height - h * scale) / 2 - y1 * scale };
+}
+
 // The keypoint nearest a canvas point within `reach` pixels, or null.
 export function nearestPoint(stats, sx, sy, reach = 10) {
   let best = null;
@@ -240,6 +386,18 @@ export function legendNode() {
     item.append(canvas, " ", text);
     box.append(item);
   }
+  const limbs = document.createElement("span");
+  limbs.className = "legend-bones";
+  limbs.title = "skeleton lines are coloured by limb unless the table's schema names line colours";
+  limbs.append("bones:");
+  for (const [side, color] of [["left", hslHex(30, 1, 0.55)], ["right", hslHex(210, 1, 0.55)], ["centre", hslHex(0, 0, 0.82)]]) {
+    const swatch = document.createElement("span");
+    swatch.className = "bone-swatch";
+    swatch.dataset.side = side;
+    swatch.style.background = color;
+    limbs.append(" ", swatch, ` ${side}`);
+  }
+  box.append(limbs);
   const note = document.createElement("span");
   note.className = "muted";
   note.textContent = "v=0 and predicted keypoints under the confidence threshold are not drawn";

@@ -5,7 +5,7 @@
 // filtered rows). Fed by GET /api/tables/NAME/rows.
 import { getJSON, postJSON, tablePath } from "./api.js";
 import { previewAccept } from "./accept.js";
-import { drawImage, drawInstances, emptyStats, legendNode, makeView } from "./draw.js";
+import { drawImage, drawInstances, emptyStats, legendNode, loadImage, makeView, missingText } from "./draw.js";
 import { filterPanel } from "./filters.js";
 import { fetchMarks, reviewBadge } from "./review.js";
 import { hasWeights, WEIGHT, weightTools } from "./weights.js";
@@ -333,8 +333,19 @@ export async function renderGrid(app, name, rawParams) {
   const grid = el("div", { class: "grid", id: "grid" });
   grid.style.setProperty("--cell", `${p.view === "side" ? p.size * 2 : p.size}px`);
 
+  // a row whose image file cannot be read: the cell says so, with the path the row names
+  function showMissing(cell) {
+    const missing = cell.loaded ? cell.loaded.missing : null;
+    cell.node.classList.toggle("missing", Boolean(missing));
+    if (!missing) return;
+    const text = missingText(missing, cell.row.image);
+    cell.node.dataset.missing = text;
+    if (!cell.frames.querySelector(".missing-image")) cell.frames.append(el("div", { class: "missing-image", title: text, text }));
+  }
+
   function draw(cell) {
-    const { row, canvases, image } = cell;
+    const { row, canvases } = cell;
+    const image = cell.loaded ? cell.loaded.image : null;
     const stats = { gt: emptyStats(), pred: emptyStats() };
     const panes = p.view === "side" ? ["gt", "pred"] : [p.view];
     panes.forEach((pane, i) => {
@@ -382,6 +393,7 @@ export async function renderGrid(app, name, rawParams) {
         cell.frames.append(canvas);
         cell.canvases.push(canvas);
       }
+      showMissing(cell);
     }
     requestAnimationFrame(redrawAll);
   }
@@ -407,11 +419,11 @@ export async function renderGrid(app, name, rawParams) {
       frames,
       el("div", { class: "caption" }, checkbox, el("span", { class: "muted", text: `#${row.row}` }), el("span", { text: basename(row.image) }), badges(row, data, data.sort, reviewMarks[String(row.row)])),
     );
-    const image = new Image();
-    const cell = { row, node, frames, canvases: [], image, checkbox };
-    image.onload = () => draw(cell);
-    image.onerror = () => draw(cell);
-    image.src = row.thumbnail_url;
+    const cell = { row, node, frames, canvases: [], loaded: null, checkbox };
+    cell.loaded = loadImage(row.thumbnail_url, () => {
+      showMissing(cell);
+      draw(cell);
+    });
     cells.push(cell);
     grid.append(node);
   });

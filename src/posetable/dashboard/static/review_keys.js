@@ -29,6 +29,7 @@ const KEYS = [
   ["edit", "z or Ctrl+Z", "undo the last edit (several steps)", "undo", (e) => (plain(e) && e.key === "z") || (ctrl(e) && !e.shiftKey && (e.key === "z" || e.key === "Z"))],
   ["edit", "y or Ctrl+Shift+Z", "redo", "redo", (e) => (plain(e) && e.key === "y") || (ctrl(e) && e.shiftKey && (e.key === "z" || e.key === "Z"))],
   ["view", "f", "fit the image", "fit", (e) => plain(e) && e.key === "f"],
+  ["view", "c", "crop to the selected instance (small objects), and back", "crop", (e) => plain(e) && e.key === "c"],
   ["view", "?", "show or hide this sheet", "sheet", (e) => e.key === "?"],
   ["view", "Esc", "close this sheet; leave box drawing; clear the point selection", "escape", (e) => e.key === "Escape"],
 ];

@@ -9,14 +9,14 @@
 // rows of a video step frame by frame. Fed by GET /api/tables/NAME/rows/ROW.
 import { getJSON, postJSON, tablePath } from "./api.js";
 import { previewAccept } from "./accept.js";
-import { drawImage, drawInstances, emptyStats, legendNode, nearestPoint, toImage, toScreen } from "./draw.js";
+import { boxView, drawImage, drawInstances, emptyStats, legendNode, loadImage, missingText, nearestPoint, toImage, toScreen } from "./draw.js";
 import { boxFrom, clamp, fitToBox, flipHorizontal, insideBox, movePoints, moveInstance, pointsInRect, scaleInstance, swapLeftRight } from "./editor_instance.js";
 import { frameBar } from "./frames.js";
 import { fetchMarks, markRow, nextUnreviewed } from "./review.js";
 import { reviewKeys, shortcutSheet } from "./review_keys.js";
 import { makeFixer } from "./viewer_fixes.js";
 import { makePanel } from "./viewer_panel.js";
-import { confidenceSlider, crumbs, el, flash, fmt, go, mount, remember, scoreInput, scoreParam, select, showError, showMessage } from "./ui.js";
+import { confidenceSlider, crumbs, el, flash, fmt, go, hashFor, mount, remember, scoreInput, scoreParam, select, showError, showMessage } from "./ui.js";
 
 function viewerParams(params) {
   return {
@@ -33,6 +33,8 @@ function viewerParams(params) {
     pos: params.pos !== undefined && params.pos !== "" ? Number(params.pos) : null,
     sinst: params.sinst ?? "",
     skp: params.skp ?? "",
+    kpq: params.kpq || "", // the keypoint list's name search
+    hide0: params.hide0 === "1" ? true : params.hide0 === "0" ? false : null, // hide v=0 rows (null: by K)
   };
 }
 
@@ -99,6 +101,8 @@ export async function renderViewer(app, name, row, rawParams) {
     band: null, // the rectangle being drawn, screen coordinates [x1, y1, x2, y2]
     hover: null,
     view: { scale: 1, offsetX: 0, offsetY: 0 },
+    cropped: null, // the instance the view is cropped to, or null
+    missing: null, // the missing-image message, or null
     stats: { gt: emptyStats(), pred: emptyStats() },
     drag: null,
     saving: false,
@@ -113,25 +117,70 @@ export async function renderViewer(app, name, row, rawParams) {
   const W = data.width;
   const H = data.height;
 
-  const urlParams = () => ({ ...gridParams, rev: p.rev, view: p.view, thr: p.thr, ithr: p.ithr || "", pos: p.pos });
+  const urlParams = () => ({ ...gridParams, rev: p.rev, view: p.view, thr: p.thr, ithr: p.ithr || "", pos: p.pos, kpq: p.kpq, hide0: p.hide0 === null ? "" : p.hide0 ? "1" : "0" });
   const follow = (revision) => go(["t", name, "row", String(row)], { ...urlParams(), rev: revision });
   const fixer = makeFixer({ name, row, data, ui, p, follow });
   // function declarations below are hoisted: the panel calls back into them
-  const panel = makePanel({ row, data, ui, p, fixer, markDirty, redraw, setVisibility, select: selectInstance, focusPoint, deleteInstance, setWeight });
+  const rememberUrl = () => remember(["t", name, "row", String(row)], urlParams());
+  const panel = makePanel({ row, data, ui, p, fixer, markDirty, redraw, setVisibility, select: selectInstance, focusPoint, deleteInstance, setWeight, remember: rememberUrl });
 
   // --- canvas ------------------------------------------------------------------------------
   const canvas = el("canvas", { id: "stage-canvas" });
   const stage = el("div", { class: "stage" }, canvas);
-  const image = new Image();
-  image.onload = () => redraw();
-  image.onerror = () => redraw();
-  image.src = data.image_url;
+  // the image, or a message naming the row's path when its file cannot be read
+  const loaded = loadImage(data.image_url, (state) => {
+    if (state.missing) {
+      const text = missingText(state.missing, data.image);
+      ui.missing = text;
+      stage.append(el("div", { class: "missing-image", id: "missing-image", title: text, text }));
+    }
+    redraw();
+  });
+  const image = loaded.image;
+  ui.image = loaded; // { image, missing, done }: tests wait for done
+  const cropButton = el("button", { id: "crop", text: "crop", title: "zoom to the selected instance's box, and back (key c)", onclick: () => toggleCrop() });
 
   function fit() {
     const width = stage.clientWidth || 800;
     const height = stage.clientHeight || 600;
     const scale = Math.min(width / W, height / H) * 0.98;
     ui.view = { scale, offsetX: (width - W * scale) / 2, offsetY: (height - H * scale) / 2 };
+    ui.cropped = null;
+    cropButton.classList.remove("on");
+  }
+
+  // crop to the selected instance (small objects: hands, far people): its box, or the bounds
+  // of its labelled points when the box is empty, with a margin; again (or fit) goes back
+  function instanceBounds(item) {
+    if (item.box[2] > item.box[0] && item.box[3] > item.box[1]) return item.box;
+    const shown = item.keypoints.filter((_, k) => item.visibility[k] > 0);
+    if (!shown.length) return null;
+    const xs = shown.map((q) => q[0]);
+    const ys = shown.map((q) => q[1]);
+    return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
+  }
+
+  function toggleCrop() {
+    if (ui.cropped !== null && ui.cropped === ui.selected) {
+      fit();
+      redraw();
+      return true;
+    }
+    const item = selectedItem();
+    if (!item) {
+      showMessage("Select an instance first (Tab, or click one of its points): crop zooms to it.");
+      return false;
+    }
+    const bounds = instanceBounds(item);
+    if (!bounds) {
+      showMessage(`GT #${ui.selected} has no box and no labelled keypoint to crop to.`);
+      return false;
+    }
+    ui.view = boxView(bounds, stage.clientWidth || 800, stage.clientHeight || 600);
+    ui.cropped = ui.selected;
+    cropButton.classList.add("on");
+    redraw();
+    return true;
   }
 
   function redraw() {
@@ -614,6 +663,7 @@ export async function renderViewer(app, name, row, rawParams) {
       fit();
       redraw();
     },
+    crop: () => toggleCrop(),
     sheet: () => toggleSheet(!sheet),
     escape: () => {
       if (sheet) toggleSheet(false);
@@ -779,6 +829,14 @@ export async function renderViewer(app, name, row, rawParams) {
     marks ? el("span", { class: "muted", id: "review-count", text: `${marks.reviewed} of ${marks.rows} reviewed` }) : null,
   );
   const frameSlot = el("span", { id: "frame-slot" });
+  const links = el(
+    "span",
+    { class: "viewer-links" },
+    data.parent !== null && data.parent !== undefined
+      ? el("a", { id: "diff-link", href: hashFor(["t", name, "diff"], { from: data.parent, to: data.revision, sel: data.sample_id }), title: `what revision @${data.revision} changed in this row against its parent @${data.parent}`, text: `diff with parent @${data.parent}` })
+      : null,
+    p.run ? el("a", { id: "diagnosis-link", href: hashFor(["runs", p.run, "diagnosis"], { table: name, rev: data.revision }), title: `the diagnosis of run ${p.run} on ${name}@${data.revision}`, text: "diagnosis" }) : null,
+  );
   const toolbar = el(
     "div",
     { class: "toolbar" },
@@ -795,6 +853,7 @@ export async function renderViewer(app, name, row, rawParams) {
     confidence,
     scoreControl,
     el("button", { id: "fit", text: "fit", onclick: () => { fit(); redraw(); } }),
+    cropButton,
     saveButton,
     discardButton,
     addButton,
@@ -804,6 +863,7 @@ export async function renderViewer(app, name, row, rawParams) {
     undoButton,
     acceptButton,
     status,
+    links,
     el("button", { id: "shortcuts-button", text: "?", title: "keyboard shortcuts", onclick: () => toggleSheet(!sheet) }),
   );
 

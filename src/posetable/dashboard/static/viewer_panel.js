@@ -2,13 +2,29 @@
 // and check findings (with their one-click fixes), the ground-truth instances (class, box,
 // per-keypoint x / y / visibility with hover highlights, accept / snap from the matched
 // prediction) and the predictions. makePanel(context) returns {node, render, highlight}.
+// Large K (COCO-WholeBody's 133, DeepFashion2's 294): the keypoint lists get a name search
+// and a "hide unlabeled (v=0)" toggle (on by default when K > 40), both in the URL (kpq,
+// hide0), a scrolled list and an "N of K shown" count.
 import { reviewBadge } from "./review.js";
 import { trackTags } from "./frames.js";
 import { weightField } from "./weights.js";
+import { classColor } from "./draw.js";
 import { el, fmt, mount, select } from "./ui.js";
 
+export const LARGE_K = 40;
+
+// The keypoints whose names contain every word of `query` (case-insensitive).
+export function nameMatcher(query) {
+  const words = String(query || "").toLowerCase().split(/\s+/).filter(Boolean);
+  return (name) => {
+    const text = String(name).toLowerCase();
+    return words.every((w) => text.includes(w));
+  };
+}
+
 // context: row, data, ui, p, fixer, and the viewer's callbacks: markDirty(), redraw(),
-// setVisibility(i, k, v), select(i), focusPoint(i, k), deleteInstance(i), setWeight(w).
+// setVisibility(i, k, v), select(i), focusPoint(i, k), deleteInstance(i), setWeight(w),
+// remember() (writes p's keypoint-list state into the URL).
 export function makePanel(context) {
   const { row, data, ui, p, fixer } = context;
   const schema = data.schema;
@@ -18,15 +34,89 @@ export function makePanel(context) {
   const gtTracks = trackTags(data.gt);
   const predTracks = trackTags(data.pred);
   const node = el("div", { class: "side-panel", id: "details" });
+  const largeK = K > LARGE_K;
 
+  // --- the keypoint lists' search and v=0 toggle: built once, kept across renders ---------
+  const hideUnlabeled = () => (p.hide0 === null || p.hide0 === undefined ? largeK : p.hide0);
+  const search = el("input", {
+    id: "kp-search",
+    type: "search",
+    placeholder: `search ${K} keypoint names`,
+    value: p.kpq || "",
+    oninput: (e) => {
+      p.kpq = e.target.value;
+      filterRows();
+      if (context.remember) context.remember();
+    },
+  });
+  const toggle = el("input", {
+    id: "kp-hide-unlabeled",
+    type: "checkbox",
+    onchange: (e) => {
+      p.hide0 = e.target.checked;
+      filterRows();
+      if (context.remember) context.remember();
+    },
+  });
+  toggle.checked = hideUnlabeled();
+  const count = el("span", { id: "kp-count", class: "muted" });
+  const listControls = el(
+    "div",
+    { class: "kp-controls", id: "kp-controls" },
+    search,
+    el("label", { title: "hide the keypoints not labeled (v=0) from the lists; the canvas never draws them" }, toggle, " hide unlabeled (v=0)"),
+    count,
+  );
+
+  // show the rows that match the search (and are labeled, when hiding v=0); count them
+  function filterRows() {
+    const matches = nameMatcher(p.kpq);
+    const hide = hideUnlabeled();
+    const names = schema.keypoint_names;
+    let shown = 0;
+    let total = 0;
+    let unlabeled = 0;
+    for (const tr of node.querySelectorAll("tr[data-kind]")) {
+      const k = Number(tr.dataset.keypoint);
+      const i = Number(tr.dataset.instance);
+      const gt = tr.dataset.kind === "gt";
+      const isFocus = gt && ui.point && ui.point.instance === i && ui.point.keypoint === k;
+      const v0 = gt && ui.draft[i] && ui.draft[i].visibility[k] === 0;
+      const visible = isFocus || (matches(names[k]) && !(hide && v0));
+      tr.hidden = !visible;
+      if (gt && i === ui.selected) {
+        total += 1;
+        if (visible) shown += 1;
+        if (v0) unlabeled += 1;
+      }
+    }
+    const item = ui.selected !== null ? ui.draft[ui.selected] : null;
+    count.textContent = item
+      ? `${shown} of ${total} shown${hide && unlabeled ? ` · ${unlabeled} unlabeled hidden` : ""}`
+      : `${K} keypoints`;
+    count.dataset.shown = String(shown);
+    count.dataset.total = String(total);
+  }
+
+  let scrolledTo = null;
   function highlight() {
     const h = ui.hover;
     const f = ui.point;
+    const focusKey = f ? `${f.instance}:${f.keypoint}` : null;
     for (const tr of node.querySelectorAll("tr[data-kind]")) {
       const at = (x) => x && tr.dataset.kind === (x.kind || "gt") && Number(tr.dataset.instance) === x.instance && Number(tr.dataset.keypoint) === x.keypoint;
       tr.classList.toggle("hot", Boolean(at(h)));
       tr.classList.toggle("focus", Boolean(at(f)));
+      if (at(f) && focusKey !== scrolledTo) {
+        if (tr.hidden) filterRows(); // the focused point's row is always listed
+        const box = tr.closest(".kp-scroll");
+        if (box) {
+          const top = tr.offsetTop - box.clientHeight / 2;
+          if (tr.offsetTop < box.scrollTop || tr.offsetTop > box.scrollTop + box.clientHeight - tr.offsetHeight) box.scrollTop = Math.max(0, top);
+        }
+      }
     }
+    scrolledTo = focusKey;
   }
 
   function hoverRow(kind, instance, keypoint) {
@@ -52,6 +142,7 @@ export function makePanel(context) {
     const head = el(
       "div",
       { class: "head" },
+      el("span", { class: "swatch class-swatch", title: `class ${schema.classes[item.label] ?? item.label}`, style: `background:${classColor(item.label)}` }),
       el("strong", { text: `GT #${i}` }),
       item.source === null ? el("span", { class: "pill", text: "new" }) : el("span", { class: "muted", text: item.source !== i ? `(was #${item.source})` : "" }),
       track ? el("span", { class: "pill track", text: track }) : null,
@@ -145,10 +236,14 @@ export function makePanel(context) {
     });
     block.append(
       el(
-        "table",
-        { class: "data kp-table" },
-        el("thead", {}, el("tr", {}, ["keypoint", "x", "y", "v", "conf", "oks", ""].map((h) => el("th", { text: h })))),
-        el("tbody", {}, rows),
+        "div",
+        { class: largeK ? "kp-scroll" : "" },
+        el(
+          "table",
+          { class: "data kp-table" },
+          el("thead", {}, el("tr", {}, ["keypoint", "x", "y", "v", "conf", "oks", ""].map((h) => el("th", { text: h })))),
+          el("tbody", {}, rows),
+        ),
       ),
     );
     return block;
@@ -191,7 +286,7 @@ export function makePanel(context) {
             })
           : null,
       ),
-      el("table", { class: "data kp-table" }, el("thead", {}, el("tr", {}, ["keypoint", "x", "y", "conf"].map((h) => el("th", { text: h })))), el("tbody", {}, rows)),
+      el("div", { class: largeK ? "kp-scroll" : "" }, el("table", { class: "data kp-table" }, el("thead", {}, el("tr", {}, ["keypoint", "x", "y", "conf"].map((h) => el("th", { text: h })))), el("tbody", {}, rows))),
     );
   }
 
@@ -277,15 +372,18 @@ export function makePanel(context) {
         ),
       );
     }
-    blocks.push(el("h3", { text: `ground truth (${ui.draft.length})` }));
+    blocks.push(el("h3", { text: `ground truth (${ui.draft.length})` }), listControls);
     ui.draft.forEach((item, i) => blocks.push(gtBlock(item, i)));
     if (data.pred) {
       blocks.push(el("h3", { text: `predictions (${data.pred.count})` }));
       for (let j = 0; j < data.pred.count; j++) blocks.push(predBlock(j));
     }
+    const typing = document.activeElement === search;
     mount(node, blocks);
+    if (typing) search.focus();
+    filterRows();
     highlight();
   }
 
-  return { node, render, highlight, gtTracks, predTracks };
+  return { node, render, highlight, filterRows, gtTracks, predTracks };
 }
