@@ -1,10 +1,14 @@
 """COCO keypoint ground-truth and results JSON -> flat columns, fast and with precise errors.
 
-The results file goes through DuckDB's JSON reader straight into Arrow columns (no Python
-object per result); the ground truth through orjson and ``np.fromiter`` over the few fields
-evaluation needs. Whenever the fast path meets something unexpected (a missing field, a
-wrong type, a NaN), the file is read again the plain way only to name the first problem:
-file, position in the list, annotation id, what was expected and what was found.
+The results file goes through DuckDB's JSON reader, streamed in record batches straight into
+numpy columns (no Python object per result); so does a large ground truth (see
+:mod:`posetable.eval._gt_fast`), a small one through orjson and ``np.fromiter`` over the few
+fields evaluation needs. Numbers are typed in DuckDB's SQL, never cast through text, and a
+scan beside DuckDB (:func:`strings_in_arrays`) catches the one thing its ``DOUBLE[]`` would
+convert silently (``[1, "2"]``). Whenever the fast path meets something unexpected (a
+missing field, a wrong type, a NaN), the file is read again the plain way only to name the
+first problem: file, position in the list, annotation id, what was expected and what was
+found.
 """
 
 from __future__ import annotations
@@ -17,17 +21,16 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
-import pyarrow.compute as pc
 
 from posetable._json_text import encoding_error, syntax_error
 from posetable.errors import FormatError
-from posetable.eval._duck import cursor
 
 logger = logging.getLogger(__name__)
 PathLike = str | os.PathLike[str]
@@ -232,7 +235,8 @@ class CocoGroundTruth:
         category_labels: (C,) index of each category in the file's ``categories`` list.
         num_keypoints: K.
         ann_image, ann_category: (G,) image / category positions.
-        keypoints: (G, K, 3) x, y, v.
+        points: (G, K, 2) x, y (C-contiguous, as the engine takes them).
+        visibility: (G, K) int8 v (0, 1 or 2).
         box: (G, 4) ``[x, y, w, h]``.
         area, iscrowd, num_kpts: (G,) float64 (filled as the formats issue says when absent).
         ids: (G,) annotation ids (int64 or object).
@@ -246,13 +250,19 @@ class CocoGroundTruth:
     num_keypoints: int
     ann_image: np.ndarray
     ann_category: np.ndarray
-    keypoints: np.ndarray
+    points: np.ndarray
+    visibility: np.ndarray
     box: np.ndarray
     area: np.ndarray
     iscrowd: np.ndarray
     num_kpts: np.ndarray
     ids: np.ndarray
     index: np.ndarray
+
+    @property
+    def keypoints(self) -> np.ndarray:
+        """(G, K, 3) x, y, v as the file lists them (a new array)."""
+        return np.concatenate([self.points, self.visibility[..., None]], axis=2)
 
 
 def positions(ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
@@ -381,7 +391,8 @@ def _read_ground_truth(path: PathLike) -> CocoGroundTruth:
         num_keypoints=k,
         ann_image=ann_img,
         ann_category=ann_cat,
-        keypoints=kp,
+        points=np.ascontiguousarray(kp[..., :2]),
+        visibility=vis.astype(np.int8),
         box=box,
         area=area,
         iscrowd=iscrowd,
@@ -462,7 +473,8 @@ def _pycocotools_duplicates(gt: CocoGroundTruth) -> CocoGroundTruth:
         num_keypoints=gt.num_keypoints,
         ann_image=gt.ann_image[src],
         ann_category=gt.ann_category[src],
-        keypoints=gt.keypoints[src],
+        points=gt.points[src],
+        visibility=gt.visibility[src],
         box=gt.box[src],
         area=gt.area[src],
         iscrowd=gt.iscrowd[src],
@@ -481,7 +493,9 @@ class CocoResults:
         path: the file.
         image_ids: (D,) image id of each result (int64 or object).
         category_ids: (D,) category id of each result.
-        keypoints: (D, K, 3) x, y and the third value (a score; not used by OKS).
+        points: (D, K, 2) x, y (C-contiguous, as the engine takes them).
+        confidences: (D, K) the third value of each point (a score; not used by OKS), or
+            None when the reader was asked not to keep it.
         score: (D,) float64.
         area: (D,) float64, pycocotools' ``loadRes`` area (bbox w*h when the FIRST result has
             a non-empty bbox, else the extent of all predicted points).
@@ -491,7 +505,8 @@ class CocoResults:
     path: Path
     image_ids: np.ndarray
     category_ids: np.ndarray
-    keypoints: np.ndarray
+    points: np.ndarray
+    confidences: np.ndarray | None
     score: np.ndarray
     area: np.ndarray
     bbox: np.ndarray | None
@@ -499,33 +514,144 @@ class CocoResults:
     def __len__(self) -> int:
         return int(self.score.shape[0])
 
-
-# The scalar fields come as JSON text so their JSON types can be checked: DuckDB would
-# otherwise convert "12" to 12, 12.7 to 13 and true to 1 without a word. (Reading them as
-# JSON costs nothing measurable; the numbers are exact: DuckDB writes them back in
-# shortest round-trip form and Arrow parses them correctly rounded.)
-_RESULT_COLUMNS = (
-    "{'image_id': 'JSON', 'category_id': 'JSON', 'keypoints': 'DOUBLE[]', "
-    "'score': 'JSON', 'bbox': 'DOUBLE[]'}"
-)
+    @property
+    def keypoints(self) -> np.ndarray:
+        """(D, K, 3) x, y and the third value, as the file lists them (a new array)."""
+        if self.confidences is None:
+            raise ValueError("these results were read without the points' third values")
+        return np.concatenate([self.points, self.confidences[..., None]], axis=2)
 
 
-def json_numbers(column: Any, arrow_type: Any) -> np.ndarray | None:
-    """A JSON-text column as numbers, or None when a value is not a JSON number of that
-    kind (a string, ``true``, ``null``, a fraction for an integer type)."""
-    import pyarrow as pa
+# From this size a file's DuckDB read takes its turn (one large read at a time, see
+# ``_duck.turn``) and gives DuckDB's memory back when it is done.
+RELEASE_BYTES = 16 << 20
 
-    if column.null_count:
-        return None
+
+def json_integer(name: str) -> str:
+    """SQL: a JSON-typed column as BIGINT when it holds a JSON integer literal, else NULL.
+
+    The scalars are read as JSON (DuckDB's canonical text of the value) so that their JSON
+    types are checked here: DuckDB would otherwise turn ``"12"`` into 12, 12.7 into 13 and
+    ``true`` into 1 without a word. The text of a string starts with a quote, of a real
+    has a ``.`` or an exponent, so only a JSON integer matches ``-?[0-9]+``.
+    """
+    return (
+        f"CASE WHEN regexp_full_match({name}::VARCHAR, '-?[0-9]+') "
+        f"THEN TRY_CAST({name}::VARCHAR AS BIGINT) END AS {name}"
+    )
+
+
+def json_number(name: str) -> str:
+    """SQL: a JSON-typed column as DOUBLE; NULL where it is missing, NaN where it holds
+    something other than a JSON number (a string, ``true``, a list: the reader then falls
+    back to the plain one, which names it).
+
+    The value is the correctly rounded parse of the number's text, the same double
+    Python's ``json`` gives pycocotools.
+    """
+    return (
+        f"CASE WHEN {name} IS NULL THEN NULL "
+        f"ELSE COALESCE(TRY_CAST({name}::VARCHAR AS DOUBLE), 'NaN'::DOUBLE) END AS {name}"
+    )
+
+
+_WHITESPACE = np.zeros(256, bool)
+_WHITESPACE[[9, 10, 13, 32]] = True
+_QUOTE, _COLON, _COMMA, _OPEN = 34, 58, 44, 91
+
+
+def strings_in_arrays(path: Path, chunk: int = 1 << 20) -> bool:
+    """Whether a JSON file may hold a string inside an array (``[1, "2", 3]``).
+
+    DuckDB reads such a string into a ``DOUBLE[]`` column as the number it spells, without
+    a word, where pycocotools fails and the plain reader names it; the fast readers call
+    this (alongside DuckDB, on the other core) and leave such files to the plain reader.
+    A string is an array element when the byte before it (past whitespace) is ``[`` or
+    ``,`` and the byte after it is not ``:`` (a key's). Read in chunks (bounded memory);
+    True also when a backslash or an odd number of quotes leaves the strings' bounds open.
+    """
+    buf = bytearray(chunk)
+    view = np.frombuffer(buf, np.uint8)
+    last = 0  # the last byte that is not whitespace, of the chunks read so far
+    opened: int | None = None  # a string open at the chunk's end: the byte before it
+    waiting: int | None = None  # a string closed at the chunk's end: the byte before it
+    with open(path, "rb", buffering=0) as handle:
+        while n := handle.readinto(buf):
+            data = view[:n]
+            first = _solid(buf, range(n))
+            if first is None:
+                continue  # whitespace only
+            if buf.find(b"\\", 0, n) >= 0:
+                return True
+            if waiting is not None:
+                if _element(waiting, first):
+                    return True
+                waiting = None
+            quotes = np.flatnonzero(data == _QUOTE)
+            starts = quotes[1::2] if opened is not None else quotes[0::2]
+            ends = quotes[0::2] if opened is not None else quotes[1::2]
+            before = _neighbours(data, starts, -1, last)
+            if opened is not None:
+                before = np.concatenate([np.array([opened], np.uint8), before])
+            opened = int(before[-1]) if before.size > ends.size else None
+            after = _neighbours(data, ends, 1, 0)
+            before = before[: ends.size]
+            if ends.size and after[-1] == 0:  # the byte after it is in the next chunk
+                waiting, before, after = int(before[-1]), before[:-1], after[:-1]
+            if np.any(((before == _OPEN) | (before == _COMMA)) & (after != _COLON)):
+                return True
+            last = _solid(buf, range(n - 1, -1, -1)) or last
+    return opened is not None or (waiting is not None and _element(waiting, 0))
+
+
+def _element(before: int, after: int) -> bool:
+    return before in (_OPEN, _COMMA) and after != _COLON
+
+
+def _solid(buf: bytearray, where: range) -> int | None:
+    """The first byte of ``buf`` at the positions ``where`` that is not whitespace."""
+    for i in where:
+        if not _WHITESPACE[buf[i]]:
+            return buf[i]
+    return None
+
+
+def _neighbours(data: np.ndarray, at: np.ndarray, step: int, outside: int) -> np.ndarray:
+    """For each position in ``at``, the nearest byte of ``data`` that is not whitespace in
+    the direction ``step`` (``outside`` when there is none in ``data``)."""
+    index = at + step
+    inside = (index >= 0) & (index < data.shape[0])
+    out = np.where(inside, data[np.clip(index, 0, data.shape[0] - 1)], outside).astype(np.uint8)
+    todo = np.flatnonzero(inside & _WHITESPACE[out])  # the few with whitespace in between
+    while todo.size:
+        index[todo] += step
+        j = index[todo]
+        inside = (j >= 0) & (j < data.shape[0])
+        out[todo[~inside]] = outside
+        todo, j = todo[inside], j[inside]
+        out[todo] = data[j]
+        todo = todo[_WHITESPACE[out[todo]]]
+    return out
+
+
+def read_json_sql(path: Path, columns: str) -> str:
+    """SQL: DuckDB's reader over a JSON array of objects, with the given column types."""
+    quoted = str(path).replace("'", "''")
+    return f"read_json('{quoted}', format='array', columns={columns})"
+
+
+def file_size(path: PathLike) -> int:
+    """The file's size in bytes (0 when it cannot be read)."""
     try:
-        return pc.cast(column, pa.string()).cast(arrow_type).to_numpy()
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        return None
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
-def read_results(path: PathLike, num_keypoints: int) -> CocoResults:
+def read_results(path: PathLike, num_keypoints: int, *, confidences: bool = True) -> CocoResults:
     """Read a COCO keypoint results JSON (a list of ``image_id``, ``category_id``,
-    ``keypoints``, ``score``, optional ``bbox``) into columns.
+    ``keypoints``, ``score``, optional ``bbox``) into columns (``confidences=False``: the
+    points' third values are not kept; evaluation does not use them).
 
     Raises:
         FormatError: not a list, a missing or non-numeric field (a string ``"0.9"`` score,
@@ -535,70 +661,113 @@ def read_results(path: PathLike, num_keypoints: int) -> CocoResults:
     target = Path(path)
     if not target.is_file():
         raise FormatError("file not found", path=target)
-    fast = _results_duckdb(target, num_keypoints)
-    return fast if fast is not None else _results_plain(target, num_keypoints)
+    fast = _results_duckdb(target, num_keypoints, confidences)
+    if fast is not None:
+        return fast
+    res = _results_plain(target, num_keypoints)
+    return res if confidences else replace(res, confidences=None)
 
 
-def _results_duckdb(path: Path, k: int) -> CocoResults | None:
-    """DuckDB's reader; None when anything is unusual (then the plain reader names it)."""
+_RESULT_COLUMNS = (
+    "{'image_id': 'JSON', 'category_id': 'JSON', 'keypoints': 'DOUBLE[]', 'score': 'JSON', "
+    "'bbox': 'DOUBLE[]'}"
+)
+
+
+def _results_duckdb(path: Path, k: int, confidences: bool) -> CocoResults | None:
+    """DuckDB's reader, streamed in record batches; None when anything is unusual (then
+    the plain reader names it)."""
     import duckdb
-
-    quoted = str(path).replace("'", "''")
-    query = (
-        f"SELECT image_id, category_id, keypoints, score, bbox FROM read_json('{quoted}', "
-        f"format='array', columns={_RESULT_COLUMNS}, maximum_object_size=1073741824)"
-    )
-    try:
-        con = cursor()
-        try:
-            data = con.sql(query).to_arrow_table()
-        finally:
-            con.close()
-    except (duckdb.Error, RuntimeError, ValueError):
-        return None
     import pyarrow as pa
 
-    n = data.num_rows
-    if n == 0:
-        return None
-    if data.column("keypoints").null_count:
-        return None
-    image_ids = json_numbers(data.column("image_id"), pa.int64())
-    category_ids = json_numbers(data.column("category_id"), pa.int64())
-    score = json_numbers(data.column("score"), pa.float64())
-    if image_ids is None or category_ids is None or score is None:
-        return None  # the plain reader names the result and the field
-    kp_col = data.column("keypoints").combine_chunks()
-    lengths = pc.list_value_length(kp_col).to_numpy(zero_copy_only=False)
-    if np.any(lengths != 3 * k):
-        return None
-    flat = pc.list_flatten(kp_col)
-    if flat.null_count:
-        return None
-    kp = flat.to_numpy(zero_copy_only=False).reshape(n, k, 3)
-    if not (np.all(np.isfinite(kp)) and np.all(np.isfinite(score))):
-        return None
-    bbox_col = data.column("bbox").combine_chunks()
-    bbox = None
-    first = bbox_col[0]
-    if first.is_valid and len(first) > 0:
-        if bbox_col.null_count:
+    from posetable.eval._duck import Chunks, batches, connection, release, turn
+
+    query = (
+        f"SELECT {json_integer('image_id')}, {json_integer('category_id')}, keypoints, "
+        f"{json_number('score')}, bbox FROM {read_json_sql(path, _RESULT_COLUMNS)}"
+    )
+    chunks = Chunks()
+    with_bbox: bool | None = None
+    large = file_size(path) >= RELEASE_BYTES
+    with turn(large), ThreadPoolExecutor(max_workers=1) as pool:
+        strings = pool.submit(strings_in_arrays, path)  # on the other core, meanwhile
+        try:
+            with connection() as con:
+                for batch in batches(con, query, row_bytes=8 * (3 * k + 8)):
+                    if with_bbox is None and batch.num_rows:
+                        first = batch.column(4)[0]
+                        with_bbox = first.is_valid and len(first) > 0
+                    part = _result_batch(batch, k, bool(with_bbox), confidences)
+                    if part is None:
+                        return None
+                    chunks.add(**part)
+        except (duckdb.Error, pa.ArrowException, RuntimeError, ValueError):
             return None
-        b_len = pc.list_value_length(bbox_col).to_numpy(zero_copy_only=False)
-        b_flat = pc.list_flatten(bbox_col)
-        if np.any(b_len != 4) or b_flat.null_count:
+        finally:
+            if large:
+                release()  # before the columns are joined: DuckDB's memory is not needed now
+        if not chunks.rows or strings.result():
+            return None  # an empty list, or "2" in a list: the plain reader answers it
+        points = chunks.take("points")  # the largest first: joining holds one column twice
+        return _results(
+            path,
+            chunks.take("image_ids"),
+            chunks.take("category_ids"),
+            points,
+            chunks.take("confidences") if confidences else None,
+            chunks.take("score"),
+            chunks.take("bbox") if with_bbox else None,
+        )
+
+
+def _result_batch(
+    batch: Any, k: int, with_bbox: bool, confidences: bool
+) -> dict[str, np.ndarray] | None:
+    """The columns of one record batch (see :class:`CocoResults`)."""
+    from posetable.eval._duck import list_values, numbers
+
+    n = batch.num_rows
+    image_ids = numbers(batch.column(0), np.int64)
+    category_ids = numbers(batch.column(1), np.int64)
+    score = numbers(batch.column(3), np.float64)
+    kp = batch.column(2)
+    if image_ids is None or category_ids is None or score is None or kp.null_count:
+        return None
+    if batch.column(0).null_count or batch.column(1).null_count or batch.column(3).null_count:
+        return None
+    flat = list_values(kp)
+    if flat is None or np.any(flat[0] != 3 * k) or not np.all(np.isfinite(flat[1])):
+        return None
+    if not np.all(np.isfinite(score)):
+        return None
+    values = flat[1].reshape(n, k, 3)
+    bbox = np.zeros((0, 4))
+    if with_bbox:
+        boxes = batch.column(4)
+        listed = list_values(boxes)
+        if boxes.null_count or listed is None or np.any(listed[0] != 4):
             return None
-        bbox = b_flat.to_numpy(zero_copy_only=False).reshape(n, 4)
+        bbox = listed[1].reshape(n, 4).copy()
         if not np.all(np.isfinite(bbox)):
             return None
-    return _results(path, image_ids, category_ids, kp, score, bbox)
+    part = {
+        "image_ids": image_ids,
+        "category_ids": category_ids,
+        "points": np.ascontiguousarray(values[..., :2]),
+        "score": score,
+        "bbox": bbox,
+    }
+    if confidences:
+        part["confidences"] = values[..., 2].copy()
+    return part
 
 
 def _results(
     path: Path,
     image_ids: np.ndarray,
     category_ids: np.ndarray,
-    kp: np.ndarray,
+    points: np.ndarray,
+    confidences: np.ndarray | None,
     score: np.ndarray,
     bbox: np.ndarray | None,
 ) -> CocoResults:
@@ -607,8 +776,8 @@ def _results(
     else:
         from posetable.eval._data import keypoint_extent_area
 
-        area = keypoint_extent_area(kp[..., :2])
-    return CocoResults(path, image_ids, category_ids, kp, score, area, bbox)
+        area = keypoint_extent_area(points)
+    return CocoResults(path, image_ids, category_ids, points, confidences, score, area, bbox)
 
 
 def _results_plain(path: Path, k: int) -> CocoResults:
@@ -625,8 +794,8 @@ def _results_plain_columns(path: Path, k: int) -> CocoResults:
         )
     kind = "results"
     if not items:
-        return CocoResults(path, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, k, 3)),
-                           np.zeros(0), np.zeros(0), None)  # fmt: skip
+        return CocoResults(path, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, k, 2)),
+                           np.zeros((0, k)), np.zeros(0), np.zeros(0), None)  # fmt: skip
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             raise FormatError(
@@ -650,4 +819,6 @@ def _results_plain_columns(path: Path, k: int) -> CocoResults:
                 path=path,
             )
         bbox, _ = point_lists(items, "bbox", 4, kind, path, "4 values [x, y, w, h]")
-    return _results(path, image_ids, category_ids, flat.reshape(-1, k, 3), score, bbox)
+    values = flat.reshape(-1, k, 3)
+    points = np.ascontiguousarray(values[..., :2])
+    return _results(path, image_ids, category_ids, points, values[..., 2].copy(), score, bbox)

@@ -16,7 +16,7 @@ import pyarrow as pa
 from posetable._coco_constants import COCO_OKS_SIGMAS
 from posetable._validate import check_sigmas
 from posetable.errors import FormatError, SchemaError, UnsupportedError
-from posetable.eval import _engine
+from posetable.eval import _engine, _io
 from posetable.eval._columns import (
     Frame,
     frame,
@@ -27,9 +27,11 @@ from posetable.eval._columns import (
     table_ground_truth,
 )
 from posetable.eval._data import EvalInput, GroundTruthColumns, PredictionColumns
+from posetable.eval._duck import release
 from posetable.eval._io import (
     CocoGroundTruth,
     CocoResults,
+    file_size,
     positions,
     read_ground_truth,
     read_results,
@@ -94,12 +96,11 @@ def _json_frame(gt: CocoGroundTruth) -> Frame:
 
 
 def _json_ground_truth(gt: CocoGroundTruth) -> GroundTruthColumns:
-    kp = gt.keypoints
     return GroundTruthColumns(
         image=gt.ann_image,
         category=gt.ann_category,
-        keypoints=np.ascontiguousarray(kp[..., :2]),
-        labeled=kp[..., 2] > 0,
+        keypoints=gt.points,
+        labeled=gt.visibility > 0,
         box=gt.box,
         area=gt.area,
         ignore=(gt.iscrowd != 0) | (gt.num_kpts == 0),
@@ -156,17 +157,18 @@ def _results_to_predictions(
             res.path,
             int((~keep).sum()),
         )
-    image = img[keep]
+    every = bool(keep.all())  # then the columns are taken as they are, without a copy
+    image = img if every else img[keep]
     order = np.argsort(image, kind="stable")
     index = np.empty(image.shape[0], np.int64)
     if image.size:
         index[order] = np.arange(image.shape[0]) - _engine.group_starts(image[order])
     return PredictionColumns(
         image=image,
-        category=cat[keep],
-        keypoints=np.ascontiguousarray(res.keypoints[keep, :, :2]),
-        score=res.score[keep],
-        area=res.area[keep],
+        category=cat if every else cat[keep],
+        keypoints=res.points if every else res.points[keep],
+        score=res.score if every else res.score[keep],
+        area=res.area if every else res.area[keep],
         index=index,
     )
 
@@ -291,25 +293,30 @@ def _prepare_files(
     sigmas: Any,
     ground_truth: CocoGroundTruth | None = None,
 ) -> EvalInput:
-    """Both files at once: DuckDB parses the results while orjson parses the ground truth
-    (``ground_truth``: the file already read, as the shim reads it for its ids)."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        k_hint = _peek_num_keypoints(results_json)
-        future = pool.submit(read_results, results_json, k_hint) if k_hint else None
-        gt = ground_truth if ground_truth is not None else read_ground_truth(gt_json)
-        k = gt.num_keypoints
-        if future is not None and k_hint == k:
-            res = future.result()
-        else:
-            if future is not None:
-                with contextlib.suppress(FormatError):
-                    future.result()
-            res = read_results(results_json, k)
+    """Read both files into the engine's columns (``ground_truth``: the file already read,
+    as the shim reads it for its ids).
+
+    The results are read in a thread while the ground truth is (DuckDB parses one JSON
+    array on one core). The DuckDB reads of two large files (``_io.RELEASE_BYTES`` each)
+    take turns (``_duck.turn``), so their peaks do not add up, while the ground truth's
+    splitting and the rest of its document are read during the results' turn. Each
+    reader keeps its columns, not its intermediates.
+    """
+    if ground_truth is not None:
+        gt = ground_truth
+        res = read_results(results_json, gt.num_keypoints, confidences=False)
+    else:
+        gt, res = _read_both(gt_json, results_json)
+    k = gt.num_keypoints
     fr = _json_frame(gt)
     gt_cols = _json_ground_truth(gt)
+    del gt  # its columns live on in gt_cols; the rest goes
     sig = _sigmas(sigmas, _coco_default_sigmas(k), k)
     _warn_id_zero(gt_cols, str(gt_json))
     dt_cols = _results_to_predictions(res, fr, image_key=fr.image_ids, unknown_category="drop")
+    del res
+    if file_size(gt_json) + file_size(results_json) >= _io.RELEASE_BYTES:
+        release()  # DuckDB's and the readers' freed memory go back before the engine runs
     return EvalInput(
         gt=gt_cols,
         dt=dt_cols,
@@ -319,6 +326,22 @@ def _prepare_files(
         category_labels=fr.category_labels,
         sigmas=sig,
     )
+
+
+def _read_both(gt_json: PathLike, results_json: PathLike) -> tuple[CocoGroundTruth, CocoResults]:
+    """The two files read at once (the results in a thread, with K peeked from the file)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        k_hint = _peek_num_keypoints(results_json)
+        future = (
+            pool.submit(read_results, results_json, k_hint, confidences=False) if k_hint else None
+        )
+        gt = read_ground_truth(gt_json)
+        if future is not None and k_hint == gt.num_keypoints:
+            return gt, future.result()
+        if future is not None:
+            with contextlib.suppress(FormatError):
+                future.result()
+        return gt, read_results(results_json, gt.num_keypoints, confidences=False)
 
 
 def _peek_num_keypoints(path: PathLike) -> int:
@@ -483,7 +506,7 @@ def read_coco_result_rows(path: PathLike, table: Table) -> CocoResultRows:
             )
         boxes = np.concatenate([res.bbox[:, :2], res.bbox[:, :2] + res.bbox[:, 2:]], axis=1)
     else:
-        kp = res.keypoints[..., :2]
+        kp = res.points
         boxes = (
             np.stack(
                 [kp[..., 0].min(1), kp[..., 1].min(1), kp[..., 0].max(1), kp[..., 1].max(1)], 1
@@ -491,11 +514,12 @@ def read_coco_result_rows(path: PathLike, table: Table) -> CocoResultRows:
             if len(kp)
             else np.zeros((0, 4))
         )
+    third = res.confidences if res.confidences is not None else res.keypoints[..., 2]
     return CocoResultRows(
         inputs=inputs,
         rows=rows[order],
-        keypoints=np.ascontiguousarray(res.keypoints[order, :, :2]),
-        confidences=res.keypoints[order, :, 2].astype(np.float32),
+        keypoints=res.points[order],
+        confidences=third[order].astype(np.float32),
         labels=fr.category_labels[cols.category][order],
         scores=res.score[order],
         boxes=boxes[order],
