@@ -114,6 +114,8 @@ CORE_MODULES = [
     "posetable.tlc._run",
     "posetable.diagnose.check",
     "posetable.diagnose.run_fixes",
+    "posetable._text_columns",
+    "posetable._run_suspects",
     "posetable.dashboard._frames",
     "posetable.dashboard._new_pose",
     "posetable.dashboard._review",
@@ -155,3 +157,17 @@ def test_core_docstring_examples_run(name: str, tmp_path, monkeypatch: pytest.Mo
     assert result.failed == 0
     if name != "posetable._rows":
         assert result.attempted > 0, f"{name} has no example"
+
+
+@pytest.mark.parametrize(
+    "module", ["posetable._arrow_decode", "posetable._gather", "posetable._arrow"]
+)
+def test_a_low_level_module_imports_first_in_a_fresh_interpreter(module: str) -> None:
+    """The package is lazy, so a module may be the first thing imported: no import cycle."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", f"import {module}"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr

@@ -30,6 +30,17 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
+# Decoding lives in its own module (which needs nothing from this one); its names and the
+# shared JSON_EXTRA_TYPE / derive_boxes stay importable from here.
+from posetable._arrow_decode import (
+    JSON_EXTRA_TYPE,
+    FlatKeypoints,
+    derive_boxes,
+    flat_from_arrow,
+    instances_from_arrow,
+    instances_from_flat,
+    instances_from_values,
+)
 from posetable.errors import RowError
 from posetable.instances import FIXED_INSTANCE_FIELDS, Keypoints2DInstances, object_array
 
@@ -44,7 +55,6 @@ INSTANCE_TYPE = pa.struct(
         pa.field("bbs_2d", pa.list_(pa.list_(pa.float64()))),
     ]
 )
-JSON_EXTRA_TYPE = pa.large_string()
 
 
 # -- types ----------------------------------------------------------------------------------
@@ -157,26 +167,6 @@ def _locate(
     row = int(np.searchsorted(offsets, flat_index, side="right") - 1)
     name = first_row + row if numbers is None else numbers[row]
     return f"row {name}, instance {flat_index - int(offsets[row])}"
-
-
-def derive_boxes(keypoints: np.ndarray, labeled: np.ndarray | None) -> np.ndarray:
-    """xyxy boxes around the labeled points of each instance ((0, 0, 0, 0) when none is)."""
-    n = keypoints.shape[0]
-    boxes = np.zeros((n, 4), dtype=np.float64)
-    if n == 0 or keypoints.shape[1] == 0:
-        return boxes
-    mask = np.ones(keypoints.shape[:2], dtype=bool) if labeled is None else labeled
-    has = mask.any(axis=1)
-    if has.any():
-        x = np.where(mask, keypoints[..., 0], np.inf)
-        y = np.where(mask, keypoints[..., 1], np.inf)
-        boxes[has, 0] = x[has].min(axis=1)
-        boxes[has, 1] = y[has].min(axis=1)
-        x = np.where(mask, keypoints[..., 0], -np.inf)
-        y = np.where(mask, keypoints[..., 1], -np.inf)
-        boxes[has, 2] = x[has].max(axis=1)
-        boxes[has, 3] = y[has].max(axis=1)
-    return boxes
 
 
 def keypoints_column(
@@ -559,15 +549,6 @@ def concat_values(parts: list[np.ndarray]) -> np.ndarray:
         return np.concatenate([p.astype(np.float64) for p in parts])
     return object_array([v for p in parts for v in p.tolist()])
 
-
-# Decoding lives in its own module; these names stay importable from here.
-from posetable._arrow_decode import (  # noqa: E402
-    FlatKeypoints,
-    flat_from_arrow,
-    instances_from_arrow,
-    instances_from_flat,
-    instances_from_values,
-)
 
 __all__ = [
     "INSTANCE_TYPE",

@@ -15,9 +15,30 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from posetable._arrow import JSON_EXTRA_TYPE, derive_boxes
 from posetable.errors import RowError
 from posetable.instances import FIXED_INSTANCE_FIELDS, Keypoints2DInstances, object_array
+
+JSON_EXTRA_TYPE = pa.large_string()  # extras that are not bool/int/float/string, JSON-encoded
+
+
+def derive_boxes(keypoints: np.ndarray, labeled: np.ndarray | None) -> np.ndarray:
+    """xyxy boxes around the labeled points of each instance ((0, 0, 0, 0) when none is)."""
+    n = keypoints.shape[0]
+    boxes = np.zeros((n, 4), dtype=np.float64)
+    if n == 0 or keypoints.shape[1] == 0:
+        return boxes
+    mask = np.ones(keypoints.shape[:2], dtype=bool) if labeled is None else labeled
+    has = mask.any(axis=1)
+    if has.any():
+        x = np.where(mask, keypoints[..., 0], np.inf)
+        y = np.where(mask, keypoints[..., 1], np.inf)
+        boxes[has, 0] = x[has].min(axis=1)
+        boxes[has, 1] = y[has].min(axis=1)
+        x = np.where(mask, keypoints[..., 0], -np.inf)
+        y = np.where(mask, keypoints[..., 1], -np.inf)
+        boxes[has, 2] = x[has].max(axis=1)
+        boxes[has, 3] = y[has].max(axis=1)
+    return boxes
 
 
 @dataclass(frozen=True)
