@@ -990,3 +990,59 @@ def test_path_like_table_names_are_served_with_their_slash_encoded(
     assert _ok(client.post(f"{url}/edit", json=body))["revision"] == 2
     assert client.get(f"{url}/image/1").status_code == 200
     _error(client.get(f"/api/tables/{quote('../../etc', safe='')}/rows"), 400, "RevisionError")
+
+
+def _grid_values(client: Any, **params: Any) -> list[dict[str, Any]]:
+    page = client.get("/api/tables/coco/rows", params={"run": "model", "limit": 500, **params})
+    assert page.status_code == 200, page.text
+    return [
+        {"row": r["row"], "metrics": r["metrics"], "suspects": r["suspects"]}
+        for r in page.json()["rows"]
+    ]
+
+
+def test_a_large_edited_revision_reuses_the_runs_metrics_and_suspects(
+    real_data, store: Path, monkeypatch, tmp_path: Path
+) -> None:
+    """Past the eager sizes (lowered to 0 here) an edit of some rows is evaluated and
+    searched for label errors on those rows alone, the rest kept from the run: the grid,
+    the suspect sort and a row's suspects and per-instance metrics are the same as a full
+    re-evaluation (the eager path) gives; the summary follows in the background."""
+    pytest.importorskip("fastapi")
+    from posetable.dashboard import _index
+    from tests._predictions import noisy_predictions
+
+    folder = real_data("coco_kpts")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pt.errors.PosetableWarning)
+        table = pt.Table.from_coco(
+            folder / "annotations.json", folder / "images", name="coco", store=store
+        )
+    run = pt.Run.from_predictions(table, noisy_predictions(table, seed=3, noise=0.05), name="model")
+    assert (run.path / "suspects-0.3-0.3.parquet").is_file()  # kept when the run was written
+    gt = table[1]["keypoints"]
+    flips = np.asarray(table.schema.flip_indices)
+    mirrored = gt.copy()
+    mirrored.keypoints[0] = gt.keypoints[0][flips]
+    mirrored.keypoint_visibilities[0] = gt.keypoint_visibilities[0][flips]
+    edited = table.with_rows({1: {"keypoints": mirrored}, 3: {"keypoints": gt.select([0])}})
+    eager = _client(store, tmp_path / "a")
+    want = _grid_values(eager)
+    want_sorted = _grid_values(eager, sort="suspect_score", order="desc")
+    want_row = eager.get("/api/tables/coco/rows/1", params={"run": "model"}).json()
+    for name in ("EAGER_EVALUATE_ROWS", "EAGER_SUSPECTS_ROWS", "EAGER_CHECK_ROWS"):
+        monkeypatch.setattr(_index, name, 0)
+    shutil.rmtree(store / ".cache", ignore_errors=True)
+    lazy = _client(store, tmp_path / "b")
+    first = lazy.get("/api/tables/coco/rows", params={"run": "model"}).json()
+    assert first["revision"] == edited.revision
+    assert first["run_metrics_state"] in ("re-evaluating", "done")
+    assert _grid_values(lazy) == want
+    assert _grid_values(lazy, sort="suspect_score", order="desc") == want_sorted
+    row = lazy.get("/api/tables/coco/rows/1", params={"run": "model"}).json()
+    assert row["suspect_list"] == want_row["suspect_list"] and row["suspect_list"]
+    assert row["per_instance"] == want_row["per_instance"]
+    view = lazy.app.state.dashboard.run_on("model", edited)
+    assert view._changed is not None  # the incremental path ran
+    view._summary_job.result(timeout=60)
+    assert view.summary == pytest.approx(eager.app.state.dashboard.run_on("model", edited).summary)

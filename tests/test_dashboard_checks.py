@@ -129,3 +129,66 @@ def test_fix_endpoint_saves_a_revision_and_refuses_stale_or_unfixable(coco_serve
     assert other.status_code == 400 and other.json()["type"] == "UnsupportedError"
     bad = client.post("/api/tables/coco/fix", json=body | {"base_revision": 3, "row": "0"})
     assert bad.status_code == 400 and bad.json()["type"] == "RowError"
+
+
+def _items(badge: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [(i["rule"], i["instance"], i["keypoint"], i["message"]) for i in badge["items"]]
+
+
+def _state(page: dict[str, Any]) -> dict[str, Any]:
+    return {k: page["check_state"][k] for k in ("state", "error", "incremental")}
+
+
+def _wanted(findings: list[dict[str, Any]], row: int, rules: set[str]) -> list[tuple[Any, ...]]:
+    return [
+        (f["rule"], f["instance"], f["keypoint"], f["message"])
+        for f in findings
+        if f["row"] == row and f["rule"] in rules
+    ]
+
+
+def test_a_large_revision_is_checked_in_the_background_and_says_so(coco_served, monkeypatch):
+    """Past EAGER_CHECK_ROWS (lowered here to 0) the first page does not wait for the check:
+    it says "checking", shows the per-row rules' findings of its rows (found for them alone),
+    and the full check's badges once it is done; an edit then re-checks only its rows."""
+    import threading
+
+    from posetable.dashboard import _index
+    from posetable.diagnose.check import RULES
+
+    client, table = coco_served
+    expected = pt.check(table).to_pylist()
+    every, per_row = set(RULES), {n for n, r in RULES.items() if r.per_row}
+    monkeypatch.setattr(_index, "EAGER_CHECK_ROWS", 0)
+    gate = threading.Event()
+    original = _index.TableIndex._run_check
+
+    def held(self: Any) -> None:  # the background check waits until the first page is read
+        gate.wait(30)
+        original(self)
+
+    monkeypatch.setattr(_index.TableIndex, "_run_check", held)
+    page = client.get("/api/tables/coco/rows").json()
+    assert page["check_state"]["state"] == "checking"
+    for row in page["rows"]:
+        assert row["findings"]["complete"] is False
+        assert _items(row["findings"]) == _wanted(expected, row["row"], per_row)
+    gate.set()
+    dup = client.get(
+        "/api/tables/coco/rows", params={"filter": "check_rules has 'duplicate_instance'"}
+    )
+    assert [r["row"] for r in dup.json()["rows"]] == [0]  # the filter waits for the check
+    done = client.get("/api/tables/coco/rows").json()
+    assert _state(done) == {"state": "done", "error": None, "incremental": False}
+    for row in done["rows"]:
+        assert row["findings"]["complete"] is True
+        assert _items(row["findings"]) == _wanted(expected, row["row"], every)
+    # an edit of row 2 (a new revision): its check reuses the parent's findings
+    edited = table.with_rows({2: {"keypoints": table[2]["keypoints"].select([0])}})
+    client.get("/api/tables/coco/rows", params={"filter": "check_rules has 'outside_box'"})
+    again = client.get("/api/tables/coco/rows").json()
+    assert again["revision"] == edited.revision
+    assert _state(again) == {"state": "done", "error": None, "incremental": True}
+    want_all = pt.check(edited).to_pylist()
+    for row in again["rows"]:
+        assert _items(row["findings"]) == _wanted(want_all, row["row"], every)

@@ -10,19 +10,26 @@ Each suspect has a ``kind`` and a ``score`` in [0, 1] (higher = more suspicious)
 - ``suspicious_visibility``: a v=0 (unlabeled) point the model places confidently inside
   the instance's box.
 
-Everything is computed over flat arrays of all (ground truth, prediction) pairs of a table.
+Everything is computed over flat arrays of all (ground truth, prediction) pairs of a table:
+both sides are decoded from their Arrow keypoints columns in one pass each (no object per
+row or instance), and the OKS of every pair, as labeled and mirrored, is computed in chunks
+of pairs, so memory stays bounded however large the table.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 
-from posetable._pairs import FlatInstances, pair_oks, same_row_pairs
+from posetable._label_flat import PairOks, best_per_group, flat_inputs, row_nanmedian
+from posetable._pairs import same_row_pairs
+from posetable._text_columns import fixed, join, names_of
 from posetable._validate import as_index
 from posetable.errors import RunError
 from posetable.filtering import check_instance_threshold, check_keypoint_threshold
-from posetable.instances import Keypoints2DInstances
 from posetable.runs import Run
 from posetable.table import Table
 
@@ -36,23 +43,7 @@ KINDS = (
 MATCH_OKS = 0.5
 SWAP_GAIN = 0.2  # object scales a mirrored pair must fit better by to count as a swap
 MISPLACED_SCALE = 0.2  # a keypoint this many object scales off counts as misplaced
-
-
-def _best_per_group(
-    group: np.ndarray, value: np.ndarray, size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """For each group id in [0, size): the index of its max value (-1) and that value (0)."""
-    best_index = np.full(size, -1, np.int64)
-    best_value = np.zeros(size)
-    if len(group) == 0:
-        return best_index, best_value
-    order = np.lexsort((-value, group))
-    first = np.ones(len(order), bool)
-    first[1:] = group[order][1:] != group[order][:-1]
-    winners = order[first]
-    best_index[group[winners]] = winners
-    best_value[group[winners]] = value[winners]
-    return best_index, best_value
+Describe = Callable[[np.ndarray], pa.Array]  # the details of some suspects of one kind
 
 
 def find_label_errors(
@@ -82,50 +73,61 @@ def find_label_errors(
     Example:
         ``pt.find_label_errors(table, run, top=20).to_pandas()``
     """
+    return label_errors_of_rows(
+        table,
+        run,
+        None,
+        top=top,
+        instance_confidence_threshold=instance_confidence_threshold,
+        keypoint_confidence_threshold=keypoint_confidence_threshold,
+        kinds=kinds,
+    )
+
+
+def label_errors_of_rows(
+    table: Table,
+    run: Run,
+    only: np.ndarray | None,
+    *,
+    predictions: pa.Table | None = None,
+    top: int | None = None,
+    instance_confidence_threshold: float = 0.5,
+    keypoint_confidence_threshold: float = 0.5,
+    kinds: tuple[str, ...] = KINDS,
+) -> pa.Table:
+    """:func:`find_label_errors` on the rows ``only`` of ``table`` (all when None): every
+    suspect depends on its own row alone, so these are exactly the full table's suspects of
+    those rows (the dashboard finds an edited revision's suspects this way). ``predictions``:
+    the run's entries of those rows (``sample_id``, ``keypoints``) when at hand."""
     if top is not None and (as_index(top) is None or isinstance(top, float) or top < 0):
         raise RunError(f"top must be None or a whole number >= 0, got {top!r}"[:200])
     inst_thr = check_instance_threshold(instance_confidence_threshold)
     kp_thr = check_keypoint_threshold(keypoint_confidence_threshold) or 0.0
     schema = table.schema
     k = schema.num_keypoints
-    mapping = run.rows_in(table)
-    rows = sorted(mapping)
-    records = table.rows(rows) if rows else []
-    gt_items: list[Keypoints2DInstances | None] = [r["keypoints"] for r in records]
-    every_prediction = run.all_predictions()
-    dt_items = [every_prediction[mapping[row]] for row in rows]
-    gt = FlatInstances.from_rows(gt_items, k)
-    dt = FlatInstances.from_rows(dt_items, k)
+    rows, gt, dt = flat_inputs(table, run, only, predictions)
     # low-scoring predictions still show that something is there (no spurious label), but
     # only confident ones are evidence of a missing label or of a wrong keypoint
     confident_dt = dt.score >= inst_thr if inst_thr is not None else np.ones(len(dt), bool)
     sigmas = schema.sigmas
     flips = np.asarray(schema.flip_indices if schema.flip_indices is not None else range(k))
     gi, di = same_row_pairs(gt.row, dt.row)
-    oks, e = pair_oks(gt, dt.keypoints, gi, di, sigmas)
-    oks_flip, e_flip = pair_oks(
-        gt,
-        dt.keypoints,
-        gi,
-        di,
-        sigmas,
-        gt_keypoints=gt.keypoints[:, flips],
-        gt_visibility=gt.visibility[:, flips],
-    )
+    pairs = PairOks(gt, dt.keypoints, sigmas, flips)
+    oks, oks_flip = pairs.oks(gi, di)
     quality = np.maximum(oks, oks_flip)
     confident_pairs = np.flatnonzero(confident_dt[di])
     # the best confident pair of each ground truth (-1 where none: no prediction may pass)
-    best_confident, _ = _best_per_group(gi[confident_pairs], quality[confident_pairs], len(gt))
+    best_confident, _ = best_per_group(gi[confident_pairs], quality[confident_pairs], len(gt))
     gt_best = np.full(len(gt), -1, np.int64)
     has_best = best_confident >= 0
     gt_best[has_best] = confident_pairs[best_confident[has_best]]
-    gt_any, gt_any_q = _best_per_group(gi, quality, len(gt))
-    dt_best, dt_best_oks = _best_per_group(di, quality, len(dt))
+    gt_any, gt_any_q = best_per_group(gi, quality, len(gt))
+    dt_best, dt_best_oks = best_per_group(di, quality, len(dt))
     labeled = gt.visibility > 0
     k1 = labeled.sum(axis=1)
-    row_of = np.asarray(rows, np.int64)
-    names = np.asarray(schema.keypoint_names, dtype=object)
-    parts: list[dict[str, np.ndarray]] = []
+    row_of = rows
+    names = list(schema.keypoint_names)
+    parts: list[_Part] = []
 
     def add(
         kind: str,
@@ -135,18 +137,18 @@ def find_label_errors(
         prediction: np.ndarray,
         keypoint: np.ndarray,
         score: np.ndarray,
-        details: list[str],
+        describe: Describe,
     ) -> None:
         parts.append(
-            {
-                "row": row_of[row] if len(row) else np.zeros(0, np.int64),
-                "instance": np.asarray(instance, np.int64),
-                "prediction": np.asarray(prediction, np.int64),
-                "kind": np.full(len(row), kind, dtype=object),
-                "keypoint": np.asarray(keypoint, np.int64),
-                "score": np.clip(np.asarray(score, np.float64), 0.0, 1.0),
-                "detail": np.asarray(details, dtype=object),
-            }
+            _Part(
+                kind=kind,
+                row=row_of[row] if len(row) else np.zeros(0, np.int64),
+                instance=np.asarray(instance, np.int64),
+                prediction=np.asarray(prediction, np.int64),
+                keypoint=np.asarray(keypoint, np.int64),
+                score=np.clip(np.asarray(score, np.float64), 0.0, 1.0),
+                describe=describe,
+            )
         )
 
     has_flips = schema.flip_indices is not None
@@ -154,11 +156,14 @@ def find_label_errors(
     pair = gt_best[g]
     d = di[pair]
     direct, mirrored = oks[pair], oks_flip[pair]
+    # the per-keypoint errors of the chosen pairs only (elementwise: the same values as
+    # computing them for every pair)
+    e, e_flip = pairs.errors(gi[pair], d)
     # per-keypoint distance in units of the object scale sqrt(area):
     # pycocotools' e = d^2 / (2 sigma)^2 / area / 2
     scale_terms = 2 * (2 * sigmas) ** 2
-    distance = np.sqrt(e[pair] * scale_terms)
-    distance_flip = np.sqrt(e_flip[pair] * scale_terms)
+    distance = np.sqrt(e * scale_terms)
+    distance_flip = np.sqrt(e_flip * scale_terms)
     confident = dt.confidence[d] >= kp_thr
     usable = labeled[g] & confident
     swapped_points = np.zeros_like(usable)
@@ -180,11 +185,19 @@ def find_label_errors(
         score = np.maximum(np.where(whole, mirrored - direct, 0.0), 1.0 - np.exp(-total_gain))
         at = np.flatnonzero(suspect)
         single = hit[at].sum(axis=1) == 1
-        details = []
-        for n_at, row_hits in zip(at, hit[at], strict=True):
-            pairs = [f"{names[first[q]]}/{names[second[q]]}" for q in np.flatnonzero(row_hits)]
-            text = f"OKS {direct[n_at]:.2f} as labeled, {mirrored[n_at]:.2f} mirrored"
-            details.append(text + (f"; swapped: {', '.join(pairs)}" if pairs else ""))
+
+        def swap_details(
+            sel: np.ndarray, at: np.ndarray = at, hit: np.ndarray = hit, first: np.ndarray = first
+        ) -> pa.Array:
+            details = []
+            second = flips[first].tolist()
+            pair_names = [f"{names[a]}/{names[b]}" for a, b in zip(first, second, strict=True)]
+            for n_at in at[sel].tolist():
+                pairs = [pair_names[q] for q in np.flatnonzero(hit[n_at]).tolist()]
+                text = f"OKS {direct[n_at]:.2f} as labeled, {mirrored[n_at]:.2f} mirrored"
+                details.append(text + (f"; swapped: {', '.join(pairs)}" if pairs else ""))
+            return pa.array(details, pa.string())
+
         add(
             "swap",
             row=gt.row[g[at]],
@@ -192,7 +205,7 @@ def find_label_errors(
             prediction=dt.index[d[at]],
             keypoint=np.where(single, first[np.argmax(hit[at], axis=1)], -1),
             score=score[at],
-            details=details,
+            describe=swap_details,
         )
         swapped_points[:, first] = hit
         swapped_points[:, second] |= hit
@@ -202,28 +215,35 @@ def find_label_errors(
         candidates = usable & ~swapped_points
         enough = candidates.sum(axis=1) >= 3
         median = np.full(len(g), np.inf)
-        if enough.any():
+        if enough.all():
+            median = row_nanmedian(np.where(candidates, distance, np.nan))
+        elif enough.any():
             masked = np.where(candidates[enough], distance[enough], np.nan)
-            median[enough] = np.nanmedian(masked, axis=1)
+            median[enough] = row_nanmedian(masked)
         off = candidates & (distance > MISPLACED_SCALE) & (distance > 4 * median[:, None])
         off &= matched[:, None]
         at, kp = np.nonzero(off)
+        far, med = distance[at, kp], median[at]
         add(
             "misplaced_keypoint",
             row=gt.row[g[at]],
             instance=gt.index[g[at]],
             prediction=dt.index[d[at]],
             keypoint=kp,
-            score=1.0 - np.exp(-(distance[at, kp] - median[at])),
-            details=[
-                f"{names[i]} is {dist:.2f} object scales from the prediction while the rest "
-                f"agree (median {med:.2f})"
-                for i, dist, med in zip(kp, distance[at, kp], median[at], strict=True)
-            ],
+            score=1.0 - np.exp(-(far - med)),
+            describe=_text(
+                names,
+                ("name", kp),
+                " is ",
+                ("fixed", far),
+                " object scales from the prediction while the rest agree (median ",
+                ("fixed", med),
+                ")",
+            ),
         )
     if "suspicious_visibility" in kinds:
         boxes = gt.boxes[g]
-        px, py = dt.keypoints[d, :, 0], dt.keypoints[d, :, 1]
+        px, py = pairs.dx[d], pairs.dy[d]
         inside = (px >= boxes[:, :1]) & (px <= boxes[:, 2:3])
         inside &= (py >= boxes[:, 1:2]) & (py <= boxes[:, 3:4])
         odd = (gt.visibility[g] == 0) & inside & confident & matched[:, None]
@@ -236,17 +256,17 @@ def find_label_errors(
             prediction=dt.index[d[at]],
             keypoint=kp,
             score=conf,
-            details=[
-                f"{names[i]} is unlabeled (v=0) but predicted inside the box "
-                f"with confidence {c:.2f}"
-                for i, c in zip(kp, conf, strict=True)
-            ],
+            describe=_text(
+                names,
+                ("name", kp),
+                " is unlabeled (v=0) but predicted inside the box with confidence ",
+                ("fixed", conf),
+            ),
         )
     if "spurious_annotation" in kinds:
-        predicted_rows = np.zeros(len(rows), bool)
-        predicted_rows[[r for r, item in enumerate(dt_items) if item is not None]] = True
+        # every row considered has an entry in the run (its predictions, possibly none)
         best = np.where(gt_any >= 0, gt_any_q, 0.0)
-        lonely = ~gt.iscrowd & (k1 > 0) & predicted_rows[gt.row] & (best < 0.1)
+        lonely = ~gt.iscrowd & (k1 > 0) & (best < 0.1)
         at = np.flatnonzero(lonely)
         add(
             "spurious_annotation",
@@ -255,7 +275,7 @@ def find_label_errors(
             prediction=np.full(len(at), -1),
             keypoint=np.full(len(at), -1),
             score=1.0 - best[at],
-            details=[f"no prediction comes near (best OKS {b:.2f})" for b in best[at]],
+            describe=_text(names, "no prediction comes near (best OKS ", ("fixed", best[at]), ")"),
         )
     if "missing_annotation" in kinds:
         best = np.where(dt_best >= 0, dt_best_oks, 0.0)
@@ -267,39 +287,94 @@ def find_label_errors(
             prediction=dt.index[at],
             keypoint=np.full(len(at), -1),
             score=np.minimum(dt.score[at] * (1.0 - best[at]), 1.0),
-            details=[
-                f"confident prediction (score {s:.2f}) matches no ground truth (best OKS {b:.2f})"
-                for s, b in zip(dt.score[at], best[at], strict=True)
-            ],
+            describe=_text(
+                names,
+                "confident prediction (score ",
+                ("fixed", dt.score[at]),
+                ") matches no ground truth (best OKS ",
+                ("fixed", best[at]),
+                ")",
+            ),
         )
     return _ranked(parts, table, top)
 
 
-def _ranked(parts: list[dict[str, np.ndarray]], table: Table, top: int | None) -> pa.Table:
-    columns = ("row", "instance", "prediction", "kind", "keypoint", "score", "detail")
-    joined = {c: np.concatenate([p[c] for p in parts]) if parts else np.zeros(0) for c in columns}
-    result = pa.table(
+def _text(names: list[str], *pieces: str | tuple[str, np.ndarray]) -> Describe:
+    """Details made of literal text, keypoint names (``("name", index)``) and numbers with
+    two decimals (``("fixed", values)``), one array entry per suspect, written in Arrow."""
+
+    def describe(sel: np.ndarray) -> pa.Array:
+        columns: list[pa.Array | str] = []
+        for piece in pieces:
+            if isinstance(piece, str):
+                columns.append(piece)
+            elif piece[0] == "name":
+                columns.append(names_of(names, piece[1][sel]))
+            else:
+                columns.append(fixed(piece[1][sel]))
+        return join(*columns)
+
+    return describe
+
+
+@dataclass(frozen=True)
+class _Part:
+    """The suspects of one kind: arrays of equal length, and their details on request."""
+
+    kind: str
+    row: np.ndarray
+    instance: np.ndarray
+    prediction: np.ndarray
+    keypoint: np.ndarray
+    score: np.ndarray
+    describe: Describe  # positions within the part -> details
+
+
+def _ranked(parts: list[_Part], table: Table, top: int | None) -> pa.Table:
+    """The suspects sorted by score (highest first, then row), the first ``top``; details
+    are written for the suspects kept only."""
+
+    def joined(name: str, dtype: type) -> np.ndarray:
+        arrays = [getattr(p, name) for p in parts]
+        return np.concatenate(arrays).astype(dtype) if arrays else np.zeros(0, dtype)
+
+    rows, score = joined("row", np.int64), joined("score", np.float64)
+    order = np.lexsort((rows, -score)) if len(rows) else np.zeros(0, np.int64)
+    if top is not None:
+        order = order[:top]
+    sizes = np.asarray([len(p.row) for p in parts], np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    part_of = np.searchsorted(starts[1:], order, side="right")
+    # each part describes its kept suspects in output order; then one take interleaves them
+    by_part = np.argsort(part_of, kind="stable")
+    texts = [pa.array([], pa.string())]
+    for i, part in enumerate(parts):
+        chosen = by_part[
+            np.searchsorted(part_of[by_part], i) : np.searchsorted(part_of[by_part], i, "right")
+        ]
+        if chosen.size:
+            texts.append(part.describe(order[chosen] - starts[i]))
+    place = np.empty(len(order), np.int64)
+    place[by_part] = np.arange(len(order))
+    detail = pa.concat_arrays(texts).take(pa.array(place, pa.int64()))
+    kinds = pa.array([p.kind for p in parts], pa.string())
+    kind = kinds.take(pa.array(part_of, pa.int64())) if len(order) else pa.array([], pa.string())
+    picked = rows[order]
+    if len(picked):
+        unique, inverse = np.unique(picked, return_inverse=True)
+        image = table.take(unique, columns=["image"]).column("image").combine_chunks()
+        images = image.take(pa.array(inverse.ravel(), pa.int64()))
+    else:
+        images = pa.array([], pa.string())
+    return pa.table(
         {
-            "row": pa.array(joined["row"].astype(np.int64)),
-            "instance": pa.array(joined["instance"].astype(np.int64)),
-            "prediction": pa.array(joined["prediction"].astype(np.int64)),
-            "kind": pa.array(joined["kind"].tolist(), pa.string()),
-            "keypoint": pa.array(joined["keypoint"].astype(np.int64)),
-            "score": pa.array(joined["score"].astype(np.float64)),
-            "detail": pa.array(joined["detail"].tolist(), pa.string()),
+            "row": pa.array(picked, pa.int64()),
+            "image": images,
+            "instance": pa.array(joined("instance", np.int64)[order], pa.int64()),
+            "prediction": pa.array(joined("prediction", np.int64)[order], pa.int64()),
+            "kind": kind,
+            "keypoint": pa.array(joined("keypoint", np.int64)[order], pa.int64()),
+            "score": pa.array(score[order], pa.float64()),
+            "detail": detail,
         }
     )
-    rows = result.column("row").to_numpy()
-    images = (
-        table.take(rows, columns=["image"]).column("image")
-        if len(rows)
-        else pa.array([], pa.string())
-    )
-    result = result.add_column(1, "image", images)
-    order = (
-        np.lexsort((rows, -result.column("score").to_numpy()))
-        if len(rows)
-        else np.zeros(0, np.int64)
-    )
-    result = result.take(pa.array(order, pa.int64()))
-    return result.slice(0, top) if top is not None else result

@@ -669,7 +669,11 @@ def _write_run_columns(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return Run(store, name, manifest, table)
+    run = Run(store, name, manifest, table)
+    from posetable._run_suspects import find_and_keep  # the dashboard's suspects, kept once
+
+    find_and_keep(run, table)
+    return run
 
 
 def _prediction_columns(inputs: Any, sample_ids: np.ndarray) -> pa.Table:

@@ -10,8 +10,11 @@ to any revision of the table that still has those samples.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +24,41 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from posetable._arrow import KEYPOINTS_COLUMN, instances_from_arrow
+from posetable._commit import Touch
 from posetable._lance_local import PerThreadDataset
 from posetable._rows import SAMPLE_ID
 from posetable._run_columns import rows_for_samples
 from posetable._run_index import INDEX_FOLDER, sorted_lance_copy
+from posetable._run_suspects import (
+    SUSPECT_THRESHOLDS,
+    read_suspects,
+)
+from posetable.dashboard._background import background
+from posetable.dashboard._reevaluate import changed_since, evaluate_rows
+from posetable.dashboard._suspects import (
+    KeptSuspects,
+    remember,
+    suspects_of,
+    with_sample_ids,
+)
+from posetable.diagnose._findings import Findings
+from posetable.diagnose.check import check_findings, check_rows
 from posetable.errors import PosetableError, RunError
 from posetable.eval.result import STAT_NAMES
 from posetable.instances import Keypoints2DInstances
+from posetable.label_errors import label_errors_of_rows
+from posetable.store import read_operation_record
 from posetable.table import Table
 
+logger = logging.getLogger(__name__)
+#: up to this many rows pt.check runs when first needed; beyond, in the background
+EAGER_CHECK_ROWS = 20_000
+#: up to this many rows a run is evaluated again in full on an edited revision; beyond, only
+#: the edited rows are (when only rows changed), and the summary in the background
+EAGER_EVALUATE_ROWS = 20_000
+#: up to this size pages show label-error suspects unasked; beyond, they are found in the
+#: background when a run is opened (or read from the run, which keeps its defaults)
+EAGER_SUSPECTS_ROWS = 20_000
 DERIVED_COLUMNS = {
     "num_instances": "instances in the row",
     "num_labeled": "keypoints with visibility 1 or 2",
@@ -47,7 +76,7 @@ SUSPECT_COLUMNS = {
 # dashboard's defaults are lower than the library's 0.5: a confident-enough prediction of a
 # mirrored person often scores under 0.5 (the sample's planted swap scores 0.42).
 SuspectThresholds = tuple[float, float]
-DEFAULT_SUSPECT_THRESHOLDS: SuspectThresholds = (0.3, 0.3)
+DEFAULT_SUSPECT_THRESHOLDS: SuspectThresholds = SUSPECT_THRESHOLDS
 _SCALAR_KINDS = (
     pa.types.is_integer,
     pa.types.is_floating,
@@ -78,16 +107,31 @@ def _per_row_sums(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 
 class TableIndex:
-    """Row order and derived per-row columns of one table revision (computed on demand)."""
+    """Row order and derived per-row columns of one table revision (computed on demand).
 
-    def __init__(self, table: Table) -> None:
+    ``pt.check`` of the revision runs once: when first needed for a table of up to
+    ``EAGER_CHECK_ROWS`` rows, in a background thread beyond (pages show the per-row rules'
+    findings of their own rows meanwhile, and say the check is running). ``previous``
+    gives the parent revision's index when it is at hand: after an edit of some rows, the
+    per-row rules then check only those rows again.
+    """
+
+    def __init__(
+        self, table: Table, previous: Callable[[], TableIndex | None] | None = None
+    ) -> None:
         self.table = table
         self.sample_ids = np.asarray(table.sample_ids(), dtype=np.int64)
         self._sorted = np.argsort(self.sample_ids, kind="stable")
         self._derived: dict[str, np.ndarray] = {}
         self._lists: dict[str, pa.Array] = {}
-        self._findings: pa.Table | None = None
+        self._findings: Findings | None = None
         self._check_rules: pa.Array | None = None
+        self._check_started = False
+        self._check_done = threading.Event()
+        self._check_error: str | None = None
+        self._filters_ready = threading.Event()  # the widgets' columns made in the background
+        self._previous = previous
+        self.incremental: bool | None = None  # whether the check reused the parent's findings
         self._lock = threading.Lock()
         schema = table.dataset.schema
         self.scalar_columns = {
@@ -152,14 +196,92 @@ class TableIndex:
         out.update({n: self._lists[n] for n in wanted if n != CHECK_COLUMN})
         return {n: out[n] for n in wanted}
 
-    def findings(self) -> pa.Table:
-        """``pt.check`` of this revision with every rule (computed once: revisions never change)."""
-        from posetable.diagnose.check import check
+    def check_state(self) -> dict[str, Any]:
+        """Where the check of this revision stands: ``state`` is ``not started``,
+        ``checking``, ``done`` or ``failed`` (with ``error``)."""
+        if self._check_done.is_set():
+            state = "failed" if self._check_error else "done"
+        else:
+            state = "checking" if self._check_started else "not started"
+        return {
+            "state": state,
+            "error": self._check_error,
+            "incremental": self.incremental,
+            "filters_ready": self._filters_ready.is_set(),
+        }
 
+    def start_check(self) -> None:
+        """Start the check once: now for a small table, in the background for a large one."""
         with self._lock:
-            if self._findings is None:
-                self._findings = check(self.table)
-            return self._findings
+            if self._check_started:
+                return
+            self._check_started = True
+        if len(self) <= EAGER_CHECK_ROWS:
+            self._run_check()
+        else:
+            background("check", self._run_check)
+            background("prepare", self._prepare_filters)
+
+    def _prepare_filters(self) -> None:
+        """The per-row columns the filter widgets read (derived counts, classes, keypoint
+        visibilities, check rules), made after the check of a large revision so that the
+        widgets' first answer does not pay for them."""
+        try:
+            self.derived(list(DERIVED_COLUMNS))
+            self.list_columns(list(self.list_column_names()))
+        except Exception:  # a page that needs them computes them again and shows the error
+            logger.exception("preparing the filter columns of %s failed", self.table.ref)
+        finally:
+            self._filters_ready.set()
+
+    def _run_check(self) -> None:
+        try:
+            previous, changed = self._incremental_base()
+            self.incremental = previous is not None
+            self._findings = check_findings(self.table, previous=previous, changed_rows=changed)
+        except Exception as exc:  # the grid keeps working; the check's state says why
+            logger.exception("checking %s failed", self.table.ref)
+            self._check_error = f"{type(exc).__name__}: {exc}"[:500]
+        finally:
+            self._check_done.set()
+
+    def _incremental_base(self) -> tuple[Findings | None, np.ndarray | None]:
+        """The parent's findings and the rows edited since, when this revision only changed
+        rows of its parent (same schema, same rows) and the parent's index is at hand."""
+        parent = self._previous() if self._previous is not None else None
+        if parent is None or self.table.parent != parent.table.revision:
+            return None, None
+        record = read_operation_record(self.table.dataset, self.table.revision)
+        touch = Touch.from_json(record.get("touched"))
+        if touch.kind != "rows" or parent.table.schema.to_json() != self.table.schema.to_json():
+            return None, None
+        if not np.array_equal(parent.sample_ids, self.sample_ids):
+            return None, None
+        parent.start_check()
+        parent._check_done.wait()
+        if parent._findings is None:
+            return None, None
+        changed = self.rows_of(np.fromiter(touch.sample_ids, np.int64, len(touch.sample_ids)))
+        return parent._findings, np.unique(changed[changed >= 0])
+
+    def findings(self) -> Findings:
+        """``pt.check`` of this revision with every rule (waits for a running check)."""
+        self.start_check()
+        self._check_done.wait()
+        if self._findings is None:
+            raise PosetableError(f"checking {self.table.ref} failed: {self._check_error}")
+        return self._findings
+
+    def row_findings(self, rows: np.ndarray) -> tuple[Findings, bool]:
+        """The findings on some rows and whether they are complete: the check's when it is
+        done, else those of the per-row rules, found now for these rows alone (the
+        table-wide rules, bone-length statistics, wait for the check)."""
+        self.start_check()
+        rows = np.unique(np.asarray(rows, np.int64))
+        if self._check_done.is_set() and self._findings is not None:
+            found = self._findings
+            return found.take(np.flatnonzero(np.isin(found.row, rows))), True
+        return check_rows(self.table, rows), False
 
     def check_rules(self) -> pa.Array:
         """(rows,) list<string>: the rule of each finding on the row, row order, as ``has``
@@ -167,16 +289,14 @@ class TableIndex:
         findings = self.findings()
         with self._lock:
             if self._check_rules is None:
-                rows = findings.column("row").to_numpy(zero_copy_only=False)
-                rows = np.nan_to_num(rows.astype(np.float64), nan=-1).astype(np.int64)
+                rows = findings.row
                 keep = np.flatnonzero(rows >= 0)
                 order = keep[np.argsort(rows[keep], kind="stable")]
                 counts = np.bincount(rows[order], minlength=len(self))
                 offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
-                rules = findings.column("rule").take(pa.array(order, pa.int64()))
-                self._check_rules = pa.ListArray.from_arrays(
-                    pa.array(offsets), rules.combine_chunks().cast(pa.string())
-                )
+                names = pa.array(list(findings.rule_names), pa.string())
+                rules = names.take(pa.array(findings.rule[order], pa.int64()))
+                self._check_rules = pa.ListArray.from_arrays(pa.array(offsets), rules)
             return self._check_rules
 
     def _compute_lists(self) -> dict[str, pa.Array]:
@@ -288,8 +408,25 @@ class RunIndex:
         self._metric_order = np.argsort(ids, kind="stable")
         self._metric_ids = ids[self._metric_order]
         self._suspects: dict[SuspectThresholds, pa.Table] = {}
-        self._suspect_rows: dict[SuspectThresholds, pa.Table] = {}
+        self._suspect_rows: dict[SuspectThresholds, KeptSuspects] = {}
         self._lock = threading.Lock()
+        #: where this dashboard keeps the suspects it finds (the run keeps its defaults)
+        self.cache_folder = Path(cache_dir) / f"{run.name}-{stamp}"
+        self._pending: dict[SuspectThresholds, Future[None]] = {}
+
+    def start_suspects(self, thresholds: SuspectThresholds = DEFAULT_SUSPECT_THRESHOLDS) -> None:
+        """Find the suspects at ``thresholds`` in the background (once), for a large run."""
+        with self._lock:
+            if thresholds in self._pending or thresholds in self._suspects:
+                return
+            self._pending[thresholds] = background(
+                "suspects", partial(self._compute_suspects, thresholds)
+            )
+
+    def computing(self, thresholds: SuspectThresholds) -> bool:
+        """Whether the suspects at ``thresholds`` are being found in the background."""
+        pending = self._pending.get(thresholds)
+        return pending is not None and not pending.done()
 
     @staticmethod
     def _sample_ids_of_run_rows(run: Any) -> np.ndarray:
@@ -321,6 +458,13 @@ class RunIndex:
             out[int(slot)] = item
         return out
 
+    def predictions_arrow(self, sample_ids: np.ndarray) -> pa.Table:
+        """The run's entries (``sample_id``, ``keypoints``) of some samples (those it has)."""
+        ids = np.asarray(sample_ids, dtype=np.int64)
+        found, positions = _locate(self._prediction_ids, ids)
+        picked = np.sort(positions[found])
+        return self._predictions.get().take(picked.tolist(), columns=[SAMPLE_ID, KEYPOINTS_COLUMN])
+
     def per_instance(self, sample_id: int) -> pa.Table:
         """The per-instance metrics of one sample (GT and predictions)."""
         lo = int(np.searchsorted(self._per_instance_ids, sample_id, side="left"))
@@ -342,9 +486,14 @@ class RunIndex:
         return out
 
     def suspect_rows(
-        self, *, compute: bool = True, thresholds: SuspectThresholds = DEFAULT_SUSPECT_THRESHOLDS
+        self,
+        *,
+        compute: bool = True,
+        thresholds: SuspectThresholds = DEFAULT_SUSPECT_THRESHOLDS,
+        sample_id: int | None = None,
     ) -> pa.Table | None:
-        """The label-error suspects (``sample_id`` added); None when unavailable or not computed.
+        """The label-error suspects (``sample_id`` added), of one sample when ``sample_id``
+        is given; None when unavailable or not computed.
 
         ``compute=False`` answers only from the cache: finding suspects scans the whole run,
         so pages that merely show them do not pay for it on large tables. ``thresholds``:
@@ -352,7 +501,8 @@ class RunIndex:
         """
         if compute:
             self._compute_suspects(thresholds)
-        return self._suspect_rows.get(thresholds)
+        kept = self._suspect_rows.get(thresholds)
+        return None if kept is None else kept.rows(sample_id)
 
     def suspects(
         self, *, compute: bool = True, thresholds: SuspectThresholds = DEFAULT_SUSPECT_THRESHOLDS
@@ -366,37 +516,13 @@ class RunIndex:
         with self._lock:
             if thresholds in self._suspects:
                 return
-            rows = _suspect_rows(self.run.table(), self.run, thresholds, self._run_sample_ids)
-            _remember(self._suspect_rows, thresholds, rows)
-            _remember(self._suspects, thresholds, _aggregate_suspects(rows))
-
-
-def _suspect_rows(
-    table: Any, run: Any, thresholds: SuspectThresholds, sample_ids: np.ndarray
-) -> pa.Table:
-    """``find_label_errors`` of a run on a table revision, with each suspect's sample id."""
-    from posetable.label_errors import find_label_errors
-
-    found = find_label_errors(
-        table,
-        run,
-        instance_confidence_threshold=thresholds[0],
-        keypoint_confidence_threshold=thresholds[1],
-    )
-    ids = np.asarray(sample_ids, dtype=np.int64)[found.column("row").to_numpy()]
-    return found.append_column(SAMPLE_ID, pa.array(ids, pa.int64()))
-
-
-_KEPT_THRESHOLDS = 8  # suspect tables kept per run and revision (one per threshold pair)
-
-
-def _remember(
-    cache: dict[SuspectThresholds, pa.Table], key: SuspectThresholds, value: pa.Table
-) -> None:
-    """Keep ``value`` under ``key``, forgetting the oldest entries beyond a few."""
-    cache[key] = value
-    while len(cache) > _KEPT_THRESHOLDS:
-        cache.pop(next(iter(cache)))
+            found = read_suspects(self.run.path, thresholds)  # kept when the run was written
+            if found is None:
+                found = suspects_of(self.run.table(), self.run, thresholds, self.cache_folder)
+            rows = with_sample_ids(found, self._run_sample_ids)
+            kept = KeptSuspects(rows, self.cache_folder, thresholds)
+            remember(self._suspect_rows, thresholds, kept)
+            remember(self._suspects, thresholds, kept.per_sample)
 
 
 def _locate(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -405,30 +531,6 @@ def _locate(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.nda
         return np.zeros(len(ids), bool), np.zeros(len(ids), np.int64)
     where = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
     return sorted_ids[where] == ids, where.astype(np.int64)
-
-
-def _aggregate_suspects(found: pa.Table) -> pa.Table:
-    if found.num_rows == 0:
-        return pa.table(
-            {
-                SAMPLE_ID: pa.array([], pa.int64()),
-                "suspect_score": pa.array([], pa.float64()),
-                "suspects": pa.array([], pa.int64()),
-                "suspect_kinds": pa.array([], pa.string()),
-            }
-        )
-    grouped = found.group_by(SAMPLE_ID).aggregate(
-        [("score", "max"), ("score", "count"), ("kind", "distinct")]
-    )
-    kinds = [", ".join(sorted(k)) for k in grouped.column("kind_distinct").to_pylist()]
-    return pa.table(
-        {
-            SAMPLE_ID: grouped.column(SAMPLE_ID),
-            "suspect_score": grouped.column("score_max").cast(pa.float64()),
-            "suspects": grouped.column("score_count").cast(pa.int64()),
-            "suspect_kinds": pa.array(kinds, pa.string()),
-        }
-    )
 
 
 class RunView:
@@ -449,16 +551,27 @@ class RunView:
         self.own = (table.name, table.revision) == (self.run.table_name, self.run.table_revision)
         self.evaluated_on: str = self.run.table_ref if self.own else table.ref
         self._suspects: dict[SuspectThresholds, pa.Table] = {}
-        self._suspect_rows: dict[SuspectThresholds, pa.Table] = {}
+        self._suspect_rows: dict[SuspectThresholds, KeptSuspects] = {}
         self._lock = threading.Lock()
+        self._pending: dict[SuspectThresholds, Future[None]] = {}
+        self._changed: np.ndarray | None = None  # samples edited since the run's revision
+        self._summary_job: Future[None] | None = None
         if self.own:
-            self.summary: dict[str, float] = self.run.metrics
+            self._summary: dict[str, float | None] = dict(self.run.metrics)
             self.metric_names = index.metric_names
             self.metrics = index.metrics
             return
-        result = self._evaluate()
-        self.summary = {name: float(getattr(result, name)) for name in STAT_NAMES}
         sample_ids = np.asarray(table.sample_ids(), dtype=np.int64)
+        changed = changed_since(table, self.run) if len(table) > EAGER_EVALUATE_ROWS else None
+        if changed is not None:
+            self._evaluate_changed(sample_ids, changed)
+        else:
+            self._evaluate_all(sample_ids)
+
+    def _evaluate_all(self, sample_ids: np.ndarray) -> None:
+        """Evaluate the run on this revision (every metric of every row, and the summary)."""
+        result = self._evaluate()
+        self._summary = {name: float(getattr(result, name)) for name in STAT_NAMES}
         per_sample = result.per_sample
         self.metric_names = [n for n in per_sample.column_names if n not in ("row", "image_id")]
         ids = sample_ids[per_sample.column("row").to_numpy()]
@@ -473,6 +586,107 @@ class RunView:
         order = np.argsort(instance_ids, kind="stable")
         self._per_instance = per_instance.take(pa.array(order, pa.int64()))
         self._per_instance_ids = instance_ids[order]
+
+    def _evaluate_changed(self, sample_ids: np.ndarray, changed: np.ndarray) -> None:
+        """Per-sample and per-instance metrics: the run's own for the rows unchanged since
+        its revision, the changed rows evaluated alone (the same values: see
+        :mod:`posetable.dashboard._reevaluate`); the summary in the background."""
+        index = self.index
+        rows = np.flatnonzero(np.isin(sample_ids, changed))
+        per_sample, per_instance = evaluate_rows(
+            self.table, rows, index.predictions(sample_ids[rows])
+        )
+        names = [n for n in per_sample.column_names if n not in ("row", "image_id")]
+        n = len(sample_ids)
+        _, positions = _locate(index._metric_ids, sample_ids)
+        carried = index.metrics.take(pa.array(index._metric_order[positions], pa.int64()))
+        pick = np.arange(n)
+        pick[rows] = n + np.arange(len(rows))  # the changed rows from the new evaluation
+        columns: dict[str, Any] = {}
+        for name in names:
+            old = carried.column(name).combine_chunks()
+            new = per_sample.column(name).combine_chunks().cast(old.type)
+            columns[name] = pa.concat_arrays([old, new]).take(pa.array(pick, pa.int64()))
+        columns[SAMPLE_ID] = pa.array(sample_ids, pa.int64())
+        for name in index.metric_names:  # the run's own columns (losses...) by sample id
+            if name not in columns:
+                columns[name] = carried.column(name)
+        self.metrics = pa.table(columns)
+        self.metric_names = [c for c in self.metrics.column_names if c != SAMPLE_ID]
+        self._metric_order = np.arange(n)[np.argsort(sample_ids, kind="stable")]
+        self._metric_ids = sample_ids[self._metric_order]
+        instance_ids = sample_ids[per_instance.column("row").to_numpy()]
+        order = np.argsort(instance_ids, kind="stable")
+        self._per_instance = per_instance.take(pa.array(order, pa.int64()))
+        self._per_instance_ids = instance_ids[order]
+        self._changed = np.asarray(changed, np.int64)
+        self._summary = {name: None for name in STAT_NAMES}  # found when first asked
+
+    def _changed_suspects(self, thresholds: SuspectThresholds) -> pa.Table:
+        """The suspects of this revision: the run's own for the rows unchanged since its
+        revision, found again for the changed rows (each suspect depends on its row alone),
+        in ``find_label_errors``' order (score, highest first, then row)."""
+        own = self.index.suspect_rows(thresholds=thresholds)
+        if own is None:  # pragma: no cover - the run's revision always has suspects
+            raise RunError(f"no suspects of run {self.name!r} on its own revision")
+        changed = np.asarray(self._changed, np.int64)
+        rows = np.flatnonzero(np.isin(np.asarray(self.table.sample_ids()), changed))
+        fresh = label_errors_of_rows(
+            self.table,
+            self.run,
+            rows,
+            predictions=self.index.predictions_arrow(changed),
+            instance_confidence_threshold=thresholds[0],
+            keypoint_confidence_threshold=thresholds[1],
+        )
+        mask = pc.invert(pc.is_in(own.column(SAMPLE_ID), value_set=pa.array(changed)))
+        kept = own.filter(mask).drop_columns([SAMPLE_ID])
+        joined = pa.concat_tables([kept, fresh.cast(kept.schema)])
+        order = np.lexsort((joined.column("row").to_numpy(), -joined.column("score").to_numpy()))
+        return joined.take(pa.array(order, pa.int64()))
+
+    def _summarize(self) -> None:
+        result = self._evaluate()
+        self._summary = {name: float(getattr(result, name)) for name in STAT_NAMES}
+
+    @property
+    def summary(self) -> dict[str, float | None]:
+        """The run's stats on this revision; on an edited large revision, None values until
+        the background evaluation (started by the first ask) is done."""
+        if self._changed is not None and self._summary_job is None:
+            with self._lock:
+                if self._summary_job is None:
+                    self._summary_job = background("evaluate", self._summarize)
+        return self._summary
+
+    @property
+    def summary_state(self) -> str:
+        """``re-evaluating`` while the summary of this revision is computed, else ``done``."""
+        self.summary  # noqa: B018 - asking starts it
+        job = self._summary_job
+        return "re-evaluating" if job is not None and not job.done() else "done"
+
+    def start_suspects(self, thresholds: SuspectThresholds = DEFAULT_SUSPECT_THRESHOLDS) -> None:
+        """Find the suspects at ``thresholds`` in the background (once), for a large
+        revision: the grid and image pages start it, so they are at hand for the sort."""
+        if len(self.table) <= EAGER_SUSPECTS_ROWS:
+            return
+        if self.own:
+            self.index.start_suspects(thresholds)
+            return
+        with self._lock:
+            if thresholds in self._pending or thresholds in self._suspects:
+                return
+            self._pending[thresholds] = background(
+                "suspects", partial(self._compute_suspects, thresholds)
+            )
+
+    def computing(self, thresholds: SuspectThresholds) -> bool:
+        """Whether the suspects at ``thresholds`` are being found in the background."""
+        if self.own:
+            return self.index.computing(thresholds)
+        pending = self._pending.get(thresholds)
+        return pending is not None and not pending.done()
 
     def _carry_sample_columns(self, ids: np.ndarray) -> None:
         """The run's own per-sample columns (losses, embeddings) kept by sample id."""
@@ -527,21 +741,28 @@ class RunView:
 
     def per_instance(self, sample_id: int) -> pa.Table:
         """The per-instance metrics of one sample against this revision."""
-        if self.own:
+        if self.own or (self._changed is not None and sample_id not in set(self._changed)):
             return self.index.per_instance(sample_id)
         lo = int(np.searchsorted(self._per_instance_ids, sample_id, side="left"))
         hi = int(np.searchsorted(self._per_instance_ids, sample_id, side="right"))
         return self._per_instance.slice(lo, hi - lo)
 
     def suspect_rows(
-        self, *, compute: bool = True, thresholds: SuspectThresholds = DEFAULT_SUSPECT_THRESHOLDS
+        self,
+        *,
+        compute: bool = True,
+        thresholds: SuspectThresholds = DEFAULT_SUSPECT_THRESHOLDS,
+        sample_id: int | None = None,
     ) -> pa.Table | None:
         """Label-error suspects of this revision (``sample_id`` added); see RunIndex."""
         if self.own:
-            return self.index.suspect_rows(compute=compute, thresholds=thresholds)
+            return self.index.suspect_rows(
+                compute=compute, thresholds=thresholds, sample_id=sample_id
+            )
         if compute:
             self._compute_suspects(thresholds)
-        return self._suspect_rows.get(thresholds)
+        kept = self._suspect_rows.get(thresholds)
+        return None if kept is None else kept.rows(sample_id)
 
     def suspects(
         self, *, compute: bool = True, thresholds: SuspectThresholds = DEFAULT_SUSPECT_THRESHOLDS
@@ -557,9 +778,15 @@ class RunView:
         with self._lock:
             if thresholds in self._suspects:
                 return
+            folder = self.index.cache_folder / f"on-{self.table.name}@{self.table.revision}"
             try:
-                rows = _suspect_rows(self.table, self.run, thresholds, self.table.sample_ids())
+                if self._changed is not None:
+                    found = self._changed_suspects(thresholds)
+                else:
+                    found = suspects_of(self.table, self.run, thresholds, folder)
             except RunError:  # a revision older than the run's: no suspects to show
                 return
-            _remember(self._suspect_rows, thresholds, rows)
-            _remember(self._suspects, thresholds, _aggregate_suspects(rows))
+            rows = with_sample_ids(found, self.table.sample_ids())
+            kept = KeptSuspects(rows, folder, thresholds)
+            remember(self._suspect_rows, thresholds, kept)
+            remember(self._suspects, thresholds, kept.per_sample)

@@ -24,6 +24,7 @@ from posetable.dashboard._index import (
     CLASSES_COLUMN,
     DEFAULT_SUSPECT_THRESHOLDS,
     DERIVED_COLUMNS,
+    EAGER_SUSPECTS_ROWS,
     SUSPECT_COLUMNS,
     RunView,
     SuspectThresholds,
@@ -38,6 +39,7 @@ from posetable.dashboard._query import (
     referenced_columns,
 )
 from posetable.dashboard._state import DashboardState
+from posetable.diagnose._found import SEVERITIES
 from posetable.diagnose.fixes import FIXES
 from posetable.errors import PosetableError, RunError
 from posetable.store import RevisionInfo, check_name
@@ -45,7 +47,6 @@ from posetable.table import Table
 
 MAX_PAGE = 500
 MAX_COMPARED = 32
-EAGER_SUSPECTS_ROWS = 20_000  # up to this size pages show label-error suspects unasked
 
 
 @dataclass(frozen=True)
@@ -335,6 +336,8 @@ def _page_rows(
     predictions = run.predictions(sample_ids) if run is not None else [None] * len(rows)
     metrics = run.metrics_of(sample_ids) if run is not None else {}
     eager = len(index) <= EAGER_SUSPECTS_ROWS
+    if run is not None and not eager:
+        run.start_suspects(thresholds)  # a large run's: in the background, ready for a sort
     suspects = run.suspects(compute=eager, thresholds=thresholds) if run is not None else None
     suspect_of = {}
     if suspects is not None and suspects.num_rows:
@@ -367,22 +370,60 @@ def _page_rows(
 def row_findings(index: TableIndex, rows: np.ndarray) -> dict[int, dict[str, Any]]:
     """Each row's check findings for its badge: counts by severity, the worst severity and
     the findings (rule, instance, keypoint, message, and ``fix``: what the one-click fix of
-    ``POST /api/tables/NAME/fix`` does, null where none) in check's order, most severe first."""
-    found = index.findings()
+    ``POST /api/tables/NAME/fix`` does, null where none) in check's order, most severe first.
+
+    ``complete`` is False while the check of a large revision runs: the badge then holds the
+    per-row rules' findings of the row, found for it alone (``check_state`` says more).
+    Messages are written for these rows only.
+    """
+    found, complete = index.row_findings(rows)
     out: dict[int, dict[str, Any]] = {
-        int(r): {"error": 0, "warning": 0, "info": 0, "worst": None, "items": []}
+        int(r): {
+            "error": 0,
+            "warning": 0,
+            "info": 0,
+            "worst": None,
+            "items": [],
+            "complete": complete,
+        }
         for r in rows.tolist()
     }
-    if found.num_rows and len(rows):
-        mine = found.filter(pc.is_in(found.column("row"), value_set=pa.array(rows, pa.int64())))
-        columns = ["rule", "severity", "row", "instance", "keypoint", "message"]
-        for f in mine.select(columns).to_pylist():
-            badge = out[int(f["row"])]
-            badge[f["severity"]] += 1
-            badge["worst"] = badge["worst"] or f["severity"]
-            item = {k: f[k] for k in columns if k != "row"}
-            badge["items"].append(item | {"fix": FIXES.get(f["rule"])})
+    if len(found) and len(rows):
+        severities = [SEVERITIES[s] for s in found.severity.tolist()]
+        for row, rule, severity, instance, keypoint, message in zip(
+            found.row.tolist(),
+            found.rules(),
+            severities,
+            found.instance.tolist(),
+            found.keypoint.tolist(),
+            found.messages(),
+            strict=True,
+        ):
+            badge = out[int(row)]
+            badge[severity] += 1
+            badge["worst"] = badge["worst"] or severity
+            badge["items"].append(
+                {
+                    "rule": rule,
+                    "severity": severity,
+                    "instance": instance,
+                    "keypoint": keypoint if keypoint >= 0 else None,
+                    "message": message,
+                    "fix": FIXES.get(rule),
+                }
+            )
     return out
+
+
+def suspects_state(run: RunView | None, thresholds: SuspectThresholds) -> str | None:
+    """``ready`` when the run's label-error suspects (at ``thresholds``) are at hand,
+    ``computing`` while they are found in the background, ``on request`` when a large run
+    finds them only when asked (a sort or filter by them), None without a run."""
+    if run is None:
+        return None
+    if run.suspects(compute=False, thresholds=thresholds) is not None:
+        return "ready"
+    return "computing" if run.computing(thresholds) else "on request"
 
 
 def _jsonable(value: Any) -> Any:
@@ -443,6 +484,8 @@ def _metrics_source(view: RunView | None) -> dict[str, Any]:
     return {
         "metrics_ref": view.evaluated_on if view is not None else None,
         "run_metrics": view.summary if view is not None else None,
+        # "re-evaluating": the summary of an edited large revision is still being computed
+        "run_metrics_state": view.summary_state if view is not None else None,
     }
 
 
@@ -480,6 +523,7 @@ def grid_page(
         limit=limit,
         thresholds=thresholds,
     )
+    page_rows = _page_rows(table, index, run_index, rows, thresholds)  # starts suspects first
     return {
         "table": table.name,
         "revision": table.revision,
@@ -497,7 +541,9 @@ def grid_page(
         "columns": [c.to_json() for c in columns.values()],
         "schema": schema_json(table.schema),
         "suspect_thresholds": thresholds_json(thresholds),
-        "rows": _page_rows(table, index, run_index, rows, thresholds),
+        "rows": page_rows,
+        "check_state": index.check_state(),
+        "suspects_state": suspects_state(run_index, thresholds),
     }
 
 
@@ -539,7 +585,7 @@ def row_detail(
     )
     eager = len(index) <= EAGER_SUSPECTS_ROWS
     found = (
-        run_index.suspect_rows(compute=eager, thresholds=thresholds)
+        run_index.suspect_rows(compute=eager, thresholds=thresholds, sample_id=sample_id)
         if run_index is not None
         else None
     )
@@ -589,6 +635,8 @@ def row_detail(
         "suspect_thresholds": thresholds_json(thresholds),
         "navigation": neighbours,
         **record,
+        "check_state": index.check_state(),
+        "suspects_state": suspects_state(run_index, thresholds),
     }
 
 

@@ -75,13 +75,30 @@ class GroundTruth:
         """(N, 2) box width and height."""
         return self.box[:, 2:] - self.box[:, :2]
 
+    def subset(self, keep: np.ndarray) -> GroundTruth:
+        """The instances where ``keep`` (N,) is True, rows numbered as before."""
+        at = np.flatnonzero(keep)
+        values = {
+            name: getattr(self, name)[at]
+            for name in self.__dataclass_fields__
+            if name != "num_rows"
+        }
+        return GroundTruth(num_rows=self.num_rows, **values)
 
-def read_ground_truth(table: Table) -> GroundTruth:
-    """The table's instances as :class:`GroundTruth` (one columnar read)."""
+
+def read_ground_truth(table: Table, rows: np.ndarray | None = None) -> GroundTruth:
+    """The table's instances as :class:`GroundTruth` (one columnar read); with ``rows``
+    (sorted, unique), only those rows' instances, numbered by their table rows."""
     k = table.schema.num_keypoints
     n_rows = len(table)
-    data = table.to_arrow(columns=["width", "height", "keypoints"])
-    flat = flatten_keypoints(data.column("keypoints"), np.arange(n_rows), k, extras=EXTRAS)
+    columns = ["width", "height", "keypoints"]
+    if rows is None:
+        data = table.to_arrow(columns=columns)
+        rows = np.arange(n_rows)
+    else:
+        rows = np.asarray(rows, np.int64)
+        data = table.take(rows, columns=columns)
+    flat = flatten_keypoints(data.column("keypoints"), rows, k, extras=EXTRAS)
     n = flat.row.shape[0]
     if flat.visibility is None:
         visibility = np.full((n, k), 2, np.int64)
@@ -103,8 +120,9 @@ def read_ground_truth(table: Table) -> GroundTruth:
     ids, ids_given = extra("id")
     derived, derived_given = extra("coco_derived")
     box_given = ~(derived_given & ((np.nan_to_num(derived).astype(np.int64) & DERIVED_BOX) > 0))
-    widths = _column(data, "width", n_rows)
-    heights = _column(data, "height", n_rows)
+    widths = _column(data, "width", len(rows))
+    heights = _column(data, "height", len(rows))
+    position = np.searchsorted(rows, flat.row)  # each instance's entry in ``rows``
     return GroundTruth(
         num_rows=n_rows,
         row=flat.row,
@@ -121,8 +139,8 @@ def read_ground_truth(table: Table) -> GroundTruth:
         num_keypoints=np.where(number_given, number, np.nan),
         iscrowd=crowd_given & (np.nan_to_num(crowd) != 0),
         ids=np.where(ids_given, np.nan_to_num(ids), -1).astype(np.int64),
-        width=widths[flat.row],
-        height=heights[flat.row],
+        width=widths[position],
+        height=heights[position],
     )
 
 

@@ -1,8 +1,13 @@
-"""What a rule returns: the findings of one rule as arrays (one entry per finding)."""
+"""What a rule returns: the findings of one rule as arrays (one entry per finding).
+
+A rule with many findings gives its messages as a function of the positions asked for
+(``describe``), so a caller that shows a few findings (the dashboard's page of rows) writes
+only their messages.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,7 +26,7 @@ class Found:
             finding about the schema or the file (no row, no instance).
         keypoint: (F,) keypoint index, -1 where the finding is not about one point.
         value: (F,) the measured value (NaN: none).
-        message: F messages.
+        message: F messages, or a function giving the messages of some positions.
     """
 
     rule: str
@@ -29,10 +34,17 @@ class Found:
     instance: np.ndarray
     keypoint: np.ndarray
     value: np.ndarray
-    message: list[str] = field(default_factory=list)
+    message: list[str] | Callable[[np.ndarray], list[str]] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.message)
+        return int(self.instance.shape[0])
+
+    def messages(self, at: np.ndarray | None = None) -> list[str]:
+        """The messages of the findings at positions ``at`` (all by default), in that order."""
+        chosen = np.arange(len(self)) if at is None else np.asarray(at, np.int64)
+        if callable(self.message):
+            return list(self.message(chosen)) if chosen.size else []
+        return [self.message[i] for i in chosen.tolist()]
 
     def severities(self) -> np.ndarray:
         """(F,) severity of each finding."""
@@ -47,11 +59,13 @@ def found(
     instance: np.ndarray | Sequence[int],
     keypoint: np.ndarray | Sequence[int] | None,
     value: np.ndarray | Sequence[float] | None,
-    message: list[str],
+    message: list[str] | Callable[[np.ndarray], list[str]],
 ) -> Found:
-    """A :class:`Found` with its arrays normalised (``None``: -1 keypoints / NaN values)."""
-    n = len(message)
-    inst = np.asarray(instance, np.int64).reshape(n)
+    """A :class:`Found` with its arrays normalised (``None``: -1 keypoints / NaN values);
+    ``message`` is the list of messages or a function of positions giving theirs."""
+    inst = np.asarray(instance, np.int64).ravel()
+    n = inst.shape[0] if callable(message) else len(message)
+    inst = inst.reshape(n)
     kp = np.full(n, -1, np.int64) if keypoint is None else np.asarray(keypoint, np.int64)
     val = np.full(n, np.nan) if value is None else np.asarray(value, np.float64)
     return Found(rule, severity, inst, kp.reshape(n), val.reshape(n), message)

@@ -1,7 +1,7 @@
 """Rules on single points and boxes: counts, unlabeled coordinates, image and box bounds.
 
-Each rule is a few whole-table numpy comparisons over (N, K) arrays; only the messages of
-the findings are formatted one by one.
+Each rule is a few whole-table numpy comparisons over (N, K) arrays; the messages of the
+findings are formatted one by one, only for the findings asked for.
 """
 
 from __future__ import annotations
@@ -28,12 +28,15 @@ def num_keypoints_mismatch(ctx: Context) -> list[Found]:
     given = ~np.isnan(gt.num_keypoints)
     counts = gt.counts
     at = np.flatnonzero(given & (gt.num_keypoints != counts))
-    messages = [
-        f"num_keypoints is {int(gt.num_keypoints[i])} but {int(counts[i])} points are labeled "
-        f"(v > 0); pycocotools trusts the field"
-        + (", so this instance is ignored" if gt.num_keypoints[i] == 0 else "")
-        for i in at.tolist()
-    ]
+    field_at, counts_at = gt.num_keypoints[at], counts[at]
+
+    def messages(sel: np.ndarray) -> list[str]:
+        return [
+            f"num_keypoints is {int(n)} but {int(c)} points are labeled (v > 0); pycocotools "
+            "trusts the field" + (", so this instance is ignored" if n == 0 else "")
+            for n, c in zip(field_at[sel].tolist(), counts_at[sel].tolist(), strict=True)
+        ]
+
     return [found("num_keypoints_mismatch", "error", at, None, gt.num_keypoints[at], messages)]
 
 
@@ -44,12 +47,16 @@ def unlabeled_with_coordinates(ctx: Context) -> list[Found]:
     odd = gt.has_visibility[:, None] & (gt.visibility == 0) & ((x != 0) | (y != 0))
     at, kp = np.nonzero(odd)
     names = ctx.names
-    messages = [
-        f"{names[j]} is not labeled (v=0) but has coordinates ({x[i, j]:g}, {y[i, j]:g}); "
-        "labeled points need v=1 or v=2, unlabeled ones are usually (0, 0)"
-        for i, j in zip(at.tolist(), kp.tolist(), strict=True)
-    ]
-    value = np.hypot(x[at, kp], y[at, kp])
+    xs, ys = x[at, kp], y[at, kp]
+
+    def messages(sel: np.ndarray) -> list[str]:
+        return [
+            f"{names[j]} is not labeled (v=0) but has coordinates ({a:g}, {b:g}); "
+            "labeled points need v=1 or v=2, unlabeled ones are usually (0, 0)"
+            for j, a, b in zip(kp[sel].tolist(), xs[sel].tolist(), ys[sel].tolist(), strict=True)
+        ]
+
+    value = np.hypot(xs, ys)
     return [found("unlabeled_with_coordinates", "warning", at, kp, value, messages)]
 
 
@@ -65,11 +72,21 @@ def outside_image(ctx: Context) -> list[Found]:
     out = gt.labeled & known[:, None] & ((dx > 0) | (dy > 0))
     at, kp = np.nonzero(out)
     names = ctx.names
-    messages = [
-        f"{names[j]} at ({x[i, j]:g}, {y[i, j]:g}) lies outside the "
-        f"{gt.width[i]:g}x{gt.height[i]:g} image"
-        for i, j in zip(at.tolist(), kp.tolist(), strict=True)
-    ]
+    xs, ys, widths, heights = x[at, kp], y[at, kp], gt.width[at], gt.height[at]
+
+    def messages(sel: np.ndarray) -> list[str]:
+        return [
+            f"{names[j]} at ({a:g}, {b:g}) lies outside the {w:g}x{h:g} image"
+            for j, a, b, w, h in zip(
+                kp[sel].tolist(),
+                xs[sel].tolist(),
+                ys[sel].tolist(),
+                widths[sel].tolist(),
+                heights[sel].tolist(),
+                strict=True,
+            )
+        ]
+
     return [found("outside_image", "error", at, kp, np.hypot(dx[at, kp], dy[at, kp]), messages)]
 
 
@@ -94,11 +111,22 @@ def outside_box(ctx: Context) -> list[Found]:
     out = gt.labeled & usable[:, None] & (rel > margin)
     at, kp = np.nonzero(out)
     names = ctx.names
-    messages = [
-        f"{names[j]} at ({x[i, j]:g}, {y[i, j]:g}) lies {rel[i, j]:.2f} box sides outside its "
-        f"box [{b[i, 0]:g}, {b[i, 1]:g}, {b[i, 2]:g}, {b[i, 3]:g}] (xyxy)"
-        for i, j in zip(at.tolist(), kp.tolist(), strict=True)
-    ]
+    xs, ys, rels, boxes = x[at, kp], y[at, kp], rel[at, kp], b[at]
+
+    def messages(sel: np.ndarray) -> list[str]:
+        return [
+            f"{names[j]} at ({px:g}, {py:g}) lies {r:.2f} box sides outside its box "
+            f"[{q[0]:g}, {q[1]:g}, {q[2]:g}, {q[3]:g}] (xyxy)"
+            for j, px, py, r, q in zip(
+                kp[sel].tolist(),
+                xs[sel].tolist(),
+                ys[sel].tolist(),
+                rels[sel].tolist(),
+                boxes[sel].tolist(),
+                strict=True,
+            )
+        ]
+
     return [found("outside_box", "warning", at, kp, rel[at, kp], messages)]
 
 
@@ -113,18 +141,32 @@ def degenerate_box(ctx: Context) -> list[Found]:
     flat = (w <= 0) | (h <= 0)
     no_area = ~flat & (gt.counts > 0) & gt.area_given & (gt.area <= 0)
     at = np.flatnonzero(flat | no_area)
-    messages = []
-    for i in at.tolist():
-        if flat[i]:
-            messages.append(
-                f"the box [{gt.box[i, 0]:g}, {gt.box[i, 1]:g}, {gt.box[i, 2]:g}, "
-                f"{gt.box[i, 3]:g}] (xyxy) has width {w[i]:g} and height {h[i]:g}"
-                + ("; it was made from the labeled points" if not gt.box_given[i] else "")
-            )
-        else:
-            messages.append(
-                f"area is {gt.area[i]:g} for {int(gt.counts[i])} labeled points; OKS divides "
-                "by the area, so no prediction can match this instance"
-            )
+    kept = {
+        "flat": flat[at],
+        "box": gt.box[at],
+        "w": w[at],
+        "h": h[at],
+        "given": gt.box_given[at],
+        "area": gt.area[at],
+        "counts": gt.counts[at],
+    }
+
+    def messages(sel: np.ndarray) -> list[str]:
+        out = []
+        for i in sel.tolist():
+            box = kept["box"][i]
+            if kept["flat"][i]:
+                out.append(
+                    f"the box [{box[0]:g}, {box[1]:g}, {box[2]:g}, {box[3]:g}] (xyxy) has width "
+                    f"{kept['w'][i]:g} and height {kept['h'][i]:g}"
+                    + ("; it was made from the labeled points" if not kept["given"][i] else "")
+                )
+            else:
+                out.append(
+                    f"area is {kept['area'][i]:g} for {int(kept['counts'][i])} labeled points; "
+                    "OKS divides by the area, so no prediction can match this instance"
+                )
+        return out
+
     value = np.where(flat[at], w[at] * h[at], gt.area[at])
     return [found("degenerate_box", "error", at, None, value, messages)]

@@ -13,7 +13,7 @@ import numpy as np
 from posetable._pairs import same_row_pairs
 from posetable.diagnose._context import Context
 from posetable.diagnose._found import Found, found, not_checked
-from posetable.eval.oks import oks_pairs
+from posetable.eval.oks import PointColumns, oks_columns
 
 DUPLICATE_OKS = 0.95
 #: a left/right pair is judged only when its points are this far apart (in box scales)
@@ -44,6 +44,40 @@ def _scale(ctx: Context) -> np.ndarray:
     return np.where(scale > 0, scale, extent)
 
 
+#: a point whose OKS error e is at least this far counts as "far" for the duplicate screen
+_FAR_E = 1.0
+
+
+def _first_labeled(ctx: Context) -> np.ndarray:
+    """(N, m) the first m labeled keypoints of each instance (then unlabeled ones), m as
+    :func:`_may_reach` needs."""
+    gt = ctx.gt
+    k = gt.keypoints.shape[1]
+    m = min(k, int((1 - DUPLICATE_OKS) * k / (1 - np.exp(-_FAR_E))) + 1)
+    return np.argsort(~gt.labeled, axis=1, kind="stable")[:, :m]
+
+
+def _may_reach(
+    ctx: Context, first_labeled: np.ndarray, dt: np.ndarray, gt_side: np.ndarray
+) -> np.ndarray:
+    """(P,) False where the OKS of prediction ``dt`` against ground truth ``gt_side`` is
+    surely under ``DUPLICATE_OKS``; True where it may reach it.
+
+    Each far labeled point (e >= 1) takes at least 1 - exp(-1) from the sum of k1 terms,
+    and OKS >= t leaves room for (1 - t) k1 of them: so at most (1 - t) k1 / (1 - e^-1)
+    labeled points are far. If the first m = that + 1 labeled points of the ground truth
+    are all far, the OKS is below t (with a margin far beyond float rounding).
+    """
+    gt = ctx.gt
+    first = first_labeled[gt_side]
+    labeled = gt.labeled[gt_side[:, None], first]
+    dx = gt.keypoints[dt[:, None], first, 0] - gt.keypoints[gt_side[:, None], first, 0]
+    dy = gt.keypoints[dt[:, None], first, 1] - gt.keypoints[gt_side[:, None], first, 1]
+    variances = (2 * ctx.sigmas) ** 2
+    e = (dx**2 + dy**2) / variances[first] / (gt.area[gt_side][:, None] + np.spacing(1)) / 2
+    return (labeled & ~(e >= _FAR_E)).any(axis=1)
+
+
 def duplicate_instance(ctx: Context) -> list[Found]:
     """Two instances of one image (same class) with OKS >= 0.95, with the table's sigmas.
 
@@ -61,19 +95,39 @@ def duplicate_instance(ctx: Context) -> list[Found]:
     a, b = usable[ia[keep]], usable[ib[keep]]
     same = gt.label[a] == gt.label[b]
     a, b = a[same], b[same]
+    # only pairs that can reach the threshold in one direction or the other are measured
+    first = _first_labeled(ctx)
+    may = _may_reach(ctx, first, a, b) | _may_reach(ctx, first, b, a)
+    a, b = a[may], b[may]
     if a.size == 0:
         return []
-    xywh = np.concatenate([gt.box[:, :2], gt.box_size], axis=1)
-    sig = ctx.sigmas
-    ab = oks_pairs(gt.keypoints, gt.keypoints, gt.labeled, gt.area, xywh, sig, a, b)
-    ba = oks_pairs(gt.keypoints, gt.keypoints, gt.labeled, gt.area, xywh, sig, b, a)
+    # both directions over one (K, N) layout of the instances involved; pairs clearly under
+    # the threshold get an estimate (all that is needed), the others pycocotools' exact OKS
+    used, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
+    ia, ib = inverse[: a.size], inverse[a.size :]
+    columns = PointColumns(gt.keypoints[used], gt.labeled[used])
+    xywh = np.concatenate([gt.box[used, :2], gt.box_size[used]], axis=1)
+    sig, area = ctx.sigmas, gt.area[used]
+    ab = oks_columns(columns, columns, area, xywh, sig, ia, ib, min_oks=DUPLICATE_OKS)
+    ba = oks_columns(columns, columns, area, xywh, sig, ib, ia, min_oks=DUPLICATE_OKS)
     oks = np.maximum(ab, ba)
     hit = np.flatnonzero(oks >= DUPLICATE_OKS)
-    messages = [
-        f"duplicates instance {int(gt.index[a[p]])} of the same image (OKS {oks[p]:.3f} >= "
-        f"{DUPLICATE_OKS}, {int(counts[b[p]])} and {int(counts[a[p]])} labeled points)"
-        for p in hit.tolist()
-    ]
+    other, value = gt.index[a[hit]], oks[hit]
+    count_b, count_a = counts[b[hit]], counts[a[hit]]
+
+    def messages(sel: np.ndarray) -> list[str]:
+        return [
+            f"duplicates instance {int(i)} of the same image (OKS {v:.3f} >= {DUPLICATE_OKS}, "
+            f"{int(nb)} and {int(na)} labeled points)"
+            for i, v, nb, na in zip(
+                other[sel].tolist(),
+                value[sel].tolist(),
+                count_b[sel].tolist(),
+                count_a[sel].tolist(),
+                strict=True,
+            )
+        ]
+
     return [found("duplicate_instance", "error", b[hit], None, oks[hit], messages)]
 
 
@@ -117,25 +171,35 @@ def left_right_swap(ctx: Context) -> list[Found]:
     hit = valid & (n_others >= 2) & (agreement >= SWAP_AGREEMENT) & (cosine <= -SWAP_COSINE)
     at, p = np.nonzero(hit)
     names = ctx.names
-    messages = [
-        f"{names[first[q]]} / {names[second[q]]} point the opposite way (cosine "
-        f"{cosine[i, q]:.2f}) to the body's other left/right pairs; probably swapped"
-        for i, q in zip(at.tolist(), p.tolist(), strict=True)
-    ]
+    cosines = cosine[at, p]
+
+    def messages(sel: np.ndarray) -> list[str]:
+        return [
+            f"{names[first[q]]} / {names[second[q]]} point the opposite way (cosine "
+            f"{c:.2f}) to the body's other left/right pairs; probably swapped"
+            for q, c in zip(p[sel].tolist(), cosines[sel].tolist(), strict=True)
+        ]
+
     return [found("left_right_swap", "warning", at, first[p], cosine[at, p], messages)]
 
 
 def _group_median(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
-    """(n_groups,) median of ``values`` per group (NaN for an empty group)."""
-    order = np.lexsort((values, groups))
-    sorted_values = values[order]
-    counts = np.bincount(groups, minlength=n_groups)
-    starts = np.cumsum(counts) - counts
+    """(n_groups,) median of ``values`` per group (NaN for an empty group): the mean
+    ``0.5 * (low + high)`` of each group's two middle order statistics, found by a
+    partition per group (groups are few: classes x skeleton lines)."""
     out = np.full(n_groups, np.nan)
-    has = counts > 0
-    lo = starts + (counts - 1) // 2
-    hi = starts + counts // 2
-    out[has] = 0.5 * (sorted_values[lo[has]] + sorted_values[hi[has]])
+    if values.shape[0] == 0:
+        return out
+    keys = groups.astype(np.uint16) if n_groups <= 1 << 16 else groups
+    order = np.argsort(keys, kind="stable")  # a radix sort for 16-bit keys
+    counts = np.bincount(groups, minlength=n_groups)
+    ends = np.cumsum(counts)
+    grouped = values[order]
+    for g in np.flatnonzero(counts).tolist():
+        part = grouped[ends[g] - counts[g] : ends[g]]
+        lo, hi = (counts[g] - 1) // 2, counts[g] // 2
+        ranked = np.partition(part, [lo, hi]) if lo != hi else np.partition(part, lo)
+        out[g] = 0.5 * (ranked[lo] + ranked[hi])
     return out
 
 
@@ -172,8 +236,9 @@ def bone_length_outlier(ctx: Context) -> list[Found]:
     gt = ctx.gt
     scale = _scale(ctx)
     a, b = lines[:, 0], lines[:, 1]
-    d = gt.keypoints[:, a] - gt.keypoints[:, b]
-    length = np.hypot(d[..., 0], d[..., 1])  # (N, L)
+    x = np.ascontiguousarray(gt.keypoints[..., 0])
+    y = np.ascontiguousarray(gt.keypoints[..., 1])
+    length = np.hypot(x.take(a, axis=1) - x.take(b, axis=1), y.take(a, axis=1) - y.take(b, axis=1))
     ok = gt.labeled[:, a] & gt.labeled[:, b] & (length > 0) & (scale[:, None] > 0)
     ok &= ~gt.iscrowd[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -217,11 +282,17 @@ def bone_length_outlier(ctx: Context) -> list[Found]:
     keypoint = np.where(ca > cb, a[hl], np.where(cb > ca, b[hl], -1))
     names = ctx.names
     ratio = np.exp(values[hit] - med[hit])
-    messages = [
-        f"line {names[a[q]]}-{names[b[q]]} is {r:.1f} times its typical length for this class "
-        f"(robust z {zz:.1f}); a point is probably misplaced"
-        for q, r, zz in zip(hl.tolist(), ratio.tolist(), z[hit].tolist(), strict=True)
-    ]
+    z_hit = z[hit]
+
+    def messages(sel: np.ndarray) -> list[str]:
+        return [
+            f"line {names[a[q]]}-{names[b[q]]} is {r:.1f} times its typical length for this "
+            f"class (robust z {zz:.1f}); a point is probably misplaced"
+            for q, r, zz in zip(
+                hl[sel].tolist(), ratio[sel].tolist(), z_hit[sel].tolist(), strict=True
+            )
+        ]
+
     return [found("bone_length_outlier", "warning", hi, keypoint, z[hit], messages)]
 
 
@@ -243,10 +314,15 @@ def collapsed_instance(ctx: Context) -> list[Found]:
         COLLAPSE_PIXELS,
     )
     at = np.flatnonzero((counts >= COLLAPSE_MIN_POINTS) & (radius <= limit) & ~gt.iscrowd)
-    messages = [
-        f"all {int(counts[i])} labeled points lie within {radius[i]:.2f} px of "
-        f"({centre[i, 0]:g}, {centre[i, 1]:g})"
-        + (f" in a box {side[i]:g} px wide" if gt.box_given[i] and side[i] > 0 else "")
-        for i in at.tolist()
-    ]
+    counts_at, radius_at, centre_at = counts[at], radius[at], centre[at]
+    side_at, given_at = side[at], gt.box_given[at]
+
+    def messages(sel: np.ndarray) -> list[str]:
+        return [
+            f"all {int(counts_at[i])} labeled points lie within {radius_at[i]:.2f} px of "
+            f"({centre_at[i, 0]:g}, {centre_at[i, 1]:g})"
+            + (f" in a box {side_at[i]:g} px wide" if given_at[i] and side_at[i] > 0 else "")
+            for i in sel.tolist()
+        ]
+
     return [found("collapsed_instance", "warning", at, None, radius[at], messages)]

@@ -19,9 +19,10 @@ from posetable.diagnose import _rules_points as points
 from posetable.diagnose import _rules_pose as pose
 from posetable.diagnose import _rules_schema as schema_rules
 from posetable.diagnose._context import Context
+from posetable.diagnose._findings import FINDINGS_SCHEMA, Findings, merged, sort_order
 from posetable.diagnose._flat import read_ground_truth
 from posetable.diagnose._found import SEVERITIES, Found
-from posetable.diagnose._sources import Source, open_sources
+from posetable.diagnose._sources import Source, _coco_lines, open_sources
 from posetable.errors import UnsupportedError
 
 if TYPE_CHECKING:
@@ -30,12 +31,18 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Rule:
-    """One check: its name, what it reports, and the function that finds it."""
+    """One check: its name, what it reports, and the function that finds it.
+
+    ``per_row``: its findings on a row depend on that row alone (and the schema), so after
+    an edit of some rows only those rows need checking again; the others (bone-length
+    statistics over the table, the schema rules) are run on the whole table.
+    """
 
     name: str
     severity: str
     summary: str
     run: Callable[[Context], list[Found]]
+    per_row: bool = True
 
 
 RULES: dict[str, Rule] = {
@@ -75,6 +82,7 @@ RULES: dict[str, Rule] = {
             "warning",
             "a skeleton line far longer than usual",
             pose.bone_length_outlier,
+            per_row=False,
         ),
         Rule(
             "collapsed_instance",
@@ -87,37 +95,24 @@ RULES: dict[str, Rule] = {
             "error",
             "flip indices that are not a valid mirror",
             schema_rules.flip_indices_invalid,
+            per_row=False,
         ),
         Rule(
             "skeleton_invalid",
             "error",
             "skeleton lines out of range, looped or repeated",
             schema_rules.skeleton_invalid,
+            per_row=False,
         ),
         Rule(
             "sigmas_missing",
             "warning",
             "no OKS sigmas: every metric uses 1/K",
             schema_rules.sigmas_missing,
+            per_row=False,
         ),
     )
 }
-
-FINDINGS_SCHEMA = pa.schema(
-    [
-        ("rule", pa.string()),
-        ("severity", pa.string()),
-        ("row", pa.int64()),
-        ("instance", pa.int64()),
-        ("keypoint", pa.int64()),
-        ("value", pa.float64()),
-        ("message", pa.string()),
-        ("file", pa.string()),
-        ("line", pa.int64()),
-        ("annotation_id", pa.int64()),
-        ("split", pa.string()),
-    ]
-)
 
 
 def check_rules(rules: Iterable[str] | str | None) -> list[str]:
@@ -182,70 +177,133 @@ def check(
     """
     names = check_rules(rules)
     with open_sources(source, store=store, split=split) as sources:
-        parts = [_check_one(s, names) for s in sources]
+        parts = [check_findings(s, names).to_table() for s in sources]
     table = pa.concat_tables(parts) if parts else FINDINGS_SCHEMA.empty_table()
     return table.replace_schema_metadata({b"posetable": b'{"kind":"findings"}'})
 
 
-def _check_one(source: Source, names: list[str]) -> pa.Table:
+def check_findings(
+    source: Source | Table,
+    names: list[str] | None = None,
+    *,
+    previous: Findings | None = None,
+    changed_rows: np.ndarray | None = None,
+) -> Findings:
+    """The findings of one source as :class:`Findings` (messages written on request).
+
+    With ``previous`` (the findings of the same rules on the parent revision, whose rows
+    are this revision's rows) and ``changed_rows`` (the rows edited since), the per-row
+    rules check only the changed rows and keep ``previous``' findings of the others; the
+    table-wide rules run on the whole table. The result is the same as checking it all.
+    """
+    if not isinstance(source, Source):
+        source = Source(source, source_lines=_coco_lines(source))
+    names = list(RULES) if names is None else names
     table = source.table
     gt = read_ground_truth(table)
     if not gt.labeled.any():
-        return FINDINGS_SCHEMA.empty_table()
+        return Findings.empty(names)
     ctx = Context(gt, table.schema, source.source_lines, source.source_flips)
+    if previous is None or changed_rows is None or previous.rule_names != tuple(names):
+        return _assemble(_run_rules(ctx, names), gt, source, names)
+    per_row = [n for n in names if RULES[n].per_row]
+    wide = [n for n in names if not RULES[n].per_row]
+    changed = np.zeros(gt.num_rows, bool)
+    changed[np.asarray(changed_rows, np.int64)] = True
+    rule_code = np.asarray([RULES[n].per_row for n in names], bool)
+    again = rule_code[previous.rule] & (previous.row >= 0)
+    again &= changed[np.clip(previous.row, 0, None)]
+    again |= ~rule_code[previous.rule]  # table-wide rules: all found again below
+    kept = previous.take(np.flatnonzero(~again))
+    sub = gt.subset(changed[gt.row])
+    sub_ctx = Context(sub, table.schema, ctx.source_lines, ctx.source_flips)
+    # schema-level notes of per-row rules (instance -1) do not change with rows: kept
+    sub_found = [f for f in _run_rules(sub_ctx, per_row) if np.all(f.instance >= 0)]
+    rows_again = _assemble(sub_found, sub, source, names)
+    return merged(kept, merged(rows_again, _assemble(_run_rules(ctx, wide), gt, source, names)))
+
+
+def check_rows(table: Table, rows: np.ndarray, names: list[str] | None = None) -> Findings:
+    """The findings of the per-row rules on some rows of ``table`` (sorted, unique): the
+    same as those rows' findings in a check of the whole table (where it has a labeled
+    point), read and computed for these rows only. Notes about the schema are left out."""
+    names = list(RULES) if names is None else names
+    source = Source(table, source_lines=_coco_lines(table))
+    gt = read_ground_truth(table, np.asarray(rows, np.int64))
+    ctx = Context(gt, table.schema, source.source_lines, source.source_flips)
+    per_row = [n for n in names if RULES[n].per_row]
+    found = [f for f in _run_rules(ctx, per_row) if np.all(f.instance >= 0)]
+    return _assemble(found, gt, source, names)
+
+
+def _run_rules(ctx: Context, names: list[str]) -> list[Found]:
     found: list[Found] = []
     for name in names:
         found.extend(f for f in RULES[name].run(ctx) if len(f))
-    return _assemble(found, gt, source)
+    return found
 
 
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
-_ORDER = {n: i for i, n in enumerate(RULES)}
 
 
-def _assemble(found: list[Found], gt: Any, source: Source) -> pa.Table:
+def _assemble(found: list[Found], gt: Any, source: Source, names: list[str]) -> Findings:
     if not found:
-        return FINDINGS_SCHEMA.empty_table()
+        return Findings.empty(names)
+    code = {n: i for i, n in enumerate(names)}
+    sizes = np.asarray([len(f) for f in found], np.int64)
+    part = np.repeat(np.arange(len(found), dtype=np.int64), sizes)
+    position = np.arange(part.shape[0], dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes)
     inst = np.concatenate([f.instance for f in found])
     keypoint = np.concatenate([f.keypoint for f in found])
     value = np.concatenate([f.value for f in found])
-    severity = np.concatenate([f.severities() for f in found])
-    rule = np.concatenate([np.full(len(f), f.rule, dtype=object) for f in found])
-    message = [m for f in found for m in f.message]
+    severity = np.concatenate(
+        [
+            np.full(len(f), _RANK[f.severity], np.int64)
+            if isinstance(f.severity, str)
+            else np.asarray([_RANK[x] for x in f.severity], np.int64)
+            for f in found
+        ]
+    )
+    rule = np.repeat(np.asarray([code[f.rule] for f in found], np.int64), sizes)
     has = inst >= 0
     safe = np.where(has, inst, 0)
     row = np.where(has, gt.row[safe] if len(gt) else -1, -1)
     index = np.where(has, gt.index[safe] if len(gt) else -1, -1)
     ids = np.where(has, gt.ids[safe] if len(gt) else -1, -1)
     line = np.full(inst.shape[0], -1, np.int64)
-    files = np.full(inst.shape[0], source.file, dtype=object)
+    files = None
     if source.lines is not None and source.label_files is not None and len(gt):
         line[has] = source.lines[safe[has]]
-        label_files = np.asarray(source.label_files, dtype=object)
-        files[has] = label_files[row[has]]
+        files = np.full(inst.shape[0], source.file, dtype=object)
+        files[has] = np.asarray(source.label_files, dtype=object)[row[has]]
     if source.key_lines:
         key = {"flip_indices_invalid": "flip_idx", "skeleton_invalid": "skeleton"}
         for i in np.flatnonzero(~has).tolist():
-            at = source.key_lines.get(key.get(str(rule[i]), ""))
+            at = source.key_lines.get(key.get(names[int(rule[i])], ""))
             if at is not None:
                 line[i] = at
-    rank = np.array([_RANK[s] for s in severity.tolist()], np.int64)
-    order_rule = np.array([_ORDER[r] for r in rule.tolist()], np.int64)
-    order = np.lexsort((keypoint, index, row, order_rule, rank))
-    data = {
-        "rule": pa.array(rule[order].tolist(), pa.string()),
-        "severity": pa.array(severity[order].tolist(), pa.string()),
-        "row": pa.array(row[order], pa.int64(), mask=~has[order]),
-        "instance": pa.array(index[order], pa.int64(), mask=~has[order]),
-        "keypoint": pa.array(keypoint[order], pa.int64(), mask=keypoint[order] < 0),
-        "value": pa.array(value[order], pa.float64(), mask=np.isnan(value[order])),
-        "message": pa.array([message[i] for i in order.tolist()], pa.string()),
-        "file": pa.array(files[order].tolist(), pa.string()),
-        "line": pa.array(line[order], pa.int64(), mask=line[order] < 0),
-        "annotation_id": pa.array(ids[order], pa.int64(), mask=ids[order] < 0),
-        "split": pa.array([source.split] * len(order), pa.string()),
-    }
-    return pa.table(data, schema=FINDINGS_SCHEMA)
+    rule_rank = np.asarray([_ORDER[n] for n in names], np.int64)[rule]
+    order = sort_order(severity, rule_rank, row, index, keypoint)
+    return Findings(
+        tuple(names),
+        tuple(found),
+        part[order],
+        position[order],
+        rule[order],
+        severity[order],
+        row[order],
+        index[order],
+        keypoint[order],
+        value[order],
+        line[order],
+        ids[order],
+        None if files is None else files[order],
+        source.file,
+        source.split,
+    )
+
+
+_ORDER = {n: i for i, n in enumerate(RULES)}
 
 
 def exit_code(findings: pa.Table, fail_on: str = "error") -> int:

@@ -170,19 +170,48 @@ def _nullable(values: np.ndarray) -> pa.Array:
     return pa.array(values, pa.float64(), mask=np.isnan(values))
 
 
+#: (ground truth + predictions) x copies per engine call of ``keypoint_ap``: the 3 x K
+#: one-keypoint problems are solved a few at a time, so memory stays near one evaluation's
+COPY_BUDGET = 1_000_000
+
+
 def keypoint_ap(inp: EvalInput, visibility: np.ndarray) -> np.ndarray:
     """(3, K) AP .50:.95 of each keypoint's own OKS, for all / v=1 / v=2 ground truth (NaN
-    where no ground truth qualifies). One engine call: (split, keypoint, category) are the
-    categories; coordinates are divided by each keypoint's sigma so one sigma of 1 serves."""
-    gt, dt = inp.gt, inp.dt
+    where no ground truth qualifies). Each (split, keypoint) is a copy of the problem with
+    its own categories (copy, category); coordinates are divided by the keypoint's sigma so
+    one sigma of 1 serves. Categories are evaluated independently, so the copies go through
+    the engine a few at a time (``COPY_BUDGET``) with the same results as all at once."""
+    gt = inp.gt
     k = int(inp.sigmas.shape[0])
-    n_s, n_c = len(SPLITS), inp.num_categories
-    n_g, n_d = len(gt), len(dt)
+    n_s = len(SPLITS)
     out = np.full((n_s, k), np.nan)
-    if n_g == 0:
+    if len(gt) == 0:
         return out
     copies = n_s * k
+    step = max(1, COPY_BUDGET // max(len(gt) + len(inp.dt), 1))
+    parts = [
+        _copies_precision(inp, visibility, np.arange(first, min(first + step, copies)))
+        for first in range(0, copies, step)
+    ]
+    per = np.concatenate(parts, axis=2)  # (T, R, copies, categories): as one call gives it
     sk = np.arange(copies)  # copy c: split c // k, keypoint c % k
+    valid = per > -1
+    count = valid.sum(axis=(0, 1, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(valid, per, 0.0).sum(axis=(0, 1, 3)) / count
+    out[sk // k, sk % k] = np.where(count > 0, mean, np.nan)
+    return out
+
+
+def _copies_precision(inp: EvalInput, visibility: np.ndarray, sk: np.ndarray) -> np.ndarray:
+    """(T, R, len(sk), categories) precision of the one-keypoint problems ``sk`` (area
+    all, 20 predictions), in one engine call."""
+    gt, dt = inp.gt, inp.dt
+    k = int(inp.sigmas.shape[0])
+    n_c = inp.num_categories
+    n_g, n_d = len(gt), len(dt)
+    copies = sk.shape[0]
+    local = np.arange(copies)
     split_of, kp_of = sk // k, sk % k
     scale = 1.0 / np.asarray(inp.sigmas)[kp_of]  # (copies,)
     lab = gt.labeled[:, kp_of].T  # (copies, G)
@@ -196,7 +225,7 @@ def keypoint_ap(inp: EvalInput, visibility: np.ndarray) -> np.ndarray:
     g_box = gt.box[None, :, :] * scale[:, None, None]
     new_gt = GroundTruthColumns(
         image=np.tile(gt.image, copies),
-        category=(sk[:, None] * n_c + gt.category[None, :]).ravel(),
+        category=(local[:, None] * n_c + gt.category[None, :]).ravel(),
         keypoints=g_kp.reshape(copies * n_g, 1, 2),
         labeled=qualifies.reshape(copies * n_g, 1),
         box=g_box.reshape(copies * n_g, 4),
@@ -210,7 +239,7 @@ def keypoint_ap(inp: EvalInput, visibility: np.ndarray) -> np.ndarray:
     d_kp = dt.keypoints[:, kp_of, :].transpose(1, 0, 2) * scale[:, None, None]
     new_dt = PredictionColumns(
         image=np.tile(dt.image, copies),
-        category=(sk[:, None] * n_c + dt.category[None, :]).ravel(),
+        category=(local[:, None] * n_c + dt.category[None, :]).ravel(),
         keypoints=d_kp.reshape(copies * n_d, 1, 2),
         score=np.tile(dt.score, copies),
         area=np.tile(dt.area, copies),
@@ -223,13 +252,7 @@ def keypoint_ap(inp: EvalInput, visibility: np.ndarray) -> np.ndarray:
     params = _engine.Params(area_ranges=_engine.AREA_RANGES[:1])
     m = _engine.match(problem, params)
     precision = _engine.accumulate(problem, m, params).precision[:, :, :, 0, 0]  # (T, R, C')
-    per = precision.reshape(precision.shape[0], precision.shape[1], copies, n_c)
-    valid = per > -1
-    count = valid.sum(axis=(0, 1, 3))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(valid, per, 0.0).sum(axis=(0, 1, 3)) / count
-    out[split_of, kp_of] = np.where(count > 0, mean, np.nan)
-    return out
+    return precision.reshape(precision.shape[0], precision.shape[1], copies, n_c)
 
 
 def _points(

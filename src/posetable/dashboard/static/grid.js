@@ -93,7 +93,8 @@ function badges(row, data, sortName, mark) {
   const f = row.findings;
   if (f && f.items.length) {
     const rules = [...new Set(f.items.map((x) => x.rule))].join(", ");
-    out.push(el("span", { class: `badge findings sev-${f.worst}`, title: `check findings: ${rules}`, text: `⚠ ${f.items.length}` }));
+    const partial = f.complete === false ? " (checking the table-wide rules…)" : "";
+    out.push(el("span", { class: `badge findings sev-${f.worst}`, title: `check findings: ${rules}${partial}`, text: `⚠ ${f.items.length}${partial ? "…" : ""}` }));
   }
   if (row.suspects) out.push(el("span", { class: "badge bad", title: row.suspects.suspect_kinds, text: `suspect ${fmt(row.suspects.suspect_score, 2)}` }));
   const known = new Set(["row", "mean_oks", "tp_50", "fp_50", "fn_50"]);
@@ -103,6 +104,20 @@ function badges(row, data, sortName, mark) {
     if (value !== undefined) out.push(el("span", { class: "badge", title: sortName, text: `${sortName} ${fmt(value, 3)}` }));
   }
   return out;
+}
+
+// Background work on a large revision or run: the check (finding badges) and the run's
+// label-error suspects.
+function pending(data) {
+  return (data.check_state && data.check_state.state === "checking") || data.suspects_state === "computing";
+}
+
+function pendingNote(data) {
+  const parts = [];
+  if (data.check_state && data.check_state.state === "checking") parts.push("checking… (finding badges show the per-row rules until the check is done)");
+  if (data.check_state && data.check_state.state === "failed") parts.push(`the check failed: ${data.check_state.error}`);
+  if (data.suspects_state === "computing") parts.push("finding label-error suspects…");
+  return parts.length ? el("span", { id: "pending-note", class: "muted", text: parts.join("; ") }) : null;
 }
 
 export async function renderGrid(app, name, rawParams) {
@@ -308,6 +323,7 @@ export async function renderGrid(app, name, rawParams) {
     data.run && data.run_table_ref && data.run_table_ref !== data.ref
       ? el("span", { class: "muted", text: `run made on ${data.run_table_ref}` })
       : null,
+    pendingNote(data),
     data.run && data.metrics_ref
       ? el("span", {
           id: "metrics-note",
@@ -417,7 +433,7 @@ export async function renderGrid(app, name, rawParams) {
       "div",
       { class: "cell", dataset: { row: row.row } },
       frames,
-      el("div", { class: "caption" }, checkbox, el("span", { class: "muted", text: `#${row.row}` }), el("span", { text: basename(row.image) }), badges(row, data, data.sort, reviewMarks[String(row.row)])),
+      el("div", { class: "caption" }, checkbox, el("span", { class: "muted", text: `#${row.row}` }), el("span", { text: basename(row.image) }), el("span", { class: "badges" }, badges(row, data, data.sort, reviewMarks[String(row.row)]))),
     );
     const cell = { row, node, frames, canvases: [], loaded: null, checkbox };
     cell.loaded = loadImage(row.thumbnail_url, () => {
@@ -436,5 +452,30 @@ export async function renderGrid(app, name, rawParams) {
   window.posetable.grid.redraw = redrawAll;
   if (widgets.node.open) widgets.load();
   window.posetable.grid.hashFor = (row) => hashFor(["t", name, "row", String(row)], urlParams());
+  // a large revision is checked (and a large run's suspects found) in the background: the
+  // page says so, and the badges are filled in when they are ready
+  if (pending(data)) {
+    const rowsParams = { revision: p.rev, run: p.run, filter: p.filter, sort: p.sort, order: p.order, offset: p.offset, limit: p.limit, suspect_instance: p.sinst, suspect_keypoint: p.skp };
+    const poll = async () => {
+      if (window.posetable.grid.data !== data) return; // another page is shown
+      const again = await getJSON(`${tablePath(name)}/rows`, rowsParams).catch(() => null);
+      if (!again || window.posetable.grid.data !== data) return;
+      const byRow = new Map(again.rows.map((r) => [r.row, r]));
+      for (const cell of cells) {
+        const fresh = byRow.get(cell.row.row);
+        if (!fresh) continue;
+        cell.row.findings = fresh.findings;
+        cell.row.suspects = fresh.suspects;
+        const holder = cell.node.querySelector(".badges");
+        if (holder) holder.replaceChildren(...badges(cell.row, data, data.sort, reviewMarks[String(cell.row.row)]));
+      }
+      data.check_state = again.check_state;
+      data.suspects_state = again.suspects_state;
+      const note = document.getElementById("pending-note");
+      if (note) note.replaceWith(pendingNote(data) || document.createTextNode(""));
+      if (pending(again)) setTimeout(poll, 2000);
+    };
+    setTimeout(poll, 2000);
+  }
   await new Promise((resolve) => requestAnimationFrame(() => resolve()));
 }

@@ -296,6 +296,7 @@ export function makePanel(context) {
       "div",
       { id: "findings" },
       el("h3", { text: `check findings (${items.length})` }),
+      data.findings.complete === false ? el("p", { id: "findings-pending", class: "muted", text: "checking… the table-wide rules (bone lengths) are still running; reload to see them" }) : null,
       el("table", { class: "data findings" }, el("tbody", {}, items.map((f) =>
         el("tr", { class: `finding ${f.severity}`, dataset: { rule: f.rule } },
           el("td", {}, el("span", { class: `badge sev-${f.severity}`, text: f.rule })),

@@ -1,0 +1,91 @@
+"""A run's label-error suspects, found once and kept as a Parquet file beside the run.
+
+``Run`` writes them when it is created (at the dashboard's default thresholds), so opening
+a run of any size shows its suspects at once; the dashboard keeps the ones it finds for
+other runs or thresholds in its cache folder the same way. A file is written to a temporary
+name and renamed, so a reader never sees half of one; one that cannot be read is ignored
+(the suspects are found again).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    from posetable.runs import Run
+    from posetable.table import Table
+
+logger = logging.getLogger(__name__)
+#: (instance score, keypoint confidence) of the suspects a run keeps (the dashboard's
+#: defaults, lower than ``find_label_errors``' 0.5: the sample's planted swap scores 0.42)
+SUSPECT_THRESHOLDS = (0.3, 0.3)
+
+
+def suspects_path(folder: Path, thresholds: tuple[float, float]) -> Path:
+    """Where the suspects at ``thresholds`` are kept in ``folder``.
+
+    Example:
+        >>> suspects_path(Path("run"), (0.3, 0.3)).name
+        'suspects-0.3-0.3.parquet'
+    """
+    return Path(folder) / f"suspects-{thresholds[0]!r}-{thresholds[1]!r}.parquet"
+
+
+def read_suspects(folder: Path, thresholds: tuple[float, float]) -> pa.Table | None:
+    """The suspects kept in ``folder`` at ``thresholds``, or None."""
+    path = suspects_path(folder, thresholds)
+    if not path.is_file():
+        return None
+    try:
+        return pq.read_table(path)
+    except (OSError, pa.ArrowException):  # damaged or foreign: found again instead
+        logger.warning("ignoring unreadable suspects file %s", path)
+        return None
+
+
+def write_suspects(
+    folder: Path, thresholds: tuple[float, float], suspects: pa.Table
+) -> Path | None:
+    """Keep ``suspects`` in ``folder`` (atomically); None where the folder is not writable."""
+    target = suspects_path(folder, thresholds)
+    staging = target.with_name(f".{target.name}.{uuid.uuid4().hex}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(suspects, staging, use_dictionary=["kind"])
+        os.replace(staging, target)
+    except OSError:
+        staging.unlink(missing_ok=True)
+        logger.warning("could not keep the suspects in %s", folder)
+        return None
+    return target
+
+
+def find_and_keep(run: Run, table: Table | None = None) -> Path | None:
+    """Find the run's suspects at :data:`SUSPECT_THRESHOLDS` on its own revision and keep
+    them beside it (what ``Run`` does when it is created). A run whose suspects cannot be
+    found is still a run: the reason is logged and the dashboard finds them when asked."""
+    from posetable.errors import PosetableError
+    from posetable.label_errors import find_label_errors
+
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")  # asked by nobody: a caller of the finder sees them
+            found = find_label_errors(
+                table if table is not None else run.table(),
+                run,
+                instance_confidence_threshold=SUSPECT_THRESHOLDS[0],
+                keypoint_confidence_threshold=SUSPECT_THRESHOLDS[1],
+            )
+    except PosetableError as exc:
+        logger.warning("label-error suspects of run %s were not kept: %s", run.name, exc)
+        return None
+    return write_suspects(run.path, SUSPECT_THRESHOLDS, found)

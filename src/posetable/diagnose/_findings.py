@@ -1,0 +1,194 @@
+"""The findings of one checked source as sorted columns, with messages written on request.
+
+:func:`posetable.check` turns them into its Arrow table (every message); the dashboard keeps
+them per revision and writes the messages of the rows a page shows only. Rule and severity
+are small integer codes; each finding remembers which rule's :class:`Found` made it and its
+position there, which is all it takes to write its message later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from posetable.diagnose._found import SEVERITIES, Found
+
+FINDINGS_SCHEMA = pa.schema(
+    [
+        ("rule", pa.string()),
+        ("severity", pa.string()),
+        ("row", pa.int64()),
+        ("instance", pa.int64()),
+        ("keypoint", pa.int64()),
+        ("value", pa.float64()),
+        ("message", pa.string()),
+        ("file", pa.string()),
+        ("line", pa.int64()),
+        ("annotation_id", pa.int64()),
+        ("split", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Findings:
+    """Findings sorted most severe first, then by rule, row, instance and keypoint.
+
+    Attributes:
+        rule_names: the rule of each code in ``rule``.
+        parts: the rules' results the findings come from.
+        part, position: (F,) the part of each finding and its position there.
+        rule, severity: (F,) codes into ``rule_names`` and ``SEVERITIES``.
+        row, instance, keypoint, line, annotation_id: (F,) int64, -1 where null.
+        value: (F,) float64, NaN where null.
+        files: (F,) object file names, or None when every finding has ``file``.
+        file: the file of every finding (when ``files`` is None).
+        split: the YOLO split of the source, or None.
+    """
+
+    rule_names: tuple[str, ...]
+    parts: tuple[Found, ...]
+    part: np.ndarray
+    position: np.ndarray
+    rule: np.ndarray
+    severity: np.ndarray
+    row: np.ndarray
+    instance: np.ndarray
+    keypoint: np.ndarray
+    value: np.ndarray
+    line: np.ndarray
+    annotation_id: np.ndarray
+    files: np.ndarray | None
+    file: str | None
+    split: str | None
+
+    def __len__(self) -> int:
+        return int(self.rule.shape[0])
+
+    @classmethod
+    def empty(cls, rule_names: Sequence[str]) -> Findings:
+        """No findings."""
+        z = np.zeros(0, np.int64)
+        return cls(tuple(rule_names), (), z, z, z, z, z, z, z, np.zeros(0), z, z, None, None, None)
+
+    def take(self, at: np.ndarray) -> Findings:
+        """The findings at positions ``at`` (their order kept)."""
+        at = np.asarray(at, np.int64)
+        return Findings(
+            self.rule_names,
+            self.parts,
+            self.part[at],
+            self.position[at],
+            self.rule[at],
+            self.severity[at],
+            self.row[at],
+            self.instance[at],
+            self.keypoint[at],
+            self.value[at],
+            self.line[at],
+            self.annotation_id[at],
+            None if self.files is None else self.files[at],
+            self.file,
+            self.split,
+        )
+
+    def messages(self) -> list[str]:
+        """Every finding's message, in order (each rule writes those of its own findings)."""
+        out: list[str] = [""] * len(self)
+        for p in np.unique(self.part).tolist():
+            at = np.flatnonzero(self.part == p)
+            for i, text in zip(at.tolist(), self.parts[p].messages(self.position[at]), strict=True):
+                out[i] = text
+        return out
+
+    def rules(self) -> list[str]:
+        """The rule name of each finding."""
+        names = np.asarray(self.rule_names, dtype=object)
+        return names[self.rule].tolist() if len(self) else []
+
+    def to_table(self) -> pa.Table:
+        """The findings as ``pt.check`` returns them (:data:`FINDINGS_SCHEMA`)."""
+        n = len(self)
+        severity = np.asarray(SEVERITIES, dtype=object)[self.severity] if n else []
+        files = [self.file] * n if self.files is None else self.files.tolist()
+        data = {
+            "rule": pa.array(self.rules(), pa.string()),
+            "severity": pa.array(list(severity), pa.string()),
+            "row": pa.array(self.row, pa.int64(), mask=self.row < 0),
+            "instance": pa.array(self.instance, pa.int64(), mask=self.row < 0),
+            "keypoint": pa.array(self.keypoint, pa.int64(), mask=self.keypoint < 0),
+            "value": pa.array(self.value, pa.float64(), mask=np.isnan(self.value)),
+            "message": pa.array(self.messages(), pa.string()),
+            "file": pa.array(files, pa.string()),
+            "line": pa.array(self.line, pa.int64(), mask=self.line < 0),
+            "annotation_id": pa.array(self.annotation_id, pa.int64(), mask=self.annotation_id < 0),
+            "split": pa.array([self.split] * n, pa.string()),
+        }
+        return pa.table(data, schema=FINDINGS_SCHEMA)
+
+
+def sort_order(
+    severity: np.ndarray,
+    rule: np.ndarray,
+    row: np.ndarray,
+    instance: np.ndarray,
+    keypoint: np.ndarray,
+) -> np.ndarray:
+    """The order of findings: severity, rule, row, instance index, keypoint (stable, as
+    ``np.lexsort`` of the five; two stable sorts of packed integer keys, which is faster)."""
+    bits = 20  # keypoint + 1 below 2**20, row + 1 and instance + 1 below 2**40
+    small = (
+        (np.max(keypoint, initial=0) + 1 < 1 << bits)
+        and (np.max(row, initial=0) + 1 < 1 << 40)
+        and (np.max(instance, initial=0) + 1 < 1 << 40)
+        and (np.max(rule, initial=0) < 1 << 10)
+    )
+    if not small:
+        return np.lexsort((keypoint, instance, row, rule, severity))
+    minor = ((instance + 1) << bits) | (keypoint + 1)
+    major = ((severity * 1024 + rule) << 40) | (row + 1)
+    first = np.argsort(minor, kind="stable")
+    return first[np.argsort(major[first], kind="stable")]
+
+
+def merged(kept: Findings, new: Findings) -> Findings:
+    """``kept`` and ``new`` (of the same rules and source) as one sorted :class:`Findings`."""
+    if len(new) == 0:
+        return kept
+    if len(kept) == 0:
+        return new
+    parts = kept.parts + new.parts
+    files = None
+    if kept.files is not None or new.files is not None:
+        files = np.concatenate(
+            [
+                kept.files if kept.files is not None else np.full(len(kept), kept.file, object),
+                new.files if new.files is not None else np.full(len(new), new.file, object),
+            ]
+        )
+
+    def both(name: str) -> np.ndarray:
+        return np.concatenate([getattr(kept, name), getattr(new, name)])
+
+    joined = Findings(
+        kept.rule_names,
+        parts,
+        np.concatenate([kept.part, new.part + len(kept.parts)]),
+        both("position"),
+        both("rule"),
+        both("severity"),
+        both("row"),
+        both("instance"),
+        both("keypoint"),
+        both("value"),
+        both("line"),
+        both("annotation_id"),
+        files,
+        kept.file,
+        kept.split,
+    )
+    order = sort_order(joined.severity, joined.rule, joined.row, joined.instance, joined.keypoint)
+    return joined.take(order)

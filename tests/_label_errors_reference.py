@@ -1,0 +1,453 @@
+"""The label-error finder as it was before it read flat Arrow columns (test-only reference).
+
+A frozen copy of ``posetable.label_errors.find_label_errors`` and the helpers of
+``posetable._pairs`` it used (``FlatInstances.from_rows`` over one
+``Keypoints2DInstances`` per row, ``pair_oks`` over every pair at once), kept so that a
+test can check the vectorised finder gives identical tables on real data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from posetable._validate import as_index
+from posetable.errors import RunError
+from posetable.filtering import check_instance_threshold, check_keypoint_threshold
+from posetable.instances import Keypoints2DInstances
+from posetable.runs import Run
+from posetable.table import Table
+
+AREA_FROM_BOX = 0.53  # the xtcocotools / CrowdPose rule for a missing segmentation area
+
+
+@dataclass(frozen=True)
+class FlatInstances:
+    """Instances of many rows concatenated, with the row of each."""
+
+    row: np.ndarray  # (N,) int64
+    index: np.ndarray  # (N,) position within its row
+    keypoints: np.ndarray  # (N, K, 2)
+    visibility: np.ndarray  # (N, K) int32 (2 where only confidences are held)
+    confidence: np.ndarray  # (N, K) float32 (1 where only visibilities are held)
+    score: np.ndarray  # (N,) float64 (1 where absent)
+    boxes: np.ndarray  # (N, 4) xyxy
+    area: np.ndarray  # (N,)
+    iscrowd: np.ndarray  # (N,) bool
+    labels: np.ndarray  # (N,)
+
+    @classmethod
+    def from_rows(
+        cls, items: list[Keypoints2DInstances | None], num_keypoints: int
+    ) -> FlatInstances:
+        """Flatten a list of per-row instances (None = no instances)."""
+        k = num_keypoints
+        present = [(r, it) for r, it in enumerate(items) if it is not None and len(it)]
+        if not present:
+            z = np.zeros(0)
+            return cls(
+                z.astype(np.int64),
+                z.astype(np.int64),
+                np.zeros((0, k, 2)),
+                np.zeros((0, k), np.int32),
+                np.zeros((0, k), np.float32),
+                z,
+                np.zeros((0, 4)),
+                z,
+                z.astype(bool),
+                z.astype(np.int32),
+            )
+        rows = np.concatenate([np.full(len(it), r, np.int64) for r, it in present])
+        index = np.concatenate([np.arange(len(it)) for _, it in present])
+        kp = np.concatenate([it.keypoints for _, it in present])
+        vis = np.concatenate(
+            [
+                it.keypoint_visibilities
+                if it.keypoint_visibilities is not None
+                else np.full((len(it), k), 2, np.int32)
+                for _, it in present
+            ]
+        )
+        conf = np.concatenate(
+            [
+                it.keypoint_confidences
+                if it.keypoint_confidences is not None
+                else np.ones((len(it), k), np.float32)
+                for _, it in present
+            ]
+        )
+        score = np.concatenate(
+            [
+                it.instance_confidences if it.instance_confidences is not None else np.ones(len(it))
+                for _, it in present
+            ]
+        )
+        boxes = np.concatenate([it.instance_bbs for _, it in present])
+        area = np.concatenate(
+            [
+                np.asarray(it.instance_extras["area"], np.float64)
+                if "area" in it.instance_extras
+                else (it.instance_bbs[:, 2] - it.instance_bbs[:, 0])
+                * (it.instance_bbs[:, 3] - it.instance_bbs[:, 1])
+                * AREA_FROM_BOX
+                for _, it in present
+            ]
+        )
+        crowd = np.concatenate(
+            [
+                np.asarray(it.instance_extras["iscrowd"]).astype(bool)
+                if "iscrowd" in it.instance_extras
+                else np.zeros(len(it), bool)
+                for _, it in present
+            ]
+        )
+        labels = np.concatenate([it.instance_labels for _, it in present])
+        return cls(rows, index, kp, vis, conf, score, boxes, area, crowd, labels)
+
+    def __len__(self) -> int:
+        return int(self.row.shape[0])
+
+
+def same_row_pairs(a_rows: np.ndarray, b_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (ia, ib) of every pair of elements of ``a`` and ``b`` in the same row.
+
+    Both inputs must be sorted by row.
+    """
+    if len(a_rows) == 0 or len(b_rows) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    rows = np.union1d(a_rows, b_rows)
+    a_start = np.searchsorted(a_rows, rows, "left")
+    a_count = np.searchsorted(a_rows, rows, "right") - a_start
+    b_start = np.searchsorted(b_rows, rows, "left")
+    b_count = np.searchsorted(b_rows, rows, "right") - b_start
+    pairs = a_count * b_count
+    total = int(pairs.sum())
+    group = np.repeat(np.arange(len(rows)), pairs)
+    offset = np.arange(total) - np.repeat(np.cumsum(pairs) - pairs, pairs)
+    ia = a_start[group] + offset // np.maximum(b_count[group], 1)
+    ib = b_start[group] + offset % np.maximum(b_count[group], 1)
+    return ia.astype(np.int64), ib.astype(np.int64)
+
+
+def pair_oks(
+    gt: FlatInstances,
+    dt_keypoints: np.ndarray,
+    gi: np.ndarray,
+    di: np.ndarray,
+    sigmas: np.ndarray,
+    *,
+    gt_keypoints: np.ndarray | None = None,
+    gt_visibility: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """OKS of each (gt[gi], dt[di]) pair, and the per-keypoint normalised squared error.
+
+    ``gt_keypoints``/``gt_visibility`` override the ground truth's (e.g. flipped).
+    Returns ``(oks (P,), e (P, K))`` with e as in pycocotools (d² / (2σ)² / (area+eps) / 2).
+    """
+    gkp = (gt.keypoints if gt_keypoints is None else gt_keypoints)[gi]
+    gvis = (gt.visibility if gt_visibility is None else gt_visibility)[gi]
+    dkp = dt_keypoints[di]
+    variances = (2 * np.asarray(sigmas, np.float64)) ** 2
+    labeled = gvis > 0
+    k1 = labeled.sum(axis=1)
+    dx = dkp[..., 0] - gkp[..., 0]
+    dy = dkp[..., 1] - gkp[..., 1]
+    # 3x-box path for ground truth without labeled points
+    boxes = gt.boxes[gi]
+    x0, y0 = boxes[:, 0], boxes[:, 1]
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    bx0, bx1 = (x0 - w)[:, None], (x0 + 2 * w)[:, None]
+    by0, by1 = (y0 - h)[:, None], (y0 + 2 * h)[:, None]
+    zero = np.zeros_like(dx)
+    box_dx = np.maximum(zero, bx0 - dkp[..., 0]) + np.maximum(zero, dkp[..., 0] - bx1)
+    box_dy = np.maximum(zero, by0 - dkp[..., 1]) + np.maximum(zero, dkp[..., 1] - by1)
+    use_box = (k1 == 0)[:, None]
+    dx = np.where(use_box, box_dx, dx)
+    dy = np.where(use_box, box_dy, dy)
+    area = gt.area[gi][:, None]
+    e = (dx**2 + dy**2) / variances / (area + np.spacing(1)) / 2
+    terms = np.where(use_box | labeled, np.exp(-e), 0.0)
+    count = np.where(k1 == 0, gkp.shape[1], k1)
+    oks = terms.sum(axis=1) / np.maximum(count, 1)
+    return oks, e
+
+
+KINDS = (
+    "swap",
+    "missing_annotation",
+    "spurious_annotation",
+    "misplaced_keypoint",
+    "suspicious_visibility",
+)
+MATCH_OKS = 0.5
+SWAP_GAIN = 0.2  # object scales a mirrored pair must fit better by to count as a swap
+MISPLACED_SCALE = 0.2  # a keypoint this many object scales off counts as misplaced
+
+
+def _best_per_group(
+    group: np.ndarray, value: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each group id in [0, size): the index of its max value (-1) and that value (0)."""
+    best_index = np.full(size, -1, np.int64)
+    best_value = np.zeros(size)
+    if len(group) == 0:
+        return best_index, best_value
+    order = np.lexsort((-value, group))
+    first = np.ones(len(order), bool)
+    first[1:] = group[order][1:] != group[order][:-1]
+    winners = order[first]
+    best_index[group[winners]] = winners
+    best_value[group[winners]] = value[winners]
+    return best_index, best_value
+
+
+def reference_find_label_errors(
+    table: Table,
+    run: Run,
+    *,
+    top: int | None = None,
+    instance_confidence_threshold: float = 0.5,
+    keypoint_confidence_threshold: float = 0.5,
+    kinds: tuple[str, ...] = KINDS,
+) -> pa.Table:
+    """A ranked table of suspected label errors in ``table`` according to ``run``.
+
+    Args:
+        table: the run's table revision (or one descending from it).
+        run: a finished run.
+        top: keep only the ``top`` highest-scoring suspects.
+        instance_confidence_threshold: predictions scoring under it are ignored.
+        keypoint_confidence_threshold: predicted keypoints under it are not trusted.
+        kinds: which kinds of suspects to look for.
+
+    Returns:
+        Columns ``row``, ``image``, ``instance`` (ground-truth index or -1), ``prediction``
+        (prediction index or -1), ``kind``, ``keypoint`` (index or -1), ``score``,
+        ``detail``; sorted by score, highest first.
+
+    Example:
+        ``pt.find_label_errors(table, run, top=20).to_pandas()``
+    """
+    if top is not None and (as_index(top) is None or isinstance(top, float) or top < 0):
+        raise RunError(f"top must be None or a whole number >= 0, got {top!r}"[:200])
+    inst_thr = check_instance_threshold(instance_confidence_threshold)
+    kp_thr = check_keypoint_threshold(keypoint_confidence_threshold) or 0.0
+    schema = table.schema
+    k = schema.num_keypoints
+    mapping = run.rows_in(table)
+    rows = sorted(mapping)
+    records = table.rows(rows) if rows else []
+    gt_items: list[Keypoints2DInstances | None] = [r["keypoints"] for r in records]
+    every_prediction = run.all_predictions()
+    dt_items = [every_prediction[mapping[row]] for row in rows]
+    gt = FlatInstances.from_rows(gt_items, k)
+    dt = FlatInstances.from_rows(dt_items, k)
+    # low-scoring predictions still show that something is there (no spurious label), but
+    # only confident ones are evidence of a missing label or of a wrong keypoint
+    confident_dt = dt.score >= inst_thr if inst_thr is not None else np.ones(len(dt), bool)
+    sigmas = schema.sigmas
+    flips = np.asarray(schema.flip_indices if schema.flip_indices is not None else range(k))
+    gi, di = same_row_pairs(gt.row, dt.row)
+    oks, e = pair_oks(gt, dt.keypoints, gi, di, sigmas)
+    oks_flip, e_flip = pair_oks(
+        gt,
+        dt.keypoints,
+        gi,
+        di,
+        sigmas,
+        gt_keypoints=gt.keypoints[:, flips],
+        gt_visibility=gt.visibility[:, flips],
+    )
+    quality = np.maximum(oks, oks_flip)
+    confident_pairs = np.flatnonzero(confident_dt[di])
+    # the best confident pair of each ground truth (-1 where none: no prediction may pass)
+    best_confident, _ = _best_per_group(gi[confident_pairs], quality[confident_pairs], len(gt))
+    gt_best = np.full(len(gt), -1, np.int64)
+    has_best = best_confident >= 0
+    gt_best[has_best] = confident_pairs[best_confident[has_best]]
+    gt_any, gt_any_q = _best_per_group(gi, quality, len(gt))
+    dt_best, dt_best_oks = _best_per_group(di, quality, len(dt))
+    labeled = gt.visibility > 0
+    k1 = labeled.sum(axis=1)
+    row_of = np.asarray(rows, np.int64)
+    names = np.asarray(schema.keypoint_names, dtype=object)
+    parts: list[dict[str, np.ndarray]] = []
+
+    def add(
+        kind: str,
+        *,
+        row: np.ndarray,
+        instance: np.ndarray,
+        prediction: np.ndarray,
+        keypoint: np.ndarray,
+        score: np.ndarray,
+        details: list[str],
+    ) -> None:
+        parts.append(
+            {
+                "row": row_of[row] if len(row) else np.zeros(0, np.int64),
+                "instance": np.asarray(instance, np.int64),
+                "prediction": np.asarray(prediction, np.int64),
+                "kind": np.full(len(row), kind, dtype=object),
+                "keypoint": np.asarray(keypoint, np.int64),
+                "score": np.clip(np.asarray(score, np.float64), 0.0, 1.0),
+                "detail": np.asarray(details, dtype=object),
+            }
+        )
+
+    has_flips = schema.flip_indices is not None
+    g = np.flatnonzero((gt_best >= 0) & ~gt.iscrowd & (k1 > 0))
+    pair = gt_best[g]
+    d = di[pair]
+    direct, mirrored = oks[pair], oks_flip[pair]
+    # per-keypoint distance in units of the object scale sqrt(area):
+    # pycocotools' e = d^2 / (2 sigma)^2 / area / 2
+    scale_terms = 2 * (2 * sigmas) ** 2
+    distance = np.sqrt(e[pair] * scale_terms)
+    distance_flip = np.sqrt(e_flip[pair] * scale_terms)
+    confident = dt.confidence[d] >= kp_thr
+    usable = labeled[g] & confident
+    swapped_points = np.zeros_like(usable)
+    if "swap" in kinds and has_flips:
+        # each left/right pair: as labeled (i->i, j->j) against mirrored (i->j, j->i)
+        first = np.flatnonzero(flips > np.arange(k))
+        second = flips[first]
+        gain = (distance[:, first] + distance[:, second]) - (
+            distance_flip[:, first] + distance_flip[:, second]
+        )
+        hit = (gain > SWAP_GAIN) & (
+            distance_flip[:, first] + distance_flip[:, second]
+            < 0.5 * (distance[:, first] + distance[:, second])
+        )
+        hit &= usable[:, first] & usable[:, second]
+        whole = (mirrored - direct > 0.2) & (mirrored >= MATCH_OKS)
+        suspect = whole | hit.any(axis=1)
+        total_gain = np.where(hit, gain, 0.0).sum(axis=1)
+        score = np.maximum(np.where(whole, mirrored - direct, 0.0), 1.0 - np.exp(-total_gain))
+        at = np.flatnonzero(suspect)
+        single = hit[at].sum(axis=1) == 1
+        details = []
+        for n_at, row_hits in zip(at, hit[at], strict=True):
+            pairs = [f"{names[first[q]]}/{names[second[q]]}" for q in np.flatnonzero(row_hits)]
+            text = f"OKS {direct[n_at]:.2f} as labeled, {mirrored[n_at]:.2f} mirrored"
+            details.append(text + (f"; swapped: {', '.join(pairs)}" if pairs else ""))
+        add(
+            "swap",
+            row=gt.row[g[at]],
+            instance=gt.index[g[at]],
+            prediction=dt.index[d[at]],
+            keypoint=np.where(single, first[np.argmax(hit[at], axis=1)], -1),
+            score=score[at],
+            details=details,
+        )
+        swapped_points[:, first] = hit
+        swapped_points[:, second] |= hit
+        swapped_points[suspect & whole] = True
+    matched = direct >= MATCH_OKS
+    if "misplaced_keypoint" in kinds:
+        candidates = usable & ~swapped_points
+        enough = candidates.sum(axis=1) >= 3
+        median = np.full(len(g), np.inf)
+        if enough.any():
+            masked = np.where(candidates[enough], distance[enough], np.nan)
+            median[enough] = np.nanmedian(masked, axis=1)
+        off = candidates & (distance > MISPLACED_SCALE) & (distance > 4 * median[:, None])
+        off &= matched[:, None]
+        at, kp = np.nonzero(off)
+        add(
+            "misplaced_keypoint",
+            row=gt.row[g[at]],
+            instance=gt.index[g[at]],
+            prediction=dt.index[d[at]],
+            keypoint=kp,
+            score=1.0 - np.exp(-(distance[at, kp] - median[at])),
+            details=[
+                f"{names[i]} is {dist:.2f} object scales from the prediction while the rest "
+                f"agree (median {med:.2f})"
+                for i, dist, med in zip(kp, distance[at, kp], median[at], strict=True)
+            ],
+        )
+    if "suspicious_visibility" in kinds:
+        boxes = gt.boxes[g]
+        px, py = dt.keypoints[d, :, 0], dt.keypoints[d, :, 1]
+        inside = (px >= boxes[:, :1]) & (px <= boxes[:, 2:3])
+        inside &= (py >= boxes[:, 1:2]) & (py <= boxes[:, 3:4])
+        odd = (gt.visibility[g] == 0) & inside & confident & matched[:, None]
+        at, kp = np.nonzero(odd)
+        conf = dt.confidence[d[at], kp]
+        add(
+            "suspicious_visibility",
+            row=gt.row[g[at]],
+            instance=gt.index[g[at]],
+            prediction=dt.index[d[at]],
+            keypoint=kp,
+            score=conf,
+            details=[
+                f"{names[i]} is unlabeled (v=0) but predicted inside the box "
+                f"with confidence {c:.2f}"
+                for i, c in zip(kp, conf, strict=True)
+            ],
+        )
+    if "spurious_annotation" in kinds:
+        predicted_rows = np.zeros(len(rows), bool)
+        predicted_rows[[r for r, item in enumerate(dt_items) if item is not None]] = True
+        best = np.where(gt_any >= 0, gt_any_q, 0.0)
+        lonely = ~gt.iscrowd & (k1 > 0) & predicted_rows[gt.row] & (best < 0.1)
+        at = np.flatnonzero(lonely)
+        add(
+            "spurious_annotation",
+            row=gt.row[at],
+            instance=gt.index[at],
+            prediction=np.full(len(at), -1),
+            keypoint=np.full(len(at), -1),
+            score=1.0 - best[at],
+            details=[f"no prediction comes near (best OKS {b:.2f})" for b in best[at]],
+        )
+    if "missing_annotation" in kinds:
+        best = np.where(dt_best >= 0, dt_best_oks, 0.0)
+        at = np.flatnonzero((best < MATCH_OKS) & confident_dt)
+        add(
+            "missing_annotation",
+            row=dt.row[at],
+            instance=np.full(len(at), -1),
+            prediction=dt.index[at],
+            keypoint=np.full(len(at), -1),
+            score=np.minimum(dt.score[at] * (1.0 - best[at]), 1.0),
+            details=[
+                f"confident prediction (score {s:.2f}) matches no ground truth (best OKS {b:.2f})"
+                for s, b in zip(dt.score[at], best[at], strict=True)
+            ],
+        )
+    return _ranked(parts, table, top)
+
+
+def _ranked(parts: list[dict[str, np.ndarray]], table: Table, top: int | None) -> pa.Table:
+    columns = ("row", "instance", "prediction", "kind", "keypoint", "score", "detail")
+    joined = {c: np.concatenate([p[c] for p in parts]) if parts else np.zeros(0) for c in columns}
+    result = pa.table(
+        {
+            "row": pa.array(joined["row"].astype(np.int64)),
+            "instance": pa.array(joined["instance"].astype(np.int64)),
+            "prediction": pa.array(joined["prediction"].astype(np.int64)),
+            "kind": pa.array(joined["kind"].tolist(), pa.string()),
+            "keypoint": pa.array(joined["keypoint"].astype(np.int64)),
+            "score": pa.array(joined["score"].astype(np.float64)),
+            "detail": pa.array(joined["detail"].tolist(), pa.string()),
+        }
+    )
+    rows = result.column("row").to_numpy()
+    images = (
+        table.take(rows, columns=["image"]).column("image")
+        if len(rows)
+        else pa.array([], pa.string())
+    )
+    result = result.add_column(1, "image", images)
+    order = (
+        np.lexsort((rows, -result.column("score").to_numpy()))
+        if len(rows)
+        else np.zeros(0, np.int64)
+    )
+    result = result.take(pa.array(order, pa.int64()))
+    return result.slice(0, top) if top is not None else result
