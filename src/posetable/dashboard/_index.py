@@ -130,6 +130,7 @@ class TableIndex:
         self._check_done = threading.Event()
         self._check_error: str | None = None
         self._filters_ready = threading.Event()  # the widgets' columns made in the background
+        self._start_lock = threading.Lock()
         self._previous = previous
         self.incremental: bool | None = None  # whether the check reused the parent's findings
         self._lock = threading.Lock()
@@ -212,7 +213,7 @@ class TableIndex:
 
     def start_check(self) -> None:
         """Start the check once: now for a small table, in the background for a large one."""
-        with self._lock:
+        with self._start_lock:  # not self._lock: the background work holds that one
             if self._check_started:
                 return
             self._check_started = True
@@ -348,9 +349,9 @@ class TableIndex:
         return out
 
     def cached_derived(self) -> dict[str, np.ndarray]:
-        """The derived columns computed so far (row order)."""
-        with self._lock:
-            return dict(self._derived)
+        """The derived columns computed so far (row order); never waits for a computation
+        (one copy of the dict under the GIL: each entry is set whole)."""
+        return dict(self._derived)
 
     def _visibility_counts(self) -> None:
         data = self.table.dataset.to_table(columns=[SAMPLE_ID, f"{KEYPOINTS_COLUMN}.instances"])
@@ -413,10 +414,11 @@ class RunIndex:
         #: where this dashboard keeps the suspects it finds (the run keeps its defaults)
         self.cache_folder = Path(cache_dir) / f"{run.name}-{stamp}"
         self._pending: dict[SuspectThresholds, Future[None]] = {}
+        self._start_lock = threading.Lock()
 
     def start_suspects(self, thresholds: SuspectThresholds = DEFAULT_SUSPECT_THRESHOLDS) -> None:
         """Find the suspects at ``thresholds`` in the background (once), for a large run."""
-        with self._lock:
+        with self._start_lock:  # not self._lock: a running search holds that one
             if thresholds in self._pending or thresholds in self._suspects:
                 return
             self._pending[thresholds] = background(
@@ -554,6 +556,8 @@ class RunView:
         self._suspect_rows: dict[SuspectThresholds, KeptSuspects] = {}
         self._lock = threading.Lock()
         self._pending: dict[SuspectThresholds, Future[None]] = {}
+        self._start_lock = threading.Lock()
+        self._summary_lock = threading.Lock()
         self._changed: np.ndarray | None = None  # samples edited since the run's revision
         self._summary_job: Future[None] | None = None
         if self.own:
@@ -654,7 +658,7 @@ class RunView:
         """The run's stats on this revision; on an edited large revision, None values until
         the background evaluation (started by the first ask) is done."""
         if self._changed is not None and self._summary_job is None:
-            with self._lock:
+            with self._summary_lock:  # not self._lock: suspects are found holding that one
                 if self._summary_job is None:
                     self._summary_job = background("evaluate", self._summarize)
         return self._summary
@@ -674,7 +678,7 @@ class RunView:
         if self.own:
             self.index.start_suspects(thresholds)
             return
-        with self._lock:
+        with self._start_lock:  # not self._lock: a running search holds that one
             if thresholds in self._pending or thresholds in self._suspects:
                 return
             self._pending[thresholds] = background(
