@@ -144,11 +144,12 @@ def run_tool(tool: str, gt: Path, res: Path, store: Path) -> dict[str, Any]:
         stats = list(evaluator.stats)[:10]
     else:
         t_import = time.perf_counter()
-        import duckdb  # noqa: F401  (the JSON readers' engine, imported on first use)
-
         import posetable as pt
 
-        if tool == "posetable files":
+        if tool != "posetable files":
+            import duckdb  # noqa: F401  (the table's query engine, imported on first use)
+
+        if tool == "posetable files":  # the C scanner's path: neither DuckDB nor pyarrow
             evaluate_coco = pt.evaluate_coco  # imports posetable.eval
             out["import_s"] = time.perf_counter() - t_import
             t0 = time.perf_counter()

@@ -20,55 +20,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from posetable.errors import InstancesError, RowError
-from posetable.eval._data import GroundTruthColumns, PredictionColumns, empty_predictions
+from posetable.eval._data import (
+    Frame,
+    GroundTruthColumns,
+    PredictionColumns,
+    empty_predictions,
+    frame,
+)
 
 if TYPE_CHECKING:
     from posetable.instances import Keypoints2DInstances
     from posetable.table import Table
 
 AREA_FROM_BOX = 0.53
-
-
-@dataclass(frozen=True)
-class Frame:
-    """How a ground truth source names images and categories.
-
-    Attributes:
-        image_ids: (I,) sorted image ids.
-        rows: (I,) row (table) of each image position.
-        row_position: (n_rows,) image position of each row.
-        category_ids: (C,) sorted category ids.
-        category_labels: (C,) label of each category position.
-        label_position: (n_labels,) category position of each label.
-        num_keypoints: K.
-    """
-
-    image_ids: np.ndarray
-    rows: np.ndarray
-    row_position: np.ndarray
-    category_ids: np.ndarray
-    category_labels: np.ndarray
-    label_position: np.ndarray
-    num_keypoints: int
-
-
-def frame(image_ids: np.ndarray, category_ids_by_label: np.ndarray, num_keypoints: int) -> Frame:
-    """A frame from per-row image ids and per-label category ids."""
-    order = np.argsort(image_ids, kind="stable")
-    row_position = np.empty(order.shape[0], np.int64)
-    row_position[order] = np.arange(order.shape[0])
-    cat_order = np.argsort(category_ids_by_label, kind="stable")
-    label_position = np.empty(cat_order.shape[0], np.int64)
-    label_position[cat_order] = np.arange(cat_order.shape[0])
-    return Frame(
-        image_ids=image_ids[order],
-        rows=order.astype(np.int64),
-        row_position=row_position,
-        category_ids=category_ids_by_label[cat_order],
-        category_labels=cat_order.astype(np.int64),
-        label_position=label_position,
-        num_keypoints=num_keypoints,
-    )
 
 
 def table_frame(table: Table) -> Frame:

@@ -1,5 +1,7 @@
 """COCO keypoint ground-truth and results JSON -> flat columns, fast and with precise errors.
 
+Both files go first through the C scanner of :mod:`posetable.eval._coco_scan` (one pass
+over an mmap, straight into columns); whatever it does not vouch for takes the paths below.
 The results file goes through DuckDB's JSON reader, streamed in record batches straight into
 numpy columns (no Python object per result); so does a large ground truth (see
 :mod:`posetable.eval._gt_fast`), a small one through orjson and ``np.fromiter`` over the few
@@ -309,13 +311,19 @@ def known_annotations(ann_img: np.ndarray, ann_cat: np.ndarray, target: Any) -> 
 def read_ground_truth(path: PathLike) -> CocoGroundTruth:
     """Read a COCO keypoints ground-truth JSON into columns (see :func:`_read_ground_truth`).
 
-    Large files take the DuckDB path of :mod:`posetable.eval._gt_fast`; whatever it cannot
-    vouch for is read by the plain reader, which also names any problem.
+    The C scanner of :mod:`posetable.eval._coco_scan` reads it when it can vouch for the
+    file; else large files take the DuckDB path of :mod:`posetable.eval._gt_fast`; whatever
+    neither can vouch for is read by the plain reader, which also names any problem.
     """
+    from posetable.eval._coco_scan import read_ground_truth_scan
     from posetable.eval._gt_fast import read_ground_truth_fast
 
+    target = Path(path)
     with no_gc():
-        fast = read_ground_truth_fast(Path(path))
+        scanned = read_ground_truth_scan(target) if target.is_file() else None
+        if scanned is not None:
+            return scanned
+        fast = read_ground_truth_fast(target)
         return fast if fast is not None else _read_ground_truth(path)
 
 
@@ -661,6 +669,11 @@ def read_results(path: PathLike, num_keypoints: int, *, confidences: bool = True
     target = Path(path)
     if not target.is_file():
         raise FormatError("file not found", path=target)
+    from posetable.eval._coco_scan import read_results_scan
+
+    scanned = read_results_scan(target, num_keypoints, confidences)
+    if scanned is not None:
+        return scanned
     fast = _results_duckdb(target, num_keypoints, confidences)
     if fast is not None:
         return fast

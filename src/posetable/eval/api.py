@@ -5,28 +5,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
-import pyarrow as pa
 
 from posetable._coco_constants import COCO_OKS_SIGMAS
 from posetable._validate import check_sigmas
 from posetable.errors import FormatError, SchemaError, UnsupportedError
 from posetable.eval import _engine, _io
-from posetable.eval._columns import (
-    Frame,
-    frame,
-    predictions_from_arrow,
-    predictions_from_columns,
-    predictions_from_instances,
-    table_frame,
-    table_ground_truth,
-)
-from posetable.eval._data import EvalInput, GroundTruthColumns, PredictionColumns
+from posetable.eval._data import EvalInput, Frame, GroundTruthColumns, PredictionColumns, frame
 from posetable.eval._duck import release
 from posetable.eval._io import (
     CocoGroundTruth,
@@ -39,6 +30,8 @@ from posetable.eval._io import (
 from posetable.eval.result import EvaluationResult, _Details
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from posetable.instances import Keypoints2DInstances
     from posetable.runs import Run
     from posetable.table import Table
@@ -49,13 +42,20 @@ Predictions = Union[
     Sequence[Union["Keypoints2DInstances", None]],
     Mapping[int, Union["Keypoints2DInstances", None]],
     PathLike,
-    pa.Table,
+    "pa.Table",
     "Run",
 ]
 
 
 def _is_path(value: Any) -> bool:
     return isinstance(value, (str, os.PathLike))
+
+
+def _is_arrow_table(value: Any) -> bool:
+    """Whether ``value`` is a pyarrow Table (without importing pyarrow: the files path never
+    needs it, and a Table exists only where pyarrow was imported)."""
+    arrow = sys.modules.get("pyarrow")
+    return arrow is not None and isinstance(value, arrow.Table)
 
 
 def _is_run(value: Any) -> bool:
@@ -204,9 +204,13 @@ def _predictions(
         return _results_to_predictions(
             res, fr, image_key=image_key, unknown_category=unknown_category
         )
-    if isinstance(predictions, pa.Table):
+    if _is_arrow_table(predictions):
+        from posetable.eval._columns import predictions_from_arrow
+
         return predictions_from_arrow(predictions, fr)
     if isinstance(predictions, (Sequence, Mapping)) and not isinstance(predictions, (str, bytes)):
+        from posetable.eval._columns import predictions_from_instances
+
         return predictions_from_instances(predictions, fr)
     raise TypeError(
         "predictions must be a sequence of Keypoints2DInstances (None where a row has none), a "
@@ -241,6 +245,7 @@ def prepare(
     ground_truth: Table | PathLike, predictions: Predictions, *, sigmas: Any = None
 ) -> EvalInput:
     """Read ground truth and predictions into the engine's flat columns."""
+    from posetable.eval._columns import predictions_from_columns, table_frame, table_ground_truth
     from posetable.table import Table
 
     if isinstance(ground_truth, Table):
@@ -478,6 +483,8 @@ def read_coco_result_rows(path: PathLike, table: Table) -> CocoResultRows:
     Raises:
         FormatError: as :func:`read_coco_results`.
     """
+    from posetable.eval._columns import table_frame, table_ground_truth
+
     fr = table_frame(table)
     k = fr.num_keypoints
     res = read_results(path, k)

@@ -7,12 +7,12 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
 
 from posetable.errors import missing_extra
 
 if TYPE_CHECKING:
     import pandas
+    import pyarrow as pa
     from matplotlib.figure import Figure
 
     from posetable.eval._data import EvalInput
