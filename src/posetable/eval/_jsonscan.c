@@ -812,8 +812,12 @@ typedef int (*scanner)(Scan *, Buf *);
 
 static PyObject *run(PyObject *args, scanner fn, const char **names, int ncol) {
     Py_buffer view;
+    PyObject *data;
     int drop = 0;
-    if (!PyArg_ParseTuple(args, "y*|p", &view, &drop)) return NULL;
+    if (!PyArg_ParseTuple(args, "O|p", &data, &drop)) return NULL;
+    /* pages are handed back only of a file's mapping (anonymous memory would be zeroed) */
+    drop = drop && strcmp(Py_TYPE(data)->tp_name, "mmap.mmap") == 0;
+    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) return NULL;
     Buf *col = calloc((size_t)ncol, sizeof(Buf));
     if (col == NULL) {
         PyBuffer_Release(&view);
