@@ -365,6 +365,87 @@ def print_goals(by_size: dict[int, dict[str, dict[str, Any] | str]], sizes: dict
         )
 
 
+# -- creating a run from a results file, against hotcoco's loadRes (issue 21, item 1) ------
+CREATION_TOOLS = ("hotcoco loadRes", "posetable Run.from_coco_results")
+
+
+def create_run(tool: str, gt: Path, res: Path, store: Path) -> dict[str, Any]:
+    """Load ``res`` against the ground truth in this process: hotcoco's ``load_res`` on a
+    loaded ``COCO(gt)``, or ``Run.from_coco_results`` on the store's table (the evaluation,
+    metric tables, index and suspects it writes included). The ground truth is loaded and
+    the modules imported before the clock; ``before`` is the peak RSS then."""
+    out: dict[str, Any] = {}
+    if tool == "hotcoco loadRes":
+        import hotcoco
+
+        with _quiet():
+            coco = hotcoco.COCO(str(gt))
+        before = _own_peak()
+        t0 = time.perf_counter()
+        with _quiet():
+            coco.load_res(str(res))
+    else:
+        import shutil
+        import uuid
+
+        t_import = time.perf_counter()
+        import lance  # noqa: F401  (the run's index)
+
+        import posetable as pt
+        import posetable.eval.api  # read_coco_result_rows
+        import posetable.label_errors  # the suspects kept with the run
+
+        table = pt.Table.open("bench", store=store)
+        out["import_s"] = time.perf_counter() - t_import
+        name = f"creation-{uuid.uuid4().hex[:8]}"
+        before = _own_peak()
+        t0 = time.perf_counter()
+        run = pt.Run.from_coco_results(table, res, name=name, store=store)
+        out["seconds"] = time.perf_counter() - t0
+        shutil.rmtree(run.path)  # the store stays as make_store left it
+    out.setdefault("seconds", time.perf_counter() - t0)
+    return {**out, "before": before, "rss": _own_peak()}
+
+
+def bench_run_creation(scales: list[int], folder: Path) -> None:
+    """A run from each size's results file, each tool in a fresh process (time and peak
+    RSS above the loaded ground truth), and issue 21's goal: no more than hotcoco's
+    ``loadRes`` of the same file."""
+    print(
+        "\n=== run from results: Run.from_coco_results against hotcoco's loadRes "
+        "(ground truth loaded and modules imported before the clock) ==="
+    )
+    for scale in scales:
+        gt, res = folder / f"gt_{scale}x_seed0.json", folder / f"results_{scale}x_seed0.json"
+        store = folder / f"store_{scale}x"
+        make_store(gt, res, store)
+        rows = {tool: in_process(tool, gt, res, store) for tool in CREATION_TOOLS}
+        peer = rows["hotcoco loadRes"]
+        for tool, row in rows.items():
+            if isinstance(row, str):
+                print(f"{scale:>4}x  {tool:32} {row}")
+                continue
+            above = row["rss"] - row["before"]
+            ratios = (
+                f"  t/loadRes {row['seconds'] / peer['seconds']:5.2f}  above/loadRes's "
+                f"{above / max(peer['rss'] - peer['before'], 1):5.2f}"
+                if isinstance(peer, dict) and tool != "hotcoco loadRes"
+                else ""
+            )
+            print(
+                f"{scale:>4}x  {tool:32} {row['seconds']:7.3f} s  peak RSS "
+                f"{row['rss'] / 1e6:5.0f} MB, {above / 1e6:5.0f} MB above the loaded ground "
+                f"truth ({above / res.stat().st_size:4.1f}x the results file){ratios}"
+            )
+        ours = rows["posetable Run.from_coco_results"]
+        if isinstance(ours, dict) and isinstance(peer, dict):
+            t = ours["seconds"] / peer["seconds"]
+            print(
+                f"{'':6}goal: creating a run costs no more than loadRes: time/loadRes {t:.2f} "
+                f"({'met' if t <= 1.0 else 'missed'})"
+            )
+
+
 def bench_import(scales: list[int], folder: Path) -> None:
     """``Table.from_coco`` of each size's ground truth, each in a fresh process."""
     print("\n=== COCO import: Table.from_coco's peak RSS over the file's size ===")
@@ -390,6 +471,8 @@ def main() -> None:
         logging.disable(logging.WARNING)
         if tool == "import":
             result = import_coco(Path(gt), Path(store))
+        elif tool in CREATION_TOOLS:
+            result = create_run(tool, Path(gt), Path(res), Path(store))
         else:
             result = run_tool(tool, Path(gt), Path(res), Path(store))
         Path(target).write_text(json.dumps(result))
@@ -420,6 +503,7 @@ def main() -> None:
     print_goals(by_size, sizes)
     if not args.no_import:
         bench_import(args.sizes, args.data)
+        bench_run_creation(args.sizes, args.data)
 
 
 if __name__ == "__main__":

@@ -69,23 +69,36 @@ def write_suspects(
     return target
 
 
-def find_and_keep(run: Run, table: Table | None = None) -> Path | None:
+def find_and_keep(
+    run: Run,
+    table: Table | None = None,
+    *,
+    predictions: pa.Table | None = None,
+    folder: Path | None = None,
+) -> Path | None:
     """Find the run's suspects at :data:`SUSPECT_THRESHOLDS` on its own revision and keep
     them beside it (what ``Run`` does when it is created). A run whose suspects cannot be
-    found is still a run: the reason is logged and the dashboard finds them when asked."""
+    found is still a run: the reason is logged and the dashboard finds them when asked.
+
+    ``predictions``: the run's ``predictions`` table when at hand (a run being written: the
+    same suspects as from its file, without reading it back); ``folder``: where to keep
+    them (default the run's folder; a run being written keeps them in its staging folder).
+    """
     from posetable.errors import PosetableError
-    from posetable.label_errors import find_label_errors
+    from posetable.label_errors import label_errors_of_rows
 
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")  # asked by nobody: a caller of the finder sees them
-            found = find_label_errors(
+            found = label_errors_of_rows(  # find_label_errors' suspects, of every row
                 table if table is not None else run.table(),
                 run,
+                None,
+                predictions=predictions,
                 instance_confidence_threshold=SUSPECT_THRESHOLDS[0],
                 keypoint_confidence_threshold=SUSPECT_THRESHOLDS[1],
             )
     except PosetableError as exc:
         logger.warning("label-error suspects of run %s were not kept: %s", run.name, exc)
         return None
-    return write_suspects(run.path, SUSPECT_THRESHOLDS, found)
+    return write_suspects(run.path if folder is None else folder, SUSPECT_THRESHOLDS, found)

@@ -15,6 +15,7 @@ import shutil
 import uuid
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from posetable._run_columns import (
     rows_for_samples,
     write_prediction_columns,
 )
-from posetable._run_index import INDEX_FOLDER, INDEXED_FILES, sorted_lance_copy
+from posetable._run_index import INDEX_FOLDER, write_sorted_lance
 from posetable._validate import check_row
 from posetable.errors import NotFoundError, PosetableWarning, RunError
 from posetable.eval.result import STAT_NAMES
@@ -240,8 +241,10 @@ class Run:
             instance_confidences=flat.scores,
             num_keypoints=k,
         )
+        inputs = flat.inputs
+        del flat, sizes  # in ``column`` now: only the evaluation's own inputs stay alive
         return _write_run_columns(
-            run._store, name, table, flat.inputs, rows, column, run._model_info, None
+            run._store, name, table, inputs, rows, column, run._model_info, None
         )
 
     @classmethod
@@ -639,25 +642,25 @@ def _write_run_columns(
     final.parent.mkdir(parents=True, exist_ok=True)  # path-like names live in folders
     staging = final.parent / f".{final.name}.{uuid.uuid4().hex}.tmp"
     staging.mkdir()
-    per_sample = _with_sample_columns(result.per_sample, sample_columns or {})
+    run = Run(store, name, manifest, table)
     try:
-        # float lists gain nothing from dictionary pages (half the write time at val2017 size)
-        plain = {"use_dictionary": False}
-        pq.write_table(predictions_table, staging / "predictions.parquet", **plain)
-        write_prediction_columns(staging, _prediction_columns(inputs, sample_ids))
-        pq.write_table(per_sample, staging / "per_sample.parquet", **plain)
-        pq.write_table(result.per_instance, staging / "per_instance.parquet", **plain)
-        np.savez(
-            staging / "pr.npz",
-            precision=result.precision,
-            recall=result.recall,
-            recall_thresholds=result.recall_thresholds,
-            oks_thresholds=result.oks_thresholds,
-        )
-        for stem in INDEXED_FILES:  # random access by sample for the dashboard
-            sorted_lance_copy(
-                staging / f"{stem}.parquet", staging / INDEX_FOLDER / f"{stem}.lance", sample_ids
+        # the files are written by a second thread (Arrow and Lance let go of the GIL while
+        # they encode) while this one computes the metric tables and the suspects
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="posetable-run") as writer:
+            written = [
+                writer.submit(_write_predictions, staging, predictions_table, inputs, sample_ids)
+            ]
+            per_sample = _with_sample_columns(result.per_sample, sample_columns or {})
+            written.append(
+                writer.submit(
+                    _write_metrics, staging, per_sample, result.per_instance, result, sample_ids
+                )
             )
+            from posetable._run_suspects import find_and_keep  # the dashboard's suspects
+
+            find_and_keep(run, table, predictions=predictions_table, folder=staging)
+            for done in written:
+                done.result()
         (staging / "manifest.json").write_bytes(
             orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
         )
@@ -669,11 +672,47 @@ def _write_run_columns(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    run = Run(store, name, manifest, table)
-    from posetable._run_suspects import find_and_keep  # the dashboard's suspects, kept once
-
-    find_and_keep(run, table)
     return run
+
+
+# float lists gain nothing from dictionary pages (half the write time at val2017 size)
+_PLAIN = {"use_dictionary": False}
+
+
+def _write_predictions(
+    staging: Path, predictions: pa.Table, inputs: Any, sample_ids: np.ndarray
+) -> None:
+    """A run's predictions: the record, the flat evaluation columns and the Lance index."""
+    pq.write_table(predictions, staging / "predictions.parquet", **_PLAIN)
+    write_prediction_columns(staging, _prediction_columns(inputs, sample_ids))
+    # random access by sample for the dashboard: the Parquet file's sorted Lance copy
+    write_sorted_lance(
+        predictions,
+        staging / "predictions.parquet",
+        staging / INDEX_FOLDER / "predictions.lance",
+        sample_ids,
+    )
+
+
+def _write_metrics(
+    staging: Path, per_sample: pa.Table, per_instance: pa.Table, result: Any, ids: np.ndarray
+) -> None:
+    """A run's metric tables, its precision/recall arrays and the per-instance index."""
+    pq.write_table(per_sample, staging / "per_sample.parquet", **_PLAIN)
+    pq.write_table(per_instance, staging / "per_instance.parquet", **_PLAIN)
+    np.savez(
+        staging / "pr.npz",
+        precision=result.precision,
+        recall=result.recall,
+        recall_thresholds=result.recall_thresholds,
+        oks_thresholds=result.oks_thresholds,
+    )
+    write_sorted_lance(
+        per_instance,
+        staging / "per_instance.parquet",
+        staging / INDEX_FOLDER / "per_instance.lance",
+        ids,
+    )
 
 
 def _prediction_columns(inputs: Any, sample_ids: np.ndarray) -> pa.Table:

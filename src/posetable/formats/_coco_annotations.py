@@ -26,7 +26,7 @@ from posetable.formats._coco_common import (
 )
 from posetable.formats._coco_parts import lift_ints, merged_keypoints, part_extras
 from posetable.formats._coco_schema import CocoSchema
-from posetable.formats._coco_values import Reader
+from posetable.formats._coco_values import LIST_BATCH, Reader
 from posetable.formats._json import Numbers
 from posetable.formats._notes import Notes, count_text, first_few, number_text
 from posetable.formats._records import NUMBER, Section, decode_section, rest_texts
@@ -134,8 +134,10 @@ def read_annotations(
             types.setdefault(i, {})[key] = "null"
     skip = ANNOTATION_FIELDS | frozenset(part_fields) | frozenset(moved)
     extras["coco_fields"] = _fields(anns, chosen, every, kp_float, box_private, types, skip)
-    order = np.argsort(row[chosen], kind="stable")
+    sort = np.argsort(row[chosen], kind="stable")
     counts = np.bincount(row[chosen], minlength=m)[rows["keep"]] if m else np.zeros(0, np.int64)
+    # already in row order (a file grouped by image): views, not copies of every column
+    order: np.ndarray | slice = slice(None) if _is_identity(sort) else sort
     return Annotations(
         counts=counts,
         keypoints=kp[order],
@@ -147,6 +149,11 @@ def read_annotations(
         others=others,
         lifted=tuple(name for name in ints if name in moved),
     )
+
+
+def _is_identity(order: np.ndarray) -> bool:
+    """``order`` is ``0, 1, ..., n - 1``."""
+    return bool(np.array_equal(order, np.arange(len(order))))
 
 
 def _labels(cat_ids: np.ndarray, label_of: dict[int, int]) -> np.ndarray:
@@ -227,8 +234,58 @@ def _ids(
 
 
 def _keypoints(
+    reader: Reader,
+    anns: Section,
+    sub: np.ndarray | None,
+    coco: CocoSchema,
+    batch: int = LIST_BATCH,
+) -> tuple[np.ndarray, np.ndarray, dict[int, Any]]:
+    """(points (T, K, 2), visibilities (T, K), number types): decoded ``batch`` annotations
+    at a time into arrays made once, so memory holds the result and one batch, never the
+    whole field's text or values. A batch with anything wrong hands over to
+    :func:`_keypoints_whole`, which names the first fault of the file as it always did."""
+    k = coco.schema.num_keypoints
+    t = anns.size if sub is None else len(sub)
+    kp = np.empty((t, k, 2), dtype=np.float64)
+    vis = np.empty((t, k), dtype=np.int32)
+    kp_float: dict[int, Any] = {}
+    for start, col in reader.list_batches(anns, "keypoints", sub, batch):
+        n = len(col.present)
+        if not col.present.all() or np.any(col.lengths != 3 * k):
+            return _keypoints_whole(reader, anns, sub, coco)
+        values = col.flat.reshape(n, k, 3)
+        raw_vis = values[..., 2]
+        if not np.isin(raw_vis, (0.0, 1.0, 2.0)).all():
+            return _keypoints_whole(reader, anns, sub, coco)
+        kp[start : start + n] = values[..., :2]
+        vis[start : start + n] = raw_vis
+        kp_float.update(
+            (start + j, flag) for j, flag in _float_flags(col.flat, col.float_whole, n, k).items()
+        )
+    return kp, vis, kp_float
+
+
+def _float_flags(
+    flat: np.ndarray, float_whole: np.ndarray | None, t: int, k: int
+) -> dict[int, Any]:
+    """Annotations whose keypoints have whole numbers written as floats: ``"float"`` where
+    every whole value was, else the positions of those that were."""
+    kp_float: dict[int, Any] = {}
+    if float_whole is not None:
+        flags = float_whole.reshape(t, 3 * k)
+        flagged = flags.sum(axis=1)
+        wholes = (np.mod(flat, 1) == 0).reshape(t, 3 * k).sum(axis=1)
+        for j in np.flatnonzero(flagged).tolist():
+            all_float = flagged[j] == wholes[j]
+            kp_float[j] = "float" if all_float else np.flatnonzero(flags[j]).tolist()
+    return kp_float
+
+
+def _keypoints_whole(
     reader: Reader, anns: Section, sub: np.ndarray | None, coco: CocoSchema
 ) -> tuple[np.ndarray, np.ndarray, dict[int, Any]]:
+    """:func:`_keypoints` of the whole field at once: the checks in the order that names
+    a file's first fault (and the reference the batched decode is tested against)."""
     k = coco.schema.num_keypoints
     col = reader.lists(anns, "keypoints", sub)
     t = len(col.present)
@@ -266,14 +323,7 @@ def _keypoints(
             anns,
             at(j),
         )
-    kp_float: dict[int, Any] = {}
-    if col.float_whole is not None:
-        float_whole = col.float_whole.reshape(t, 3 * k)
-        flagged = float_whole.sum(axis=1)
-        wholes = (np.mod(col.flat, 1) == 0).reshape(t, 3 * k).sum(axis=1)
-        for j in np.flatnonzero(flagged).tolist():
-            all_float = flagged[j] == wholes[j]
-            kp_float[j] = "float" if all_float else np.flatnonzero(float_whole[j]).tolist()
+    kp_float = _float_flags(col.flat, col.float_whole, t, k)
     return np.ascontiguousarray(values[..., :2]), raw_vis.astype(np.int32), kp_float
 
 
@@ -286,7 +336,7 @@ def _boxes(
     derived: np.ndarray,
     notes: Notes,
 ) -> tuple[np.ndarray, dict[int, bytes], np.ndarray]:
-    col = reader.lists(anns, "bbox", sub)
+    col = reader.batched_lists(anns, "bbox", sub)
     t = len(col.present)
     wrong = col.present & (col.lengths != 4)
     if wrong.any():

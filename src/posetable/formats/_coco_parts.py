@@ -159,7 +159,7 @@ def merged_keypoints(
     scored: dict[str, int] = {}
     start = 0
     for field, size in fields:
-        col = reader.lists(anns, field, sub)
+        col = reader.batched_lists(anns, field, sub)  # no Python number per value
         t = len(col.present)
 
         def at(j: int) -> int:

@@ -182,13 +182,15 @@ def table_from_coco(
             merge_parts=merge_parts,
         )
         data = _coco_arrow(columns)
+        coco_schema, metadata = columns.coco.schema, columns.metadata
+        del columns  # the Arrow table holds what is written: the arrays go before the write
         step("write")
         table = Table.from_arrow(
             data.to_reader(max_chunksize=_BATCH_ROWS),
             name=name,
-            schema=columns.coco.schema,
+            schema=coco_schema,
             store=store,
-            metadata=columns.metadata,
+            metadata=metadata,
             if_exists=if_exists,
             operation="import_coco",
             arguments={
