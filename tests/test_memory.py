@@ -212,6 +212,35 @@ def test_a_read_after_the_database_was_given_back_opens_a_new_one(
     assert _duck._DATABASE is not None
 
 
+@pytest.mark.parametrize("name", ["coco_kpts", "ap10k", "crowdpose", "onehand10k"])
+def test_a_tables_ground_truth_read_in_batches_equals_the_whole_read(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of one row (ids a row lacks numbered on across batches) give the same
+    columns as flattening the whole keypoints column at once."""
+    import warnings
+
+    from posetable.eval import _columns
+    from tests._data import data_path
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # notes about derived fields
+        table = pt.Table.from_coco(
+            data_path(name) / "annotations.json", name="t", store=tmp_path,
+            missing_images="warn",
+        )  # fmt: skip
+    fr = _columns.table_frame(table)
+    whole = _columns.ground_truth_columns(
+        table.to_arrow(columns=["keypoints"]).column("keypoints"), np.arange(len(table)), fr
+    )
+    monkeypatch.setattr(_columns, "GT_BATCH_ROWS", 1)
+    batched = _columns.table_ground_truth(table, fr)
+    assert len(table) > 1
+    for field in whole.__dataclass_fields__:
+        a, b = getattr(batched, field), getattr(whole, field)
+        assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes(), field
+
+
 def test_evaluation_does_not_keep_the_points_third_values(large_pair: tuple[Path, Path]) -> None:
     res = large_pair[1]
     columns = _io.read_results(res, 17, confidences=False)

@@ -199,17 +199,42 @@ def flatten_keypoints(column: pa.Array | pa.ChunkedArray, rows: np.ndarray, k: i
     )
 
 
+GT_BATCH_ROWS = 1 << 15  # rows read and flattened at a time: the Arrow column never whole
+
+
 def table_ground_truth(table: Table, fr: Frame) -> GroundTruthColumns:
-    """The table's ground truth as flat columns (columnar read of the keypoints column)."""
-    data = table.to_arrow(columns=["keypoints"]).column("keypoints")
-    return ground_truth_columns(data, np.arange(len(table)), fr)
+    """The table's ground truth as flat columns: the keypoints column read in record
+    batches, each flattened at once (the memory held is the columns plus one batch)."""
+    parts: list[GroundTruthColumns] = []
+    start = 0
+    for batch in table.iter_batches(batch_rows=GT_BATCH_ROWS, columns=["keypoints"]):
+        n = batch.num_rows
+        first_id = 1 + sum(len(p) for p in parts)
+        rows = np.arange(start, start + n)
+        parts.append(ground_truth_columns(batch.column(0), rows, fr, first_id=first_id))
+        start += n
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        return ground_truth_columns(pa.array([], _keypoints_type(table)), np.zeros(0, np.int64), fr)
+    return GroundTruthColumns(
+        **{
+            name: np.concatenate([getattr(p, name) for p in parts])
+            for name in GroundTruthColumns.__dataclass_fields__
+        }
+    )
+
+
+def _keypoints_type(table: Table) -> pa.DataType:
+    return table.to_arrow(columns=["keypoints"]).schema.field("keypoints").type
 
 
 def ground_truth_columns(
-    data: pa.Array | pa.ChunkedArray, rows: np.ndarray, fr: Frame
+    data: pa.Array | pa.ChunkedArray, rows: np.ndarray, fr: Frame, *, first_id: int = 1
 ) -> GroundTruthColumns:
     """The ground truth of some table rows (``data``: their keypoints column, one value per
-    entry of ``rows``) as flat columns; ids a row lacks are running numbers from 1."""
+    entry of ``rows``) as flat columns; ids a row lacks are running numbers from
+    ``first_id``."""
     k = fr.num_keypoints
     flat = flatten_keypoints(data, rows, k, extras=("area", "iscrowd", "id", "num_keypoints"))
     n = flat.row.shape[0]
@@ -226,7 +251,7 @@ def ground_truth_columns(
     area = extra("area", box[:, 2] * box[:, 3] * AREA_FROM_BOX)
     iscrowd = extra("iscrowd", np.zeros(n))
     num_kpts = extra("num_keypoints", labeled.sum(axis=1).astype(float))
-    ids = extra("id", np.arange(1, n + 1, dtype=float))
+    ids = extra("id", np.arange(first_id, first_id + n, dtype=float))
     _check_labels(flat.label, flat.row, flat.index, fr, "ground truth")
     return GroundTruthColumns(
         image=fr.row_position[flat.row],
