@@ -28,7 +28,7 @@ from posetable._label_flat import PairOks, best_per_group, flat_inputs, row_nanm
 from posetable._pairs import same_row_pairs
 from posetable._text_columns import fixed, join, names_of
 from posetable._validate import as_index
-from posetable.errors import RunError
+from posetable.errors import RunError, UnsupportedError
 from posetable.filtering import check_instance_threshold, check_keypoint_threshold
 from posetable.runs import Run
 from posetable.table import Table
@@ -54,6 +54,7 @@ def find_label_errors(
     instance_confidence_threshold: float = 0.5,
     keypoint_confidence_threshold: float = 0.5,
     kinds: tuple[str, ...] = KINDS,
+    engine: str = "local",
 ) -> pa.Table:
     """A ranked table of suspected label errors in ``table`` according to ``run``.
 
@@ -64,15 +65,34 @@ def find_label_errors(
         instance_confidence_threshold: predictions scoring under it are ignored.
         keypoint_confidence_threshold: predicted keypoints under it are not trusted.
         kinds: which kinds of suspects to look for.
+        engine: ``"local"`` (this process) or ``"ray"``: Ray Data finds each fragment's
+            suspects (the ``[ray]`` extra) and the driver ranks them: the same table.
 
     Returns:
         Columns ``row``, ``image``, ``instance`` (ground-truth index or -1), ``prediction``
         (prediction index or -1), ``kind``, ``keypoint`` (index or -1), ``score``,
         ``detail``; sorted by score, highest first.
 
+    Raises:
+        UnsupportedError: an unknown engine.
+        RunError: a run that is not finished or not of this table, or a bad argument.
+
     Example:
         ``pt.find_label_errors(table, run, top=20).to_pandas()``
     """
+    if engine == "ray":
+        from posetable.diagnose._ray_label_errors import find_label_errors_ray
+
+        return find_label_errors_ray(
+            table,
+            run,
+            top=top,
+            instance_confidence_threshold=instance_confidence_threshold,
+            keypoint_confidence_threshold=keypoint_confidence_threshold,
+            kinds=kinds,
+        )
+    if engine != "local":
+        raise UnsupportedError(f"engine must be 'local' or 'ray', got {engine!r}")
     return label_errors_of_rows(
         table,
         run,

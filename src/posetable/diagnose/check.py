@@ -134,6 +134,7 @@ def check(
     rules: Iterable[str] | str | None = None,
     store: StoreLike = None,
     split: str | None = None,
+    engine: str = "local",
 ) -> pa.Table:
     """Check keypoint data for the label errors people cannot see, without a model.
 
@@ -145,6 +146,10 @@ def check(
         store: where ``NAME[@REV]`` is looked up (default ``$POSETABLE_HOME`` or
             ``./posetable-data``).
         split: for a data.yaml, the one split to check (default every split it names).
+        engine: ``"local"`` (this process) or ``"ray"``: Ray Data maps the per-row rules
+            over the table's Lance fragments (the ``[ray]`` extra) and the driver merges
+            them with the table-wide rules, giving the same findings row for row (a table
+            or a COCO JSON; a YOLO-pose dataset is checked locally only).
 
     Returns:
         An Arrow table, one row per finding, most severe first: ``rule``, ``severity``
@@ -156,7 +161,7 @@ def check(
         gives an empty table.
 
     Raises:
-        UnsupportedError: an unknown rule name.
+        UnsupportedError: an unknown rule name or engine.
         FormatError: a file that is not a COCO keypoints JSON or YOLO-pose dataset (a label
             line with the wrong number of values names the K it expects).
         NotFoundError: no table of that name.
@@ -176,8 +181,15 @@ def check(
         [{'rule': 'outside_image', 'row': 0, 'instance': 0, 'keypoint': 5}]
     """
     names = check_rules(rules)
+    if engine not in ("local", "ray"):
+        raise UnsupportedError(f"engine must be 'local' or 'ray', got {engine!r}")
     with open_sources(source, store=store, split=split) as sources:
-        parts = [check_findings(s, names).to_table() for s in sources]
+        if engine == "ray":
+            from posetable.diagnose._ray_check import check_ray
+
+            parts = [check_ray(s, names) for s in sources]
+        else:
+            parts = [check_findings(s, names).to_table() for s in sources]
     table = pa.concat_tables(parts) if parts else FINDINGS_SCHEMA.empty_table()
     return table.replace_schema_metadata({b"posetable": b'{"kind":"findings"}'})
 

@@ -1,0 +1,479 @@
+"""``pt.check(table, engine="ray")``: the checks mapped over the table's Lance fragments.
+
+``lance_ray.read_lance`` makes a Ray Dataset of the table's ``sample_id`` column at this
+revision (one read task per group of fragments); each batch becomes one Ray task that opens
+the table revision in its worker, reads the ground truth of its rows and runs the per-row
+rules on them (:func:`posetable.diagnose.check.check_rows`' way: the same findings as those
+rows have in a check of the whole table), with their messages written there. The task also
+returns what the one table-wide rule on rows needs, ``bone_length_outlier``: the log
+relative length of every labeled skeleton line of its instances (12 bytes per instance and
+line, and each instance's row, index, annotation id and class once), from which the driver
+makes the rule's decision over the whole table exactly as the rule does (its medians need
+every value: they are not mergeable statistics). The schema rules run on
+the driver. The pieces are merged in the check's order (severity, rule, row, instance,
+keypoint; ties stay in the order one rule found them, which one task holds): the result is
+:func:`posetable.check`'s, row for row.
+
+Ray retries a task whose worker died (``max_retries``); past that, or when a task raises,
+the check fails with an error and never returns part of the findings. Workers must reach
+the store's files by the same paths (one machine, or a shared file system Lance reads).
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from posetable._rows import SAMPLE_ID
+from posetable.diagnose import _rules_pose as pose
+from posetable.diagnose._context import Context
+from posetable.diagnose._findings import FINDINGS_SCHEMA, Findings, sort_order
+from posetable.diagnose._flat import read_ground_truth
+from posetable.diagnose._found import SEVERITIES, Found, found, not_checked
+from posetable.diagnose._sources import Source, _coco_lines
+from posetable.errors import PosetableError, UnsupportedError
+
+if TYPE_CHECKING:
+    from posetable.table import Table
+
+logger = logging.getLogger(__name__)
+MAX_RETRIES = 3  # Ray Data's default retries a dead worker's task forever
+BLOCK_ROWS = 20_000  # rows per task by default
+BONE = "bone_length_outlier"
+
+
+@dataclass(frozen=True)
+class RowMap:
+    """The rows of sample ids (every task's batch of ``sample_id``)."""
+
+    sorted_sample_ids: np.ndarray
+    sample_rows: np.ndarray
+
+    @classmethod
+    def of(cls, table: Table) -> RowMap:
+        """The row map of ``table``."""
+        ids = table.sample_ids()
+        order = np.argsort(ids, kind="stable")
+        return cls(ids[order], order.astype(np.int64))
+
+    def rows_of(self, batch: pa.Table) -> np.ndarray:
+        """The table rows of a batch's sample ids, sorted."""
+        ids = np.asarray(batch.column(SAMPLE_ID).to_numpy(), np.int64)
+        return np.sort(self.sample_rows[np.searchsorted(self.sorted_sample_ids, ids)])
+
+
+@dataclass(frozen=True)
+class _CheckContext:
+    """What every check task shares (put once in Ray's object store)."""
+
+    store: str
+    ref: str
+    file: str | None
+    names: tuple[str, ...]
+    row_map: RowMap
+
+
+_TABLES: dict[tuple[str, str], Any] = {}
+_CONTEXTS: dict[str, Any] = {}
+
+
+def shared(ref: Any) -> Any:
+    """The object behind a Ray object ref, fetched once per worker process."""
+    import ray
+
+    key = ref.hex()
+    if key not in _CONTEXTS:
+        _CONTEXTS.clear()  # one job at a time per worker: drop the previous one
+        _CONTEXTS[key] = ray.get(ref)
+    return _CONTEXTS[key]
+
+
+def open_table(store: str, ref: str) -> Table:
+    """The table revision ``ref`` of ``store``, opened once per worker process."""
+    from posetable.table import Table
+
+    key = (store, ref)
+    if key not in _TABLES:
+        if len(_TABLES) > 8:
+            _TABLES.clear()
+        _TABLES[key] = Table.open(ref, store=store)
+    return _TABLES[key]
+
+
+def to_bytes(table: pa.Table) -> bytes:
+    """An Arrow table as IPC stream bytes."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def from_bytes(blob: bytes) -> pa.Table:
+    """The Arrow table of :func:`to_bytes`."""
+    return pa.ipc.open_stream(pa.py_buffer(blob)).read_all()
+
+
+def guarded(
+    work: Callable[[pa.Table, Any], dict[str, Any]],
+    batch: pa.Table,
+    context: Any,
+    schema: pa.Schema,
+) -> pa.Table:
+    """A task's one-row output (``schema``, whose last column is ``error``): ``work``'s
+    values, or our own error it raised (pickled: it is raised again, typed, on the driver;
+    Ray Data would wrap it in its own)."""
+    try:
+        values = work(batch, context)
+        values["error"] = None
+    except PosetableError as exc:
+        values = dict.fromkeys(schema.names)
+        values["error"] = pickle.dumps(exc)
+    return pa.Table.from_pylist([values], schema=schema)
+
+
+def raise_task_error(blob: bytes) -> None:
+    """Raise the error a task returned (:func:`guarded`)."""
+    try:
+        error = pickle.loads(blob)
+    except Exception:  # an error class that does not unpickle: its text still names it
+        error = None
+    if isinstance(error, PosetableError):
+        raise error
+    raise PosetableError(f"a Ray task failed with an error that could not be read: {blob[:200]!r}")
+
+
+_CHECK_OUT = pa.schema(
+    [
+        ("findings", pa.large_binary()),
+        ("bone_instances", pa.large_binary()),
+        ("bone_values", pa.large_binary()),
+        ("labeled", pa.bool_()),
+        ("error", pa.large_binary()),
+    ]
+)
+
+
+def check_batch(batch: pa.Table, context: Any) -> pa.Table:
+    """One Ray task (the function Ray Data maps): :func:`check_task` of a batch."""
+    return guarded(check_task, batch, context, _CHECK_OUT)
+
+
+def check_task(batch: pa.Table, context: Any) -> dict[str, Any]:
+    """The per-row findings of a batch's rows (messages written) and their skeleton lines'
+    log lengths, as IPC bytes; and whether any of its points is labeled."""
+    from posetable.diagnose.check import RULES, _assemble, _run_rules
+
+    ctx: _CheckContext = shared(context)
+    names = list(ctx.names)
+    table = open_table(ctx.store, ctx.ref)
+    rows = ctx.row_map.rows_of(batch)
+    source = Source(table, file=ctx.file, source_lines=_coco_lines(table))
+    gt = read_ground_truth(table, rows)
+    rule_ctx = Context(gt, table.schema, source.source_lines, source.source_flips)
+    per_row = [n for n in names if RULES[n].per_row]
+    kept = [f for f in _run_rules(rule_ctx, per_row) if np.all(f.instance >= 0)]
+    findings = _assemble(kept, gt, source, names).to_table()
+    if BONE in names:
+        instances, values = bone_values(rule_ctx)
+    else:
+        instances, values = _BONE_INSTANCES.empty_table(), _BONE_VALUES.empty_table()
+    return {
+        "findings": to_bytes(findings),
+        "bone_instances": to_bytes(instances),
+        "bone_values": to_bytes(values),
+        "labeled": bool(gt.labeled.any()),
+    }
+
+
+_BONE_INSTANCES = pa.schema(
+    [("row", pa.int64()), ("index", pa.int64()), ("id", pa.int64()), ("label", pa.int64())]
+)
+_BONE_VALUES = pa.schema([("instance", pa.int32()), ("line", pa.int32()), ("value", pa.float64())])
+
+
+def _skeleton(ctx: Context) -> np.ndarray:
+    """(L, 2) the lines ``bone_length_outlier`` measures (no line from a point to itself)."""
+    lines = np.asarray(ctx.schema.lines, np.int64).reshape(-1, 2)
+    return lines[lines[:, 0] != lines[:, 1]]
+
+
+def bone_values(ctx: Context) -> tuple[pa.Table, pa.Table]:
+    """Every (instance, line) that ``bone_length_outlier`` measures, in its order (instance,
+    then line): the log of the line's length relative to the instance's scale, computed as
+    the rule computes it (12 bytes each: the instance's number here, the line, the value),
+    and the row, index, annotation id and class of each instance measured."""
+    lines = _skeleton(ctx)
+    gt = ctx.gt
+    if lines.shape[0] == 0 or len(gt) == 0:
+        return _BONE_INSTANCES.empty_table(), _BONE_VALUES.empty_table()
+    scale = pose._scale(ctx)
+    a, b = lines[:, 0], lines[:, 1]
+    x = np.ascontiguousarray(gt.keypoints[..., 0])
+    y = np.ascontiguousarray(gt.keypoints[..., 1])
+    length = np.hypot(x.take(a, axis=1) - x.take(b, axis=1), y.take(a, axis=1) - y.take(b, axis=1))
+    ok = gt.labeled[:, a] & gt.labeled[:, b] & (length > 0) & (scale[:, None] > 0)
+    ok &= ~gt.iscrowd[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_len = np.log(length / scale[:, None])
+    inst, line = np.nonzero(ok)
+    used, number = np.unique(inst, return_inverse=True)
+    columns = [gt.row[used], gt.index[used], gt.ids[used], gt.label[used]]
+    instances = pa.Table.from_arrays(
+        [pa.array(np.asarray(c, np.int64), pa.int64()) for c in columns], schema=_BONE_INSTANCES
+    )
+    values = pa.Table.from_arrays(
+        [
+            pa.array(number.astype(np.int32).ravel(), pa.int32()),
+            pa.array(line.astype(np.int32), pa.int32()),
+            pa.array(log_len[inst, line], pa.float64()),
+        ],
+        schema=_BONE_VALUES,
+    )
+    return instances, values
+
+
+@dataclass(frozen=True)
+class _Instances:
+    """The instances the gathered bone lengths belong to, as ``_assemble`` reads them."""
+
+    row: np.ndarray
+    index: np.ndarray
+    ids: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.row.shape[0])
+
+
+def bone_findings(
+    ctx: Context, pieces: list[tuple[pa.Table, pa.Table]]
+) -> tuple[list[Found], _Instances]:
+    """``bone_length_outlier`` over the whole table from the tasks' line lengths (their
+    :func:`bone_values`): the rule's decision (statistics per class and line, robust
+    z-score, the shared end) on the same values in the same order, so the same findings;
+    instances are numbered in the returned :class:`_Instances` (row order)."""
+    lines = _skeleton(ctx)
+    offsets = np.cumsum([0] + [t.num_rows for t, _ in pieces])
+    every = pa.concat_tables([t for t, _ in pieces]).combine_chunks()
+    row, index = every.column("row").to_numpy(), every.column("index").to_numpy()
+    ids, label = every.column("id").to_numpy(), every.column("label").to_numpy()
+    inst = np.concatenate(
+        [np.zeros(0, np.int64)]
+        + [v.column("instance").to_numpy() + offsets[i] for i, (_, v) in enumerate(pieces)]
+    )
+    line = np.concatenate(
+        [np.zeros(0, np.int64)] + [v.column("line").to_numpy().astype(np.int64) for _, v in pieces]
+    )
+    values = np.concatenate([np.zeros(0)] + [v.column("value").to_numpy() for _, v in pieces])
+    step_row, step_index = row[1:] - row[:-1], index[1:] - index[:-1]
+    if not np.all((step_row > 0) | ((step_row == 0) & (step_index > 0))):
+        # tasks came back out of row order: number the instances in row order again, and
+        # put the values in the rule's order (instance, then line)
+        by_row = np.lexsort((index, row))
+        rank = np.empty_like(by_row)
+        rank[by_row] = np.arange(by_row.shape[0])
+        row, index, ids, label = row[by_row], index[by_row], ids[by_row], label[by_row]
+        inst = rank[inst]
+        order = np.lexsort((line, inst))
+        inst, line, values = inst[order], line[order], values[order]
+    instances = _Instances(row, index, ids)
+    if inst.size == 0:
+        return [], instances
+    # from here on, the rule's own steps (posetable.diagnose._rules_pose.bone_length_outlier)
+    a, b = lines[:, 0], lines[:, 1]
+    group_of_line = pose._canonical_lines(ctx, lines)
+    n_groups = int(group_of_line.max()) + 1
+    group = group_of_line[line]
+    cls = label[inst]
+    n_classes = int(cls.max()) + 1  # the rule's count of classes of every instance: larger
+    # counts add empty groups only, which no value reads
+    per_class = cls * n_groups + group
+    median = pose._group_median(values, per_class, n_classes * n_groups)
+    count = np.bincount(per_class, minlength=n_classes * n_groups)
+    pooled = pose._group_median(values, group, n_groups)
+    pooled_count = np.bincount(group, minlength=n_groups)
+    own = count[per_class] >= pose.BONE_MIN_SAMPLES
+    med = np.where(own, median[per_class], pooled[group])
+    enough = own | (pooled_count[group] >= pose.BONE_MIN_SAMPLES)
+    if not enough.any():
+        reason = f"fewer than {pose.BONE_MIN_SAMPLES} instances label any skeleton line"
+        return [not_checked(BONE, reason)], instances
+    deviation = np.abs(values - med)
+    spread = 1.4826 * pose._group_median(deviation[enough], cls[enough], n_classes)
+    all_spread = 1.4826 * float(np.median(deviation[enough]))
+    spr = np.where(np.isnan(spread[cls]), all_spread, spread[cls])
+    z = (values - med) / np.maximum(spr, pose.BONE_MIN_SPREAD)
+    hit = enough & (z > pose.BONE_Z) & (values - med > np.log(pose.BONE_RATIO))
+    hi, hl = inst[hit], line[hit]
+    # the end shared by several outlying lines of the instance (counted over hit ones only)
+    hit_inst, at = np.unique(hi, return_inverse=True)
+    bad_points = np.zeros((hit_inst.shape[0], ctx.schema.num_keypoints), np.int64)
+    np.add.at(bad_points, (at, a[hl]), 1)
+    np.add.at(bad_points, (at, b[hl]), 1)
+    ca, cb = bad_points[at, a[hl]], bad_points[at, b[hl]]
+    keypoint = np.where(ca > cb, a[hl], np.where(cb > ca, b[hl], -1))
+    names = ctx.names
+    ratio = np.exp(values[hit] - med[hit])
+    z_hit = z[hit]
+
+    def messages(sel: np.ndarray) -> list[str]:
+        return [
+            f"line {names[a[q]]}-{names[b[q]]} is {r:.1f} times its typical length for this "
+            f"class (robust z {zz:.1f}); a point is probably misplaced"
+            for q, r, zz in zip(
+                hl[sel].tolist(), ratio[sel].tolist(), z_hit[sel].tolist(), strict=True
+            )
+        ]
+
+    return [found(BONE, "warning", hi, keypoint, z[hit], messages)], instances
+
+
+def check_ray(
+    source: Source,
+    names: list[str],
+    *,
+    batch_rows: int | None = None,
+    max_retries: int = MAX_RETRIES,
+) -> pa.Table:
+    """The findings of one source (as ``check_findings(source, names).to_table()``), with
+    the per-row work done on Ray Data over the table's Lance fragments."""
+    from posetable.diagnose.check import RULES, _assemble, _run_rules
+
+    if source.lines is not None or source.label_files is not None:
+        raise UnsupportedError(
+            'engine="ray" checks a table or a COCO keypoints JSON; a YOLO-pose dataset\'s '
+            'label lines are known to this process only: use engine="local" for it'
+        )
+    table = source.table
+    context = _CheckContext(
+        store=str(table.store.root),
+        ref=table.ref,
+        file=source.file,
+        names=tuple(names),
+        row_map=RowMap.of(table),
+    )
+    blobs = map_table(table, check_batch, context, batch_rows, max_retries, "check")
+    if not any(bool(b["labeled"]) for b in blobs):
+        return Findings.empty(names).to_table()
+    # the schema's findings: the table-wide rules that read no rows, and the notes of the
+    # per-row rules (a rule that cannot run on this schema), found on no instance at all
+    empty = read_ground_truth(table, np.zeros(0, np.int64))
+    ctx = Context(empty, table.schema, source.source_lines, source.source_flips)
+    schema_rules = [n for n in names if n != BONE and not RULES[n].per_row]
+    notes = _run_rules(ctx, [n for n in names if RULES[n].per_row])
+    driver = _run_rules(ctx, schema_rules) + [f for f in notes if np.all(f.instance < 0)]
+    pieces = [_assemble(driver, empty, source, names).to_table()]
+    if BONE in names:
+        if _skeleton(ctx).shape[0] == 0:
+            pieces.append(_assemble(pose.bone_length_outlier(ctx), empty, source, names).to_table())
+        else:
+            pieces_of_bones = [
+                (from_bytes(b["bone_instances"]), from_bytes(b["bone_values"])) for b in blobs
+            ]
+            bone, instances = bone_findings(ctx, pieces_of_bones)
+            pieces.append(
+                _assemble([f for f in bone if len(f)], instances, source, names).to_table()
+            )
+    pieces.extend(from_bytes(b["findings"]) for b in blobs)
+    return in_check_order(pa.concat_tables(pieces), names)
+
+
+def in_check_order(findings: pa.Table, names: list[str]) -> pa.Table:
+    """Findings sorted as ``pt.check`` sorts them (stable: pieces keep their order)."""
+    if findings.num_rows == 0:
+        return FINDINGS_SCHEMA.empty_table()
+
+    def ints(name: str) -> np.ndarray:
+        column = findings.column(name).fill_null(-1)
+        return np.asarray(column.to_numpy(), np.int64)
+
+    def codes(name: str, values: Sequence[str]) -> np.ndarray:
+        found = pc.index_in(findings.column(name), value_set=pa.array(list(values), pa.string()))
+        return np.asarray(found.to_numpy(zero_copy_only=False), np.int64)
+
+    severity, rule = codes("severity", SEVERITIES), codes("rule", names)
+    order = sort_order(severity, rule, ints("row"), ints("instance"), ints("keypoint"))
+    return findings.take(pa.array(order, pa.int64())).combine_chunks()
+
+
+def map_table(
+    table: Table,
+    task: Callable[[pa.Table, Any], pa.Table],
+    context: Any,
+    batch_rows: int | None,
+    max_retries: int,
+    what: str,
+) -> list[dict[str, Any]]:
+    """The rows of ``task``'s one-row outputs over batches of the table's ``sample_id``
+    read with ``lance_ray`` (each batch one Ray task, ``context`` shared through Ray's
+    object store); a failed task fails all with our error (never a partial answer)."""
+    from posetable.eval._ray import _imports, _our_cause, _quiet_ray
+
+    if batch_rows is not None and (int(batch_rows) != batch_rows or batch_rows < 1):
+        raise UnsupportedError(f"batch_rows must be a whole number >= 1, got {batch_rows!r}")
+    ray, lance_ray = _imports()
+    with _quiet_ray():
+        if not ray.is_initialized():
+            ray.init(include_dashboard=False, logging_level=logging.WARNING)
+        ref = ray.put(context)
+        dataset = table.dataset
+        scanner = {"batch_size": int(batch_rows)} if batch_rows else None
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        blocks = None if batch_rows else max(2 * cpus, -(-len(table) // BLOCK_ROWS))
+        source = lance_ray.read_lance(
+            dataset.uri,
+            columns=[SAMPLE_ID],
+            dataset_options={"version": dataset.version},
+            scanner_options=scanner,
+            override_num_blocks=blocks,
+        )
+        mapped = source.map_batches(
+            task,
+            fn_kwargs={"context": ref},
+            batch_format="pyarrow",
+            batch_size=int(batch_rows) if batch_rows else None,
+            zero_copy_batch=True,
+            max_retries=int(max_retries),
+        )
+        try:
+            out = [
+                row
+                for batch in mapped.iter_batches(batch_format="pyarrow", batch_size=None)
+                for row in batch.to_pylist()
+            ]
+        except Exception as exc:
+            cause = _our_cause(exc)
+            if cause is not None:
+                raise cause from None
+            raise PosetableError(
+                f"the Ray {what} of table {table.ref} failed and gave no result "
+                f"({_describe(exc)}); a task is run again at most {max_retries} times after "
+                "its worker dies"
+            ) from exc
+    for row in out:
+        if row.get("error") is not None:
+            raise_task_error(row["error"])
+    logger.debug("table %s: %d Ray tasks for %s", table.ref, len(out), what)
+    return out
+
+
+_RAISED = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception)): (.+)$")
+
+
+def _describe(exc: BaseException) -> str:
+    """What failed: the exception a task raised (its line in Ray's traceback text), else
+    Ray's own error (a worker that died: ``WorkerCrashedError``) and its first line."""
+    text = str(exc)
+    for line in text.splitlines():
+        raised = _RAISED.match(line.strip())
+        if raised and not raised.group(1).startswith("ray."):
+            return f"{raised.group(1)}: {raised.group(2)}"
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return f"{type(exc).__name__}: {first}"
