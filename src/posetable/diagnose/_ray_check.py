@@ -37,7 +37,7 @@ from posetable.diagnose import _rules_pose as pose
 from posetable.diagnose._context import Context
 from posetable.diagnose._findings import FINDINGS_SCHEMA, Findings, sort_order
 from posetable.diagnose._flat import read_ground_truth
-from posetable.diagnose._found import SEVERITIES, Found, found, not_checked
+from posetable.diagnose._found import SEVERITIES, Found
 from posetable.diagnose._sources import Source, _coco_lines
 from posetable.errors import PosetableError, UnsupportedError
 
@@ -286,53 +286,10 @@ def bone_findings(
     instances = _Instances(row, index, ids)
     if inst.size == 0:
         return [], instances
-    # from here on, the rule's own steps (posetable.diagnose._rules_pose.bone_length_outlier)
-    a, b = lines[:, 0], lines[:, 1]
-    group_of_line = pose._canonical_lines(ctx, lines)
-    n_groups = int(group_of_line.max()) + 1
-    group = group_of_line[line]
+    # the rule's own decision (posetable.diagnose._rules_pose.bone_length_outlier); its count
+    # of classes is of every instance: a larger count adds empty groups, which no value reads
     cls = label[inst]
-    n_classes = int(cls.max()) + 1  # the rule's count of classes of every instance: larger
-    # counts add empty groups only, which no value reads
-    per_class = cls * n_groups + group
-    median = pose._group_median(values, per_class, n_classes * n_groups)
-    count = np.bincount(per_class, minlength=n_classes * n_groups)
-    pooled = pose._group_median(values, group, n_groups)
-    pooled_count = np.bincount(group, minlength=n_groups)
-    own = count[per_class] >= pose.BONE_MIN_SAMPLES
-    med = np.where(own, median[per_class], pooled[group])
-    enough = own | (pooled_count[group] >= pose.BONE_MIN_SAMPLES)
-    if not enough.any():
-        reason = f"fewer than {pose.BONE_MIN_SAMPLES} instances label any skeleton line"
-        return [not_checked(BONE, reason)], instances
-    deviation = np.abs(values - med)
-    spread = 1.4826 * pose._group_median(deviation[enough], cls[enough], n_classes)
-    all_spread = 1.4826 * float(np.median(deviation[enough]))
-    spr = np.where(np.isnan(spread[cls]), all_spread, spread[cls])
-    z = (values - med) / np.maximum(spr, pose.BONE_MIN_SPREAD)
-    hit = enough & (z > pose.BONE_Z) & (values - med > np.log(pose.BONE_RATIO))
-    hi, hl = inst[hit], line[hit]
-    # the end shared by several outlying lines of the instance (counted over hit ones only)
-    hit_inst, at = np.unique(hi, return_inverse=True)
-    bad_points = np.zeros((hit_inst.shape[0], ctx.schema.num_keypoints), np.int64)
-    np.add.at(bad_points, (at, a[hl]), 1)
-    np.add.at(bad_points, (at, b[hl]), 1)
-    ca, cb = bad_points[at, a[hl]], bad_points[at, b[hl]]
-    keypoint = np.where(ca > cb, a[hl], np.where(cb > ca, b[hl], -1))
-    names = ctx.names
-    ratio = np.exp(values[hit] - med[hit])
-    z_hit = z[hit]
-
-    def messages(sel: np.ndarray) -> list[str]:
-        return [
-            f"line {names[a[q]]}-{names[b[q]]} is {r:.1f} times its typical length for this "
-            f"class (robust z {zz:.1f}); a point is probably misplaced"
-            for q, r, zz in zip(
-                hl[sel].tolist(), ratio[sel].tolist(), z_hit[sel].tolist(), strict=True
-            )
-        ]
-
-    return [found(BONE, "warning", hi, keypoint, z[hit], messages)], instances
+    return pose.bone_decision(ctx, lines, inst, line, values, cls, int(cls.max()) + 1), instances
 
 
 def check_ray(

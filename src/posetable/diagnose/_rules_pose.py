@@ -243,15 +243,31 @@ def bone_length_outlier(ctx: Context) -> list[Found]:
     ok &= ~gt.iscrowd[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         log_len = np.log(length / scale[:, None])
-    group_of_line = _canonical_lines(ctx, lines)
-    n_groups = int(group_of_line.max()) + 1
     inst, line = np.nonzero(ok)
     if inst.size == 0:
         return []
     values = log_len[inst, line]
-    group = group_of_line[line]
     n_classes = int(gt.label.max()) + 1 if len(gt) else 1
-    cls = gt.label[inst]
+    return bone_decision(ctx, lines, inst, line, values, gt.label[inst], n_classes)
+
+
+def bone_decision(
+    ctx: Context,
+    lines: np.ndarray,
+    inst: np.ndarray,
+    line: np.ndarray,
+    values: np.ndarray,
+    cls: np.ndarray,
+    n_classes: int,
+) -> list[Found]:
+    """``bone_length_outlier``'s decision from its measurements: ``values`` the log length
+    over scale of each measured (instance ``inst``, skeleton line ``line``), in instance then
+    line order, ``cls`` each value's class (of ``n_classes``). The Ray check gathers the
+    measurements of every task and decides here, so both give the same findings."""
+    a, b = lines[:, 0], lines[:, 1]
+    group_of_line = _canonical_lines(ctx, lines)
+    n_groups = int(group_of_line.max()) + 1
+    group = group_of_line[line]
     per_class = cls * n_groups + group
     median = _group_median(values, per_class, n_classes * n_groups)
     count = np.bincount(per_class, minlength=n_classes * n_groups)
@@ -275,10 +291,11 @@ def bone_length_outlier(ctx: Context) -> list[Found]:
     hit = enough & (z > BONE_Z) & (values - med > np.log(BONE_RATIO))
     hi, hl = inst[hit], line[hit]
     # the end shared by several outlying lines of the instance is the one that moved
-    bad_points = np.zeros(gt.keypoints.shape[:2], np.int64)
-    np.add.at(bad_points, (hi, a[hl]), 1)
-    np.add.at(bad_points, (hi, b[hl]), 1)
-    ca, cb = bad_points[hi, a[hl]], bad_points[hi, b[hl]]
+    hit_inst, at = np.unique(hi, return_inverse=True)
+    bad_points = np.zeros((hit_inst.shape[0], ctx.schema.num_keypoints), np.int64)
+    np.add.at(bad_points, (at, a[hl]), 1)
+    np.add.at(bad_points, (at, b[hl]), 1)
+    ca, cb = bad_points[at, a[hl]], bad_points[at, b[hl]]
     keypoint = np.where(ca > cb, a[hl], np.where(cb > ca, b[hl], -1))
     names = ctx.names
     ratio = np.exp(values[hit] - med[hit])
