@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import pickle
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -46,7 +45,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 MAX_RETRIES = 3  # Ray Data's default retries a dead worker's task forever
-BLOCK_ROWS = 20_000  # rows per task by default
 BONE = "bone_length_outlier"
 
 
@@ -214,16 +212,7 @@ def bone_values(ctx: Context) -> tuple[pa.Table, pa.Table]:
     gt = ctx.gt
     if lines.shape[0] == 0 or len(gt) == 0:
         return _BONE_INSTANCES.empty_table(), _BONE_VALUES.empty_table()
-    scale = pose._scale(ctx)
-    a, b = lines[:, 0], lines[:, 1]
-    x = np.ascontiguousarray(gt.keypoints[..., 0])
-    y = np.ascontiguousarray(gt.keypoints[..., 1])
-    length = np.hypot(x.take(a, axis=1) - x.take(b, axis=1), y.take(a, axis=1) - y.take(b, axis=1))
-    ok = gt.labeled[:, a] & gt.labeled[:, b] & (length > 0) & (scale[:, None] > 0)
-    ok &= ~gt.iscrowd[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_len = np.log(length / scale[:, None])
-    inst, line = np.nonzero(ok)
+    inst, line, log_len = pose.bone_measurements(ctx, lines)
     used, number = np.unique(inst, return_inverse=True)
     columns = [gt.row[used], gt.index[used], gt.ids[used], gt.label[used]]
     instances = pa.Table.from_arrays(
@@ -233,7 +222,7 @@ def bone_values(ctx: Context) -> tuple[pa.Table, pa.Table]:
         [
             pa.array(number.astype(np.int32).ravel(), pa.int32()),
             pa.array(line.astype(np.int32), pa.int32()),
-            pa.array(log_len[inst, line], pa.float64()),
+            pa.array(log_len, pa.float64()),
         ],
         schema=_BONE_VALUES,
     )
@@ -371,66 +360,19 @@ def map_table(
     """The rows of ``task``'s one-row outputs over batches of the table's ``sample_id``
     read with ``lance_ray`` (each batch one Ray task, ``context`` shared through Ray's
     object store); a failed task fails all with our error (never a partial answer)."""
-    from posetable.eval._ray import _imports, _our_cause, _quiet_ray
+    from posetable.eval._ray import _imports, _quiet_ray, map_over_table
 
     if batch_rows is not None and (int(batch_rows) != batch_rows or batch_rows < 1):
         raise UnsupportedError(f"batch_rows must be a whole number >= 1, got {batch_rows!r}")
     ray, lance_ray = _imports()
     with _quiet_ray():
-        if not ray.is_initialized():
-            ray.init(include_dashboard=False, logging_level=logging.WARNING)
-        ref = ray.put(context)
-        dataset = table.dataset
-        scanner = {"batch_size": int(batch_rows)} if batch_rows else None
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        blocks = None if batch_rows else max(2 * cpus, -(-len(table) // BLOCK_ROWS))
-        source = lance_ray.read_lance(
-            dataset.uri,
-            columns=[SAMPLE_ID],
-            dataset_options={"version": dataset.version},
-            scanner_options=scanner,
-            override_num_blocks=blocks,
-        )
-        mapped = source.map_batches(
-            task,
-            fn_kwargs={"context": ref},
-            batch_format="pyarrow",
-            batch_size=int(batch_rows) if batch_rows else None,
-            zero_copy_batch=True,
-            max_retries=int(max_retries),
-        )
-        try:
-            out = [
-                row
-                for batch in mapped.iter_batches(batch_format="pyarrow", batch_size=None)
-                for row in batch.to_pylist()
-            ]
-        except Exception as exc:
-            cause = _our_cause(exc)
-            if cause is not None:
-                raise cause from None
-            raise PosetableError(
-                f"the Ray {what} of table {table.ref} failed and gave no result "
-                f"({_describe(exc)}); a task is run again at most {max_retries} times after "
-                "its worker dies"
-            ) from exc
+        batches = map_over_table(
+            ray, lance_ray, table, [SAMPLE_ID], task, context, batch_rows, max_retries,
+            what=what,
+        )  # fmt: skip
+    out = [row for batch in batches for row in batch.to_pylist()]
     for row in out:
         if row.get("error") is not None:
             raise_task_error(row["error"])
     logger.debug("table %s: %d Ray tasks for %s", table.ref, len(out), what)
     return out
-
-
-_RAISED = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception)): (.+)$")
-
-
-def _describe(exc: BaseException) -> str:
-    """What failed: the exception a task raised (its line in Ray's traceback text), else
-    Ray's own error (a worker that died: ``WorkerCrashedError``) and its first line."""
-    text = str(exc)
-    for line in text.splitlines():
-        raised = _RAISED.match(line.strip())
-        if raised and not raised.group(1).startswith("ray."):
-            return f"{raised.group(1)}: {raised.group(2)}"
-    first = text.strip().splitlines()[0] if text.strip() else ""
-    return f"{type(exc).__name__}: {first}"

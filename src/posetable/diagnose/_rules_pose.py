@@ -234,6 +234,18 @@ def bone_length_outlier(ctx: Context) -> list[Found]:
     if lines.shape[0] == 0:
         return [not_checked("bone_length_outlier", "the table has no skeleton lines")]
     gt = ctx.gt
+    inst, line, values = bone_measurements(ctx, lines)
+    if inst.size == 0:
+        return []
+    n_classes = int(gt.label.max()) + 1 if len(gt) else 1
+    return bone_decision(ctx, lines, inst, line, values, gt.label[inst], n_classes)
+
+
+def bone_measurements(ctx: Context, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(instance, line, log of the line's length over the instance's scale) of every line
+    with both ends labeled on a non-crowd instance of some scale, in instance then line order:
+    what ``bone_length_outlier`` measures (locally, or in each Ray task)."""
+    gt = ctx.gt
     scale = _scale(ctx)
     a, b = lines[:, 0], lines[:, 1]
     x = np.ascontiguousarray(gt.keypoints[..., 0])
@@ -244,11 +256,7 @@ def bone_length_outlier(ctx: Context) -> list[Found]:
     with np.errstate(divide="ignore", invalid="ignore"):
         log_len = np.log(length / scale[:, None])
     inst, line = np.nonzero(ok)
-    if inst.size == 0:
-        return []
-    values = log_len[inst, line]
-    n_classes = int(gt.label.max()) + 1 if len(gt) else 1
-    return bone_decision(ctx, lines, inst, line, values, gt.label[inst], n_classes)
+    return inst, line, log_len[inst, line]
 
 
 def bone_decision(

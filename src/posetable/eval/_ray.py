@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -271,6 +272,34 @@ def _run(
     ray: Any, lance_ray: Any, table: Table, context: _Context, batch_rows: int | None,
     max_retries: int,
 ) -> list[bytes]:  # fmt: skip
+    batches = map_over_table(
+        ray, lance_ray, table, [SAMPLE_ID, "keypoints"], evaluate_batch, context, batch_rows,
+        max_retries, what="evaluation", error=EvaluationError,
+    )  # fmt: skip
+    blobs = [blob for batch in batches for blob in batch.column("partial").to_pylist()]
+    logger.debug("table %s: %d partials from Ray", table.ref, len(blobs))
+    return blobs
+
+
+def map_over_table(
+    ray: Any,
+    lance_ray: Any,
+    table: Table,
+    columns: list[str],
+    task: Callable[[pa.Table, Any], pa.Table],
+    context: Any,
+    batch_rows: int | None,
+    max_retries: int,
+    *,
+    what: str,
+    error: type[PosetableError] = PosetableError,
+) -> list[pa.Table]:
+    """``task``'s outputs over the table's ``columns`` read with ``lance_ray`` at its
+    revision, each block one Ray task (``context`` shared through the object store; a
+    task whose worker dies is run again at most ``max_retries`` times). Our own error
+    raised in a task comes back as itself; any other failure is an ``error`` naming what
+    failed: never a result from part of the table. Evaluation, check and label errors on
+    Ray all map through here."""
     if not ray.is_initialized():
         ray.init(include_dashboard=False, logging_level=logging.WARNING)
     ref = ray.put(context)
@@ -282,13 +311,13 @@ def _run(
     blocks = None if batch_rows else max(2 * cpus, -(-len(table) // BLOCK_ROWS))
     source = lance_ray.read_lance(
         dataset.uri,
-        columns=[SAMPLE_ID, "keypoints"],
+        columns=columns,
         dataset_options={"version": dataset.version},
         scanner_options=scanner,
         override_num_blocks=blocks,
     )
     mapped = source.map_batches(  # max_retries: Ray Data 2.60 names no parameter for it
-        evaluate_batch,
+        task,
         fn_kwargs={"context": ref},
         batch_format="pyarrow",
         batch_size=int(batch_rows) if batch_rows else None,
@@ -296,22 +325,31 @@ def _run(
         max_retries=int(max_retries),
     )
     try:
-        blobs = [
-            blob
-            for batch in mapped.iter_batches(batch_format="pyarrow", batch_size=None)
-            for blob in batch.column("partial").to_pylist()
-        ]
+        return list(mapped.iter_batches(batch_format="pyarrow", batch_size=None))
     except Exception as exc:
         cause = _our_cause(exc)
         if cause is not None:
             raise cause from None
-        raise EvaluationError(
-            f"the Ray evaluation of table {table.ref} failed and gave no result "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
-            f"a task is run again at most {max_retries} times after its worker dies"
+        raise error(
+            f"the Ray {what} of table {table.ref} failed and gave no result "
+            f"({_describe(exc)}); a task is run again at most {max_retries} times after "
+            "its worker dies"
         ) from exc
-    logger.debug("table %s: %d partials from Ray", table.ref, len(blobs))
-    return blobs
+
+
+_RAISED = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception)): (.+)$")
+
+
+def _describe(exc: BaseException) -> str:
+    """What failed: the exception a task raised (its line in Ray's traceback text), else
+    Ray's own error (a worker that died: ``WorkerCrashedError``) and its first line."""
+    text = str(exc)
+    for line in text.splitlines():
+        raised = _RAISED.match(line.strip())
+        if raised and not raised.group(1).startswith("ray."):
+            return f"{raised.group(1)}: {raised.group(2)}"
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return f"{type(exc).__name__}: {first}"
 
 
 def _our_cause(exc: BaseException) -> PosetableError | None:
