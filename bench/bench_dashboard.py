@@ -32,12 +32,23 @@ it was written; runs built before that get them first, timed). ``--scale`` print
 budgets for the size built (first page < 300 ms, a per-sample metric sort or filter < 1 s,
 suspects < 5 s after the run is opened, server RSS < 1.5 GB), e.g. at ``--images 1000000``.
 
+The data is made BUILD_BATCH images at a time (each batch of its own seeded generator), so
+only the runs' predictions (one object per row, as ``Run.from_predictions`` takes them) grow
+with the size; the suspects each run keeps are found SUSPECT_CHUNK_ROWS rows at a time (the
+same file as the library's all-at-once search, which needs ~20 GB at a million images).
+Measured here (2 cores shared, load 4-6): 1,000,000 images build in 367 s (``model-a``) +
+504 s (``model-b``), peak ~17 GB RSS in ``Run.from_predictions``; 8.4 GB on disk.
+``--build-only`` builds (or keeps) the data and stops; ``--scale-only`` times only what
+``--scale`` reports (the grid cases and the suspect sort: no widgets, chart pages, edit or
+in-memory reference, which at a million images take minutes and many GB).
+
 Run: ``.venv/bin/python bench/bench_dashboard.py [--images 100000] [--rebuild] [--scale]``
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import re
 import shutil
@@ -62,17 +73,17 @@ GOAL_SUSPECT_SORT_MS = 2000.0
 GOAL_RSS_MB = 1024.0
 
 
-def _build(store: Path, n_images: int, seed: int = 0) -> None:
-    import posetable as pt
-    from posetable._arrow import instances_to_arrow
-    from posetable.sample import sample_images
+#: images generated (and written) per batch: the build's memory does not grow with the table
+BUILD_BATCH = 10_000
+#: rows whose label-error suspects are found at once when a run of the bench is written
+SUSPECT_CHUNK_ROWS = 100_000
 
-    rng = np.random.default_rng(seed)
-    schema = pt.Keypoints2DSchema.coco_person()
-    images = sorted(str(p) for p in sample_images().glob("*.jpg"))  # real files for thumbnails
-    counts = rng.poisson(2.5, n_images)
-    total = int(counts.sum())
+
+def _batch(rng: np.random.Generator, n: int, sigmas: np.ndarray) -> dict[str, Any]:
+    """``n`` images' ground truth and the noisy predictions of ``model-a`` (flat arrays)."""
     w, h = 640.0, 480.0
+    counts = rng.poisson(2.5, n)
+    total = int(counts.sum())
     bw = np.exp(rng.normal(4.3, 0.6, total)).clip(20, 600)
     bh = (bw * rng.uniform(1.2, 2.5, total)).clip(20, 470)
     x0 = rng.uniform(0, w - bw)
@@ -87,68 +98,162 @@ def _build(store: Path, n_images: int, seed: int = 0) -> None:
     vis = rng.choice([0, 1, 2], size=(total, K), p=[0.2, 0.15, 0.65]).astype(np.int32)
     boxes = np.stack([x0, y0, x0 + bw, y0 + bh], axis=1)
     area = bw * bh * rng.uniform(0.4, 0.7, total)
-    starts = np.concatenate([[0], np.cumsum(counts)])
-    sigmas = np.asarray(schema.sigmas)
     noise = (
         rng.normal(size=(total, K, 2))
         * (np.sqrt(area)[:, None] * sigmas[None, :] * rng.uniform(0.2, 2.0, (total, 1)))[..., None]
     )
-    pred_kp = kp + noise
     err = np.linalg.norm(noise, axis=2) / (2 * np.sqrt(area)[:, None] * sigmas[None, :])
-    conf = np.clip(np.exp(-0.5 * err**2) * rng.uniform(0.8, 1.0, (total, K)), 0.01, 0.99).astype(
-        np.float32
-    )
+    conf = np.clip(np.exp(-0.5 * err**2) * rng.uniform(0.8, 1.0, (total, K)), 0.01, 0.99)
     score = np.clip(conf.mean(axis=1) + rng.normal(0, 0.05, total), 0.01, 0.99)
     found = rng.random(total) < 0.92  # the model misses 8%
+    return {
+        "counts": counts,
+        "kp": kp,
+        "vis": vis,
+        "boxes": boxes,
+        "area": area,
+        "pred_kp": kp + noise,
+        "conf": conf.astype(np.float32),
+        "score": score,
+        "found": found,
+        "split": rng.choice(["train", "val", "test"], n),
+    }
+
+
+def _keep_suspects_in_chunks(run: Any, table: Any = None) -> Path | None:
+    """What ``posetable._run_suspects.find_and_keep`` keeps (the run's suspects at the
+    dashboard's thresholds), found SUSPECT_CHUNK_ROWS rows at a time: every suspect depends
+    on its own row alone (``label_errors_of_rows``), and the chunks' suspects sorted as
+    ``find_label_errors`` sorts them (score, highest first, then row; stable) are the same
+    table, with a fraction of the memory (a 1M-image run at once needs ~20 GB)."""
+    import warnings
+
+    import pyarrow.parquet as pq
+
+    from posetable._arrow import KEYPOINTS_COLUMN
+    from posetable._rows import SAMPLE_ID
+    from posetable._run_suspects import SUSPECT_THRESHOLDS, write_suspects
+    from posetable.label_errors import label_errors_of_rows
+
+    table = table if table is not None else run.table()
+    data = pq.read_table(
+        run.path / "predictions.parquet", columns=["row", SAMPLE_ID, KEYPOINTS_COLUMN]
+    )
+    rows = data.column("row").to_numpy()
+    parts = []
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        for a in range(0, len(table), SUSPECT_CHUNK_ROWS):
+            b = min(a + SUSPECT_CHUNK_ROWS, len(table))
+            lo, hi = np.searchsorted(rows, [a, b])
+            parts.append(
+                label_errors_of_rows(
+                    table,
+                    run,
+                    np.arange(a, b, dtype=np.int64),
+                    predictions=data.slice(lo, hi - lo).select([SAMPLE_ID, KEYPOINTS_COLUMN]),
+                    instance_confidence_threshold=SUSPECT_THRESHOLDS[0],
+                    keypoint_confidence_threshold=SUSPECT_THRESHOLDS[1],
+                )
+            )
+    joined = pa.concat_tables(parts)
+    order = np.lexsort((joined.column("row").to_numpy(), -joined.column("score").to_numpy()))
+    return write_suspects(run.path, SUSPECT_THRESHOLDS, joined.take(pa.array(order, pa.int64())))
+
+
+def _run_of(table: Any, predictions: list[Any], name: str, seed: int) -> None:
+    """``Run.from_predictions``, its kept suspects found a chunk of rows at a time (the same
+    file: see ``_keep_suspects_in_chunks``; the library finds them all at once)."""
+    import posetable as pt
+    import posetable._run_suspects as kept
+
+    whole = kept.find_and_keep
+    kept.find_and_keep = _keep_suspects_in_chunks  # type: ignore[assignment]
+    try:
+        pt.Run.from_predictions(
+            table, predictions, name=name, model_info={"model": "synthetic", "seed": seed}
+        )
+    finally:
+        kept.find_and_keep = whole
+
+
+def _build(store: Path, n_images: int, seed: int = 0) -> None:
+    """``big`` (n_images seeded images, ~2.5 persons each) and the run ``model-a``, made
+    BUILD_BATCH images at a time (each batch of its own seeded generator): only the
+    predictions (one object per row, as ``Run.from_predictions`` takes them) grow with n."""
+    import posetable as pt
+    from posetable._arrow import instances_to_arrow
+    from posetable.sample import sample_images
+
+    schema = pt.Keypoints2DSchema.coco_person()
+    sigmas = np.asarray(schema.sigmas)
+    images = sorted(str(p) for p in sample_images().glob("*.jpg"))  # real files for thumbnails
+    w, h = 640, 480
+    predictions: list[Any] = []
+    extras = {
+        "area": pa.float64(),
+        "iscrowd": pa.int64(),
+        "id": pa.int64(),
+        "num_keypoints": pa.int64(),
+    }
 
     def batches() -> Any:
-        step = 10_000
-        for a in range(0, n_images, step):
-            b = min(a + step, n_images)
+        next_id = 1
+        for number, a in enumerate(range(0, n_images, BUILD_BATCH)):
+            b = min(a + BUILD_BATCH, n_images)
+            g = _batch(np.random.default_rng([seed, number]), b - a, sigmas)
+            starts = np.concatenate([[0], np.cumsum(g["counts"])])
             items = []
-            for r in range(a, b):
+            for r in range(b - a):
                 s, e = int(starts[r]), int(starts[r + 1])
                 items.append(
                     pt.Keypoints2DInstances(
-                        kp[s:e],
-                        keypoint_visibilities=vis[s:e],
-                        instance_bbs=boxes[s:e],
+                        g["kp"][s:e],
+                        keypoint_visibilities=g["vis"][s:e],
+                        instance_bbs=g["boxes"][s:e],
                         instance_extras={
-                            "area": area[s:e],
+                            "area": g["area"][s:e],
                             "iscrowd": np.zeros(e - s, np.int64),
-                            "id": np.arange(s + 1, e + 1, dtype=np.int64),
-                            "num_keypoints": (vis[s:e] > 0).sum(axis=1).astype(np.int64),
+                            "id": np.arange(next_id + s, next_id + e, dtype=np.int64),
+                            "num_keypoints": (g["vis"][s:e] > 0).sum(axis=1).astype(np.int64),
                         },
                         num_keypoints=K,
                     )
                 )
+                keep = np.flatnonzero(g["found"][s:e]) + s
+                predictions.append(
+                    None
+                    if len(keep) == 0
+                    else pt.Keypoints2DInstances(
+                        g["pred_kp"][keep],
+                        keypoint_confidences=g["conf"][keep],
+                        instance_confidences=g["score"][keep],
+                        num_keypoints=K,
+                    )
+                )
+            next_id += int(starts[-1])
             column = instances_to_arrow(
                 items,
                 num_keypoints=K,
-                extras={
-                    "area": pa.float64(),
-                    "iscrowd": pa.int64(),
-                    "id": pa.int64(),
-                    "num_keypoints": pa.int64(),
-                },
-                widths=np.full(b - a, w),
-                heights=np.full(b - a, h),
+                extras=extras,
+                widths=np.full(b - a, float(w)),
+                heights=np.full(b - a, float(h)),
             )
             yield pa.RecordBatch.from_arrays(
                 [
                     pa.array([images[i % len(images)] for i in range(a, b)]),
-                    pa.array(np.full(b - a, int(w), np.int32)),
-                    pa.array(np.full(b - a, int(h), np.int32)),
+                    pa.array(np.full(b - a, w, np.int32)),
+                    pa.array(np.full(b - a, h, np.int32)),
                     column,
                     pa.array(np.arange(a, b, dtype=np.int64)),
-                    pa.array(rng.choice(["train", "val", "test"], b - a)),
+                    pa.array(g["split"]),
                 ],
                 names=["image", "width", "height", "keypoints", "image_id", "split"],
             )
 
     gen = batches()
     first = next(gen)
-    reader = pa.RecordBatchReader.from_batches(first.schema, iter([first, *gen]))
+    reader = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], gen))
     table = pt.Table.from_arrow(
         reader,
         name="big",
@@ -156,24 +261,7 @@ def _build(store: Path, n_images: int, seed: int = 0) -> None:
         store=store,
         metadata={"image_roots": [str(sample_images())]},
     )
-    predictions: list[Any] = []
-    for r in range(n_images):
-        s, e = int(starts[r]), int(starts[r + 1])
-        keep = np.flatnonzero(found[s:e]) + s
-        if len(keep) == 0:
-            predictions.append(None)
-            continue
-        predictions.append(
-            pt.Keypoints2DInstances(
-                pred_kp[keep],
-                keypoint_confidences=conf[keep],
-                instance_confidences=score[keep],
-                num_keypoints=K,
-            )
-        )
-    pt.Run.from_predictions(
-        table, predictions, name="model-a", model_info={"model": "synthetic", "seed": seed}
-    )
+    _run_of(table, predictions, "model-a", seed)
 
 
 def _second_run(store: Path, seed: int = 1) -> None:
@@ -209,9 +297,7 @@ def _second_run(store: Path, seed: int = 1) -> None:
                     num_keypoints=K,
                 )
             )
-    pt.Run.from_predictions(
-        table, predictions, name="model-b", model_info={"model": "synthetic", "seed": seed}
-    )
+    _run_of(table, predictions, "model-b", seed)
 
 
 def _rss_mb(pid: int) -> float:
@@ -414,7 +500,9 @@ def _until_ready(client: Any, started: float, timeout: float = 600.0) -> None:
         time.sleep(0.25)
 
 
-def _serve_and_measure(store: Path) -> tuple[dict[str, dict[str, float]], tuple[float, float]]:
+def _serve_and_measure(
+    store: Path, *, scale_only: bool = False
+) -> tuple[dict[str, dict[str, float]], tuple[float, float]]:
     """Start the server in a subprocess, run every case over HTTP, return timings and RSS.
 
     The first grid page with the run is timed alone first (the run's open); then the page
@@ -432,9 +520,12 @@ def _serve_and_measure(store: Path) -> tuple[dict[str, dict[str, float]], tuple[
             _until_ready(client, started)
             READY["peak RSS while working"] = _peak_rss_mb(server.pid)
             results = {"open: first grid page with the run": opened}
-            every = CASES + WIDGET_CASES + SUSPECT_CASES + PAGE_CASES
+            every = CASES + SUSPECT_CASES
+            if not scale_only:
+                every = CASES + WIDGET_CASES + SUSPECT_CASES + PAGE_CASES
             results.update({name: _measure(client, url, params) for name, url, params in every})
-            results.update(_edit_round_trip(client))
+            if not scale_only:
+                results.update(_edit_round_trip(client))
             rss_end = _rss_mb(server.pid)
     finally:
         server.terminate()
@@ -734,6 +825,12 @@ def _scale_report(
         unit = "MB" if "RSS" in name else "ms"
         verdict = "met" if measured[name] < goal else "NOT met"
         print(f"{name:45} {measured[name]:10.0f} {unit}  (goal < {goal:.0f} {unit}): {verdict}")
+    if "peak RSS while working" in READY:
+        print(
+            f"{'(server peak RSS, background check included)':45} "
+            f"{READY['peak RSS while working']:10.0f} MB; check done after "
+            f"{READY.get('check done', float('nan')):.1f} s"
+        )
 
 
 def main() -> None:
@@ -748,6 +845,15 @@ def main() -> None:
         action="store_true",
         help="print issue 21's dashboard budgets (first page, metric sort, suspects after "
         "open, RSS) for this size, e.g. with --images 1000000",
+    )
+    parser.add_argument(
+        "--scale-only",
+        action="store_true",
+        help="time only what --scale reports (the grid cases and the suspect sort, no "
+        "widgets, chart pages, edit or in-memory reference): for the largest sizes",
+    )
+    parser.add_argument(
+        "--build-only", action="store_true", help="build (or keep) the data, measure nothing"
     )
     parser.add_argument(
         "--review",
@@ -768,6 +874,8 @@ def main() -> None:
         _second_run(store)
         print(f"made the second run model-b in {time.perf_counter() - start:.1f} s")
     _keep_suspects(store)
+    if args.build_only:
+        return
     import posetable as pt
 
     table = pt.Table.open("big", store=store)
@@ -777,17 +885,17 @@ def main() -> None:
     print(f"table big@{table.revision}: {len(table)} images, {instances} non-ignored persons")
 
     shutil.rmtree(store / ".cache", ignore_errors=True)  # measure the very first views too
-    fresh, rss_fresh = _serve_and_measure(store)
+    fresh, rss_fresh = _serve_and_measure(store, scale_only=args.scale_only)
     _report(
         "fresh store: no caches yet (a run's first view converts its Parquet once)",
         fresh,
         rss_fresh,
     )
     fresh_ready = dict(READY)
-    again, rss_again = _serve_and_measure(store)
+    again, rss_again = _serve_and_measure(store, scale_only=args.scale_only)
     _report("server restarted: caches on disk", again, rss_again)
     results = again
-    if args.scale:
+    if args.scale or args.scale_only:
         again_ready = dict(READY)
         for title, measured, rss, ready in (
             ("fresh store", fresh, rss_fresh, fresh_ready),
@@ -796,6 +904,8 @@ def main() -> None:
             READY.clear()
             READY.update(ready)
             _scale_report(f"{title}, {args.images} images", measured, rss)
+    if args.scale_only:
+        return
 
     load_ms, query_ms = _naive(
         store, "mean_oks", lambda f: (f["fn_50"] > 0) & (f["num_instances"] >= 4)

@@ -46,6 +46,43 @@ def test_check_endpoint_returns_counts_badges_and_findings(served) -> None:
     assert client.get("/api/tables/crowd/check?revision=1&limit=1").json()["total"] == 8
 
 
+def test_check_endpoint_pages_the_findings_the_revision_keeps(served) -> None:
+    """Pages of the check endpoint, put together, are ``pt.check``'s findings (of every rule,
+    of some rules, of one severity), each page with the badges of the rows it is on (over
+    all their findings), answered from the findings the revision's index keeps."""
+    client, table = served
+    expected = pt.check(table).to_pylist()
+    assert len(expected) > 3
+    pages = [
+        client.get("/api/tables/crowd/check", params={"offset": at, "limit": 3}).json()
+        for at in range(0, len(expected), 3)
+    ]
+    assert [f for page in pages for f in page["findings"]] == expected
+    assert {page["total"] for page in pages} == {len(expected)}
+    for page in pages:
+        rows = {f["row"] for f in page["findings"] if f["row"] is not None}
+        assert page["rows"] == {
+            str(r): {
+                s: sum(1 for f in expected if f["row"] == r and f["severity"] == s)
+                for s in ("error", "warning")
+            }
+            for r in sorted(rows)
+            if any(f["row"] == r and f["severity"] != "info" for f in expected)
+        }
+    badged = {f["row"] for f in expected if f["row"] is not None and f["severity"] != "info"}
+    assert pages[0]["rows_with_findings"] == len(badged)
+    found_rules = sorted({f["rule"] for f in expected})
+    some = [found_rules[0], "outside_box"]
+    body = client.get("/api/tables/crowd/check", params={"rules": ",".join(some)}).json()
+    assert body["findings"] == pt.check(table, rules=some).to_pylist()
+    assert set(body["by_rule"]) == {found_rules[0]}
+    warned = client.get("/api/tables/crowd/check", params={"severity": "warning"}).json()
+    assert warned["findings"] == [f for f in expected if f["severity"] == "warning"]
+    state = client.app.state.dashboard
+    kept = state.index(state.table("crowd"))
+    assert kept.check_state()["state"] == "done" and len(kept.findings()) == len(expected)
+
+
 def test_check_endpoint_refuses_unknown_rules_and_severities(served) -> None:
     client, _ = served
     response = client.get("/api/tables/crowd/check?rules=bogus")

@@ -29,11 +29,9 @@ from posetable._lance_local import PerThreadDataset
 from posetable._rows import SAMPLE_ID
 from posetable._run_columns import rows_for_samples
 from posetable._run_index import INDEX_FOLDER, sorted_lance_copy
-from posetable._run_suspects import (
-    SUSPECT_THRESHOLDS,
-    read_suspects,
-)
+from posetable._run_suspects import SUSPECT_THRESHOLDS, suspects_path
 from posetable.dashboard._background import background
+from posetable.dashboard._kept_findings import KeptFindings
 from posetable.dashboard._reevaluate import changed_since, evaluate_rows
 from posetable.dashboard._suspects import (
     KeptSuspects,
@@ -56,6 +54,8 @@ EAGER_CHECK_ROWS = 20_000
 #: up to this many rows a run is evaluated again in full on an edited revision; beyond, only
 #: the edited rows are (when only rows changed), and the summary in the background
 EAGER_EVALUATE_ROWS = 20_000
+#: rows of a run's per-sample metrics read for the grid's first page (the rest when needed)
+_FIRST_ROWS = 4096
 #: up to this size pages show label-error suspects unasked; beyond, they are found in the
 #: background when a run is opened (or read from the run, which keeps its defaults)
 EAGER_SUSPECTS_ROWS = 20_000
@@ -66,7 +66,7 @@ DERIVED_COLUMNS = {
 }
 LIST_PREFIX = "vis."  # vis.left_wrist: the visibilities of that keypoint over a row's instances
 CLASSES_COLUMN = "classes"
-CHECK_COLUMN = "check_rules"  # the rules of pt.check's findings on a row (one per finding)
+CHECK_COLUMN = "check_rules"  # the rules of pt.check's findings on a row (each rule once)
 SUSPECT_COLUMNS = {
     "suspect_score": "highest label-error suspicion score of the row",
     "suspects": "number of label-error suspects in the row",
@@ -124,7 +124,7 @@ class TableIndex:
         self._sorted = np.argsort(self.sample_ids, kind="stable")
         self._derived: dict[str, np.ndarray] = {}
         self._lists: dict[str, pa.Array] = {}
-        self._findings: Findings | None = None
+        self._findings: KeptFindings | None = None
         self._check_rules: pa.Array | None = None
         self._check_started = False
         self._check_done = threading.Event()
@@ -239,7 +239,9 @@ class TableIndex:
         try:
             previous, changed = self._incremental_base()
             self.incremental = previous is not None
-            self._findings = check_findings(self.table, previous=previous, changed_rows=changed)
+            found = check_findings(self.table, previous=previous, changed_rows=changed)
+            self._findings = KeptFindings(found)  # narrow: a large check's findings are many
+            del found
         except Exception as exc:  # the grid keeps working; the check's state says why
             logger.exception("checking %s failed", self.table.ref)
             self._check_error = f"{type(exc).__name__}: {exc}"[:500]
@@ -263,10 +265,11 @@ class TableIndex:
         if parent._findings is None:
             return None, None
         changed = self.rows_of(np.fromiter(touch.sample_ids, np.int64, len(touch.sample_ids)))
-        return parent._findings, np.unique(changed[changed >= 0])
+        return parent._findings.full(), np.unique(changed[changed >= 0])
 
-    def findings(self) -> Findings:
-        """``pt.check`` of this revision with every rule (waits for a running check)."""
+    def findings(self) -> KeptFindings:
+        """``pt.check`` of this revision with every rule (waits for a running check), kept
+        narrow (``take`` gives the ``Findings`` of some of them)."""
         self.start_check()
         self._check_done.wait()
         if self._findings is None:
@@ -277,22 +280,32 @@ class TableIndex:
         """The findings on some rows and whether they are complete: the check's when it is
         done, else those of the per-row rules, found now for these rows alone (the
         table-wide rules, bone-length statistics, wait for the check)."""
-        self.start_check()
+        if len(self) <= EAGER_CHECK_ROWS:
+            self.start_check()  # a small revision's: now, complete below
         rows = np.unique(np.asarray(rows, np.int64))
         if self._check_done.is_set() and self._findings is not None:
             found = self._findings
             return found.take(np.flatnonzero(np.isin(found.row, rows))), True
-        return check_rows(self.table, rows), False
+        own = check_rows(self.table, rows)
+        # a large revision's check starts once these rows' own are found: the page is not
+        # slowed by the background work it starts (one interpreter runs both)
+        self.start_check()
+        return own, False
 
     def check_rules(self) -> pa.Array:
-        """(rows,) list<string>: the rule of each finding on the row, row order, as ``has``
-        reads them (``check_rules has 'duplicate_instance'``)."""
+        """(rows,) list<string>: the rules the row has findings of (each once, in the
+        check's order: most severe first), row order, as ``has`` reads them
+        (``check_rules has 'duplicate_instance'``). Once per rule, not per finding: ``has``
+        and the widgets' rows-with-a-rule counts read the same, and a large synthetic
+        table's nine findings an image would be a list of millions of strings."""
         findings = self.findings()
         with self._lock:
             if self._check_rules is None:
-                rows = findings.row
+                rows = findings.row.astype(np.int64)
                 keep = np.flatnonzero(rows >= 0)
-                order = keep[np.argsort(rows[keep], kind="stable")]
+                key = rows[keep] * len(findings.rule_names) + findings.rule[keep]
+                first = keep[np.unique(key, return_index=True)[1]]  # each (row, rule) once
+                order = first[np.lexsort((first, rows[first]))]  # by row, then check order
                 counts = np.bincount(rows[order], minlength=len(self))
                 offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
                 names = pa.array(list(findings.rule_names), pa.string())
@@ -342,9 +355,13 @@ class TableIndex:
         else:
             matrix = values.reshape(len(lengths), k)
         matrix = matrix[picks] if len(picks) else np.zeros((0, k), np.int64)
+        # visibilities are small codes: int8 lists when they fit (an eighth of the memory;
+        # ``has`` compares the values, not their type)
+        small = not len(matrix) or (matrix.min() >= -128 and matrix.max() <= 127)
+        kind = pa.int8() if small else pa.int64()
         for j, name in enumerate(schema.keypoint_names):
             out[f"{LIST_PREFIX}{name}"] = pa.ListArray.from_arrays(
-                offsets, pa.array(matrix[:, j], pa.int64())
+                offsets, pa.array(matrix[:, j].astype(np.int8) if small else matrix[:, j], kind)
             )
         return out
 
@@ -394,20 +411,23 @@ class RunIndex:
         predictions, self._prediction_ids = sorted_lance_copy(
             run.path / "predictions.parquet", folder / "predictions.lance", self._run_sample_ids
         )
-        per_instance, self._per_instance_ids = sorted_lance_copy(
-            run.path / "per_instance.parquet", folder / "per_instance.lance", self._run_sample_ids
-        )
         # served from many threads: one Lance handle per thread
         self._predictions = PerThreadDataset.of(predictions)
-        self._per_instance = PerThreadDataset.of(per_instance)
-        per_sample = run.per_sample
-        self.metric_names = [n for n in per_sample.column_names if n not in ("row", "image_id")]
-        ids = self._run_sample_ids[per_sample.column("row").to_numpy()]
-        self.metrics = per_sample.select(self.metric_names).append_column(
-            SAMPLE_ID, pa.array(ids, pa.int64())
+        # the per-instance copy only when an image view first asks (its sample ids are one
+        # per instance: reading them is a tenth of a second for a million images' run)
+        self._index_folder = folder
+        self._per_instance_at: tuple[PerThreadDataset, np.ndarray] | None = None
+        self._per_instance_lock = threading.Lock()
+        # the per-sample metrics are read when first needed (a sort, a filter, a page past
+        # the first rows): a million images' file takes a few tenths of a second to read
+        self._per_sample_path = run.path / "per_sample.parquet"
+        schema = pq.read_schema(self._per_sample_path)
+        self.metric_names = [n for n in schema.names if n not in ("row", "image_id")]
+        self.metric_schema = pa.schema(
+            [*(schema.field(n) for n in self.metric_names), pa.field(SAMPLE_ID, pa.int64())]
         )
-        self._metric_order = np.argsort(ids, kind="stable")
-        self._metric_ids = ids[self._metric_order]
+        self._loaded: tuple[pa.Table, np.ndarray, np.ndarray] | None = None
+        self._metrics_lock = threading.Lock()
         self._suspects: dict[SuspectThresholds, pa.Table] = {}
         self._suspect_rows: dict[SuspectThresholds, KeptSuspects] = {}
         self._lock = threading.Lock()
@@ -469,23 +489,79 @@ class RunIndex:
 
     def per_instance(self, sample_id: int) -> pa.Table:
         """The per-instance metrics of one sample (GT and predictions)."""
-        lo = int(np.searchsorted(self._per_instance_ids, sample_id, side="left"))
-        hi = int(np.searchsorted(self._per_instance_ids, sample_id, side="right"))
-        per_instance = self._per_instance.get()
+        handle, instance_ids = self._per_instance_copy()
+        lo = int(np.searchsorted(instance_ids, sample_id, side="left"))
+        hi = int(np.searchsorted(instance_ids, sample_id, side="right"))
+        per_instance = handle.get()
         columns = [n for n in per_instance.schema.names if n != SAMPLE_ID]
         if hi == lo:
             return per_instance.schema.empty_table().select(columns)
         return per_instance.take(list(range(lo, hi)), columns=columns)
 
+    def _per_instance_copy(self) -> tuple[PerThreadDataset, np.ndarray]:
+        """The Lance copy of the per-instance metrics sorted by sample id, and those ids."""
+        with self._per_instance_lock:
+            if self._per_instance_at is None:
+                data, ids = sorted_lance_copy(
+                    self.run.path / "per_instance.parquet",
+                    self._index_folder / "per_instance.lance",
+                    self._run_sample_ids,
+                )
+                self._per_instance_at = (PerThreadDataset.of(data), ids)
+            return self._per_instance_at
+
+    def _metrics_loaded(self) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+        """(metrics with ``sample_id``, their order by sample id, the sorted ids)."""
+        with self._metrics_lock:
+            if self._loaded is None:
+                per_sample = pq.read_table(self._per_sample_path)
+                self._loaded = self._keyed(per_sample)
+            return self._loaded
+
+    def _keyed(self, per_sample: pa.Table) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+        ids = self._run_sample_ids[per_sample.column("row").to_numpy()]
+        metrics = per_sample.select(self.metric_names).append_column(
+            SAMPLE_ID, pa.array(ids, pa.int64())
+        )
+        order = np.argsort(ids, kind="stable")
+        return metrics, order, ids[order]
+
+    @property
+    def metrics(self) -> pa.Table:
+        """Per-sample metrics (the run's rows) with ``sample_id``."""
+        return self._metrics_loaded()[0]
+
+    @property
+    def _metric_order(self) -> np.ndarray:
+        return self._metrics_loaded()[1]
+
+    @property
+    def _metric_ids(self) -> np.ndarray:
+        return self._metrics_loaded()[2]
+
     def metrics_of(self, sample_ids: np.ndarray) -> dict[str, list[Any]]:
         """Per-sample metric values of some samples (None where the run has none)."""
-        found, positions = _locate(self._metric_ids, np.asarray(sample_ids, dtype=np.int64))
-        take = pa.array(self._metric_order[positions[found]] if found.any() else [], pa.int64())
+        ids = np.asarray(sample_ids, dtype=np.int64)
+        loaded = self._loaded or self._first_rows(ids)
+        metrics, order, sorted_ids = loaded
+        found, positions = _locate(sorted_ids, ids)
+        take = pa.array(order[positions[found]] if found.any() else [], pa.int64())
         out: dict[str, list[Any]] = {}
         for name in self.metric_names:
-            values = iter(self.metrics.column(name).take(take).to_pylist())
+            values = iter(metrics.column(name).take(take).to_pylist())
             out[name] = [next(values) if ok else None for ok in found]
         return out
+
+    def _first_rows(self, ids: np.ndarray) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+        """The metrics of the file's first rows when they hold every one of ``ids`` (the
+        grid's first page, read without the rest of the file), else all of them."""
+        batches = pq.ParquetFile(self._per_sample_path).iter_batches(batch_size=_FIRST_ROWS)
+        first = next(batches, None)
+        if first is not None:
+            part = self._keyed(pa.Table.from_batches([first]))
+            if bool(np.isin(ids, part[2]).all()):
+                return part
+        return self._metrics_loaded()
 
     def suspect_rows(
         self,
@@ -518,13 +594,26 @@ class RunIndex:
         with self._lock:
             if thresholds in self._suspects:
                 return
-            found = read_suspects(self.run.path, thresholds)  # kept when the run was written
-            if found is None:
+            kept = self._kept_by_run(thresholds)
+            if kept is None:
                 found = suspects_of(self.run.table(), self.run, thresholds, self.cache_folder)
-            rows = with_sample_ids(found, self._run_sample_ids)
-            kept = KeptSuspects(rows, self.cache_folder, thresholds)
+                rows = with_sample_ids(found, self._run_sample_ids)
+                kept = KeptSuspects(rows, self.cache_folder, thresholds)
             remember(self._suspect_rows, thresholds, kept)
             remember(self._suspects, thresholds, kept.per_sample)
+        kept.write_by_sample()  # after the summary is at hand: the sort waits for that only
+
+    def _kept_by_run(self, thresholds: SuspectThresholds) -> KeptSuspects | None:
+        """The suspects the run kept when it was written (None when it has none at these
+        thresholds, or its file cannot be read), never read whole."""
+        path = suspects_path(self.run.path, thresholds)
+        if not path.is_file():
+            return None
+        try:
+            return KeptSuspects.from_file(path, self._run_sample_ids, self.cache_folder, thresholds)
+        except (OSError, pa.ArrowException, KeyError):  # damaged or foreign: found again
+            logger.warning("ignoring unreadable suspects file %s", path)
+            return None
 
 
 def _locate(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -563,7 +652,6 @@ class RunView:
         if self.own:
             self._summary: dict[str, float | None] = dict(self.run.metrics)
             self.metric_names = index.metric_names
-            self.metrics = index.metrics
             return
         sample_ids = np.asarray(table.sample_ids(), dtype=np.int64)
         changed = changed_since(table, self.run) if len(table) > EAGER_EVALUATE_ROWS else None
@@ -571,6 +659,20 @@ class RunView:
             self._evaluate_changed(sample_ids, changed)
         else:
             self._evaluate_all(sample_ids)
+
+    @property
+    def metrics(self) -> pa.Table:
+        """Per-sample metrics against this revision, with ``sample_id``."""
+        return self.index.metrics if self.own else self._metrics
+
+    @metrics.setter
+    def metrics(self, value: pa.Table) -> None:
+        self._metrics = value
+
+    @property
+    def metric_schema(self) -> pa.Schema:
+        """The types of ``metrics`` (without reading a large run's metrics)."""
+        return self.index.metric_schema if self.own else self._metrics.schema
 
     def _evaluate_all(self, sample_ids: np.ndarray) -> None:
         """Evaluate the run on this revision (every metric of every row, and the summary)."""
@@ -707,12 +809,17 @@ class RunView:
 
     def _evaluate(self) -> Any:
         from posetable.eval import evaluate
+        from posetable.runs import Run
 
         sigmas = self.table.schema.sigmas
+        # the run opened for this evaluation alone: a Run keeps the columns it reads (its
+        # flat predictions: ~700 MB for a million images), which the dashboard's own Run
+        # object would then hold for as long as the server runs
+        run = Run.open(self.run.name, store=self.table.store)
         try:  # the table descends from the run's revision: the run's own flat columns
-            return evaluate(self.table, self.run, sigmas=sigmas)
+            return evaluate(self.table, run, sigmas=sigmas)
         except RunError:  # an older or unrelated revision: match predictions by sample id
-            data = self.run.predictions_arrow()
+            data = run.predictions_arrow()
             rows = rows_for_samples(
                 data.column(SAMPLE_ID).to_numpy(), np.asarray(self.table.sample_ids())
             )

@@ -38,7 +38,7 @@ from posetable.dashboard._query import (
     quote_identifier,
     referenced_columns,
 )
-from posetable.dashboard._state import DashboardState
+from posetable.dashboard._state import DashboardState, _Lru
 from posetable.diagnose._found import SEVERITIES
 from posetable.diagnose.fixes import FIXES
 from posetable.errors import PosetableError, RunError
@@ -165,7 +165,7 @@ def catalog(table: Table, index: TableIndex, run: RunView | None) -> dict[str, C
     if run is not None:
         for name in run.metric_names:
             shown = name if name not in columns else f"run_{name}"
-            arrow_type = str(run.metrics.schema.field(name).type)
+            arrow_type = str(run.metric_schema.field(name).type)
             columns[shown] = Column(
                 shown, "run", name, arrow_type, f"per-sample metric of run {run.name}"
             )
@@ -213,13 +213,15 @@ def _query_rows(
     sources, joins = joined_sources(table, index, run, columns, needed, thresholds=thresholds)
     direction = "DESC" if descending else "ASC"
     sort_sql = quote_identifier(sort_name) if sort_name != "row" else "d.row"
+    where = f"FROM d {' '.join(joins)} {'WHERE ' + condition if condition else ''}"
+    # the page and the count as two queries: a window count(*) OVER () over the matching
+    # rows would make DuckDB sort them all, where ORDER BY .. LIMIT keeps the top rows only
     sql = (
-        f"SELECT d.row, count(*) OVER () AS total FROM d {' '.join(joins)} "
-        f"{'WHERE ' + condition if condition else ''} "
-        f"ORDER BY {sort_sql} {direction} NULLS LAST, "
-        "d.row ASC LIMIT ? OFFSET ?"
+        f"SELECT d.row {where} ORDER BY {sort_sql} {direction} NULLS LAST, d.row ASC "
+        "LIMIT ? OFFSET ?"
     )
-    return _run_sql(sql, sources, [*params, limit, offset], offset)
+    count_sql = f"SELECT count(*) {where}" if condition else None  # no filter: every row
+    return _run_sql(sql, count_sql, sources, params, limit, offset, n)
 
 
 def joined_sources(
@@ -242,7 +244,7 @@ def joined_sources(
     base.update({name: pa.array(values) for name, values in derived.items()})
     lists = index.list_columns([c.source_name for c in by_source.get("lists", [])])
     base.update(lists)
-    sources: dict[str, Any] = {"d": pa.table(base)}
+    sources: dict[str, Any] = {}
     joins = []
     if "table" in by_source:
         sources["l"] = table.dataset
@@ -251,9 +253,9 @@ def joined_sources(
     suspects = (
         run.suspects(thresholds=thresholds) if run is not None and "suspects" in by_source else None
     )
-    for source, alias, data in (
-        ("run", "m", run.metrics if run is not None else None),
-        ("suspects", "s", suspects),
+    for source, data in (
+        ("run", run.metrics if run is not None else None),
+        ("suspects", suspects),
     ):
         if source not in by_source:
             continue
@@ -264,18 +266,51 @@ def joined_sources(
                 if source == "suspects"
                 else "run metrics need a run: choose one"
             )
-        sources[alias] = data
-        picked = ", ".join(
-            f"{quote_identifier(c.source_name)} AS {quote_identifier(c.name)}"
-            for c in by_source[source]
-        )
-        joins.append(f"LEFT JOIN (SELECT {SAMPLE_ID}, {picked} FROM {alias}) USING ({SAMPLE_ID})")
+        # one value per table row (null where the run has none: a LEFT JOIN on sample_id,
+        # made once per run and revision), so DuckDB sorts one table and joins nothing
+        at = _row_positions(data, index)
+        for c in by_source[source]:
+            base[c.name] = data.column(c.source_name).take(at)
+    sources["d"] = pa.table(base)
     return sources, joins
 
 
+_POSITIONS: _Lru[tuple[int, int], tuple[pa.Table, TableIndex, pa.Array]] = _Lru(8)
+
+
+def _row_positions(data: pa.Table, index: TableIndex) -> pa.Array:
+    """For each row of ``index``, the row of ``data`` (unique ``sample_id`` values) with
+    its sample, null where none: a left join on sample id as positions (cached while
+    ``data`` and ``index`` live: both never change)."""
+    key = (id(data), id(index))
+    got = _POSITIONS.peek(key)
+    if got is not None and got[0] is data and got[1] is index:
+        return got[2]
+    ids = data.column(SAMPLE_ID).to_numpy()
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    wanted = index.sample_ids
+    if len(sorted_ids) == 0:
+        at = pa.nulls(len(wanted), pa.int64())
+    else:
+        where = np.minimum(np.searchsorted(sorted_ids, wanted), len(sorted_ids) - 1)
+        found = sorted_ids[where] == wanted
+        at = pa.array(np.where(found, order[where], 0), pa.int64(), mask=~found)
+    _POSITIONS.drop(lambda k: k == key)
+    _POSITIONS.get(key, lambda: (data, index, at))
+    return at
+
+
 def _run_sql(
-    sql: str, sources: dict[str, Any], params: list[Any], offset: int
+    sql: str,
+    count_sql: str | None,
+    sources: dict[str, Any],
+    params: list[Any],
+    limit: int,
+    offset: int,
+    rows: int,
 ) -> tuple[int, np.ndarray]:
+    """(matching rows: ``count_sql``'s count, or ``rows`` when None; the page's rows)."""
     import duckdb
 
     con = _connection()
@@ -284,19 +319,14 @@ def _run_sql(
         for alias, data in sources.items():
             cursor.register(alias, data)
         try:
-            got = cursor.execute(sql, params).fetchall()
-            if not got and offset > 0:
-                count_sql = sql.replace(
-                    "SELECT d.row, count(*) OVER () AS total", "SELECT count(*)", 1
-                )
-                count_sql = count_sql.rsplit(" ORDER BY ", 1)[0]
-                total = int(cursor.execute(count_sql, params[:-2]).fetchall()[0][0])
-                return total, np.zeros(0, np.int64)
+            got = cursor.execute(sql, [*params, limit, offset]).fetchall()
+            total = rows
+            if count_sql is not None:
+                total = int(cursor.execute(count_sql, params).fetchall()[0][0])
         except duckdb.Error as exc:
             raise QueryError(f"the query failed: {exc}") from exc
     finally:
         cursor.close()
-    total = int(got[0][1]) if got else 0
     return total, np.asarray([r[0] for r in got], dtype=np.int64)
 
 
@@ -336,15 +366,15 @@ def _page_rows(
     predictions = run.predictions(sample_ids) if run is not None else [None] * len(rows)
     metrics = run.metrics_of(sample_ids) if run is not None else {}
     eager = len(index) <= EAGER_SUSPECTS_ROWS
-    if run is not None and not eager:
-        run.start_suspects(thresholds)  # a large run's: in the background, ready for a sort
     suspects = run.suspects(compute=eager, thresholds=thresholds) if run is not None else None
     suspect_of = {}
     if suspects is not None and suspects.num_rows:
         mine = suspects.filter(pc.is_in(suspects.column(SAMPLE_ID), value_set=pa.array(sample_ids)))
         suspect_of = {record[SAMPLE_ID]: record for record in mine.to_pylist()}
     derived = {k: v[rows] for k, v in index.cached_derived().items()}
-    findings = row_findings(index, rows)
+    if run is not None and not eager:  # a large run's: in the background, ready for a sort
+        run.start_suspects(thresholds)  # (before the check: the first job submitted runs first)
+    findings = row_findings(index, rows)  # a large revision's check starts after its rows
     out = []
     for i, row in enumerate(rows.tolist()):
         sid = int(sample_ids[i])
@@ -523,7 +553,7 @@ def grid_page(
         limit=limit,
         thresholds=thresholds,
     )
-    page_rows = _page_rows(table, index, run_index, rows, thresholds)  # starts suspects first
+    page_rows = _page_rows(table, index, run_index, rows, thresholds)  # starts suspects, check
     return {
         "table": table.name,
         "revision": table.revision,

@@ -1,8 +1,10 @@
 """Check and diagnosis endpoints: a revision's findings (for the grid's filter and badges)
 and a run's Ronchi & Perona diagnosis.
 
-Both are one library call (``pt.check``, ``pt.diagnose``) cached per table revision (and
-run): revisions never change, so neither does what they find.
+The findings are those the revision's index keeps (``pt.check`` of it, run once, in the
+background for a large table), served a page at a time; the diagnosis is one library call
+(``pt.diagnose``) cached per table revision and run: revisions never change, so neither does
+what they find.
 """
 
 from __future__ import annotations
@@ -12,12 +14,16 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter
 
+from posetable.dashboard._kept_findings import KeptFindings
 from posetable.dashboard._params import MAX_INDEX, bounded
 from posetable.dashboard._paths import SlashAwareRoute
 from posetable.dashboard._state import DashboardState, _Lru
 from posetable.dashboard.app import JSONBytes
+from posetable.diagnose._findings import Findings
+from posetable.diagnose._found import SEVERITIES
 from posetable.errors import UnsupportedError
 from posetable.store import check_name
+from posetable.table import Table
 
 MAX_FINDINGS_PAGE = 1000
 
@@ -25,17 +31,25 @@ MAX_FINDINGS_PAGE = 1000
 def router(state: DashboardState) -> APIRouter:
     """The check and diagnosis routes over ``state``."""
     api = APIRouter(prefix="/api", route_class=SlashAwareRoute)
-    findings_cache: _Lru[tuple[str, int, tuple[str, ...]], list[dict[str, Any]]] = _Lru(8)
     diagnosis_cache: _Lru[tuple[str, str, str, int], dict[str, Any]] = _Lru(4)
 
-    def findings_of(name: str, revision: int | None, rules: str | None) -> tuple[Any, list]:
-        from posetable.diagnose.check import check, check_rules
+    def findings_of(
+        name: str, revision: int | None, rules: str | None
+    ) -> tuple[Table, KeptFindings | Findings]:
+        """The revision's findings of ``rules`` (all by default): the ones the revision's
+        index keeps (its check, run once, in the background for a large table), never a
+        second ``pt.check``. A subset of rules is a subset of those findings: each rule's
+        findings and the order (severity, rule, row, instance, keypoint) do not depend on
+        which other rules ran."""
+        from posetable.diagnose.check import check_rules
 
         table = state.table(name, revision)
-        names = tuple(check_rules([r for r in (rules or "").split(",") if r] or None))
-        key = (table.name, table.revision, names)
-        rows = findings_cache.get(key, lambda: check(table, rules=list(names)).to_pylist())
-        return table, rows
+        names = check_rules([r for r in (rules or "").split(",") if r] or None)
+        found: KeptFindings | Findings = state.index(table).findings()
+        if set(names) != set(found.rule_names):
+            codes = [i for i, n in enumerate(found.rule_names) if n in names]
+            found = found.take(np.flatnonzero(np.isin(found.rule, codes)))
+        return table, found
 
     @api.get("/tables/{name}/check")
     def table_check(
@@ -48,45 +62,66 @@ def router(state: DashboardState) -> APIRouter:
         offset: int = 0,
         limit: int = 200,
     ) -> JSONBytes:
-        """The revision's findings: counts by rule and severity, per-row badge counts, and a
-        page of findings (filtered by ``severity``, ``rule``, ``row``)."""
+        """The revision's findings: counts by rule and severity, and a page of findings
+        (filtered by ``severity``, ``rule``, ``row``) with the badge counts (errors,
+        warnings, over all their findings) of the rows that page is on. Answered from the
+        findings the dashboard keeps per revision: only the page's findings become
+        dictionaries (and have their messages written)."""
         bounded("offset", offset, 0, MAX_INDEX)
         bounded("limit", limit, 1, MAX_FINDINGS_PAGE)
         if row is not None:
             bounded("row", row, 0, MAX_INDEX)
-        if severity is not None and severity not in ("error", "warning", "info"):
+        if severity is not None and severity not in SEVERITIES:
             raise UnsupportedError(
                 f"severity must be error, warning or info, got {severity!r}"[:200]
             )
-        table, rows = findings_of(name, revision, rules)
-        by_rule: dict[str, dict[str, int]] = {}
-        badges: dict[int, dict[str, int]] = {}
-        for f in rows:
-            counts = by_rule.setdefault(f["rule"], {"error": 0, "warning": 0, "info": 0})
-            counts[f["severity"]] += 1
-            if f["row"] is not None and f["severity"] != "info":
-                badge = badges.setdefault(int(f["row"]), {"error": 0, "warning": 0})
-                badge[f["severity"]] += 1
-        chosen = [
-            f
-            for f in rows
-            if (severity is None or f["severity"] == severity)
-            and (rule is None or f["rule"] == rule)
-            and (row is None or f["row"] == row)
-        ]
+        table, found = findings_of(name, revision, rules)
+        n_sev = len(SEVERITIES)
+        rule_names = found.rule_names
+        cells = np.bincount(
+            found.rule * n_sev + found.severity, minlength=len(rule_names) * n_sev
+        ).reshape(len(rule_names), n_sev)
+        by_rule = {
+            rule_names[i]: dict(zip(SEVERITIES, cells[i].tolist(), strict=True))
+            for i in np.flatnonzero(cells.sum(axis=1)).tolist()
+        }
+        chosen = np.ones(len(found), bool)
+        if severity is not None:
+            chosen &= found.severity == SEVERITIES.index(severity)
+        if rule is not None:
+            code = rule_names.index(rule) if rule in rule_names else -1
+            chosen &= found.rule == code
+        if row is not None:
+            chosen &= found.row == row
+        at = np.flatnonzero(chosen)
+        page = found.take(at[offset : offset + limit])
+        badged = (found.row >= 0) & (found.severity != SEVERITIES.index("info"))
+        shown = np.unique(page.row[page.row >= 0])
+        on_page = badged & np.isin(found.row, shown)
+        errors = np.bincount(
+            np.searchsorted(shown, found.row[on_page & (found.severity == 0)]),
+            minlength=len(shown),
+        )
+        warnings = np.bincount(
+            np.searchsorted(shown, found.row[on_page & (found.severity == 1)]),
+            minlength=len(shown),
+        )
+        badges = {
+            str(r): {"error": int(e), "warning": int(w)}
+            for r, e, w in zip(shown.tolist(), errors, warnings, strict=True)
+            if e or w
+        }
         return JSONBytes(
             {
                 "table": table.name,
                 "revision": table.revision,
-                "counts": {
-                    s: sum(1 for f in rows if f["severity"] == s)
-                    for s in ("error", "warning", "info")
-                },
+                "counts": dict(zip(SEVERITIES, cells.sum(axis=0).tolist(), strict=True)),
                 "by_rule": by_rule,
-                "rows": {str(r): c for r, c in sorted(badges.items())},
-                "total": len(chosen),
+                "rows": badges,
+                "rows_with_findings": len(np.unique(found.row[badged])),
+                "total": len(at),
                 "offset": offset,
-                "findings": chosen[offset : offset + limit],
+                "findings": page.to_table().to_pylist(),
             }
         )
 
