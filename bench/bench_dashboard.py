@@ -34,8 +34,8 @@ suspects < 5 s after the run is opened, server RSS < 1.5 GB), e.g. at ``--images
 
 The data is made BUILD_BATCH images at a time (each batch of its own seeded generator), so
 only the runs' predictions (one object per row, as ``Run.from_predictions`` takes them) grow
-with the size; the suspects each run keeps are found SUSPECT_CHUNK_ROWS rows at a time (the
-same file as the library's all-at-once search, which needs ~20 GB at a million images).
+with the size; the suspects each run keeps are found 100k rows at a time by the library
+(``posetable._run_suspects.CHUNK_ROWS``: at once they would need ~20 GB at a million images).
 Measured here (2 cores shared, load 4-6): 1,000,000 images build in 367 s (``model-a``) +
 504 s (``model-b``), peak ~17 GB RSS in ``Run.from_predictions``; 8.4 GB on disk.
 ``--build-only`` builds (or keeps) the data and stops; ``--scale-only`` times only what
@@ -76,7 +76,6 @@ GOAL_RSS_MB = 1024.0
 #: images generated (and written) per batch: the build's memory does not grow with the table
 BUILD_BATCH = 10_000
 #: rows whose label-error suspects are found at once when a run of the bench is written
-SUSPECT_CHUNK_ROWS = 100_000
 
 
 def _batch(rng: np.random.Generator, n: int, sigmas: np.ndarray) -> dict[str, Any]:
@@ -120,61 +119,13 @@ def _batch(rng: np.random.Generator, n: int, sigmas: np.ndarray) -> dict[str, An
     }
 
 
-def _keep_suspects_in_chunks(run: Any, table: Any = None) -> Path | None:
-    """What ``posetable._run_suspects.find_and_keep`` keeps (the run's suspects at the
-    dashboard's thresholds), found SUSPECT_CHUNK_ROWS rows at a time: every suspect depends
-    on its own row alone (``label_errors_of_rows``), and the chunks' suspects sorted as
-    ``find_label_errors`` sorts them (score, highest first, then row; stable) are the same
-    table, with a fraction of the memory (a 1M-image run at once needs ~20 GB)."""
-    import warnings
-
-    import pyarrow.parquet as pq
-
-    from posetable._arrow import KEYPOINTS_COLUMN
-    from posetable._rows import SAMPLE_ID
-    from posetable._run_suspects import SUSPECT_THRESHOLDS, write_suspects
-    from posetable.label_errors import label_errors_of_rows
-
-    table = table if table is not None else run.table()
-    data = pq.read_table(
-        run.path / "predictions.parquet", columns=["row", SAMPLE_ID, KEYPOINTS_COLUMN]
-    )
-    rows = data.column("row").to_numpy()
-    parts = []
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        for a in range(0, len(table), SUSPECT_CHUNK_ROWS):
-            b = min(a + SUSPECT_CHUNK_ROWS, len(table))
-            lo, hi = np.searchsorted(rows, [a, b])
-            parts.append(
-                label_errors_of_rows(
-                    table,
-                    run,
-                    np.arange(a, b, dtype=np.int64),
-                    predictions=data.slice(lo, hi - lo).select([SAMPLE_ID, KEYPOINTS_COLUMN]),
-                    instance_confidence_threshold=SUSPECT_THRESHOLDS[0],
-                    keypoint_confidence_threshold=SUSPECT_THRESHOLDS[1],
-                )
-            )
-    joined = pa.concat_tables(parts)
-    order = np.lexsort((joined.column("row").to_numpy(), -joined.column("score").to_numpy()))
-    return write_suspects(run.path, SUSPECT_THRESHOLDS, joined.take(pa.array(order, pa.int64())))
-
-
 def _run_of(table: Any, predictions: list[Any], name: str, seed: int) -> None:
-    """``Run.from_predictions``, its kept suspects found a chunk of rows at a time (the same
-    file: see ``_keep_suspects_in_chunks``; the library finds them all at once)."""
+    """``Run.from_predictions`` (which finds the suspects it keeps 100k rows at a time)."""
     import posetable as pt
-    import posetable._run_suspects as kept
 
-    whole = kept.find_and_keep
-    kept.find_and_keep = _keep_suspects_in_chunks  # type: ignore[assignment]
-    try:
-        pt.Run.from_predictions(
-            table, predictions, name=name, model_info={"model": "synthetic", "seed": seed}
-        )
-    finally:
-        kept.find_and_keep = whole
+    pt.Run.from_predictions(
+        table, predictions, name=name, model_info={"model": "synthetic", "seed": seed}
+    )
 
 
 def _build(store: Path, n_images: int, seed: int = 0) -> None:

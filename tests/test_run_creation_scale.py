@@ -240,3 +240,25 @@ def test_a_run_without_predictions_has_the_same_index_as_from_its_files(tmp_path
         )
         assert kept.equals(again.to_table(), check_metadata=True)
     assert read_suspects(run.path, SUSPECT_THRESHOLDS) is not None
+
+
+@pytest.mark.parametrize("chunk", [1, 3])
+def test_suspects_found_a_chunk_of_rows_at_a_time_equal_those_found_at_once(
+    made_run: tuple[pt.Table, pt.Run], monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """Past ``CHUNK_ROWS`` rows a run's kept suspects are found in chunks (bounded memory
+    at a million images); sorted as the finder sorts them, they are the same table."""
+    from posetable import _run_suspects
+
+    table, run = made_run
+    at_once = _run_suspects._suspects(table, run, None)
+    monkeypatch.setattr(_run_suspects, "CHUNK_ROWS", chunk)
+    assert len(table) > chunk
+    chunked = _run_suspects._suspects(table, run, None)
+    given = _run_suspects._suspects(
+        table,
+        run,
+        pq.read_table(run.path / "predictions.parquet", columns=["sample_id", "keypoints"]),
+    )
+    assert at_once.num_rows > 0
+    assert chunked.equals(at_once) and given.equals(at_once)
