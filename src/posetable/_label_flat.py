@@ -46,6 +46,18 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_POOL.clear)
 
 
+def run_predictions(run: Run) -> pa.Table:
+    """The run's entries (``sample_id``, ``keypoints``): its own copy when it holds one;
+    else read, not kept (a large run's predictions would stay in memory with every Run)."""
+    data = run._cache.get("predictions")
+    if data is None:
+        run._finished()
+        data = pq.read_table(
+            run.path / "predictions.parquet", columns=[SAMPLE_ID, KEYPOINTS_COLUMN]
+        )
+    return data
+
+
 def flat_inputs(
     table: Table, run: Run, only: np.ndarray | None = None, predictions: pa.Table | None = None
 ) -> tuple[np.ndarray, FlatInstances, FlatInstances]:
@@ -55,13 +67,7 @@ def flat_inputs(
     caller has them at hand (at least those of ``only``)."""
     k = table.schema.num_keypoints
     run._check_descends(table)
-    # the run's own copy when it holds one; else read, not kept (a large run's predictions
-    # would stay in memory with every Run object)
-    data = predictions if predictions is not None else run._cache.get("predictions")
-    if data is None:
-        run._finished()
-        path = run.path / "predictions.parquet"
-        data = pq.read_table(path, columns=[SAMPLE_ID, KEYPOINTS_COLUMN])
+    data = predictions if predictions is not None else run_predictions(run)
     target = rows_for_samples(data.column(SAMPLE_ID).to_numpy(), table.sample_ids())
     keep = np.flatnonzero(target >= 0)
     if only is not None:

@@ -22,7 +22,6 @@ from lance.dataset import LanceDataset
 from posetable._rows import SAMPLE_ID
 
 INDEX_FOLDER = "index"
-INDEXED_FILES = ("predictions", "per_instance")
 
 
 def sorted_lance_copy(

@@ -103,8 +103,7 @@ def _suspects(table: Table, run: Run, predictions: pa.Table | None) -> pa.Table:
     alone, and the chunks' suspects sorted as the finder sorts them (score, highest first,
     then row; stable) are the same table, in a fraction of the memory (a 1M-image run at
     once needs ~20 GB)."""
-    from posetable._arrow import KEYPOINTS_COLUMN
-    from posetable._rows import SAMPLE_ID
+    from posetable._label_flat import run_predictions
     from posetable.label_errors import label_errors_of_rows
 
     def of(rows: np.ndarray | None, data: pa.Table | None) -> pa.Table:
@@ -121,10 +120,7 @@ def _suspects(table: Table, run: Run, predictions: pa.Table | None) -> pa.Table:
     if n <= CHUNK_ROWS:
         return of(None, predictions)
     if predictions is None:  # read once for every chunk
-        run._finished()
-        predictions = pq.read_table(
-            run.path / "predictions.parquet", columns=[SAMPLE_ID, KEYPOINTS_COLUMN]
-        )
+        predictions = run_predictions(run)
     parts = [
         of(np.arange(a, min(a + CHUNK_ROWS, n), dtype=np.int64), predictions)
         for a in range(0, n, CHUNK_ROWS)

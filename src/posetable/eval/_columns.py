@@ -206,13 +206,12 @@ def table_ground_truth(table: Table, fr: Frame) -> GroundTruthColumns:
     """The table's ground truth as flat columns: the keypoints column read in record
     batches, each flattened at once (the memory held is the columns plus one batch)."""
     parts: list[GroundTruthColumns] = []
-    start = 0
+    start = instances = 0
     for batch in table.iter_batches(batch_rows=GT_BATCH_ROWS, columns=["keypoints"]):
-        n = batch.num_rows
-        first_id = 1 + sum(len(p) for p in parts)
-        rows = np.arange(start, start + n)
-        parts.append(ground_truth_columns(batch.column(0), rows, fr, first_id=first_id))
-        start += n
+        rows = np.arange(start, start + batch.num_rows)
+        parts.append(ground_truth_columns(batch.column(0), rows, fr, first_id=1 + instances))
+        start += batch.num_rows
+        instances += len(parts[-1])
     if len(parts) == 1:
         return parts[0]
     if not parts:

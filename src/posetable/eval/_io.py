@@ -320,7 +320,7 @@ def read_ground_truth(path: PathLike) -> CocoGroundTruth:
 
     target = Path(path)
     with no_gc():
-        scanned = read_ground_truth_scan(target) if target.is_file() else None
+        scanned = read_ground_truth_scan(target)  # None for a missing file too
         if scanned is not None:
             return scanned
         fast = read_ground_truth_fast(target)
