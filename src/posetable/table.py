@@ -167,6 +167,7 @@ class Table(TableFormats, TableSkeleton):
         self._info: RevisionInfo | None = None
         self._positions: np.ndarray | None = None
         self._ordered: bool | None = None
+        self._ids: np.ndarray | None = None  # sample ids in physical order (a revision's are fixed)
         self._len: int | None = None
         self._columns = [n for n in dataset.schema.names if n != SAMPLE_ID]
 
@@ -440,8 +441,14 @@ class Table(TableFormats, TableSkeleton):
         return None if self._ordered else self._positions
 
     def _scan_ids(self) -> np.ndarray:
-        data = self._ds.to_table(columns=[SAMPLE_ID], scan_in_order=True)
-        return np.asarray(data.column(SAMPLE_ID).to_numpy(), dtype=np.int64)
+        """Sample ids in physical order: read once per Table object (a revision never
+        changes), read-only so that no caller can alter the kept copy."""
+        if self._ids is None:
+            data = self._ds.to_table(columns=[SAMPLE_ID], scan_in_order=True)
+            ids = np.array(data.column(SAMPLE_ID).to_numpy(), dtype=np.int64)
+            ids.flags.writeable = False
+            self._ids = ids
+        return self._ids
 
     def sample_ids(self) -> np.ndarray:
         """The stable sample id of each row, in row order (kept across revisions)."""

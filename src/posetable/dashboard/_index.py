@@ -397,10 +397,10 @@ class RunIndex:
     position: a 100,000-image run costs a few MB of server memory, not its whole Parquet.
     """
 
-    def __init__(self, run: Any, cache_dir: Path) -> None:
+    def __init__(self, run: Any, cache_dir: Path, table: Table | None = None) -> None:
         self.run = run
         self.name: str = run.name
-        self._run_sample_ids = self._sample_ids_of_run_rows(run)
+        self._run_sample_ids = self._sample_ids_of_run_rows(run, table)
         manifest = run.manifest
         stamp = hashlib.sha256(
             f"{run.name}|{manifest.get('created')}|{run.path}".encode()
@@ -451,10 +451,13 @@ class RunIndex:
         return pending is not None and not pending.done()
 
     @staticmethod
-    def _sample_ids_of_run_rows(run: Any) -> np.ndarray:
-        """Sample id of every row of the run's table revision (its rows index metrics)."""
+    def _sample_ids_of_run_rows(run: Any, table: Table | None) -> np.ndarray:
+        """Sample id of every row of the run's table revision (its rows index metrics);
+        ``table``: that revision already open (its ids are read once per Table object)."""
         try:
-            return np.asarray(run.table().sample_ids(), dtype=np.int64)
+            if table is None or table.ref != run.table_ref:
+                table = run.table()
+            return np.asarray(table.sample_ids(), dtype=np.int64)
         except PosetableError:  # the run's revision is gone: use the predictions' own ids
             rows = int(run.manifest["table"]["rows"])
             ids = np.arange(rows, dtype=np.int64)

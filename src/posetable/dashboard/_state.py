@@ -22,7 +22,7 @@ import lance
 from posetable.dashboard._index import RunIndex, RunView, TableIndex
 from posetable.dashboard._params import MAX_REVISION, bounded
 from posetable.dashboard.thumbnails import ImageSource, ThumbnailCache
-from posetable.errors import NotFoundError
+from posetable.errors import NotFoundError, PosetableError
 from posetable.store import RevisionInfo, Store, check_name, parse_table_ref, resolve_store
 from posetable.table import StoreLike, Table
 
@@ -198,7 +198,12 @@ class DashboardState:
         def make() -> RunIndex:
             from posetable.runs import Run
 
-            return RunIndex(Run.open(name, store=self.store), self.cache_dir / "dashboard-runs")
+            run = Run.open(name, store=self.store)
+            try:  # the revision's Table object the pages use: its sample ids are read once
+                table = self.table(run.table_name, run.table_revision)
+            except PosetableError:
+                table = None  # the run's revision is gone: RunIndex reads the run's own ids
+            return RunIndex(run, self.cache_dir / "dashboard-runs", table)
 
         return self._runs.get((name, stamp), make)
 
