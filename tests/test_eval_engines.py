@@ -196,6 +196,29 @@ def test_per_instance_and_per_sample_tables_are_the_same_on_both_engines(
 
 
 @needs_kernel
+@pytest.mark.parametrize("dataset", ["animalpose", "ap10k", "coco_wholebody"])
+def test_per_image_ap_is_the_same_on_both_engines_in_any_chunking(
+    dataset, real_data, tmp_path, monkeypatch
+):
+    """The kernel's per-image AP (``cell_sums``: each image-category cell evaluated
+    alone) and numpy's give the same bits, whatever numpy's cells per block."""
+    from posetable.eval import _details
+
+    gt = real_data(dataset) / "annotations.json"
+    results = perturbed_results(json.loads(gt.read_text()), seed=7)
+    path = write_json(tmp_path / "r.json", results)
+    columns = {}
+    for engine, chunk in (("native", 2048), ("numpy", 2048), ("numpy", 3), ("numpy", 1)):
+        monkeypatch.setenv("POSETABLE_EVAL_ENGINE", engine)
+        monkeypatch.setattr(_details, "SUM_CHUNK", chunk)
+        columns[engine, chunk] = api.evaluate_coco(gt, path).per_sample.column("ap")
+    reference = columns["numpy", 2048]
+    assert reference.null_count < len(reference)  # some images have an AP
+    for key, column in columns.items():
+        assert column.equals(reference), key
+
+
+@needs_kernel
 def test_the_thread_pool_is_made_anew_after_fork(tmp_path):
     """A forked child inherits the pool object without its threads; it must not hang."""
     _native._pool()

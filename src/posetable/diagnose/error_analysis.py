@@ -36,7 +36,7 @@ from posetable.diagnose._rescore import best_oks, optimal_scores
 from posetable.diagnose.result import Diagnosis
 from posetable.eval import _engine, api
 from posetable.eval._data import EvalInput
-from posetable.eval._details import _best_oks
+from posetable.eval._details import best_pair_oks
 from posetable.eval.result import EvaluationResult
 
 if TYPE_CHECKING:
@@ -245,7 +245,7 @@ def _instance_table(inp: EvalInput, matches: _engine.Matches) -> pa.Table:
     dt, gt = inp.dt, inp.gt
     n_g = len(gt)
     ev = matches.evaluated
-    best_ev, best_gt = _best_oks(inp, matches)
+    best_ev, best_gt = best_pair_oks(inp, matches)
     unmatched_dt = ~(matches.dt_gt[0] >= 0).any(axis=0) & ~matches.dt_ignore[0].all(axis=0)
     fp = np.flatnonzero(unmatched_dt)
     partner = matches.gt_partner(n_g, area=0)

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from posetable.eval._data import EvalInput
-from posetable.eval._engine import Matches, Params, all_pairs
+from posetable.eval._engine import Matches, Params, all_pairs, backend
 from posetable.eval.oks import oks_pairs
 
 
@@ -25,16 +25,44 @@ def _fixed_lists(values: np.ndarray, value_type: pa.DataType, valid: np.ndarray 
     return pa.ListArray.from_arrays(offsets, flat, mask=row_mask)
 
 
-def _best_oks(inp: EvalInput, matches: Matches) -> tuple[np.ndarray, np.ndarray]:
+class _Pairs:
+    """Every (evaluated prediction, ground truth) pair of an image and category with its
+    OKS (the engine's ``all_pairs``, computed once): the best per prediction and per ground
+    truth, and the OKS of given pairs looked up instead of computed again."""
+
+    def __init__(self, inp: EvalInput, matches: Matches) -> None:
+        self.inp, self.matches = inp, matches
+        self.ev, self.gt, self.values = all_pairs(inp, matches.evaluated)
+        self._width = max(len(inp.gt), 1)
+        keys = self.ev.astype(np.int64) * self._width + self.gt
+        self._order = np.argsort(keys, kind="stable")
+        self._sorted = keys[self._order]
+
+    def best(self) -> tuple[np.ndarray, np.ndarray]:
+        """Best OKS of each evaluated prediction and each ground truth (NaN when no pair)."""
+        best_ev = np.full(self.matches.evaluated.shape[0], -np.inf)
+        best_gt = np.full(len(self.inp.gt), -np.inf)
+        np.maximum.at(best_ev, self.ev, self.values)
+        np.maximum.at(best_gt, self.gt, self.values)
+        best_ev[np.isneginf(best_ev)] = np.nan
+        best_gt[np.isneginf(best_gt)] = np.nan
+        return best_ev, best_gt
+
+    def oks(self, ev_pos: np.ndarray, gt_idx: np.ndarray) -> np.ndarray:
+        """OKS of the pairs (evaluated position, ground-truth index), each of the same image
+        and category (a match always is); computed where one is not among the pairs."""
+        want = ev_pos.astype(np.int64) * self._width + gt_idx
+        if want.size == 0:
+            return np.zeros(0)
+        at = np.minimum(np.searchsorted(self._sorted, want), max(self._sorted.size - 1, 0))
+        if self._sorted.size and np.array_equal(self._sorted[at], want):
+            return self.values[self._order[at]]
+        return _pair_oks(self.inp, self.matches.evaluated[ev_pos], gt_idx)
+
+
+def best_pair_oks(inp: EvalInput, matches: Matches) -> tuple[np.ndarray, np.ndarray]:
     """Best OKS of each evaluated prediction and each ground truth (NaN when no pair)."""
-    pair_ev, pair_gt, values = all_pairs(inp, matches.evaluated)
-    best_ev = np.full(matches.evaluated.shape[0], -np.inf)
-    best_gt = np.full(len(inp.gt), -np.inf)
-    np.maximum.at(best_ev, pair_ev, values)
-    np.maximum.at(best_gt, pair_gt, values)
-    best_ev[np.isneginf(best_ev)] = np.nan
-    best_gt[np.isneginf(best_gt)] = np.nan
-    return best_ev, best_gt
+    return _Pairs(inp, matches).best()
 
 
 def _keypoint_errors(
@@ -55,21 +83,29 @@ def per_instance(inp: EvalInput, matches: Matches, params: Params) -> pa.Table:
     n_t = params.oks_thresholds.shape[0]
     k = gt.keypoints.shape[1] if n_g else dt.keypoints.shape[1]
     ev = matches.evaluated
-    best_ev, best_gt = _best_oks(inp, matches)
+    pairs = _Pairs(inp, matches)
+    best_ev, best_gt = pairs.best()
+    # the matches at the first threshold: one pair set seen from both sides
+    matched_ev = np.flatnonzero(matches.dt_gt[0, 0] >= 0) if ev.size else np.zeros(0, np.int64)
+    matched_gt = matches.dt_gt[0, 0][matched_ev] if ev.size else np.zeros(0, np.int64)
+    matched_dt = ev[matched_ev] if ev.size else np.zeros(0, np.int64)
+    matched_oks = pairs.oks(matched_ev, matched_gt)
+    if matched_ev.size:
+        matched_err, matched_lab = _keypoint_errors(inp, matched_dt, matched_gt)
+    else:
+        matched_err, matched_lab = np.zeros((0, k)), np.zeros((0, k), bool)
 
     # ground truth
-    gt_dt = matches.gt_partner(n_g)
-    g_partner_ev = gt_dt[0]
-    g_has = g_partner_ev >= 0
-    g_partner_dt = np.where(g_has, ev[np.maximum(g_partner_ev, 0)] if ev.size else 0, -1)
+    g_has = np.zeros(n_g, bool)
+    g_has[matched_gt] = True
+    g_partner_dt = np.full(n_g, -1, np.int64)
+    g_partner_dt[matched_gt] = matched_dt
     g_oks = best_gt.copy()
+    g_oks[matched_gt] = matched_oks
     g_err = np.zeros((n_g, k))
     g_lab = np.zeros((n_g, k), bool)
-    if g_has.any():
-        gi = np.flatnonzero(g_has)
-        di = g_partner_dt[gi]
-        g_oks[gi] = _pair_oks(inp, di, gi)
-        g_err[gi], g_lab[gi] = _keypoint_errors(inp, di, gi)
+    g_err[matched_gt], g_lab[matched_gt] = matched_err, matched_lab
+    gt_dt = matches.gt_partner(n_g)
     g_ignored = matches.gt_ignore[0] if n_g else np.zeros(0, bool)
     g_tp = (gt_dt >= 0).T & ~g_ignored[:, None]
 
@@ -84,13 +120,10 @@ def per_instance(inp: EvalInput, matches: Matches, params: Params) -> pa.Table:
         d_ignored[ev] = matches.dt_ignore[0, 0]
         d_tp[ev] = matches.tp[0].T
     d_has = d_partner_gt >= 0
+    d_oks[matched_dt] = matched_oks
     d_err = np.zeros((n_d, k))
     d_lab = np.zeros((n_d, k), bool)
-    if d_has.any():
-        di = np.flatnonzero(d_has)
-        gi = d_partner_gt[di]
-        d_oks[di] = _pair_oks(inp, di, gi)
-        d_err[di], d_lab[di] = _keypoint_errors(inp, di, gi)
+    d_err[matched_dt], d_lab[matched_dt] = matched_err, matched_lab
 
     labels = inp.category_labels
     row = np.concatenate([inp.rows[gt.image], inp.rows[dt.image]]).astype(np.int64)
@@ -180,7 +213,7 @@ def per_sample(inp: EvalInput, matches: Matches, params: Params) -> pa.Table:
     if ev.size:
         hits = np.flatnonzero(matches.tp[0, 0])
         if hits.size:
-            values = _pair_oks(inp, ev[hits], matches.dt_gt[0, 0, hits])
+            values = _Pairs(inp, matches).oks(hits, matches.dt_gt[0, 0, hits])
             sums = np.bincount(ev_img[hits], weights=values, minlength=n_i)
             counts = np.bincount(ev_img[hits], minlength=n_i)
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -214,6 +247,49 @@ def image_ap(inp: EvalInput, matches: Matches, params: Params) -> np.ndarray:
     keep = matches.rank < max_det
     ev_idx = np.flatnonzero(keep)
     ev_key = dt.category[ev[ev_idx]] * n_i + dt.image[ev[ev_idx]]
+    if backend() == "native":
+        q_sum = _native_sums(cells, npig, ev_idx, ev_key, matches, params)
+    else:
+        q_sum = _numpy_sums(cells, npig, ev_idx, ev_key, matches, params)
+    sums = np.bincount(cells % n_i, weights=q_sum, minlength=n_i)
+    counts = np.bincount(cells % n_i, minlength=n_i) * (n_t * rec.shape[0])
+    has = counts > 0
+    out[has] = sums[has] / counts[has]
+    return out
+
+
+def _native_sums(
+    cells: np.ndarray,
+    npig: np.ndarray,
+    ev_idx: np.ndarray,
+    ev_key: np.ndarray,
+    matches: Matches,
+    params: Params,
+) -> np.ndarray:
+    """:func:`_numpy_sums` on the C kernel (``cell_sums``)."""
+    from posetable.eval import _native
+
+    where = np.minimum(np.searchsorted(cells, ev_key), cells.shape[0] - 1)
+    inside = cells[where] == ev_key
+    sel, c_of = ev_idx[inside], where[inside]
+    order = sel[np.lexsort((matches.rank[sel], c_of))]
+    bounds = np.searchsorted(np.sort(c_of), np.arange(cells.shape[0] + 1)).astype(np.int64)
+    return _native.cell_precision_sums(matches.tp[0], matches.fp[0], order, bounds, npig, params)
+
+
+def _numpy_sums(
+    cells: np.ndarray,
+    npig: np.ndarray,
+    ev_idx: np.ndarray,
+    ev_key: np.ndarray,
+    matches: Matches,
+    params: Params,
+) -> np.ndarray:
+    """Sum over thresholds and recall points of each cell's sampled precision (numpy)."""
+    n_t = params.oks_thresholds.shape[0]
+    rec = params.recall_thresholds
+    max_det = params.max_dets[-1]
+    ev = matches.evaluated
     width = max(int(matches.rank.max()) + 1 if ev.size else 1, 1)
     width = min(width, max_det)
     n_cells = cells.shape[0]
@@ -248,16 +324,19 @@ def image_ap(inp: EvalInput, matches: Matches, params: Params) -> np.ndarray:
     first[:, :, 0] = 0
     ci, ti, pi = np.nonzero(tp)
     first[ci, ti, tp_cum[ci, ti, pi]] = pi
-    # the sampled precision depends on r only through k_r: weigh each k by how many r use it
     kk = np.minimum(k, width + 1)
-    slots = width + 2
-    flat = (np.arange(n_cells)[:, None] * slots + kk).ravel()
-    uses = np.bincount(flat, minlength=n_cells * slots).reshape(n_cells, slots)
     reach = first < nd[:, None, None]
     at_k = np.where(reach, np.take_along_axis(pr, np.minimum(first, width - 1), axis=2), 0.0)
-    q_sum = (at_k * uses[:, None, :]).sum(axis=(1, 2))
-    sums = np.bincount(cells % n_i, weights=q_sum, minlength=n_i)
-    counts = np.bincount(cells % n_i, minlength=n_i) * (n_t * rec.shape[0])
-    has = counts > 0
-    out[has] = sums[has] / counts[has]
-    return out
+    # the sampled precision (cells, T, R) summed over (T, R) as the kernel sums it: rows of
+    # a (T * R, cells) block added in order (numpy's axis-0 sum), the same bits on both
+    sums = np.zeros(n_cells)
+    for lo in range(0, n_cells, SUM_CHUNK):
+        hi = min(lo + SUM_CHUNK, n_cells)
+        sampled = np.take_along_axis(at_k[lo:hi], kk[lo:hi, None, :], axis=2)
+        block = np.ascontiguousarray(sampled.transpose(1, 2, 0).reshape(-1, hi - lo))
+        sums[lo:hi] = block.sum(axis=0)
+    return sums
+
+
+#: cells per block of :func:`_numpy_sums`' sampled precision (memory: T x R x cells doubles)
+SUM_CHUNK = 2048

@@ -10,7 +10,9 @@
  *   finish()      each pair's OKS: the terms summed in numpy's pairwise order, divided by
  *                 the count, as np.sum(...) / n; pairs below the threshold removed;
  *   greedy()      pycocotools' evaluateImg matching for every area range and threshold;
- *   accumulate()  pycocotools' accumulate for one maxDets value.
+ *   accumulate()  pycocotools' accumulate for one maxDets value;
+ *   cell_sums()   each (image, category) cell's sampled precision as if evaluated alone,
+ *                 summed (the per-image AP of the metric tables).
  *
  * Arrays come in through the buffer protocol (C-contiguous, dtypes fixed by the Python
  * wrapper _native.py; lengths are checked here). Floating point follows IEEE double with no
@@ -566,6 +568,56 @@ static PyObject *greedy(PyObject *self, PyObject *args) {
 /* ---------------------------------------------------------------------------------------- */
 /* accumulate                                                                               */
 
+/* One cell and threshold of pycocotools' accumulate, over the cell's nd slots in pool
+ * order. Recall tp / npig changes only at true positives, and so does the running maximum
+ * of precision tp / (fp + tp + eps) from the right (precision only falls between them):
+ * pycocotools' envelope and its 101 samples read positions where a TP lands (or position
+ * 0, for a threshold of 0). So only those positions are computed, with pycocotools' own
+ * arithmetic: rc / pr (the envelope) / at (the position) of each TP; returns their count,
+ * and the TP count in *tps. */
+static Py_ssize_t envelope(const uint8_t *tp_row, const uint8_t *fp_row, const int64_t *slots,
+                           Py_ssize_t nd, int64_t n_gt, double *rc, double *pr, Py_ssize_t *at,
+                           int64_t *tps_out) {
+    int64_t tps = 0, fps = 0;
+    Py_ssize_t n_tp = 0;
+    for (Py_ssize_t i = 0; i < nd; i++) {
+        int64_t slot = slots[i];
+        fps += fp_row[slot];
+        if (tp_row[slot]) {
+            tps++;
+            double tp_sum = (double)tps, fp_sum = (double)fps;
+            rc[n_tp] = tp_sum / (double)n_gt;
+            pr[n_tp] = tp_sum / (fp_sum + tp_sum + EPS);
+            at[n_tp++] = i;
+        }
+    }
+    for (Py_ssize_t i = n_tp - 1; i > 0; i--)
+        if (pr[i] > pr[i - 1]) pr[i - 1] = pr[i];
+    *tps_out = tps;
+    return n_tp;
+}
+
+/* The samples of one envelope: q[r] the precision at the first position whose recall
+ * reaches rec[r] (searchsorted left; 0 past the final recall), pos[r] that position (-1
+ * there). Recall at position 0 is >= a threshold <= rc there. */
+static void sample_envelope(Py_ssize_t nd, Py_ssize_t n_tp, const double *rc, const double *pr,
+                            const Py_ssize_t *at, const double *rec, Py_ssize_t R, double *q,
+                            Py_ssize_t *pos) {
+    Py_ssize_t i = 0;
+    double first_rc = n_tp && at[0] == 0 ? rc[0] : 0.0;
+    double top = n_tp ? pr[0] : 0.0; /* envelope at position 0 */
+    for (Py_ssize_t r = 0; r < R; r++) {
+        if (nd && rec[r] <= first_rc) {
+            q[r] = top, pos[r] = 0;
+            continue;
+        }
+        if (r && rec[r] < rec[r - 1]) i = 0; /* thresholds out of order */
+        while (i < n_tp && rc[i] < rec[r]) i++;
+        q[r] = i < n_tp ? pr[i] : 0.0;
+        pos[r] = i < n_tp ? at[i] : -1;
+    }
+}
+
 static const char accumulate_doc[] =
     "accumulate(tp, fp, pool, cat_bounds, pool_scores, npig, recall_thresholds, m, n_m,\n"
     "           precision, recall, scores)\n\n"
@@ -622,8 +674,10 @@ static PyObject *accumulate(PyObject *self, PyObject *args) {
     double *pr = malloc(sizeof(double) * (n_pool > 0 ? n_pool : 1));
     double *rc = malloc(sizeof(double) * (n_pool > 0 ? n_pool : 1));
     Py_ssize_t *at = malloc(sizeof(Py_ssize_t) * (n_pool > 0 ? n_pool : 1));
-    if (!pr || !rc || !at) {
-        free(pr), free(rc), free(at);
+    double *q = malloc(sizeof(double) * (R > 0 ? R : 1));
+    Py_ssize_t *pos = malloc(sizeof(Py_ssize_t) * (R > 0 ? R : 1));
+    if (!pr || !rc || !at || !q || !pos) {
+        free(pr), free(rc), free(at), free(q), free(pos);
         release(&b);
         return PyErr_NoMemory();
     }
@@ -636,52 +690,101 @@ static PyObject *accumulate(PyObject *self, PyObject *args) {
             for (Py_ssize_t t = 0; t < T; t++) {
                 const uint8_t *tp_row = tp + (a * T + t) * E;
                 const uint8_t *fp_row = fp + (a * T + t) * E;
-                /* Recall tp / npig changes only at true positives, and so does the running
-                 * maximum of precision tp / (fp + tp + eps) from the right (precision only
-                 * falls between them): pycocotools' envelope and its 101 samples read
-                 * positions where a TP lands (or position 0, for a threshold of 0). So only
-                 * those positions are computed, with pycocotools' own arithmetic. */
-                int64_t tps = 0, fps = 0;
-                Py_ssize_t n_tp = 0;
-                for (Py_ssize_t i = 0; i < nd; i++) {
-                    int64_t slot = pool[c0 + i];
-                    fps += fp_row[slot];
-                    if (tp_row[slot]) {
-                        tps++;
-                        double tp_sum = (double)tps, fp_sum = (double)fps;
-                        rc[n_tp] = tp_sum / (double)n_gt;
-                        pr[n_tp] = tp_sum / (fp_sum + tp_sum + EPS);
-                        at[n_tp++] = i;
-                    }
-                }
-                for (Py_ssize_t i = n_tp - 1; i > 0; i--)
-                    if (pr[i] > pr[i - 1]) pr[i - 1] = pr[i];
-                Py_ssize_t cell_r = ((t * C + c) * A + a) * M + m;
+                int64_t tps;
+                Py_ssize_t n_tp = envelope(tp_row, fp_row, pool + c0, nd, n_gt, rc, pr, at, &tps);
                 /* the final recall, tp / npig at the last position (+0.0 without a TP or a
                  * prediction, as pycocotools' 0) */
-                recall[cell_r] = (double)tps / (double)n_gt;
-                /* first position with recall >= each threshold (searchsorted left), 0 past
-                 * the final recall; recall at position 0 is >= a threshold <= rc there */
-                Py_ssize_t i = 0;
-                double first_rc = n_tp && at[0] == 0 ? rc[0] : 0.0;
-                double top = n_tp ? pr[0] : 0.0; /* envelope at position 0 */
+                recall[((t * C + c) * A + a) * M + m] = (double)tps / (double)n_gt;
+                sample_envelope(nd, n_tp, rc, pr, at, rec, R, q, pos);
                 for (Py_ssize_t r = 0; r < R; r++) {
                     Py_ssize_t cell = (((t * R + r) * C + c) * A + a) * M + m;
-                    if (nd && rec[r] <= first_rc) {
-                        prec[cell] = top;
-                        scores[cell] = pscore[c0];
-                        continue;
-                    }
-                    if (r && rec[r] < rec[r - 1]) i = 0; /* thresholds out of order */
-                    while (i < n_tp && rc[i] < rec[r]) i++;
-                    prec[cell] = i < n_tp ? pr[i] : 0.0;
-                    scores[cell] = i < n_tp ? pscore[c0 + at[i]] : 0.0;
+                    prec[cell] = q[r];
+                    scores[cell] = pos[r] >= 0 ? pscore[c0 + pos[r]] : 0.0;
                 }
             }
         }
     }
     Py_END_ALLOW_THREADS
-    free(pr), free(rc), free(at);
+    free(pr), free(rc), free(at), free(q), free(pos);
+    release(&b);
+    Py_RETURN_NONE;
+}
+
+static const char cell_sums_doc[] =
+    "cell_sums(tp, fp, pool, cell_bounds, npig, recall_thresholds, n_thresholds, sums)\n\n"
+    "Each cell evaluated alone, as accumulate would with the cell as its own category (one\n"
+    "area range, one maxDets): sums[c] = the sampled precision added over thresholds, then\n"
+    "recall points, in that order from +0.0 (the rows of a (T * R, cells) block added in\n"
+    "order, as numpy sums it over axis 0). tp / fp (T, E); pool = slots by cell then rank,\n"
+    "cell_bounds (C+1) into it; npig (C) > 0.";
+
+static PyObject *cell_sums(PyObject *self, PyObject *args) {
+    PyObject *o_tp, *o_fp, *o_pool, *o_bounds, *o_npig, *o_rec, *o_sums;
+    Py_ssize_t T;
+    if (!PyArg_ParseTuple(args, "OOOOOOnO", &o_tp, &o_fp, &o_pool, &o_bounds, &o_npig, &o_rec,
+                          &T, &o_sums))
+        return NULL;
+    Py_ssize_t C1 = items(o_bounds, 8, "cell_bounds");
+    Py_ssize_t R = items(o_rec, 8, "recall_thresholds");
+    Py_ssize_t n_pool = items(o_pool, 8, "pool");
+    Py_ssize_t TE = items(o_tp, 1, "tp");
+    if (C1 < 1 || R < 0 || n_pool < 0 || TE < 0 || T < 1) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "cell_sums: bad sizes");
+        return NULL;
+    }
+    Py_ssize_t C = C1 - 1, E = TE / T;
+    Buffers b = {.count = 0};
+    const uint8_t *tp = take(&b, o_tp, T * E, 1, 0, "tp");
+    const uint8_t *fp = tp ? take(&b, o_fp, T * E, 1, 0, "fp") : NULL;
+    const int64_t *pool = fp ? take(&b, o_pool, n_pool, 8, 0, "pool") : NULL;
+    const int64_t *bounds = pool ? take(&b, o_bounds, C1, 8, 0, "cell_bounds") : NULL;
+    const int64_t *npig = bounds ? take(&b, o_npig, C, 8, 0, "npig") : NULL;
+    const double *rec = npig ? take(&b, o_rec, R, 8, 0, "recall_thresholds") : NULL;
+    double *sums = rec ? take(&b, o_sums, C, 8, 1, "sums") : NULL;
+    if (!sums) {
+        release(&b);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n_pool; i++)
+        if (pool[i] < 0 || pool[i] >= E) {
+            release(&b);
+            PyErr_SetString(PyExc_ValueError, "cell_sums: pool index out of range");
+            return NULL;
+        }
+    for (Py_ssize_t c = 0; c < C1; c++)
+        if (bounds[c] < 0 || bounds[c] > n_pool || (c && bounds[c] < bounds[c - 1]) ||
+            (c < C && npig[c] <= 0)) {
+            release(&b);
+            PyErr_SetString(PyExc_ValueError, "cell_sums: bad cell bounds or counts");
+            return NULL;
+        }
+    Py_ssize_t widest = 1;
+    for (Py_ssize_t c = 0; c < C; c++)
+        if (bounds[c + 1] - bounds[c] > widest) widest = bounds[c + 1] - bounds[c];
+    double *pr = malloc(sizeof(double) * widest), *rc = malloc(sizeof(double) * widest);
+    Py_ssize_t *at = malloc(sizeof(Py_ssize_t) * widest);
+    double *q = malloc(sizeof(double) * (R > 0 ? R : 1));
+    Py_ssize_t *pos = malloc(sizeof(Py_ssize_t) * (R > 0 ? R : 1));
+    if (!pr || !rc || !at || !q || !pos) {
+        free(pr), free(rc), free(at), free(q), free(pos);
+        release(&b);
+        return PyErr_NoMemory();
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t c = 0; c < C; c++) {
+        Py_ssize_t c0 = bounds[c], nd = bounds[c + 1] - bounds[c];
+        double total = 0.0;
+        for (Py_ssize_t t = 0; t < T; t++) {
+            int64_t tps;
+            Py_ssize_t n_tp =
+                envelope(tp + t * E, fp + t * E, pool + c0, nd, npig[c], rc, pr, at, &tps);
+            sample_envelope(nd, n_tp, rc, pr, at, rec, R, q, pos);
+            for (Py_ssize_t r = 0; r < R; r++) total += q[r];
+        }
+        sums[c] = total;
+    }
+    Py_END_ALLOW_THREADS
+    free(pr), free(rc), free(at), free(q), free(pos);
     release(&b);
     Py_RETURN_NONE;
 }
@@ -772,6 +875,7 @@ static PyMethodDef methods[] = {
     {"finish", finish, METH_VARARGS, finish_doc},
     {"greedy", greedy, METH_VARARGS, greedy_doc},
     {"accumulate", accumulate, METH_VARARGS, accumulate_doc},
+    {"cell_sums", cell_sums, METH_VARARGS, cell_sums_doc},
     {"argsort", argsort, METH_VARARGS, argsort_doc},
     {"pairwise_sum", sum_pairwise, METH_O, "np.sum of a float64 buffer (numpy's pairwise order)."},
     {NULL, NULL, 0, NULL},

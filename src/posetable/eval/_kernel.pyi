@@ -87,5 +87,16 @@ def accumulate(
     scores: np.ndarray,
     /,
 ) -> None: ...
+def cell_sums(
+    tp: np.ndarray,
+    fp: np.ndarray,
+    pool: np.ndarray,
+    cell_bounds: np.ndarray,
+    npig: np.ndarray,
+    recall_thresholds: np.ndarray,
+    n_thresholds: int,
+    sums: np.ndarray,
+    /,
+) -> None: ...
 def argsort(keys: np.ndarray, order: np.ndarray, /) -> None: ...
 def pairwise_sum(values: np.ndarray, /) -> float: ...

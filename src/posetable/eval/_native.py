@@ -318,3 +318,32 @@ def accumulate_pool(pool: Pool, params: Params) -> Accumulated:
             acc.scores,
         )
     return acc
+
+
+def cell_precision_sums(
+    tp: np.ndarray,
+    fp: np.ndarray,
+    order: np.ndarray,
+    bounds: np.ndarray,
+    npig: np.ndarray,
+    params: Params,
+) -> np.ndarray:
+    """Sum over thresholds, then recall points, of the sampled precision of each cell,
+    every cell evaluated alone (``accumulate``'s arithmetic with each cell as its own
+    category): tp / fp (T, E) flags of the entries, ``order`` the entries by cell then rank,
+    ``bounds`` (cells + 1) into it, ``npig`` each cell's non-ignored ground truth (> 0)."""
+    n_t = params.oks_thresholds.shape[0]
+    sums = np.zeros(npig.shape[0])
+    if n_t == 0 or npig.shape[0] == 0:
+        return sums
+    _kernel.cell_sums(
+        np.ascontiguousarray(tp, np.bool_),
+        np.ascontiguousarray(fp, np.bool_),
+        np.ascontiguousarray(order, np.int64),
+        np.ascontiguousarray(bounds, np.int64),
+        np.ascontiguousarray(npig, np.int64),
+        np.ascontiguousarray(params.recall_thresholds, np.float64),
+        n_t,
+        sums,
+    )
+    return sums
