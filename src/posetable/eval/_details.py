@@ -76,14 +76,17 @@ def _keypoint_errors(
     return err, gt.labeled[gt_idx]
 
 
-def per_instance(inp: EvalInput, matches: Matches, params: Params) -> pa.Table:
-    """One row per ground truth and per prediction (see ``EvaluationResult.per_instance``)."""
+def per_instance(
+    inp: EvalInput, matches: Matches, params: Params, pairs: _Pairs | None = None
+) -> pa.Table:
+    """One row per ground truth and per prediction (see ``EvaluationResult.per_instance``);
+    ``pairs``: the evaluation's :class:`_Pairs` when at hand (computed otherwise)."""
     gt, dt = inp.gt, inp.dt
     n_g, n_d = len(gt), len(dt)
     n_t = params.oks_thresholds.shape[0]
     k = gt.keypoints.shape[1] if n_g else dt.keypoints.shape[1]
     ev = matches.evaluated
-    pairs = _Pairs(inp, matches)
+    pairs = pairs if pairs is not None else _Pairs(inp, matches)
     best_ev, best_gt = pairs.best()
     # the matches at the first threshold: one pair set seen from both sides
     matched_ev = np.flatnonzero(matches.dt_gt[0, 0] >= 0) if ev.size else np.zeros(0, np.int64)
@@ -171,8 +174,11 @@ def _pair_oks(inp: EvalInput, dt_idx: np.ndarray, gt_idx: np.ndarray) -> np.ndar
     )
 
 
-def per_sample(inp: EvalInput, matches: Matches, params: Params) -> pa.Table:
-    """One row per image (see ``EvaluationResult.per_sample``)."""
+def per_sample(
+    inp: EvalInput, matches: Matches, params: Params, pairs: _Pairs | None = None
+) -> pa.Table:
+    """One row per image (see ``EvaluationResult.per_sample``); ``pairs`` as
+    :func:`per_instance`."""
     gt, dt = inp.gt, inp.dt
     n_i = inp.num_images
     thresholds = params.oks_thresholds
@@ -213,7 +219,8 @@ def per_sample(inp: EvalInput, matches: Matches, params: Params) -> pa.Table:
     if ev.size:
         hits = np.flatnonzero(matches.tp[0, 0])
         if hits.size:
-            values = _Pairs(inp, matches).oks(hits, matches.dt_gt[0, 0, hits])
+            pairs = pairs if pairs is not None else _Pairs(inp, matches)
+            values = pairs.oks(hits, matches.dt_gt[0, 0, hits])
             sums = np.bincount(ev_img[hits], weights=values, minlength=n_i)
             counts = np.bincount(ev_img[hits], minlength=n_i)
             with np.errstate(invalid="ignore", divide="ignore"):

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from posetable.eval._data import EvalInput
+    from posetable.eval._details import _Pairs
     from posetable.eval._engine import Matches, Params
     from posetable.eval.keypoint_metrics import KeypointMetrics
 
@@ -222,7 +223,10 @@ class EvaluationResult:
         from posetable.eval._details import per_sample
 
         details = self._require_details()
-        return per_sample(details.inputs, details.matches, details.params)
+        table = per_sample(details.inputs, details.matches, details.params, self._pairs())
+        if "per_instance" in self.__dict__:  # both tables built: the pairs are not needed again
+            details.cache.pop("pairs", None)
+        return table
 
     @cached_property
     def per_instance(self) -> pa.Table:
@@ -239,7 +243,10 @@ class EvaluationResult:
         from posetable.eval._details import per_instance
 
         details = self._require_details()
-        return per_instance(details.inputs, details.matches, details.params)
+        table = per_instance(details.inputs, details.matches, details.params, self._pairs())
+        if "per_sample" in self.__dict__:  # both tables built: the pairs are not needed again
+            details.cache.pop("pairs", None)
+        return table
 
     def per_sample_df(self) -> pandas.DataFrame:
         """``per_sample`` as a pandas DataFrame (needs pandas)."""
@@ -250,6 +257,15 @@ class EvaluationResult:
         """``per_instance`` as a pandas DataFrame (needs pandas)."""
         _require_pandas()
         return self.per_instance.to_pandas()
+
+    def _pairs(self) -> _Pairs:
+        """The evaluation's pairs with their OKS, computed once for both metric tables."""
+        from posetable.eval._details import _Pairs
+
+        details = self._require_details()
+        if "pairs" not in details.cache:
+            details.cache["pairs"] = _Pairs(details.inputs, details.matches)
+        return details.cache["pairs"]
 
     def _require_details(self) -> _Details:
         if self._details is None:
