@@ -262,3 +262,16 @@ def test_suspects_found_a_chunk_of_rows_at_a_time_equal_those_found_at_once(
     )
     assert at_once.num_rows > 0
     assert chunked.equals(at_once) and given.equals(at_once)
+
+
+@pytest.mark.parametrize("ids", [[3, 5, 9, 12], [12, 3, 9, 5], [9, 12, 3, 5]])
+def test_rows_for_samples_finds_each_sample_in_any_row_order(ids: list[int]) -> None:
+    """Increasing sample ids (most tables) are searched without a sort; any other order is
+    sorted first: both name the row holding each sample, -1 where it is gone."""
+    from posetable._run_columns import rows_for_samples
+
+    target = np.asarray(ids, np.int64)
+    asked = np.asarray([5, 7, 12, 3, 3, 0, 99], np.int64)
+    expected = [ids.index(int(a)) if int(a) in ids else -1 for a in asked]
+    assert rows_for_samples(asked, target).tolist() == expected
+    assert rows_for_samples(asked, np.zeros(0, np.int64)).tolist() == [-1] * len(asked)

@@ -82,6 +82,9 @@ def rows_for_samples(ids: np.ndarray, target_sample_ids: np.ndarray) -> np.ndarr
     ``target_sample_ids``; -1 where that table no longer has the sample."""
     if target_sample_ids.shape[0] == 0:
         return np.full(ids.shape[0], -1, np.int64)
+    if np.all(target_sample_ids[1:] > target_sample_ids[:-1]):  # most tables: no sort needed
+        where = np.minimum(np.searchsorted(target_sample_ids, ids), target_sample_ids.shape[0] - 1)
+        return np.where(target_sample_ids[where] == ids, where, -1).astype(np.int64)
     order = np.argsort(target_sample_ids, kind="stable")
     where = np.minimum(np.searchsorted(target_sample_ids[order], ids), order.shape[0] - 1)
     found = target_sample_ids[order][where] == ids

@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 #: (instance score, keypoint confidence) of the suspects a run keeps (the dashboard's
 #: defaults, lower than ``find_label_errors``' 0.5: the sample's planted swap scores 0.42)
 SUSPECT_THRESHOLDS = (0.3, 0.3)
-CHUNK_ROWS = 100_000  # rows whose suspects are found at a time
+CHUNK_ROWS = 10_000  # rows whose suspects are found at a time (~25 MB of pairs)
 
 
 def suspects_path(folder: Path, thresholds: tuple[float, float]) -> Path:
@@ -104,6 +104,8 @@ def _suspects(table: Table, run: Run, predictions: pa.Table | None) -> pa.Table:
     then row; stable) are the same table, in a fraction of the memory (a 1M-image run at
     once needs ~20 GB)."""
     from posetable._label_flat import run_predictions
+    from posetable._rows import SAMPLE_ID
+    from posetable._run_columns import rows_for_samples
     from posetable.label_errors import label_errors_of_rows
 
     def of(rows: np.ndarray | None, data: pa.Table | None) -> pa.Table:
@@ -121,9 +123,16 @@ def _suspects(table: Table, run: Run, predictions: pa.Table | None) -> pa.Table:
         return of(None, predictions)
     if predictions is None:  # read once for every chunk
         predictions = run_predictions(run)
+    # each chunk is handed its own predictions: the entries whose sample is in its rows
+    target = rows_for_samples(predictions.column(SAMPLE_ID).to_numpy(), table.sample_ids())
+    order = np.argsort(target, kind="stable")
+    bounds = np.searchsorted(target[order], np.arange(0, n + CHUNK_ROWS, CHUNK_ROWS))
     parts = [
-        of(np.arange(a, min(a + CHUNK_ROWS, n), dtype=np.int64), predictions)
-        for a in range(0, n, CHUNK_ROWS)
+        of(
+            np.arange(a, min(a + CHUNK_ROWS, n), dtype=np.int64),
+            predictions.take(pa.array(order[bounds[i] : bounds[i + 1]], pa.int64())),
+        )
+        for i, a in enumerate(range(0, n, CHUNK_ROWS))
     ]
     joined = pa.concat_tables(parts)
     order = np.lexsort((joined.column("row").to_numpy(), -joined.column("score").to_numpy()))
