@@ -218,6 +218,28 @@ def test_per_image_ap_is_the_same_on_both_engines_in_any_chunking(
         assert column.equals(reference), key
 
 
+def test_pair_oks_lookup_is_the_same_for_pairs_in_any_order(real_data, tmp_path):
+    """The metric tables look up the OKS of matched pairs among all pairs; the engine
+    gives them sorted (searched as they are), any other order is sorted first."""
+    from posetable.eval._details import _Pairs
+
+    gt = real_data("crowdpose") / "annotations.json"
+    path = write_json(tmp_path / "r.json", perturbed_results(json.loads(gt.read_text()), seed=3))
+    details = api.evaluate_coco(gt, path)._require_details()
+    pairs = _Pairs(details.inputs, details.matches)
+    assert pairs._order is None  # the engine's own order
+    hits = np.flatnonzero(details.matches.dt_gt[0, 0] >= 0)
+    partners = details.matches.dt_gt[0, 0, hits]
+    expected = pairs.oks(hits, partners)
+    shuffled = _Pairs.__new__(_Pairs)
+    shuffled.inp, shuffled.matches, shuffled._width = pairs.inp, pairs.matches, pairs._width
+    perm = np.random.default_rng(0).permutation(len(pairs.values))
+    keys = pairs.ev[perm].astype(np.int64) * pairs._width + pairs.gt[perm]
+    shuffled.values, shuffled._order = pairs.values[perm], np.argsort(keys, kind="stable")
+    shuffled._sorted = keys[shuffled._order]
+    assert hits.size > 0 and np.array_equal(shuffled.oks(hits, partners), expected)
+
+
 @needs_kernel
 def test_the_thread_pool_is_made_anew_after_fork(tmp_path):
     """A forked child inherits the pool object without its threads; it must not hang."""

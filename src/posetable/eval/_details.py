@@ -35,8 +35,12 @@ class _Pairs:
         self.ev, self.gt, self.values = all_pairs(inp, matches.evaluated)
         self._width = max(len(inp.gt), 1)
         keys = self.ev.astype(np.int64) * self._width + self.gt
-        self._order = np.argsort(keys, kind="stable")
-        self._sorted = keys[self._order]
+        # the engine gives them by evaluated slot, then ground truth: most often sorted
+        self._order: np.ndarray | None = None
+        if not np.all(keys[1:] > keys[:-1]):
+            self._order = np.argsort(keys, kind="stable")
+            keys = keys[self._order]
+        self._sorted = keys
 
     def best(self) -> tuple[np.ndarray, np.ndarray]:
         """Best OKS of each evaluated prediction and each ground truth (NaN when no pair)."""
@@ -56,7 +60,7 @@ class _Pairs:
             return np.zeros(0)
         at = np.minimum(np.searchsorted(self._sorted, want), max(self._sorted.size - 1, 0))
         if self._sorted.size and np.array_equal(self._sorted[at], want):
-            return self.values[self._order[at]]
+            return self.values[at if self._order is None else self._order[at]]
         return _pair_oks(self.inp, self.matches.evaluated[ev_pos], gt_idx)
 
 
