@@ -146,9 +146,6 @@ def run_tool(tool: str, gt: Path, res: Path, store: Path) -> dict[str, Any]:
         t_import = time.perf_counter()
         import posetable as pt
 
-        if tool != "posetable files":
-            import duckdb  # noqa: F401  (the table's query engine, imported on first use)
-
         if tool == "posetable files":  # the C scanner's path: neither DuckDB nor pyarrow
             evaluate_coco = pt.evaluate_coco  # imports posetable.eval
             out["import_s"] = time.perf_counter() - t_import

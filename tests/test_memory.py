@@ -22,6 +22,7 @@ import posetable as pt
 from posetable.eval import _duck, _gt_fast, _io
 from tests._coco_reference import perturbed_results, write_json
 from tests._data import REPO, data_path
+from tests._predictions import noisy_predictions
 
 
 def _doc() -> dict[str, Any]:
@@ -147,6 +148,28 @@ def test_evaluating_two_files_imports_neither_lance_nor_pandas(
     # without the scanner (no C compiler) the results go through DuckDB's reader
     assert got["modules"] == ([] if _coco_scan.AVAILABLE else ["duckdb", "pyarrow"])
     assert got["ap"] == pt.evaluate_coco(gt, res).ap
+
+
+def test_evaluating_a_table_and_run_imports_no_query_engine(tmp_path: Path) -> None:
+    """Opening a table and evaluating a run of it read Lance and Arrow only: DuckDB (32 MB
+    resident) is imported by the first SQL query, not by ``Table.open``."""
+    from posetable.sample import sample_table
+
+    table = sample_table(store=tmp_path)
+    pt.Run.from_predictions(table, noisy_predictions(table, seed=4), name="r", store=tmp_path)
+    got = _fresh(
+        f"""
+        import json, sys
+        import posetable as pt
+        table = pt.Table.open({table.name!r}, store={str(tmp_path)!r})
+        ap = float(pt.evaluate(table, pt.Run.open("r", store={str(tmp_path)!r})).ap)
+        before = "duckdb" in sys.modules
+        table.sql("SELECT count(*) AS n FROM t")
+        print(json.dumps({{"ap": ap, "before": before, "after": "duckdb" in sys.modules}}))
+        """
+    )
+    assert got == {"ap": pt.evaluate(table, pt.Run.open("r", store=tmp_path)).ap,
+                   "before": False, "after": True}  # fmt: skip
 
 
 # -- the same bits whichever way the files are read -------------------------------------------

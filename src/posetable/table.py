@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import lance
 import numpy as np
 import orjson
@@ -614,6 +613,8 @@ class Table(TableFormats, TableSkeleton):
             >>> t.sql("SELECT row, width FROM t WHERE width > 8 ORDER BY row").to_pylist()
             [{'row': 1, 'width': 16}, {'row': 2, 'width': 24}]
         """
+        import duckdb  # on first use: opening and reading a table needs no query engine
+
         con = duckdb.connect()
         try:
             con.register("_posetable_lance", self._ds)
