@@ -109,9 +109,6 @@ def per_instance(
     g_partner_dt[matched_gt] = matched_dt
     g_oks = best_gt.copy()
     g_oks[matched_gt] = matched_oks
-    g_err = np.zeros((n_g, k))
-    g_lab = np.zeros((n_g, k), bool)
-    g_err[matched_gt], g_lab[matched_gt] = matched_err, matched_lab
     gt_dt = matches.gt_partner(n_g)
     g_ignored = matches.gt_ignore[0] if n_g else np.zeros(0, bool)
     g_tp = (gt_dt >= 0).T & ~g_ignored[:, None]
@@ -128,9 +125,6 @@ def per_instance(
         d_tp[ev] = matches.tp[0].T
     d_has = d_partner_gt >= 0
     d_oks[matched_dt] = matched_oks
-    d_err = np.zeros((n_d, k))
-    d_lab = np.zeros((n_d, k), bool)
-    d_err[matched_dt], d_lab[matched_dt] = matched_err, matched_lab
 
     labels = inp.category_labels
     row = np.concatenate([inp.rows[gt.image], inp.rows[dt.image]]).astype(np.int64)
@@ -145,8 +139,15 @@ def per_instance(
     order = np.lexsort((index, kind_is_pred, row))
     oks = np.concatenate([g_oks, d_oks])[order]
     score = np.concatenate([np.zeros(n_g), dt.score])[order]
-    errors = np.concatenate([g_err, d_err])[order]
-    labeled = np.concatenate([g_lab, d_lab])[order]
+    # the (G + D, K) errors written once, in the table's order (each matched pair twice:
+    # its ground truth's row and its prediction's), not built per side and reordered
+    position = np.empty(n_g + n_d, np.int64)
+    position[order] = np.arange(n_g + n_d)
+    errors = np.zeros((n_g + n_d, k))
+    labeled = np.zeros((n_g + n_d, k), bool)
+    for at in (position[matched_gt], position[n_g + matched_dt]):
+        errors[at], labeled[at] = matched_err, matched_lab
+    del matched_err, matched_lab
     has_partner = np.concatenate([g_has, d_has])[order]
     kinds = pa.DictionaryArray.from_arrays(
         pa.array(kind_is_pred[order].astype(np.int8)), pa.array(["gt", "pred"])
