@@ -34,7 +34,7 @@ suspects < 5 s after the run is opened, server RSS < 1.5 GB), e.g. at ``--images
 
 The data is made BUILD_BATCH images at a time (each batch of its own seeded generator), so
 only the runs' predictions (one object per row, as ``Run.from_predictions`` takes them) grow
-with the size; the suspects each run keeps are found 100k rows at a time by the library
+with the size; the suspects each run keeps are found 10k rows at a time by the library
 (``posetable._run_suspects.CHUNK_ROWS``: at once they would need ~20 GB at a million images).
 Measured here (2 cores shared, load 4-6): 1,000,000 images build in 367 s (``model-a``) +
 504 s (``model-b``), peak ~17 GB RSS in ``Run.from_predictions``; 8.4 GB on disk.

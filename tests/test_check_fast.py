@@ -88,6 +88,24 @@ def test_per_row_rules_on_some_rows_are_those_rows_findings(real_data, store, fo
         assert check_rows(table, np.asarray(rows)).to_table().to_pylist() == want
 
 
+@pytest.mark.parametrize("folder", ["coco_kpts", "crowdpose", "horse10"])
+def test_ground_truth_read_in_batches_equals_one_read(real_data, store, folder, monkeypatch):
+    """A large table's ground truth is read a batch of rows at a time (the Arrow column is
+    never whole); batches of 1 and 3 rows give the arrays of one read, and the same check."""
+    from posetable.diagnose import _flat
+
+    table = _planted(_table(real_data, store, folder))
+    whole = read_ground_truth(table)
+    found = check_findings(table).to_table()
+    for batch in (1, 3):
+        monkeypatch.setattr(_flat, "BATCH_ROWS", batch)
+        parts = read_ground_truth(table)
+        for name in whole.__dataclass_fields__:
+            assert np.array_equal(getattr(parts, name), getattr(whole, name), equal_nan=True), (
+                batch, name)  # fmt: skip
+        assert check_findings(table).to_table().equals(found)
+
+
 def test_the_duplicate_screen_keeps_every_pair_that_reaches_the_threshold(store):
     table = sample_table(store=store)
     edits = {}

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pyarrow as pa
 
 from posetable.eval._columns import AREA_FROM_BOX, flatten_keypoints
 
@@ -86,18 +87,38 @@ class GroundTruth:
         return GroundTruth(num_rows=self.num_rows, **values)
 
 
+BATCH_ROWS = 1 << 15  # rows read and flattened at a time: the Arrow column never whole
+_COLUMNS = ["width", "height", "keypoints"]
+
+
 def read_ground_truth(table: Table, rows: np.ndarray | None = None) -> GroundTruth:
-    """The table's instances as :class:`GroundTruth` (one columnar read); with ``rows``
-    (sorted, unique), only those rows' instances, numbered by their table rows."""
+    """The table's instances as :class:`GroundTruth` (read :data:`BATCH_ROWS` rows at a
+    time, so only the flat arrays and one batch are held); with ``rows`` (sorted, unique),
+    only those rows' instances, numbered by their table rows."""
     k = table.schema.num_keypoints
     n_rows = len(table)
-    columns = ["width", "height", "keypoints"]
-    if rows is None:
-        data = table.to_arrow(columns=columns)
-        rows = np.arange(n_rows)
-    else:
+    if rows is not None:
         rows = np.asarray(rows, np.int64)
-        data = table.take(rows, columns=columns)
+        return _ground_truth(table.take(rows, columns=_COLUMNS), rows, n_rows, k)
+    parts: list[GroundTruth] = []
+    start = 0
+    for batch in table.iter_batches(batch_rows=BATCH_ROWS, columns=_COLUMNS):
+        parts.append(_ground_truth(batch, np.arange(start, start + batch.num_rows), n_rows, k))
+        start += batch.num_rows
+    if not parts:
+        return _ground_truth(table.to_arrow(columns=_COLUMNS), np.zeros(0, np.int64), n_rows, k)
+    if len(parts) == 1:
+        return parts[0]
+    fields = [name for name in GroundTruth.__dataclass_fields__ if name != "num_rows"]
+    joined = {name: np.concatenate([getattr(p, name) for p in parts]) for name in fields}
+    return GroundTruth(num_rows=n_rows, **joined)
+
+
+def _ground_truth(
+    data: pa.Table | pa.RecordBatch, rows: np.ndarray, n_rows: int, k: int
+) -> GroundTruth:
+    """The instances of ``data`` (``width``, ``height``, ``keypoints`` of the table rows
+    ``rows``) as :class:`GroundTruth`."""
     flat = flatten_keypoints(data.column("keypoints"), rows, k, extras=EXTRAS)
     n = flat.row.shape[0]
     if flat.visibility is None:
@@ -144,9 +165,9 @@ def read_ground_truth(table: Table, rows: np.ndarray | None = None) -> GroundTru
     )
 
 
-def _column(data: object, name: str, n_rows: int) -> np.ndarray:
+def _column(data: pa.Table | pa.RecordBatch, name: str, n_rows: int) -> np.ndarray:
     """(rows,) float64 of an int column, NaN where null or not positive."""
-    column = data.column(name)  # type: ignore[attr-defined]
+    column = data.column(name)
     values = column.to_numpy(zero_copy_only=False).astype(np.float64)
     values[~(values > 0)] = np.nan
     return values if values.shape[0] == n_rows else np.full(n_rows, np.nan)
