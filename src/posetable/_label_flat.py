@@ -6,14 +6,16 @@ Ground truth and predictions come from their Arrow keypoints columns in one deco
 prediction) pair of an image, as labeled and with the ground truth mirrored, is computed in
 chunks of pairs with exactly the operations of :func:`posetable._pairs.pair_oks` (so the
 numbers are the same to the bit), skipping its 3x-box branch for ground truth that has
-labeled points, and sharing the prediction side between the two directions.
+labeled points, and sharing the prediction side between the two directions. Where the
+evaluation's C kernel is in use, it computes e of both directions in one pass and sums the
+terms (``pair_errors`` / ``pair_sums``); exp stays numpy's, so the numbers are the same.
 """
 
 from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -44,6 +46,17 @@ def _pool() -> ThreadPoolExecutor:
 # a forked child (DataLoader workers, multiprocessing) has the pool but not its threads
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_POOL.clear)
+
+
+def _kernel_module() -> Any:
+    """The evaluation's C kernel where the native engine is in use, else None (numpy)."""
+    from posetable.eval import _engine
+
+    if _engine.backend() != "native":
+        return None
+    from posetable.eval import _native
+
+    return _native._kernel
 
 
 def run_predictions(run: Run) -> pa.Table:
@@ -142,6 +155,18 @@ class PairOks:
         self.gx_flip = self.gx.take(flips, axis=1)
         self.gy_flip = self.gy.take(flips, axis=1)
         self.labeled_flip = self.labeled.take(flips, axis=1)
+        self._kernel = _kernel_module()
+        if self._kernel is not None:  # the C kernel's inputs, contiguous and typed once
+            self._native = (
+                np.ascontiguousarray(gt.keypoints, np.float64),
+                np.ascontiguousarray(self.labeled, np.bool_),
+                np.ascontiguousarray(self.k1, np.int64),
+                np.ascontiguousarray(gt.boxes, np.float64),
+                np.ascontiguousarray(self.eps_area, np.float64),
+                np.ascontiguousarray(dt_keypoints, np.float64),
+                np.ascontiguousarray(self.variances, np.float64),
+                np.ascontiguousarray(flips, np.int64),
+            )
 
     def _errors(
         self, g: np.ndarray, dkx: np.ndarray, dky: np.ndarray, flip: bool
@@ -172,6 +197,9 @@ class PairOks:
     ) -> None:
         """Pairs ``a:b`` into ``out`` = (oks, oks mirrored, e, e mirrored)."""
         g, d = gi[a:b], di[a:b]
+        if self._kernel is not None:
+            self._chunk_native(g, d, a, b, out)
+            return
         k1 = self.k1[g]
         points = np.flatnonzero(k1 > 0)
         boxed = np.flatnonzero(k1 == 0)
@@ -195,6 +223,33 @@ class PairOks:
             for e_out in out[2:]:
                 if e_out is not None:
                     e_out[a + boxed] = e_box
+
+    def _chunk_native(
+        self,
+        g: np.ndarray,
+        d: np.ndarray,
+        a: int,
+        b: int,
+        out: tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None],
+    ) -> None:
+        """:meth:`_chunk` on the C kernel: e of both directions in one pass (the same
+        operations in the same order), numpy's own exp, and the kernel's sums in numpy's
+        pairwise order, so every number is the numpy path's to the bit."""
+        gkp, labeled, k1, boxes, eps_area, dkp, variances, flips = self._native
+        g = np.ascontiguousarray(g, np.int64)
+        d = np.ascontiguousarray(d, np.int64)
+        k = variances.shape[0]
+        e, e_flip = np.empty((b - a, k)), np.empty((b - a, k))
+        kernel = self._kernel
+        kernel.pair_errors(
+            gkp, labeled, k1, boxes, eps_area, dkp, variances, flips, g, d, e, e_flip
+        )
+        for errors, e_out in ((e, out[2]), (e_flip, out[3])):
+            if e_out is not None:
+                e_out[a:b] = errors
+            np.negative(errors, out=errors)
+            np.exp(errors, out=errors)
+        kernel.pair_sums(e, e_flip, labeled, k1, flips, g, out[0][a:b], out[1][a:b])
 
     def _chunks(
         self, gi: np.ndarray, di: np.ndarray, errors: bool

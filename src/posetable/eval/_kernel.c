@@ -12,7 +12,11 @@
  *   greedy()      pycocotools' evaluateImg matching for every area range and threshold;
  *   accumulate()  pycocotools' accumulate for one maxDets value;
  *   cell_sums()   each (image, category) cell's sampled precision as if evaluated alone,
- *                 summed (the per-image AP of the metric tables).
+ *                 summed (the per-image AP of the metric tables);
+ *   pair_errors() the label-error finder's e of (ground truth, prediction) pairs, as
+ *                 labeled and mirrored (posetable._label_flat's numpy operations, in order);
+ *   pair_sums()   its OKS from numpy's exp(-e): the kept terms summed in numpy's pairwise
+ *                 order, divided by the count.
  *
  * Arrays come in through the buffer protocol (C-contiguous, dtypes fixed by the Python
  * wrapper _native.py; lengths are checked here). Floating point follows IEEE double with no
@@ -792,6 +796,163 @@ static PyObject *cell_sums(PyObject *self, PyObject *args) {
 /* ---------------------------------------------------------------------------------------- */
 /* argsort                                                                                  */
 
+/* ---------------------------------------------------------------------------------------- */
+/* the label-error finder's pair OKS (posetable._label_flat.PairOks)                        */
+
+/* np.maximum(0.0, v): 0.0 where 0.0 >= v, else v (NaN stays NaN) */
+#define NP_MAX0(v) (0.0 >= (v) ? 0.0 : (v))
+
+static const char pair_errors_doc[] =
+    "pair_errors(gt_kp, gt_labeled, gt_k1, gt_box, eps_area, dt_kp, variances, flips, gi, di,\n"
+    "            e, e_flip)\n\n"
+    "pycocotools' per-keypoint e of the pairs (gt[gi[i]], dt[di[i]]) into e (M, K), and with\n"
+    "the ground truth mirrored by flips into e_flip: d^2 / variance / (area + eps) / 2 as\n"
+    "_label_flat computes it (ground truth without labeled points: its 3x-box distance, the\n"
+    "same in both). Keypoints are (N, K, 2), eps_area is area + np.spacing(1).";
+
+static PyObject *pair_errors(PyObject *self, PyObject *args) {
+    PyObject *o_gkp, *o_lab, *o_k1, *o_box, *o_eps, *o_dkp, *o_var, *o_flips, *o_gi, *o_di;
+    PyObject *o_e, *o_ef;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOO", &o_gkp, &o_lab, &o_k1, &o_box, &o_eps, &o_dkp,
+                          &o_var, &o_flips, &o_gi, &o_di, &o_e, &o_ef))
+        return NULL;
+    Py_ssize_t K = items(o_var, 8, "variances"), G = items(o_k1, 8, "gt_k1");
+    Py_ssize_t M = items(o_gi, 8, "gi"), D2K = items(o_dkp, 8, "dt_kp");
+    if (K < 0 || G < 0 || M < 0 || D2K < 0) return NULL;
+    if (K < 1) {
+        PyErr_SetString(PyExc_ValueError, "pair_errors: K must be >= 1");
+        return NULL;
+    }
+    const Py_ssize_t D = D2K / (2 * K);
+    Buffers b = {.count = 0};
+    const double *gkp = take(&b, o_gkp, G * K * 2, 8, 0, "gt_kp");
+    const uint8_t *lab = gkp ? take(&b, o_lab, G * K, 1, 0, "gt_labeled") : NULL;
+    const int64_t *k1 = lab ? take(&b, o_k1, G, 8, 0, "gt_k1") : NULL;
+    const double *box = k1 ? take(&b, o_box, 4 * G, 8, 0, "gt_box") : NULL;
+    const double *eps = box ? take(&b, o_eps, G, 8, 0, "eps_area") : NULL;
+    const double *dkp = eps ? take(&b, o_dkp, D * K * 2, 8, 0, "dt_kp") : NULL;
+    const double *var = dkp ? take(&b, o_var, K, 8, 0, "variances") : NULL;
+    const int64_t *flips = var ? take(&b, o_flips, K, 8, 0, "flips") : NULL;
+    const int64_t *gi = flips ? take(&b, o_gi, M, 8, 0, "gi") : NULL;
+    const int64_t *di = gi ? take(&b, o_di, M, 8, 0, "di") : NULL;
+    double *e = di ? take(&b, o_e, M * K, 8, 1, "e") : NULL;
+    double *ef = e ? take(&b, o_ef, M * K, 8, 1, "e_flip") : NULL;
+    if (!ef) {
+        release(&b);
+        return NULL;
+    }
+    const char *bad = NULL;
+    for (Py_ssize_t k = 0; k < K && !bad; k++)
+        if (flips[k] < 0 || flips[k] >= K) bad = "pair_errors: flips index out of range";
+    for (Py_ssize_t i = 0; i < M && !bad; i++)
+        if (gi[i] < 0 || gi[i] >= G || di[i] < 0 || di[i] >= D)
+            bad = "pair_errors: gi or di index out of range";
+    if (bad) {
+        release(&b);
+        PyErr_SetString(PyExc_ValueError, bad);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < M; i++) {
+        const int64_t g = gi[i];
+        const double *gp = gkp + g * K * 2, *dp = dkp + di[i] * K * 2;
+        const double area = eps[g];
+        double *out = e + i * K, *out_flip = ef + i * K;
+        if (k1[g] > 0) {
+            for (Py_ssize_t k = 0; k < K; k++) {
+                const double dx = dp[2 * k], dy = dp[2 * k + 1];
+                double ex = dx - gp[2 * k], ey = dy - gp[2 * k + 1];
+                ex = ex * ex, ey = ey * ey;
+                out[k] = (ex + ey) / var[k] / area / 2.0;
+                const int64_t f = flips[k];
+                ex = dx - gp[2 * f], ey = dy - gp[2 * f + 1];
+                ex = ex * ex, ey = ey * ey;
+                out_flip[k] = (ex + ey) / var[k] / area / 2.0;
+            }
+        } else { /* pycocotools' 3x box around the ground truth's box */
+            const double *bx = box + 4 * g;
+            const double w = bx[2] - bx[0], h = bx[3] - bx[1];
+            const double x0 = bx[0] - w, x1 = bx[0] + 2.0 * w;
+            const double y0 = bx[1] - h, y1 = bx[1] + 2.0 * h;
+            for (Py_ssize_t k = 0; k < K; k++) {
+                const double dx = dp[2 * k], dy = dp[2 * k + 1];
+                const double ox = NP_MAX0(x0 - dx) + NP_MAX0(dx - x1);
+                const double oy = NP_MAX0(y0 - dy) + NP_MAX0(dy - y1);
+                out[k] = out_flip[k] = (ox * ox + oy * oy) / var[k] / area / 2.0;
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    release(&b);
+    Py_RETURN_NONE;
+}
+
+static const char pair_sums_doc[] =
+    "pair_sums(terms, terms_flip, gt_labeled, gt_k1, flips, gi, oks, oks_flip)\n\n"
+    "OKS of each pair from its terms exp(-e) (M, K): the terms of the ground truth's labeled\n"
+    "points (mirrored by flips for terms_flip; all K where it has none) summed in numpy's\n"
+    "pairwise order, over that count.";
+
+static PyObject *pair_sums(PyObject *self, PyObject *args) {
+    PyObject *o_t, *o_tf, *o_lab, *o_k1, *o_flips, *o_gi, *o_oks, *o_oksf;
+    if (!PyArg_ParseTuple(args, "OOOOOOOO", &o_t, &o_tf, &o_lab, &o_k1, &o_flips, &o_gi, &o_oks,
+                          &o_oksf))
+        return NULL;
+    Py_ssize_t K = items(o_flips, 8, "flips"), G = items(o_k1, 8, "gt_k1");
+    Py_ssize_t M = items(o_gi, 8, "gi");
+    if (K < 0 || G < 0 || M < 0) return NULL;
+    if (K < 1) {
+        PyErr_SetString(PyExc_ValueError, "pair_sums: K must be >= 1");
+        return NULL;
+    }
+    Buffers b = {.count = 0};
+    const double *t = take(&b, o_t, M * K, 8, 0, "terms");
+    const double *tf = t ? take(&b, o_tf, M * K, 8, 0, "terms_flip") : NULL;
+    const uint8_t *lab = tf ? take(&b, o_lab, G * K, 1, 0, "gt_labeled") : NULL;
+    const int64_t *k1 = lab ? take(&b, o_k1, G, 8, 0, "gt_k1") : NULL;
+    const int64_t *flips = k1 ? take(&b, o_flips, K, 8, 0, "flips") : NULL;
+    const int64_t *gi = flips ? take(&b, o_gi, M, 8, 0, "gi") : NULL;
+    double *oks = gi ? take(&b, o_oks, M, 8, 1, "oks") : NULL;
+    double *oksf = oks ? take(&b, o_oksf, M, 8, 1, "oks_flip") : NULL;
+    if (!oksf) {
+        release(&b);
+        return NULL;
+    }
+    const char *bad = NULL;
+    for (Py_ssize_t k = 0; k < K && !bad; k++)
+        if (flips[k] < 0 || flips[k] >= K) bad = "pair_sums: flips index out of range";
+    for (Py_ssize_t i = 0; i < M && !bad; i++)
+        if (gi[i] < 0 || gi[i] >= G) bad = "pair_sums: gi index out of range";
+    double *row = bad ? NULL : malloc((size_t)(2 * K) * sizeof(double));
+    if (bad || !row) {
+        release(&b);
+        if (bad) PyErr_SetString(PyExc_ValueError, bad);
+        else PyErr_NoMemory();
+        return NULL;
+    }
+    double *row_flip = row + K;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < M; i++) {
+        const int64_t g = gi[i];
+        const double *ti = t + i * K, *tfi = tf + i * K;
+        if (k1[g] > 0) { /* unlabeled points' terms are 0.0, then the row's np.sum */
+            const uint8_t *l = lab + g * K;
+            for (Py_ssize_t k = 0; k < K; k++) {
+                row[k] = l[k] ? ti[k] : 0.0;
+                row_flip[k] = l[flips[k]] ? tfi[k] : 0.0;
+            }
+            oks[i] = numpy_sum(row, K) / (double)k1[g];
+            oksf[i] = numpy_sum(row_flip, K) / (double)k1[g];
+        } else {
+            oks[i] = oksf[i] = numpy_sum(ti, K) / (double)K;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    free(row);
+    release(&b);
+    Py_RETURN_NONE;
+}
+
 static const char argsort_doc[] =
     "argsort(keys, order)\n\n"
     "order = the stable ascending argsort of keys (uint64), as np.argsort(kind='stable'):\n"
@@ -876,6 +1037,8 @@ static PyMethodDef methods[] = {
     {"greedy", greedy, METH_VARARGS, greedy_doc},
     {"accumulate", accumulate, METH_VARARGS, accumulate_doc},
     {"cell_sums", cell_sums, METH_VARARGS, cell_sums_doc},
+    {"pair_errors", pair_errors, METH_VARARGS, pair_errors_doc},
+    {"pair_sums", pair_sums, METH_VARARGS, pair_sums_doc},
     {"argsort", argsort, METH_VARARGS, argsort_doc},
     {"pairwise_sum", sum_pairwise, METH_O, "np.sum of a float64 buffer (numpy's pairwise order)."},
     {NULL, NULL, 0, NULL},

@@ -100,3 +100,29 @@ def cell_sums(
 ) -> None: ...
 def argsort(keys: np.ndarray, order: np.ndarray, /) -> None: ...
 def pairwise_sum(values: np.ndarray, /) -> float: ...
+def pair_errors(
+    gt_kp: np.ndarray,
+    gt_labeled: np.ndarray,
+    gt_k1: np.ndarray,
+    gt_box: np.ndarray,
+    eps_area: np.ndarray,
+    dt_kp: np.ndarray,
+    variances: np.ndarray,
+    flips: np.ndarray,
+    gi: np.ndarray,
+    di: np.ndarray,
+    e: np.ndarray,
+    e_flip: np.ndarray,
+    /,
+) -> None: ...
+def pair_sums(
+    terms: np.ndarray,
+    terms_flip: np.ndarray,
+    gt_labeled: np.ndarray,
+    gt_k1: np.ndarray,
+    flips: np.ndarray,
+    gi: np.ndarray,
+    oks: np.ndarray,
+    oks_flip: np.ndarray,
+    /,
+) -> None: ...
