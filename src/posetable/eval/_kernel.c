@@ -622,6 +622,41 @@ static void sample_envelope(Py_ssize_t nd, Py_ssize_t n_tp, const double *rc, co
     }
 }
 
+/* The work arrays of one pool's precision envelope: recall, precision and positions for up
+ * to `width` predictions, the sampled precision and its positions at R recall points. */
+typedef struct {
+    double *pr, *rc, *q;
+    Py_ssize_t *at, *pos;
+} Scratch;
+
+static void scratch_free(Scratch *w) { free(w->pr), free(w->rc), free(w->q), free(w->at), free(w->pos); }
+
+static int scratch_alloc(Scratch *w, Py_ssize_t width, Py_ssize_t R) {
+    width = width > 0 ? width : 1, R = R > 0 ? R : 1;
+    w->pr = malloc(sizeof(double) * width), w->rc = malloc(sizeof(double) * width);
+    w->at = malloc(sizeof(Py_ssize_t) * width);
+    w->q = malloc(sizeof(double) * R), w->pos = malloc(sizeof(Py_ssize_t) * R);
+    if (w->pr && w->rc && w->at && w->q && w->pos) return 1;
+    scratch_free(w);
+    return 0;
+}
+
+/* What is wrong with a pool of evaluated positions (each in [0, E)) split by C1 bounds
+ * (non-decreasing, within the pool) whose groups each need a count counts[c] > 0 (the first
+ * n_counts of them; none when counts is NULL); NULL when nothing is. */
+static const char *pool_error(const int64_t *pool, Py_ssize_t n_pool, Py_ssize_t E,
+                              const int64_t *bounds, Py_ssize_t C1, const int64_t *counts,
+                              Py_ssize_t n_counts) {
+    for (Py_ssize_t i = 0; i < n_pool; i++)
+        if (pool[i] < 0 || pool[i] >= E) return "pool index out of range";
+    for (Py_ssize_t c = 0; c < C1; c++)
+        if (bounds[c] < 0 || bounds[c] > n_pool || (c && bounds[c] < bounds[c - 1]))
+            return "bad group bounds";
+    for (Py_ssize_t c = 0; counts && c < n_counts; c++)
+        if (counts[c] <= 0) return "a group without ground truth counted";
+    return NULL;
+}
+
 static const char accumulate_doc[] =
     "accumulate(tp, fp, pool, cat_bounds, pool_scores, npig, recall_thresholds, m, n_m,\n"
     "           precision, recall, scores)\n\n"
@@ -663,28 +698,19 @@ static PyObject *accumulate(PyObject *self, PyObject *args) {
         release(&b);
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < n_pool; i++)
-        if (pool[i] < 0 || pool[i] >= E) {
-            release(&b);
-            PyErr_SetString(PyExc_ValueError, "accumulate: pool index out of range");
-            return NULL;
-        }
-    for (Py_ssize_t c = 0; c < C1; c++)
-        if (bounds[c] < 0 || bounds[c] > n_pool || (c && bounds[c] < bounds[c - 1])) {
-            release(&b);
-            PyErr_SetString(PyExc_ValueError, "accumulate: bad category bounds");
-            return NULL;
-        }
-    double *pr = malloc(sizeof(double) * (n_pool > 0 ? n_pool : 1));
-    double *rc = malloc(sizeof(double) * (n_pool > 0 ? n_pool : 1));
-    Py_ssize_t *at = malloc(sizeof(Py_ssize_t) * (n_pool > 0 ? n_pool : 1));
-    double *q = malloc(sizeof(double) * (R > 0 ? R : 1));
-    Py_ssize_t *pos = malloc(sizeof(Py_ssize_t) * (R > 0 ? R : 1));
-    if (!pr || !rc || !at || !q || !pos) {
-        free(pr), free(rc), free(at), free(q), free(pos);
+    const char *bad = pool_error(pool, n_pool, E, bounds, C1, NULL, 0);
+    if (bad) {
+        release(&b);
+        PyErr_Format(PyExc_ValueError, "accumulate: %s", bad);
+        return NULL;
+    }
+    Scratch w;
+    if (!scratch_alloc(&w, n_pool, R)) {
         release(&b);
         return PyErr_NoMemory();
     }
+    double *pr = w.pr, *rc = w.rc, *q = w.q;
+    Py_ssize_t *at = w.at, *pos = w.pos;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t c = 0; c < C; c++) {
         Py_ssize_t c0 = bounds[c], nd = bounds[c + 1] - bounds[c];
@@ -709,7 +735,7 @@ static PyObject *accumulate(PyObject *self, PyObject *args) {
         }
     }
     Py_END_ALLOW_THREADS
-    free(pr), free(rc), free(at), free(q), free(pos);
+    scratch_free(&w);
     release(&b);
     Py_RETURN_NONE;
 }
@@ -749,31 +775,22 @@ static PyObject *cell_sums(PyObject *self, PyObject *args) {
         release(&b);
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < n_pool; i++)
-        if (pool[i] < 0 || pool[i] >= E) {
-            release(&b);
-            PyErr_SetString(PyExc_ValueError, "cell_sums: pool index out of range");
-            return NULL;
-        }
-    for (Py_ssize_t c = 0; c < C1; c++)
-        if (bounds[c] < 0 || bounds[c] > n_pool || (c && bounds[c] < bounds[c - 1]) ||
-            (c < C && npig[c] <= 0)) {
-            release(&b);
-            PyErr_SetString(PyExc_ValueError, "cell_sums: bad cell bounds or counts");
-            return NULL;
-        }
+    const char *bad = pool_error(pool, n_pool, E, bounds, C1, npig, C);
+    if (bad) {
+        release(&b);
+        PyErr_Format(PyExc_ValueError, "cell_sums: %s", bad);
+        return NULL;
+    }
     Py_ssize_t widest = 1;
     for (Py_ssize_t c = 0; c < C; c++)
         if (bounds[c + 1] - bounds[c] > widest) widest = bounds[c + 1] - bounds[c];
-    double *pr = malloc(sizeof(double) * widest), *rc = malloc(sizeof(double) * widest);
-    Py_ssize_t *at = malloc(sizeof(Py_ssize_t) * widest);
-    double *q = malloc(sizeof(double) * (R > 0 ? R : 1));
-    Py_ssize_t *pos = malloc(sizeof(Py_ssize_t) * (R > 0 ? R : 1));
-    if (!pr || !rc || !at || !q || !pos) {
-        free(pr), free(rc), free(at), free(q), free(pos);
+    Scratch w;
+    if (!scratch_alloc(&w, widest, R)) {
         release(&b);
         return PyErr_NoMemory();
     }
+    double *pr = w.pr, *rc = w.rc, *q = w.q;
+    Py_ssize_t *at = w.at, *pos = w.pos;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t c = 0; c < C; c++) {
         Py_ssize_t c0 = bounds[c], nd = bounds[c + 1] - bounds[c];
@@ -788,7 +805,7 @@ static PyObject *cell_sums(PyObject *self, PyObject *args) {
         sums[c] = total;
     }
     Py_END_ALLOW_THREADS
-    free(pr), free(rc), free(at), free(q), free(pos);
+    scratch_free(&w);
     release(&b);
     Py_RETURN_NONE;
 }
