@@ -101,6 +101,22 @@ def test_instance_scores_above_one_work(coco_table):
     assert 0.0 <= run.metrics["ap"] <= 1.0
 
 
+def test_predictions_of_a_row_are_that_rows_in_all_predictions(coco_table):
+    """Rows with predictions give theirs, rows without give None (found by a binary search
+    of the run's sorted rows, not a dict of every row)."""
+    predictions = noisy_predictions(coco_table, seed=6)
+    predictions[1] = None  # a row the run has no entry for
+    run = pt.Run.from_predictions(coco_table, dict(enumerate(predictions)), name="some-rows")
+    every = run.all_predictions()
+    assert every[1] is None and run.predictions(1) is None
+    for row, expected in enumerate(every):
+        got = run.predictions(row)
+        assert (got is None) == (expected is None)
+        if expected is not None:
+            np.testing.assert_array_equal(got.keypoints, expected.keypoints)
+            np.testing.assert_array_equal(got.instance_confidences, expected.instance_confidences)
+
+
 def test_predictions_for_a_row_that_does_not_exist(coco_table):
     run = pt.Run.create(coco_table, name="bad")
     with pytest.raises(

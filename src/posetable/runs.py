@@ -417,12 +417,18 @@ class Run:
         rows = int(self._finished()["table"]["rows"])
         row = check_row(row, rows, argument="row", where=f"the run's table {self.table_ref}")
         data = self.predictions_arrow()
-        if "row_index" not in self._cache:
-            rows = data.column("row").to_numpy()
-            self._cache["row_index"] = {int(r): i for i, r in enumerate(rows)}
-        at = self._cache["row_index"].get(int(row))
-        if at is None:
+        if "row_order" not in self._cache:  # runs write their rows sorted: searched as they are
+            entries = data.column("row").to_numpy()
+            order = None
+            if entries.size > 1 and not bool(np.all(entries[1:] > entries[:-1])):
+                order = np.argsort(entries, kind="stable")
+                entries = entries[order]
+            self._cache["row_order"] = (entries, order)
+        entries, order = self._cache["row_order"]
+        at = int(np.searchsorted(entries, row))
+        if at >= entries.shape[0] or int(entries[at]) != row:
             return None
+        at = at if order is None else int(order[at])
         return instances_from_arrow(data.column(KEYPOINTS_COLUMN).slice(at, 1))[0]
 
     def all_predictions(self) -> list[Keypoints2DInstances | None]:
