@@ -145,18 +145,19 @@ class PairOks:
         self.sigmas = sigmas
         self.flips = flips
         self.variances = (2 * np.asarray(sigmas, np.float64)) ** 2
-        self.gx = np.ascontiguousarray(gt.keypoints[..., 0])
-        self.gy = np.ascontiguousarray(gt.keypoints[..., 1])
         self.labeled = gt.visibility > 0
         self.k1 = self.labeled.sum(axis=1)
         self.dx = np.ascontiguousarray(dt_keypoints[..., 0])
         self.dy = np.ascontiguousarray(dt_keypoints[..., 1])
         self.eps_area = gt.area + np.spacing(1)
-        self.gx_flip = self.gx.take(flips, axis=1)
-        self.gy_flip = self.gy.take(flips, axis=1)
-        self.labeled_flip = self.labeled.take(flips, axis=1)
         self._kernel = _kernel_module()
-        if self._kernel is not None:  # the C kernel's inputs, contiguous and typed once
+        if self._kernel is None:  # the numpy path's ground truth per coordinate, as mirrored
+            self.gx = np.ascontiguousarray(gt.keypoints[..., 0])
+            self.gy = np.ascontiguousarray(gt.keypoints[..., 1])
+            self.gx_flip = self.gx.take(flips, axis=1)
+            self.gy_flip = self.gy.take(flips, axis=1)
+            self.labeled_flip = self.labeled.take(flips, axis=1)
+        else:  # the C kernel's inputs, contiguous and typed once
             self._native = (
                 np.ascontiguousarray(gt.keypoints, np.float64),
                 np.ascontiguousarray(self.labeled, np.bool_),
