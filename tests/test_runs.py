@@ -6,6 +6,7 @@ import shutil
 
 import numpy as np
 import orjson
+import pyarrow as pa
 import pytest
 
 import posetable as pt
@@ -216,7 +217,9 @@ def test_evaluating_a_run_reads_its_flat_columns_and_equals_evaluating_its_predi
     predictions = noisy_predictions(coco_table, seed=11)
     pt.Run.from_predictions(coco_table, predictions, name="flat")
     run = pt.Run.open("flat", store=store)
-    assert (run.path / "predictions_eval.arrow").is_file()
+    assert (run.path / "predictions_eval" / "keypoints.npy").is_file()
+    arrays = run.prediction_arrays()
+    assert isinstance(arrays.keypoints, np.memmap) and not arrays.keypoints.flags.writeable
     columns = run.prediction_columns()
     assert columns.num_rows == sum(len(p) for p in predictions if p is not None)
     assert columns.column_names == [
@@ -230,8 +233,23 @@ def test_evaluating_a_run_reads_its_flat_columns_and_equals_evaluating_its_predi
 def test_a_run_written_without_flat_columns_still_evaluates(coco_table, store):
     predictions = noisy_predictions(coco_table, seed=12)
     pt.Run.from_predictions(coco_table, predictions, name="old")
-    (store / "runs" / "old" / "predictions_eval.arrow").unlink()
+    shutil.rmtree(store / "runs" / "old" / "predictions_eval")
     run = pt.Run.open("old", store=store)
+    _same_result(pt.evaluate(coco_table, run), pt.evaluate(coco_table, predictions))
+
+
+def test_a_run_written_with_the_arrow_flat_columns_file_still_evaluates(coco_table, store):
+    """Runs written before ``predictions_eval/`` kept the same columns in one Arrow IPC
+    file, ``predictions_eval.arrow``; they are read as they are."""
+    predictions = noisy_predictions(coco_table, seed=14)
+    made = pt.Run.from_predictions(coco_table, predictions, name="arrow-era")
+    columns = made.prediction_columns()
+    shutil.rmtree(made.path / "predictions_eval")
+    path = made.path / "predictions_eval.arrow"
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, columns.schema) as writer:
+        writer.write_table(columns)
+    run = pt.Run.open("arrow-era", store=store)
+    assert run.prediction_columns().equals(columns)
     _same_result(pt.evaluate(coco_table, run), pt.evaluate(coco_table, predictions))
 
 

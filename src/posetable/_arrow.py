@@ -24,37 +24,58 @@ column; :mod:`posetable._arrow_decode` reads it back.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import orjson
-import pyarrow as pa
 
-# Decoding lives in its own module (which needs nothing from this one); its names and the
-# shared JSON_EXTRA_TYPE / derive_boxes stay importable from here.
 from posetable._arrow_decode import (
-    JSON_EXTRA_TYPE,
     FlatKeypoints,
     derive_boxes,
     flat_from_arrow,
     instances_from_arrow,
     instances_from_flat,
     instances_from_values,
+    json_extra_type,
 )
+
+# Decoding lives in its own module (which needs nothing from this one); its names and the
+# shared json_extra_type / derive_boxes stay importable from here.
+from posetable._lazy import LazyModule
 from posetable.errors import RowError
 from posetable.instances import FIXED_INSTANCE_FIELDS, Keypoints2DInstances, object_array
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    pa = LazyModule("pyarrow")
+
 KEYPOINTS_COLUMN = "keypoints"
-POINT_DATA_TYPE = pa.struct(
-    [pa.field("visibility", pa.list_(pa.int32())), pa.field("confidence", pa.list_(pa.float32()))]
-)
-INSTANCE_TYPE = pa.struct(
-    [
-        pa.field("vertices_2d", pa.list_(pa.float64())),
-        pa.field("vertices_2d_additional_data", POINT_DATA_TYPE),
-        pa.field("bbs_2d", pa.list_(pa.list_(pa.float64()))),
-    ]
-)
+
+
+@functools.cache
+def point_data_type() -> pa.DataType:
+    """The per-point data of an instance: visibility (ground truth) or confidence."""
+    return pa.struct(
+        [
+            pa.field("visibility", pa.list_(pa.int32())),
+            pa.field("confidence", pa.list_(pa.float32())),
+        ]
+    )
+
+
+@functools.cache
+def instance_type() -> pa.DataType:
+    """One instance: its points, their per-point data and its box."""
+    return pa.struct(
+        [
+            pa.field("vertices_2d", pa.list_(pa.float64())),
+            pa.field("vertices_2d_additional_data", point_data_type()),
+            pa.field("bbs_2d", pa.list_(pa.list_(pa.float64()))),
+        ]
+    )
 
 
 # -- types ----------------------------------------------------------------------------------
@@ -82,7 +103,7 @@ def extra_arrow_type(values: np.ndarray) -> pa.DataType:
             return pa.bool_()
         if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
             return pa.int64()
-    return JSON_EXTRA_TYPE
+    return json_extra_type()
 
 
 def keypoints_type(extras: Mapping[str, pa.DataType]) -> pa.StructType:
@@ -98,7 +119,7 @@ def keypoints_type(extras: Mapping[str, pa.DataType]) -> pa.StructType:
             pa.field("y_min", pa.float64()),
             pa.field("x_max", pa.float64()),
             pa.field("y_max", pa.float64()),
-            pa.field("instances", pa.list_(INSTANCE_TYPE)),
+            pa.field("instances", pa.list_(instance_type())),
             pa.field("instances_additional_data", pa.struct(data_fields)),
         ]
     )
@@ -142,9 +163,9 @@ def _fixed(
 def _extra_values(values: np.ndarray, arrow_type: pa.DataType, name: str) -> pa.Array:
     if len(values) == 0:  # no instance has a value (a batch of rows without instances)
         return pa.array([], arrow_type)
-    if arrow_type == JSON_EXTRA_TYPE:
+    if arrow_type == json_extra_type():
         encoded = [orjson.dumps(v, option=orjson.OPT_SERIALIZE_NUMPY).decode() for v in values]
-        return pa.array(encoded, JSON_EXTRA_TYPE)
+        return pa.array(encoded, json_extra_type())
     if pa.types.is_string(arrow_type) and values.dtype.kind == "O":
         bad = [v for v in values if not isinstance(v, str)]
         if bad:
@@ -329,11 +350,11 @@ def encode_flat(
         pa.float32(),
         all_null if conf is None else conf_null,
     )
-    point_data = pa.StructArray.from_arrays([vis_arr, conf_arr], fields=list(POINT_DATA_TYPE))
+    point_data = pa.StructArray.from_arrays([vis_arr, conf_arr], fields=list(point_data_type()))
     bbs = _list(np.ones(total, np.int64), _fixed(boxes, 4, pa.float64(), None))
     instance = pa.StructArray.from_arrays(
         [_fixed(kp.reshape(total, 2 * k), 2 * k, pa.float64(), None), point_data, bbs],
-        fields=list(INSTANCE_TYPE),
+        fields=list(instance_type()),
     )
     instances = _list(counts, instance)
     data_type = keypoints_type(extra_types).field("instances_additional_data").type
@@ -551,10 +572,7 @@ def concat_values(parts: list[np.ndarray]) -> np.ndarray:
 
 
 __all__ = [
-    "INSTANCE_TYPE",
-    "JSON_EXTRA_TYPE",
     "KEYPOINTS_COLUMN",
-    "POINT_DATA_TYPE",
     "FlatKeypoints",
     "concat_values",
     "derive_boxes",
@@ -562,10 +580,13 @@ __all__ = [
     "extra_arrow_type",
     "extras_of_type",
     "flat_from_arrow",
+    "instance_type",
     "instances_from_arrow",
     "instances_from_flat",
     "instances_from_values",
     "instances_to_arrow",
+    "json_extra_type",
     "keypoints_column",
     "keypoints_type",
+    "point_data_type",
 ]

@@ -9,16 +9,24 @@ which is cheaper than the columnar path's fixed cost for a single ``table[i]``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
-import pyarrow as pa
 
+from posetable._lazy import LazyModule
 from posetable.errors import RowError
 from posetable.instances import FIXED_INSTANCE_FIELDS, Keypoints2DInstances, object_array
 
-JSON_EXTRA_TYPE = pa.large_string()  # extras that are not bool/int/float/string, JSON-encoded
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    pa = LazyModule("pyarrow")
+
+
+def json_extra_type() -> pa.DataType:
+    """The type of extras that are not bool/int/float/string, stored JSON-encoded."""
+    return pa.large_string()
 
 
 def derive_boxes(keypoints: np.ndarray, labeled: np.ndarray | None) -> np.ndarray:
@@ -132,7 +140,7 @@ def _numbers(array: pa.Array, dtype: type) -> np.ndarray:
 
 
 def _values(array: pa.Array, arrow_type: pa.DataType) -> np.ndarray:
-    if arrow_type == JSON_EXTRA_TYPE:
+    if arrow_type == json_extra_type():
         return object_array([orjson.loads(v) for v in array.to_pylist()])
     if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
         return object_array(array.to_pylist())
@@ -299,7 +307,7 @@ def instances_from_arrow(
 
 
 def _extra_from_values(values: list[Any], arrow_type: pa.DataType) -> np.ndarray:
-    if arrow_type == JSON_EXTRA_TYPE:
+    if arrow_type == json_extra_type():
         return object_array([orjson.loads(v) for v in values])
     if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
         return object_array(values)

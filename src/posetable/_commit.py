@@ -16,6 +16,7 @@ Every Lance error of a commit becomes ours: a lost race is ``None`` here, anythi
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import sys
@@ -24,14 +25,17 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lance
-from lance.commit import CommitConflictError
-from lance.dataset import LanceDataset, Transaction
-
+from posetable._lazy import LazyModule
 from posetable.errors import ConflictError, StoreError
 from posetable.store import Store
+
+if TYPE_CHECKING:
+    import lance
+    from lance.dataset import LanceDataset, Transaction
+else:
+    lance = LazyModule("lance")
 
 LOCK_FILE = "_posetable_commit.lock"
 
@@ -69,8 +73,18 @@ def exclusive(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
-class _Superseded(CommitConflictError):
-    """Raised inside the commit lock: Lance wanted to write a version after ``base + 1``."""
+@functools.cache
+def _superseded() -> type[Exception]:
+    """The error raised inside the commit lock when Lance wanted to write a version after
+    ``base + 1`` (a ``CommitConflictError``, so Lance treats it as a lost race; the class is
+    made on first use so that importing this module does not import Lance)."""
+
+    from lance.commit import CommitConflictError
+
+    class Superseded(CommitConflictError):
+        pass
+
+    return Superseded
 
 
 def _lock_expecting(uri: Path, version: int) -> Any:
@@ -80,7 +94,7 @@ def _lock_expecting(uri: Path, version: int) -> Any:
     def lock(wanted: int) -> Iterator[None]:
         with exclusive(uri / LOCK_FILE):
             if wanted != version:
-                raise _Superseded(f"expected to commit version {version}, Lance chose {wanted}")
+                raise _superseded()(f"expected to commit version {version}, Lance chose {wanted}")
             yield
 
     return lock
@@ -97,7 +111,7 @@ def commit_on(uri: Path, txn: Transaction, *, base: int, what: str) -> LanceData
     ``what`` names the table in the error of a commit that failed for any other reason.
     """
     try:
-        return LanceDataset.commit(
+        return lance.LanceDataset.commit(
             str(uri), txn, read_version=base, commit_lock=_lock_expecting(uri, base + 1)
         )
     except Exception as exc:  # Lance raises OSError, CommitConflictError, ValueError...

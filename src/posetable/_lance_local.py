@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import lance
-from lance.dataset import LanceDataset
+from posetable._lazy import LazyModule
+
+if TYPE_CHECKING:
+    import lance
+    from lance.dataset import LanceDataset
+else:
+    lance = LazyModule("lance")
 
 
 class PerThreadDataset:

@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from posetable._arrow import (
     KEYPOINTS_COLUMN,
@@ -20,9 +18,17 @@ from posetable._arrow import (
     instances_to_arrow,
     keypoints_type,
 )
+from posetable._lazy import LazyModule
 from posetable.errors import InstancesError, PosetableError, RowError
 from posetable.instances import Keypoints2DInstances
 from posetable.schema import Keypoints2DSchema
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+else:
+    pa = LazyModule("pyarrow")
+    pc = LazyModule("pyarrow.compute")
 
 SAMPLE_ID = "sample_id"
 BASE_COLUMNS = ("image", "width", "height", KEYPOINTS_COLUMN)

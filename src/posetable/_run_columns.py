@@ -1,26 +1,91 @@
-"""A run's predictions as flat evaluation columns: one Arrow IPC file, read memory-mapped.
+"""A run's predictions as flat evaluation columns: numpy files, read memory-mapped.
 
 ``predictions.parquet`` keeps the posetable keypoints struct (the record, read by the
 dashboard, accepting and exports); evaluating a run needs only flat arrays, and decoding the
-nested struct costs more than the evaluation itself. So a run also keeps
-``predictions_eval.arrow``: one row per predicted instance with ``row``, ``sample_id``,
-``index`` (within its row), ``label``, ``score``, ``area`` (pycocotools' detection area) and
-``keypoints`` (x0, y0, x1, y1, ... as a fixed-size list of 2K float64), uncompressed, so
-reading it maps the file instead of decoding it.
+nested struct costs more than the evaluation itself. So a run also keeps the folder
+``predictions_eval/``: one ``.npy`` file per column, one entry per predicted instance:
+``row``, ``sample_id``, ``index`` (within its row), ``label``, ``score``, ``area``
+(pycocotools' detection area) and ``keypoints`` ((N, K, 2) float64). Reading maps the files
+instead of decoding them, and needs numpy alone (no pyarrow: see ``_lazy``). Runs written
+before kept the same columns in one Arrow IPC file, ``predictions_eval.arrow``, which is
+still read.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyarrow as pa
 
+from posetable._lazy import LazyModule
 from posetable._rows import SAMPLE_ID
 
-EVAL_COLUMNS_FILE = "predictions_eval.arrow"
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    pa = LazyModule("pyarrow")
+
+EVAL_COLUMNS_FOLDER = "predictions_eval"
+LEGACY_EVAL_COLUMNS_FILE = "predictions_eval.arrow"  # runs written before the folder
+
+
+@dataclass(frozen=True)
+class PredictionArrays:
+    """Every predicted instance of a run as flat arrays (N instances, K keypoints).
+
+    Attributes:
+        row: (N,) int64 table row.
+        sample_id: (N,) int64 stable sample id of the row.
+        index: (N,) int64 instance index within its row.
+        label: (N,) int64 class label.
+        score: (N,) float64 instance score.
+        area: (N,) float64 pycocotools' detection area.
+        keypoints: (N, K, 2) float64 x, y.
+    """
+
+    row: np.ndarray
+    sample_id: np.ndarray
+    index: np.ndarray
+    label: np.ndarray
+    score: np.ndarray
+    area: np.ndarray
+    keypoints: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.row.shape[0])
+
+    def select(self, keep: np.ndarray, rows: np.ndarray) -> PredictionArrays:
+        """The instances where ``keep`` is true, moved to ``rows`` (one per kept instance)."""
+        values = {f.name: getattr(self, f.name)[keep] for f in fields(self)}
+        return PredictionArrays(**{**values, "row": np.asarray(rows, np.int64)})
+
+    def to_arrow(self) -> pa.Table:
+        """The columns as an Arrow table (``keypoints``: a fixed-size list of 2K float64)."""
+        return prediction_columns_table(
+            self.row, self.sample_id, self.index, self.label, self.score, self.area,
+            self.keypoints,
+        )  # fmt: skip
+
+    @classmethod
+    def from_arrow(cls, data: pa.Table) -> PredictionArrays:
+        """The arrays of :meth:`to_arrow`'s table."""
+        return cls(
+            row=data.column("row").to_numpy(),
+            sample_id=data.column(SAMPLE_ID).to_numpy(),
+            index=data.column("index").to_numpy(),
+            label=data.column("label").to_numpy(),
+            score=data.column("score").to_numpy(),
+            area=data.column("area").to_numpy(),
+            keypoints=keypoint_array(data),
+        )
+
+
+_COLUMNS = tuple(f.name for f in fields(PredictionArrays))
 
 
 def prediction_columns_table(
@@ -49,23 +114,40 @@ def prediction_columns_table(
     )
 
 
-def write_prediction_columns(folder: Path, data: pa.Table) -> Path:
-    """Write ``data`` as ``<folder>/predictions_eval.arrow`` (atomically: temp + rename)."""
-    target = folder / EVAL_COLUMNS_FILE
-    staging = folder / f".{EVAL_COLUMNS_FILE}.{uuid.uuid4().hex}"
-    with pa.OSFile(str(staging), "wb") as sink, pa.ipc.new_file(sink, data.schema) as writer:
-        writer.write_table(data)
+def write_prediction_arrays(folder: Path, arrays: PredictionArrays) -> Path:
+    """Write ``arrays`` as ``<folder>/predictions_eval/`` (atomically: a staging folder
+    renamed into place)."""
+    target = folder / EVAL_COLUMNS_FOLDER
+    staging = folder / f".{EVAL_COLUMNS_FOLDER}.{uuid.uuid4().hex}"
+    staging.mkdir()
+    types = {"score": np.float64, "area": np.float64, "keypoints": np.float64}
+    for name in _COLUMNS:
+        values = np.ascontiguousarray(getattr(arrays, name), types.get(name, np.int64))
+        np.save(staging / f"{name}.npy", values)
+    if target.exists():
+        shutil.rmtree(target)
     os.replace(staging, target)
     return target
 
 
-def read_prediction_columns(folder: Path) -> pa.Table | None:
-    """The flat columns of a run folder (memory-mapped), or None for a run written without."""
-    path = folder / EVAL_COLUMNS_FILE
-    if not path.is_file():
-        return None
-    with pa.memory_map(str(path)) as source:
-        return pa.ipc.open_file(source).read_all()
+def has_prediction_arrays(folder: Path) -> bool:
+    """Whether a run folder keeps its flat columns (in either layout)."""
+    return (folder / EVAL_COLUMNS_FOLDER).is_dir() or (folder / LEGACY_EVAL_COLUMNS_FILE).is_file()
+
+
+def read_prediction_arrays(folder: Path) -> PredictionArrays | None:
+    """The flat columns of a run folder (memory-mapped, read-only), or None for a run
+    written without them."""
+    path = folder / EVAL_COLUMNS_FOLDER
+    if path.is_dir():
+        return PredictionArrays(
+            **{name: np.load(path / f"{name}.npy", mmap_mode="r") for name in _COLUMNS}
+        )
+    legacy = folder / LEGACY_EVAL_COLUMNS_FILE
+    if legacy.is_file():
+        with pa.memory_map(str(legacy)) as source:
+            return PredictionArrays.from_arrow(pa.ipc.open_file(source).read_all())
+    return None
 
 
 def keypoint_array(data: pa.Table) -> np.ndarray:

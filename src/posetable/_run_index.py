@@ -12,14 +12,22 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import lance
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
-from lance.dataset import LanceDataset
 
+from posetable._lazy import LazyModule
 from posetable._rows import SAMPLE_ID
+
+if TYPE_CHECKING:
+    import lance
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from lance.dataset import LanceDataset
+else:
+    lance = LazyModule("lance")
+    pa = LazyModule("pyarrow")
+    pq = LazyModule("pyarrow.parquet")
 
 INDEX_FOLDER = "index"
 

@@ -3,7 +3,8 @@
 A writer killed mid-way can leave (a) a staging folder of a table or run that was never
 named (``tables/.staging/*``, ``runs/.NAME.*.tmp``) and (b) data files it wrote into a
 table's dataset before its commit, which no revision references. Neither is ever visible
-as data; both only take disk space. :func:`collect_garbage` (``posetable gc``) removes
+as data; both only take disk space. Flat snapshots (``<store>/.cache/flat``, what
+evaluation reads instead of Lance) that no revision can read any more go too. :func:`collect_garbage` (``posetable gc``) removes
 those older than ``min_age_s`` (younger ones may belong to a writer still running); every
 revision of every table stays readable.
 
@@ -24,6 +25,7 @@ from pathlib import Path
 import lance
 
 from posetable._commit import STAGING_DIR
+from posetable._flat_snapshot import leftovers as flat_snapshot_leftovers
 from posetable.errors import RevisionError
 from posetable.store import Store, resolve_store
 
@@ -108,6 +110,7 @@ def collect_garbage(
         ]
     for name in resolved.table_names():
         found += _orphans(resolved.table_uri(name), cutoff)
+    found += flat_snapshot_leftovers(resolved, cutoff)
     found.sort()
     freed = sum(_size(p) for p in found)
     if not dry_run:

@@ -2,8 +2,8 @@
 
 A run is stored under ``<store>/runs/<name>/``: ``manifest.json`` (table revision, sigmas,
 model info, summary metrics), ``predictions.parquet`` (``row``, ``sample_id`` and the
-keypoints struct), ``predictions_eval.arrow`` (the same predictions as flat evaluation
-columns), ``per_sample.parquet``, ``per_instance.parquet`` and ``pr.npz`` (the
+keypoints struct), ``predictions_eval/`` (the same predictions as flat evaluation
+columns, numpy files), ``per_sample.parquet``, ``per_instance.parquet`` and ``pr.npz`` (the
 precision/recall arrays). Metrics always use the TABLE's sigmas, so runs on one revision
 stay comparable.
 """
@@ -18,12 +18,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from posetable._arrow import (
     KEYPOINTS_COLUMN,
@@ -32,12 +30,13 @@ from posetable._arrow import (
     keypoints_column,
 )
 from posetable._commit import rename_into_place
+from posetable._lazy import LazyModule
 from posetable._rows import SAMPLE_ID
 from posetable._run_columns import (
-    prediction_columns_table,
-    read_prediction_columns,
+    PredictionArrays,
+    read_prediction_arrays,
     rows_for_samples,
-    write_prediction_columns,
+    write_prediction_arrays,
 )
 from posetable._run_index import INDEX_FOLDER, write_sorted_lance
 from posetable._validate import check_row
@@ -46,6 +45,13 @@ from posetable.eval.result import STAT_NAMES
 from posetable.instances import Keypoints2DInstances
 from posetable.store import Store, check_name, resolve_store
 from posetable.table import StoreLike, Table
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+else:
+    pa = LazyModule("pyarrow")
+    pq = LazyModule("pyarrow.parquet")
 
 RUN_FORMAT_VERSION = 1
 METRIC_NAMES = STAT_NAMES
@@ -528,24 +534,32 @@ class Run:
         Example:
             ``run.prediction_columns().column("score")``
         """
-        data = self._cache.get("prediction_columns")
+        return self.prediction_arrays(table).to_arrow()
+
+    def prediction_arrays(self, table: Table | None = None) -> PredictionArrays:
+        """:meth:`prediction_columns` as numpy arrays (memory-mapped from the run's files:
+        reading them needs neither pyarrow nor Lance when ``table`` is the run's revision).
+
+        Example:
+            ``run.prediction_arrays().score``
+        """
+        data = self._cache.get("prediction_arrays")
         if data is None:
-            data = read_prediction_columns(self.path)
-            if data is None:  # a run written before the file existed
+            data = read_prediction_arrays(self.path)
+            if data is None:  # a run written before the files existed
                 from posetable.eval import api
 
                 inputs = api.prepare(self.table(), self.predictions_arrow())
-                data = _prediction_columns(inputs, self.table().sample_ids())
-            self._cache["prediction_columns"] = data
+                data = _prediction_arrays(inputs, self.table().sample_ids())
+            self._cache["prediction_arrays"] = data
         if table is None or (
             table.name == self.table_name and table.revision == self.table_revision
         ):
             return data
         self._check_descends(table)
-        rows = rows_for_samples(data.column(SAMPLE_ID).to_numpy(), table.sample_ids())
+        rows = rows_for_samples(np.asarray(data.sample_id), table.sample_ids())
         keep = rows >= 0
-        data = data.filter(pa.array(keep))
-        return data.set_column(0, "row", pa.array(rows[keep], pa.int64()))
+        return data.select(keep, rows[keep])
 
     def rows_in(self, table: Table) -> dict[int, int]:
         """Map rows of ``table`` to the run's rows holding the same samples.
@@ -691,7 +705,7 @@ def _write_predictions(
 ) -> None:
     """A run's predictions: the record, the flat evaluation columns and the Lance index."""
     pq.write_table(predictions, staging / "predictions.parquet", **_PLAIN)
-    write_prediction_columns(staging, _prediction_columns(inputs, sample_ids))
+    write_prediction_arrays(staging, _prediction_arrays(inputs, sample_ids))
     # random access by sample for the dashboard: the Parquet file's sorted Lance copy
     write_sorted_lance(
         predictions,
@@ -725,18 +739,18 @@ def _write_metrics(
     )
 
 
-def _prediction_columns(inputs: Any, sample_ids: np.ndarray) -> pa.Table:
+def _prediction_arrays(inputs: Any, sample_ids: np.ndarray) -> PredictionArrays:
     """The flat evaluation columns of a run from the engine's prepared inputs."""
     dt = inputs.dt
     rows = inputs.rows[dt.image].astype(np.int64)
-    return prediction_columns_table(
-        rows,
-        sample_ids[rows],
-        dt.index,
-        inputs.category_labels[dt.category],
-        dt.score,
-        dt.area,
-        dt.keypoints,
+    return PredictionArrays(
+        row=rows,
+        sample_id=sample_ids[rows],
+        index=dt.index,
+        label=inputs.category_labels[dt.category],
+        score=dt.score,
+        area=dt.area,
+        keypoints=dt.keypoints,
     )
 
 

@@ -13,12 +13,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import lance
 import orjson
 
+from posetable._lazy import LazyModule
 from posetable.errors import NotFoundError, RevisionError, TableExistsError
+
+if TYPE_CHECKING:
+    import lance
+else:
+    lance = LazyModule("lance")
 
 DEFAULT_STORE_DIR = "posetable-data"
 STORE_ENV = "POSETABLE_HOME"

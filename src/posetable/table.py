@@ -17,13 +17,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import lance
 import numpy as np
 import orjson
-import pyarrow as pa
-import pyarrow.parquet as pq
-from lance import LanceOperation
-from lance.dataset import LanceDataset, Transaction
 
 from posetable._arrow import KEYPOINTS_COLUMN, instances_from_arrow
 from posetable._commit import (
@@ -37,6 +32,7 @@ from posetable._commit import (
     write_new_version,
 )
 from posetable._lance_local import PerThreadDataset
+from posetable._lazy import LazyModule
 from posetable._rows import (
     BASE_COLUMNS,
     RESERVED,
@@ -77,7 +73,19 @@ from posetable.store import (
 )
 
 if TYPE_CHECKING:
+    import lance
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from lance.dataset import LanceDataset, Transaction
+else:
+    lance = LazyModule("lance")
+    pa = LazyModule("pyarrow")
+    pq = LazyModule("pyarrow.parquet")
+
+if TYPE_CHECKING:
     import pandas
+
+    from posetable._flat_snapshot import Snapshot
 
 TABLE_FORMAT_VERSION = 1
 
@@ -154,13 +162,31 @@ class Table(TableFormats, TableSkeleton):
     """
 
     def __init__(self, store: Store, name: str, dataset: LanceDataset) -> None:
+        meta = read_table_metadata(dataset)
+        self._start(
+            store,
+            name,
+            PerThreadDataset.of(dataset),  # Lance handles are per thread
+            Path(dataset.uri),
+            meta,
+            [n for n in dataset.schema.names if n != SAMPLE_ID],
+        )
+
+    def _start(
+        self,
+        store: Store,
+        name: str,
+        handles: PerThreadDataset,
+        uri: Path,
+        meta: Mapping[str, Any],
+        columns: list[str],
+    ) -> None:
         self._store = store
         self._name = name
-        self._handles = PerThreadDataset.of(dataset)  # Lance handles are per thread
-        self._version = self._handles.version
+        self._handles = handles
+        self._version = handles.version
         self._local = threading.local()
-        self._uri = Path(dataset.uri)
-        meta = read_table_metadata(dataset)
+        self._uri = uri
         self._schema = Keypoints2DSchema.from_dict(meta["schema"])
         self._metadata: dict[str, Any] = dict(meta.get("metadata") or {})
         self._info: RevisionInfo | None = None
@@ -168,7 +194,18 @@ class Table(TableFormats, TableSkeleton):
         self._ordered: bool | None = None
         self._ids: np.ndarray | None = None  # sample ids in physical order (a revision's are fixed)
         self._len: int | None = None
-        self._columns = [n for n in dataset.schema.names if n != SAMPLE_ID]
+        self._columns = columns
+
+    @classmethod
+    def _from_snapshot(cls, store: Store, name: str, snapshot: Snapshot) -> Table:
+        """The revision a flat snapshot describes; its Lance dataset opens on first use."""
+        table = cls.__new__(cls)
+        uri = store.table_uri(name)
+        handles = PerThreadDataset(uri, snapshot.revision)  # opens nothing yet
+        meta = {"schema": snapshot.schema, "metadata": snapshot.metadata}
+        table._start(store, name, handles, uri, meta, list(snapshot.columns))
+        table._len = snapshot.num_rows
+        return table
 
     @property
     def _ds(self) -> LanceDataset:
@@ -194,6 +231,12 @@ class Table(TableFormats, TableSkeleton):
         """
         name, revision = parse_table_ref(ref)
         resolved = resolve_store(store)
+        # a revision evaluated before opens from its flat snapshot, without Lance
+        from posetable._flat_snapshot import find as find_snapshot
+
+        snapshot = find_snapshot(resolved, name, revision)
+        if snapshot is not None:
+            return cls._from_snapshot(resolved, name, snapshot)
         return cls(resolved, name, resolved.dataset(name, revision))
 
     @classmethod
@@ -788,7 +831,7 @@ class Table(TableFormats, TableSkeleton):
             (3, 2, 'a.jpg', {'revision': 1})
         """
         latest = latest_version(self._uri)
-        txn = Transaction(latest, LanceOperation.Restore(self.revision))
+        txn = lance.Transaction(latest, lance.LanceOperation.Restore(self.revision))
         txn.transaction_properties = encode_operation(
             "restore", {"revision": self.revision}, latest, ALL.to_json()
         )
@@ -850,7 +893,7 @@ class Table(TableFormats, TableSkeleton):
         return parent._restore_on(self.revision, arguments)
 
     def _restore_on(self, base: int, arguments: Mapping[str, Any]) -> Table:
-        txn = Transaction(base, LanceOperation.Restore(self.revision))
+        txn = lance.Transaction(base, lance.LanceOperation.Restore(self.revision))
         txn.transaction_properties = encode_operation(
             "revert", dict(arguments), base, ALL.to_json()
         )
@@ -904,10 +947,10 @@ class Table(TableFormats, TableSkeleton):
                 f"{schema.num_keypoints}"
             )
         meta = _metadata_json(schema, metadata).decode()
-        return Transaction(
+        return lance.Transaction(
             self.revision,
-            LanceOperation.UpdateConfig(
-                schema_metadata_updates=LanceOperation.UpdateMap({METADATA_KEY: meta})
+            lance.LanceOperation.UpdateConfig(
+                schema_metadata_updates=lance.LanceOperation.UpdateMap({METADATA_KEY: meta})
             ),
         )
 
@@ -1116,7 +1159,9 @@ class Table(TableFormats, TableSkeleton):
                     values_for, columns=[SAMPLE_ID]
                 )
                 fragments.append(new_fragment)
-            return Transaction(base.revision, LanceOperation.Merge(fragments, merged_schema))
+            return lance.Transaction(
+                base.revision, lance.LanceOperation.Merge(fragments, merged_schema)
+            )
 
         return self._edit(build, operation="add_column", arguments={"name": name}, touch=ALL)
 

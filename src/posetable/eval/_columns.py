@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
+from posetable._lazy import LazyModule
 from posetable.errors import InstancesError, RowError
 from posetable.eval._data import (
     Frame,
@@ -29,8 +28,15 @@ from posetable.eval._data import (
 )
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from posetable._run_columns import PredictionArrays
     from posetable.instances import Keypoints2DInstances
     from posetable.table import Table
+else:
+    pa = LazyModule("pyarrow")
+    pc = LazyModule("pyarrow.compute")
 
 AREA_FROM_BOX = 0.53
 
@@ -380,25 +386,22 @@ def predictions_from_arrow(data: pa.Table, fr: Frame) -> PredictionColumns:
 
 def predictions_from_columns(data: pa.Table, fr: Frame) -> PredictionColumns:
     """Predictions as a run's flat evaluation columns (``Run.prediction_columns``)."""
-    from posetable._run_columns import keypoint_array
+    from posetable._run_columns import PredictionArrays
 
-    rows = data.column("row").to_numpy()
+    return predictions_from_arrays(PredictionArrays.from_arrow(data), fr)
+
+
+def predictions_from_arrays(data: PredictionArrays, fr: Frame) -> PredictionColumns:
+    """Predictions as a run's flat evaluation arrays (``Run.prediction_arrays``)."""
+    rows = np.asarray(data.row)
     _check_rows(rows, fr)
-    keypoints = keypoint_array(data)
+    keypoints = data.keypoints
     if rows.size and keypoints.shape[1] != fr.num_keypoints:
         raise InstancesError(
             f"predictions must have K={fr.num_keypoints} keypoints like the ground truth, "
             f"got K={keypoints.shape[1]}"
         )
-    return _checked_predictions(
-        fr,
-        rows,
-        data.column("index").to_numpy(),
-        keypoints,
-        data.column("score").to_numpy(),
-        data.column("label").to_numpy(),
-        data.column("area").to_numpy(),
-    )
+    return _checked_predictions(fr, rows, data.index, keypoints, data.score, data.label, data.area)
 
 
 def _check_rows(rows: np.ndarray, fr: Frame) -> None:

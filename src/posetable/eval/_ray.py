@@ -30,12 +30,13 @@ import numpy as np
 import pyarrow as pa
 
 from posetable._rows import SAMPLE_ID
+from posetable._run_columns import PredictionArrays
 from posetable.errors import EvaluationError, PosetableError, UnsupportedError, missing_extra
 from posetable.eval import _engine
 from posetable.eval._columns import (
     Frame,
     ground_truth_columns,
-    predictions_from_columns,
+    predictions_from_arrays,
     table_frame,
 )
 from posetable.eval._data import EvalInput
@@ -59,8 +60,8 @@ class _Context:
     frame: Frame
     sorted_sample_ids: np.ndarray  # the table's sample ids, sorted
     sample_rows: np.ndarray  # the row of each sorted sample id
-    predictions: pa.Table | None  # the flat prediction columns, or None: read ``path``
-    path: str | None  # a run's evaluation columns file, memory-mapped by each task
+    predictions: PredictionArrays | None  # the flat prediction columns, or None: read ``path``
+    path: str | None  # a run's folder, whose evaluation columns each task maps
     order: np.ndarray | None  # prediction entries by row (None: already in row order)
     starts: np.ndarray  # (rows + 1,) where each row's entries start in row order
     sigmas: np.ndarray
@@ -73,7 +74,7 @@ class _Context:
         where = np.searchsorted(self.sorted_sample_ids, sample_ids)
         return self.sample_rows[where]
 
-    def predictions_of(self, rows: np.ndarray) -> pa.Table:
+    def predictions_of(self, rows: np.ndarray) -> PredictionArrays:
         """The flat prediction columns of ``rows`` (sorted), in row order."""
         lo, hi = self.starts[rows], self.starts[rows + 1]
         counts = hi - lo
@@ -82,21 +83,21 @@ class _Context:
         if self.order is not None:
             take = self.order[take]
         source = self.predictions if self.predictions is not None else _mapped(self.path)
-        return source.take(pa.array(take, pa.int64()))
+        return source.select(take, np.asarray(source.row)[take])
 
 
-_MAPPED: dict[str, pa.Table] = {}
+_MAPPED: dict[str, PredictionArrays] = {}
 _CONTEXTS: dict[str, _Context] = {}
 
 
-def _mapped(path: str | None) -> pa.Table:
+def _mapped(path: str | None) -> PredictionArrays:
     """The run's evaluation columns, memory-mapped once per worker process."""
-    from posetable._run_columns import read_prediction_columns
+    from posetable._run_columns import read_prediction_arrays
 
     if path is None:
         raise EvaluationError("the Ray evaluation has no predictions to read")
     if path not in _MAPPED:
-        data = read_prediction_columns(Path(path).parent)
+        data = read_prediction_arrays(Path(path))
         if data is None:
             raise EvaluationError(f"the run's evaluation columns {path} are gone")
         _MAPPED[path] = data
@@ -119,7 +120,7 @@ def evaluate_batch(batch: pa.Table, context: Any) -> pa.Table:
     fr = ctx.frame
     rows = ctx.rows_of(batch.column(SAMPLE_ID).to_numpy())
     gt = ground_truth_columns(batch.column("keypoints"), rows, fr)
-    dt = predictions_from_columns(ctx.predictions_of(np.sort(rows)), fr)
+    dt = predictions_from_arrays(ctx.predictions_of(np.sort(rows)), fr)
     sub = EvalInput(
         gt=gt,
         dt=dt,
@@ -154,25 +155,24 @@ def table_fingerprint(table: Table, fr: Frame) -> str:
 
 def _prediction_source(
     table: Table, predictions: Any, fr: Frame
-) -> tuple[pa.Table | None, str | None, np.ndarray]:
-    """(flat prediction columns to share, or None and a run's file to map; their rows)."""
-    from posetable._run_columns import EVAL_COLUMNS_FILE, prediction_columns_table
+) -> tuple[PredictionArrays | None, str | None, np.ndarray]:
+    """(flat prediction columns to share, or None and a run's folder to map; their rows)."""
+    from posetable._run_columns import has_prediction_arrays
     from posetable.eval import api
 
     if api._is_run(predictions):
         run = predictions
-        columns = run.prediction_columns(table)
+        columns = run.prediction_arrays(table)
         own = table.name == run.table_name and table.revision == run.table_revision
-        path = Path(run.path) / EVAL_COLUMNS_FILE
-        rows = columns.column("row").to_numpy()
-        if own and path.is_file():
-            return None, str(path), rows
+        rows = np.asarray(columns.row)
+        if own and has_prediction_arrays(Path(run.path)):
+            return None, str(run.path), rows
         return columns, None, rows
     dt = api._predictions(predictions, fr, fr.image_ids, "error")
     rows = fr.rows[dt.image]
     labels = fr.category_labels[dt.category]
     ids = np.zeros(rows.shape[0], np.int64)  # sample ids are not read by the tasks
-    flat = prediction_columns_table(rows, ids, dt.index, labels, dt.score, dt.area, dt.keypoints)
+    flat = PredictionArrays(rows, ids, dt.index, labels, dt.score, dt.area, dt.keypoints)
     return flat, None, rows
 
 

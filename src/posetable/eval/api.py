@@ -245,19 +245,18 @@ def prepare(
     ground_truth: Table | PathLike, predictions: Predictions, *, sigmas: Any = None
 ) -> EvalInput:
     """Read ground truth and predictions into the engine's flat columns."""
-    from posetable.eval._columns import predictions_from_columns, table_frame, table_ground_truth
+    from posetable.eval._columns import predictions_from_arrays
     from posetable.table import Table
 
     if isinstance(ground_truth, Table):
-        fr = table_frame(ground_truth)
-        gt_cols = table_ground_truth(ground_truth, fr)
+        fr, gt_cols = _table_flat(ground_truth)
         sig = _sigmas(sigmas, ground_truth.schema.sigmas, fr.num_keypoints)
         where = f"table {ground_truth.ref}"
         # results JSON image ids name the table's image_id column (or the row index)
         image_key = fr.image_ids
         if _is_run(predictions):
-            columns = predictions.prediction_columns(ground_truth)  # type: ignore[union-attr]
-            dt_cols = predictions_from_columns(columns, fr)
+            arrays = predictions.prediction_arrays(ground_truth)  # type: ignore[union-attr]
+            dt_cols = predictions_from_arrays(arrays, fr)
         else:
             dt_cols = _predictions(predictions, fr, image_key, "error")
     elif _is_path(ground_truth):
@@ -289,6 +288,25 @@ def prepare(
         category_labels=fr.category_labels,
         sigmas=sig,
     )
+
+
+def _table_flat(table: Table) -> tuple[Frame, GroundTruthColumns]:
+    """A table's frame and ground truth: from its revision's flat snapshot when it has one
+    (numpy alone), else read from Lance and kept as the snapshot for the next time."""
+    from posetable import _flat_snapshot
+
+    snapshot = _flat_snapshot.find(table.store, table.name, table.revision)
+    if snapshot is not None:
+        try:
+            return snapshot.frame(), snapshot.ground_truth()
+        except (OSError, ValueError):  # replaced while read: read the table instead
+            pass
+    from posetable.eval._columns import table_frame, table_ground_truth
+
+    fr = table_frame(table)
+    gt = table_ground_truth(table, fr)
+    _flat_snapshot.save(table, fr, gt)
+    return fr, gt
 
 
 def _prepare_files(
@@ -483,13 +501,10 @@ def read_coco_result_rows(path: PathLike, table: Table) -> CocoResultRows:
     Raises:
         FormatError: as :func:`read_coco_results`.
     """
-    from posetable.eval._columns import table_frame, table_ground_truth
-
-    fr = table_frame(table)
+    fr, gt_cols = _table_flat(table)
     k = fr.num_keypoints
     res = read_results(path, k)
     cols = _results_to_predictions(res, fr, image_key=fr.image_ids, unknown_category="error")
-    gt_cols = table_ground_truth(table, fr)
     _warn_id_zero(gt_cols, f"table {table.ref}")
     inputs = EvalInput(
         gt=gt_cols,
