@@ -130,9 +130,11 @@ def test_ray_needs_a_table(real_data, no_faults):
 
 
 def test_each_worker_maps_the_runs_columns_instead_of_a_copy(real_data, store, no_faults):
-    """The run's own revision: tasks read its memory-mapped file (nothing is put in Ray)."""
+    """The run's own revision: tasks read its memory-mapped files (nothing is put in Ray)."""
     table, run = table_and_run(real_data, store, "onehand10k")
     flat, path, rows = _ray._prediction_source(table, run, table_frame(table))
-    assert flat is None and path is not None and Path(path).is_file()
+    assert flat is None and path == str(run.path)
     assert np.array_equal(rows, run.prediction_columns(table).column("row").to_numpy())
-    assert os.path.getsize(path) > 0
+    mapped = _ray._mapped(path)
+    assert isinstance(mapped.keypoints, np.memmap) and len(mapped) == rows.shape[0] > 0
+    assert os.path.getsize(Path(path) / "predictions_eval" / "keypoints.npy") > 0

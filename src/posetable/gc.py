@@ -4,9 +4,9 @@ A writer killed mid-way can leave (a) a staging folder of a table or run that wa
 named (``tables/.staging/*``, ``runs/.NAME.*.tmp``) and (b) data files it wrote into a
 table's dataset before its commit, which no revision references. Neither is ever visible
 as data; both only take disk space. Flat snapshots (``<store>/.cache/flat``, what
-evaluation reads instead of Lance) that no revision can read any more go too. :func:`collect_garbage` (``posetable gc``) removes
-those older than ``min_age_s`` (younger ones may belong to a writer still running); every
-revision of every table stays readable.
+evaluation reads instead of Lance) that no revision can read any more go too.
+:func:`collect_garbage` (``posetable gc``) removes those older than ``min_age_s`` (younger
+ones may belong to a writer still running); every revision of every table stays readable.
 
 Example:
     >>> import posetable as pt, tempfile

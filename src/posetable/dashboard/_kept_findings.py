@@ -9,15 +9,12 @@ The values are the same: each column's type is chosen from its own minimum and m
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
 
-from posetable.diagnose._findings import Findings
-from posetable.diagnose._found import Found
-
-_INTEGER_TYPES = (np.int8, np.int16, np.int32, np.int64)
+from posetable.diagnose._findings import Findings, narrowest
 
 
 class _Column:
@@ -34,14 +31,7 @@ class _Column:
         if self._length and _all_equal(values):
             self._constant = values[0]
             return
-        if values.dtype.kind == "i" and self._length:
-            low, high = int(values.min()), int(values.max())
-            for candidate in _INTEGER_TYPES:
-                info = np.iinfo(candidate)
-                if info.min <= low and high <= info.max:
-                    values = values.astype(candidate)
-                    break
-        self._values = values
+        self._values = narrowest(values)
 
     @property
     def narrow(self) -> np.ndarray:
@@ -66,15 +56,6 @@ def _all_equal(values: np.ndarray) -> bool:
     if values.dtype.kind == "f" and np.isnan(first):
         return bool(np.isnan(values).all())
     return bool((values == first).all())
-
-
-def _writer_only(part: Found) -> Found:
-    """A rule's result as findings need it once assembled: what writes the messages of
-    some positions (its own copies of the arrays, now in the findings' columns, let go)."""
-    if not callable(part.message):
-        return part
-    empty = np.zeros(0, np.int64)
-    return replace(part, instance=empty, keypoint=empty, value=np.zeros(0))
 
 
 _ARRAYS = (
@@ -105,7 +86,7 @@ class KeptFindings:
         self._rest: dict[str, Any] = {
             f.name: getattr(found, f.name) for f in fields(Findings) if f.name not in _ARRAYS
         }
-        self._rest["parts"] = tuple(_writer_only(p) for p in found.parts)
+        self._rest["parts"] = tuple(p.writer_only() for p in found.parts)
 
     def __len__(self) -> int:
         return self._length

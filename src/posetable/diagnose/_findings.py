@@ -9,7 +9,7 @@ position there, which is all it takes to write its message later.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pyarrow as pa
@@ -42,7 +42,8 @@ class Findings:
         parts: the rules' results the findings come from.
         part, position: (F,) the part of each finding and its position there.
         rule, severity: (F,) codes into ``rule_names`` and ``SEVERITIES``.
-        row, instance, keypoint, line, annotation_id: (F,) int64, -1 where null.
+        row, instance, keypoint, line, annotation_id: (F,) integers, -1 where null (int64,
+            or narrower after :meth:`narrowed`).
         value: (F,) float64, NaN where null.
         files: (F,) object file names, or None when every finding has ``file``.
         file: the file of every finding (when ``files`` is None).
@@ -95,6 +96,15 @@ class Findings:
             self.split,
         )
 
+    def narrowed(self) -> Findings:
+        """The same findings holding less: integer columns in the narrowest type their
+        values fit (``to_table`` and the sort widen them again) and the rules' results
+        without their own copies of the arrays (:meth:`Found.writer_only`)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update({name: narrowest(values[name]) for name in _NARROWED})
+        values["parts"] = tuple(p.writer_only() for p in self.parts)
+        return Findings(**values)
+
     def messages(self) -> list[str]:
         """Every finding's message, in order (each rule writes those of its own findings)."""
         out: list[str] = [""] * len(self)
@@ -130,6 +140,24 @@ class Findings:
         return pa.table(data, schema=FINDINGS_SCHEMA)
 
 
+_INTEGER_TYPES = (np.int8, np.int16, np.int32, np.int64)
+_NARROWED = ("part", "position", "rule", "severity", "row", "instance", "keypoint", "line")
+
+
+def narrowest(values: np.ndarray) -> np.ndarray:
+    """An integer array in the narrowest signed type that holds its values (other arrays
+    as they are)."""
+    values = np.asarray(values)
+    if values.dtype.kind != "i" or values.shape[0] == 0:
+        return values
+    low, high = int(values.min()), int(values.max())
+    for candidate in _INTEGER_TYPES:
+        info = np.iinfo(candidate)
+        if info.min <= low and high <= info.max:
+            return values.astype(candidate, copy=False)
+    return values
+
+
 def sort_order(
     severity: np.ndarray,
     rule: np.ndarray,
@@ -140,6 +168,9 @@ def sort_order(
     """The order of findings: severity, rule, row, instance index, keypoint (stable, as
     ``np.lexsort`` of the five; two stable sorts of packed integer keys, which is faster)."""
     bits = 20  # keypoint + 1 below 2**20, row + 1 and instance + 1 below 2**40
+    severity, rule, row, instance, keypoint = (
+        np.asarray(a, np.int64) for a in (severity, rule, row, instance, keypoint)
+    )  # columns may be narrow (Findings.narrowed): the keys need 64 bits
     small = (
         (np.max(keypoint, initial=0) + 1 < 1 << bits)
         and (np.max(row, initial=0) + 1 < 1 << 40)
@@ -156,39 +187,45 @@ def sort_order(
 
 def merged(kept: Findings, new: Findings) -> Findings:
     """``kept`` and ``new`` (of the same rules and source) as one sorted :class:`Findings`."""
-    if len(new) == 0:
-        return kept
-    if len(kept) == 0:
-        return new
-    parts = kept.parts + new.parts
-    files = None
-    if kept.files is not None or new.files is not None:
-        files = np.concatenate(
-            [
-                kept.files if kept.files is not None else np.full(len(kept), kept.file, object),
-                new.files if new.files is not None else np.full(len(new), new.file, object),
-            ]
-        )
+    return concatenated([kept, new])
 
-    def both(name: str) -> np.ndarray:
-        return np.concatenate([getattr(kept, name), getattr(new, name)])
+
+def concatenated(pieces: Sequence[Findings]) -> Findings:
+    """Findings of the same rules and source as one sorted :class:`Findings` (one stable
+    sort: ties keep the order of ``pieces``, then each piece's own)."""
+    if not pieces:
+        raise ValueError("concatenated() needs at least one piece (for its rule names)")
+    with_findings = [p for p in pieces if len(p)]
+    if len(with_findings) <= 1:
+        return with_findings[0] if with_findings else pieces[0]
+    pieces = with_findings
+    first = pieces[0]
+    files = None
+    if any(p.files is not None for p in pieces):
+        files = np.concatenate(
+            [p.files if p.files is not None else np.full(len(p), p.file, object) for p in pieces]
+        )
+    offsets = np.cumsum([0] + [len(p.parts) for p in pieces])
+
+    def every(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in pieces])
 
     joined = Findings(
-        kept.rule_names,
-        parts,
-        np.concatenate([kept.part, new.part + len(kept.parts)]),
-        both("position"),
-        both("rule"),
-        both("severity"),
-        both("row"),
-        both("instance"),
-        both("keypoint"),
-        both("value"),
-        both("line"),
-        both("annotation_id"),
+        first.rule_names,
+        tuple(part for p in pieces for part in p.parts),
+        np.concatenate([p.part + offsets[i] for i, p in enumerate(pieces)]),
+        every("position"),
+        every("rule"),
+        every("severity"),
+        every("row"),
+        every("instance"),
+        every("keypoint"),
+        every("value"),
+        every("line"),
+        every("annotation_id"),
         files,
-        kept.file,
-        kept.split,
+        first.file,
+        first.split,
     )
     order = sort_order(joined.severity, joined.rule, joined.row, joined.instance, joined.keypoint)
     return joined.take(order)

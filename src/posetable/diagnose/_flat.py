@@ -7,6 +7,8 @@ of the image each instance lies in.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -88,6 +90,7 @@ class GroundTruth:
 
 
 BATCH_ROWS = 1 << 15  # rows read and flattened at a time: the Arrow column never whole
+READ_AHEAD = 2  # batches Lance decodes ahead (its default, 16, holds ~500k rows)
 _COLUMNS = ["width", "height", "keypoints"]
 
 
@@ -102,7 +105,7 @@ def read_ground_truth(table: Table, rows: np.ndarray | None = None) -> GroundTru
         return _ground_truth(table.take(rows, columns=_COLUMNS), rows, n_rows, k)
     parts: list[GroundTruth] = []
     start = 0
-    for batch in table.iter_batches(batch_rows=BATCH_ROWS, columns=_COLUMNS):
+    for batch in table.iter_batches(batch_rows=BATCH_ROWS, columns=_COLUMNS, read_ahead=READ_AHEAD):
         parts.append(_ground_truth(batch, np.arange(start, start + batch.num_rows), n_rows, k))
         start += batch.num_rows
     if not parts:
@@ -112,6 +115,29 @@ def read_ground_truth(table: Table, rows: np.ndarray | None = None) -> GroundTru
     fields = [name for name in GroundTruth.__dataclass_fields__ if name != "num_rows"]
     joined = {name: np.concatenate([getattr(p, name) for p in parts]) for name in fields}
     return GroundTruth(num_rows=n_rows, **joined)
+
+
+def ground_truth_pieces(table: Table, piece_rows: int) -> Iterator[GroundTruth]:
+    """The table's instances in pieces of about ``piece_rows`` consecutive rows (the
+    scan's batches gathered until they reach it), each numbered by its table rows: what
+    :func:`read_ground_truth` gives, a piece at a time (none for a table without rows)."""
+    k = table.schema.num_keypoints
+    n_rows = len(table)
+    start = 0
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    batches = table.iter_batches(
+        batch_rows=min(piece_rows, BATCH_ROWS), columns=_COLUMNS, read_ahead=READ_AHEAD
+    )
+    for batch in itertools.chain(batches, [None]):  # None: the end, flush what is held
+        if batch is not None:
+            pending.append(batch)
+            held += batch.num_rows
+        if pending and (batch is None or held >= piece_rows):
+            data = pa.Table.from_batches(pending)
+            yield _ground_truth(data, np.arange(start, start + held), n_rows, k)
+            start += held
+            pending, held = [], 0
 
 
 def _ground_truth(

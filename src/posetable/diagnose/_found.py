@@ -8,7 +8,7 @@ only their messages.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -45,6 +45,15 @@ class Found:
         if callable(self.message):
             return list(self.message(chosen)) if chosen.size else []
         return [self.message[i] for i in chosen.tolist()]
+
+    def writer_only(self) -> Found:
+        """This result as assembled findings need it: what writes the messages of some
+        positions (its own copies of the arrays, already in the findings' columns, let go).
+        A result whose messages are a list keeps everything."""
+        if not callable(self.message):
+            return self
+        empty = np.zeros(0, np.int64)
+        return replace(self, instance=empty, keypoint=empty, value=np.zeros(0))
 
     def severities(self) -> np.ndarray:
         """(F,) severity of each finding."""

@@ -32,11 +32,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from posetable._rows import SAMPLE_ID
-from posetable.diagnose import _rules_pose as pose
-from posetable.diagnose._context import Context
 from posetable.diagnose._findings import FINDINGS_SCHEMA, Findings, sort_order
 from posetable.diagnose._flat import read_ground_truth
-from posetable.diagnose._found import SEVERITIES, Found
+from posetable.diagnose._found import SEVERITIES
+from posetable.diagnose._pieces import check_piece, empty_bones, table_wide
 from posetable.diagnose._sources import Source, _coco_lines
 from posetable.errors import PosetableError, UnsupportedError
 
@@ -45,7 +44,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 MAX_RETRIES = 3  # Ray Data's default retries a dead worker's task forever
-BONE = "bone_length_outlier"
 
 
 @dataclass(frozen=True)
@@ -167,118 +165,18 @@ def check_batch(batch: pa.Table, context: Any) -> pa.Table:
 def check_task(batch: pa.Table, context: Any) -> dict[str, Any]:
     """The per-row findings of a batch's rows (messages written) and their skeleton lines'
     log lengths, as IPC bytes; and whether any of its points is labeled."""
-    from posetable.diagnose.check import RULES, _assemble, _run_rules
-
     ctx: _CheckContext = shared(context)
-    names = list(ctx.names)
     table = open_table(ctx.store, ctx.ref)
     rows = ctx.row_map.rows_of(batch)
     source = Source(table, file=ctx.file, source_lines=_coco_lines(table))
-    gt = read_ground_truth(table, rows)
-    rule_ctx = Context(gt, table.schema, source.source_lines, source.source_flips)
-    per_row = [n for n in names if RULES[n].per_row]
-    kept = [f for f in _run_rules(rule_ctx, per_row) if np.all(f.instance >= 0)]
-    findings = _assemble(kept, gt, source, names).to_table()
-    if BONE in names:
-        instances, values = bone_values(rule_ctx)
-    else:
-        instances, values = _BONE_INSTANCES.empty_table(), _BONE_VALUES.empty_table()
+    piece = check_piece(read_ground_truth(table, rows), source, list(ctx.names))
+    instances, values = piece.bones or empty_bones()
     return {
-        "findings": to_bytes(findings),
+        "findings": to_bytes(piece.findings.to_table()),
         "bone_instances": to_bytes(instances),
         "bone_values": to_bytes(values),
-        "labeled": bool(gt.labeled.any()),
+        "labeled": piece.labeled,
     }
-
-
-_BONE_INSTANCES = pa.schema(
-    [("row", pa.int64()), ("index", pa.int64()), ("id", pa.int64()), ("label", pa.int64())]
-)
-_BONE_VALUES = pa.schema([("instance", pa.int32()), ("line", pa.int32()), ("value", pa.float64())])
-
-
-def _skeleton(ctx: Context) -> np.ndarray:
-    """(L, 2) the lines ``bone_length_outlier`` measures (no line from a point to itself)."""
-    lines = np.asarray(ctx.schema.lines, np.int64).reshape(-1, 2)
-    return lines[lines[:, 0] != lines[:, 1]]
-
-
-def bone_values(ctx: Context) -> tuple[pa.Table, pa.Table]:
-    """Every (instance, line) that ``bone_length_outlier`` measures, in its order (instance,
-    then line): the log of the line's length relative to the instance's scale, computed as
-    the rule computes it (12 bytes each: the instance's number here, the line, the value),
-    and the row, index, annotation id and class of each instance measured."""
-    lines = _skeleton(ctx)
-    gt = ctx.gt
-    if lines.shape[0] == 0 or len(gt) == 0:
-        return _BONE_INSTANCES.empty_table(), _BONE_VALUES.empty_table()
-    inst, line, log_len = pose.bone_measurements(ctx, lines)
-    used, number = np.unique(inst, return_inverse=True)
-    columns = [gt.row[used], gt.index[used], gt.ids[used], gt.label[used]]
-    instances = pa.Table.from_arrays(
-        [pa.array(np.asarray(c, np.int64), pa.int64()) for c in columns], schema=_BONE_INSTANCES
-    )
-    values = pa.Table.from_arrays(
-        [
-            pa.array(number.astype(np.int32).ravel(), pa.int32()),
-            pa.array(line.astype(np.int32), pa.int32()),
-            pa.array(log_len, pa.float64()),
-        ],
-        schema=_BONE_VALUES,
-    )
-    return instances, values
-
-
-@dataclass(frozen=True)
-class _Instances:
-    """The instances the gathered bone lengths belong to, as ``_assemble`` reads them."""
-
-    row: np.ndarray
-    index: np.ndarray
-    ids: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.row.shape[0])
-
-
-def bone_findings(
-    ctx: Context, pieces: list[tuple[pa.Table, pa.Table]]
-) -> tuple[list[Found], _Instances]:
-    """``bone_length_outlier`` over the whole table from the tasks' line lengths (their
-    :func:`bone_values`): the rule's decision (statistics per class and line, robust
-    z-score, the shared end) on the same values in the same order, so the same findings;
-    instances are numbered in the returned :class:`_Instances` (row order)."""
-    lines = _skeleton(ctx)
-    offsets = np.cumsum([0] + [t.num_rows for t, _ in pieces])
-    every = pa.concat_tables([t for t, _ in pieces]).combine_chunks()
-    row, index = every.column("row").to_numpy(), every.column("index").to_numpy()
-    ids, label = every.column("id").to_numpy(), every.column("label").to_numpy()
-    inst = np.concatenate(
-        [np.zeros(0, np.int64)]
-        + [v.column("instance").to_numpy() + offsets[i] for i, (_, v) in enumerate(pieces)]
-    )
-    line = np.concatenate(
-        [np.zeros(0, np.int64)] + [v.column("line").to_numpy().astype(np.int64) for _, v in pieces]
-    )
-    values = np.concatenate([np.zeros(0)] + [v.column("value").to_numpy() for _, v in pieces])
-    step_row, step_index = row[1:] - row[:-1], index[1:] - index[:-1]
-    if not np.all((step_row > 0) | ((step_row == 0) & (step_index > 0))):
-        # tasks came back out of row order: number the instances in row order again, and
-        # put the values in the rule's order (instance, then line)
-        by_row = np.lexsort((index, row))
-        rank = np.empty_like(by_row)
-        rank[by_row] = np.arange(by_row.shape[0])
-        row, index, ids, label = row[by_row], index[by_row], ids[by_row], label[by_row]
-        inst = rank[inst]
-        order = np.lexsort((line, inst))
-        inst, line, values = inst[order], line[order], values[order]
-    instances = _Instances(row, index, ids)
-    if inst.size == 0:
-        return [], instances
-    # the rule's own decision (posetable.diagnose._rules_pose.bone_length_outlier); its count
-    # of classes is of every instance: a larger count adds empty groups, which no value reads
-    cls = label[inst]
-    return pose.bone_decision(ctx, lines, inst, line, values, cls, int(cls.max()) + 1), instances
 
 
 def check_ray(
@@ -290,8 +188,6 @@ def check_ray(
 ) -> pa.Table:
     """The findings of one source (as ``check_findings(source, names).to_table()``), with
     the per-row work done on Ray Data over the table's Lance fragments."""
-    from posetable.diagnose.check import RULES, _assemble, _run_rules
-
     if source.lines is not None or source.label_files is not None:
         raise UnsupportedError(
             'engine="ray" checks a table or a COCO keypoints JSON; a YOLO-pose dataset\'s '
@@ -308,25 +204,8 @@ def check_ray(
     blobs = map_table(table, check_batch, context, batch_rows, max_retries, "check")
     if not any(bool(b["labeled"]) for b in blobs):
         return Findings.empty(names).to_table()
-    # the schema's findings: the table-wide rules that read no rows, and the notes of the
-    # per-row rules (a rule that cannot run on this schema), found on no instance at all
-    empty = read_ground_truth(table, np.zeros(0, np.int64))
-    ctx = Context(empty, table.schema, source.source_lines, source.source_flips)
-    schema_rules = [n for n in names if n != BONE and not RULES[n].per_row]
-    notes = _run_rules(ctx, [n for n in names if RULES[n].per_row])
-    driver = _run_rules(ctx, schema_rules) + [f for f in notes if np.all(f.instance < 0)]
-    pieces = [_assemble(driver, empty, source, names).to_table()]
-    if BONE in names:
-        if _skeleton(ctx).shape[0] == 0:
-            pieces.append(_assemble(pose.bone_length_outlier(ctx), empty, source, names).to_table())
-        else:
-            pieces_of_bones = [
-                (from_bytes(b["bone_instances"]), from_bytes(b["bone_values"])) for b in blobs
-            ]
-            bone, instances = bone_findings(ctx, pieces_of_bones)
-            pieces.append(
-                _assemble([f for f in bone if len(f)], instances, source, names).to_table()
-            )
+    bones = [(from_bytes(b["bone_instances"]), from_bytes(b["bone_values"])) for b in blobs]
+    pieces = [table_wide(source, names, bones).to_table()]
     pieces.extend(from_bytes(b["findings"]) for b in blobs)
     return in_check_order(pa.concat_tables(pieces), names)
 

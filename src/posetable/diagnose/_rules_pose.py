@@ -183,6 +183,11 @@ def left_right_swap(ctx: Context) -> list[Found]:
     return [found("left_right_swap", "warning", at, first[p], cosine[at, p], messages)]
 
 
+#: up to this many groups a group's values are picked by a mask, one pass each (no sort of
+#: every value: far less memory); more groups are sorted once
+_MASKED_GROUPS = 64
+
+
 def _group_median(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
     """(n_groups,) median of ``values`` per group (NaN for an empty group): the mean
     ``0.5 * (low + high)`` of each group's two middle order statistics, found by a
@@ -190,17 +195,25 @@ def _group_median(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.n
     out = np.full(n_groups, np.nan)
     if values.shape[0] == 0:
         return out
+    counts = np.bincount(groups, minlength=n_groups)
+    present = np.flatnonzero(counts).tolist()
+    if len(present) <= _MASKED_GROUPS:
+        for g in present:
+            out[g] = _median_of(values[groups == g], int(counts[g]))
+        return out
     keys = groups.astype(np.uint16) if n_groups <= 1 << 16 else groups
     order = np.argsort(keys, kind="stable")  # a radix sort for 16-bit keys
-    counts = np.bincount(groups, minlength=n_groups)
     ends = np.cumsum(counts)
     grouped = values[order]
-    for g in np.flatnonzero(counts).tolist():
-        part = grouped[ends[g] - counts[g] : ends[g]]
-        lo, hi = (counts[g] - 1) // 2, counts[g] // 2
-        ranked = np.partition(part, [lo, hi]) if lo != hi else np.partition(part, lo)
-        out[g] = 0.5 * (ranked[lo] + ranked[hi])
+    for g in present:
+        out[g] = _median_of(grouped[ends[g] - counts[g] : ends[g]], int(counts[g]))
     return out
+
+
+def _median_of(part: np.ndarray, n: int) -> float:
+    lo, hi = (n - 1) // 2, n // 2
+    ranked = np.partition(part, [lo, hi]) if lo != hi else np.partition(part, lo)
+    return float(0.5 * (ranked[lo] + ranked[hi]))
 
 
 def _canonical_lines(ctx: Context, lines: np.ndarray) -> np.ndarray:
@@ -275,15 +288,22 @@ def bone_decision(
     a, b = lines[:, 0], lines[:, 1]
     group_of_line = _canonical_lines(ctx, lines)
     n_groups = int(group_of_line.max()) + 1
-    group = group_of_line[line]
-    per_class = cls * n_groups + group
-    median = _group_median(values, per_class, n_classes * n_groups)
-    count = np.bincount(per_class, minlength=n_classes * n_groups)
+    n_cells = n_classes * n_groups
+    # per value only what must be: each (class, line group) cell's statistics are tables
+    # of n_cells entries, gathered once (the same numbers as deciding value by value)
+    key_type = np.int32 if n_cells < 1 << 31 else np.int64
+    group = group_of_line.astype(key_type)[line]
+    per_class = np.asarray(cls, key_type) * n_groups + group
+    median = _group_median(values, per_class, n_cells)
+    count = np.bincount(per_class, minlength=n_cells)
     pooled = _group_median(values, group, n_groups)
     pooled_count = np.bincount(group, minlength=n_groups)
-    own = count[per_class] >= BONE_MIN_SAMPLES
-    med = np.where(own, median[per_class], pooled[group])
-    enough = own | (pooled_count[group] >= BONE_MIN_SAMPLES)
+    del group
+    cell_group = np.arange(n_cells) % n_groups
+    own_cell = count >= BONE_MIN_SAMPLES
+    med_cell = np.where(own_cell, median, pooled[cell_group])
+    enough_cell = own_cell | (pooled_count[cell_group] >= BONE_MIN_SAMPLES)
+    enough = enough_cell[per_class]
     if not enough.any():
         return [
             not_checked(
@@ -291,12 +311,16 @@ def bone_decision(
                 f"fewer than {BONE_MIN_SAMPLES} instances label any skeleton line",
             )
         ]
-    deviation = np.abs(values - med)
-    spread = 1.4826 * _group_median(deviation[enough], cls[enough], n_classes)
-    all_spread = 1.4826 * float(np.median(deviation[enough]))
-    spr = np.where(np.isnan(spread[cls]), all_spread, spread[cls])
-    z = (values - med) / np.maximum(spr, BONE_MIN_SPREAD)
-    hit = enough & (z > BONE_Z) & (values - med > np.log(BONE_RATIO))
+    diff = values - med_cell[per_class]  # the value's distance from its typical length
+    del per_class
+    kept = np.abs(diff[enough])
+    spread = 1.4826 * _group_median(kept, np.asarray(cls)[enough], n_classes)
+    all_spread = 1.4826 * float(np.median(kept))
+    del kept
+    spread_cls = np.where(np.isnan(spread), all_spread, spread)
+    z = diff / np.maximum(spread_cls, BONE_MIN_SPREAD)[cls]
+    hit = enough & (z > BONE_Z) & (diff > np.log(BONE_RATIO))
+    del enough
     hi, hl = inst[hit], line[hit]
     # the end shared by several outlying lines of the instance is the one that moved
     hit_inst, at = np.unique(hi, return_inverse=True)
@@ -306,7 +330,7 @@ def bone_decision(
     ca, cb = bad_points[at, a[hl]], bad_points[at, b[hl]]
     keypoint = np.where(ca > cb, a[hl], np.where(cb > ca, b[hl], -1))
     names = ctx.names
-    ratio = np.exp(values[hit] - med[hit])
+    ratio = np.exp(diff[hit])
     z_hit = z[hit]
 
     def messages(sel: np.ndarray) -> list[str]:

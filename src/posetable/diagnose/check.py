@@ -22,6 +22,7 @@ from posetable.diagnose._context import Context
 from posetable.diagnose._findings import FINDINGS_SCHEMA, Findings, merged, sort_order
 from posetable.diagnose._flat import read_ground_truth
 from posetable.diagnose._found import SEVERITIES, Found
+from posetable.diagnose._pieces import check_in_pieces
 from posetable.diagnose._sources import Source, _coco_lines, open_sources
 from posetable.errors import UnsupportedError
 
@@ -211,28 +212,66 @@ def check_findings(
     if not isinstance(source, Source):
         source = Source(source, source_lines=_coco_lines(source))
     names = list(RULES) if names is None else names
+    again = previous is not None and changed_rows is not None
+    again = again and previous.rule_names == tuple(names)  # type: ignore[union-attr]
+    if source.lines is None and source.label_files is None:  # a table or a COCO JSON
+        if not again:
+            return check_in_pieces(source, names)[0]
+        assert previous is not None and changed_rows is not None
+        changed = np.unique(np.asarray(changed_rows, np.int64))
+        found, labeled = check_in_pieces(source, names, changed_rows=changed)
+        if not labeled:
+            return found
+        kept = _unchanged(previous, names, changed, len(source.table), notes_again=True)
+        return merged(kept, found)
+    # a YOLO-pose dataset: its findings name label lines by instance, over the whole table
+    if not again:
+        return check_whole(source, names)
+    assert previous is not None and changed_rows is not None
     table = source.table
     gt = read_ground_truth(table)
     if not gt.labeled.any():
         return Findings.empty(names)
     ctx = Context(gt, table.schema, source.source_lines, source.source_flips)
-    if previous is None or changed_rows is None or previous.rule_names != tuple(names):
-        return _assemble(_run_rules(ctx, names), gt, source, names)
     per_row = [n for n in names if RULES[n].per_row]
     wide = [n for n in names if not RULES[n].per_row]
-    changed = np.zeros(gt.num_rows, bool)
-    changed[np.asarray(changed_rows, np.int64)] = True
-    rule_code = np.asarray([RULES[n].per_row for n in names], bool)
-    again = rule_code[previous.rule] & (previous.row >= 0)
-    again &= changed[np.clip(previous.row, 0, None)]
-    again |= ~rule_code[previous.rule]  # table-wide rules: all found again below
-    kept = previous.take(np.flatnonzero(~again))
-    sub = gt.subset(changed[gt.row])
+    changed_mask = np.zeros(gt.num_rows, bool)
+    changed_mask[np.asarray(changed_rows, np.int64)] = True
+    kept = _unchanged(previous, names, np.flatnonzero(changed_mask), gt.num_rows, notes_again=False)
+    sub = gt.subset(changed_mask[gt.row])
     sub_ctx = Context(sub, table.schema, ctx.source_lines, ctx.source_flips)
     # schema-level notes of per-row rules (instance -1) do not change with rows: kept
     sub_found = [f for f in _run_rules(sub_ctx, per_row) if np.all(f.instance >= 0)]
     rows_again = _assemble(sub_found, sub, source, names)
     return merged(kept, merged(rows_again, _assemble(_run_rules(ctx, wide), gt, source, names)))
+
+
+def check_whole(source: Source, names: list[str]) -> Findings:
+    """The findings of ``names`` with the whole table's ground truth read at once: how a
+    YOLO-pose dataset is checked (its label lines are numbered over all its instances), and
+    the reference :func:`~posetable.diagnose._pieces.check_in_pieces` equals."""
+    gt = read_ground_truth(source.table)
+    if not gt.labeled.any():
+        return Findings.empty(names)
+    ctx = Context(gt, source.table.schema, source.source_lines, source.source_flips)
+    return _assemble(_run_rules(ctx, names), gt, source, names)
+
+
+def _unchanged(
+    previous: Findings, names: list[str], changed: np.ndarray, n_rows: int, *, notes_again: bool
+) -> Findings:
+    """``previous``' findings of the per-row rules on rows not in ``changed`` (sorted): the
+    ones an incremental check keeps. The table-wide rules' are all found again, and so are
+    the per-row rules' notes about the schema (row -1) when ``notes_again``."""
+    is_changed = np.zeros(n_rows, bool)
+    is_changed[changed] = True
+    rule_code = np.asarray([RULES[n].per_row for n in names], bool)
+    on_row = previous.row >= 0
+    again = rule_code[previous.rule] & on_row & is_changed[np.clip(previous.row, 0, None)]
+    again |= ~rule_code[previous.rule]  # table-wide rules: all found again
+    if notes_again:
+        again |= ~on_row
+    return previous.take(np.flatnonzero(~again))
 
 
 def check_rows(table: Table, rows: np.ndarray, names: list[str] | None = None) -> Findings:

@@ -213,7 +213,8 @@ def table_ground_truth(table: Table, fr: Frame) -> GroundTruthColumns:
     batches, each flattened at once (the memory held is the columns plus one batch)."""
     parts: list[GroundTruthColumns] = []
     start = instances = 0
-    for batch in table.iter_batches(batch_rows=GT_BATCH_ROWS, columns=["keypoints"]):
+    batches = table.iter_batches(batch_rows=GT_BATCH_ROWS, columns=["keypoints"], read_ahead=2)
+    for batch in batches:
         rows = np.arange(start, start + batch.num_rows)
         parts.append(ground_truth_columns(batch.column(0), rows, fr, first_id=1 + instances))
         start += batch.num_rows

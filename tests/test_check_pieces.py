@@ -1,0 +1,115 @@
+"""``pt.check`` in pieces of rows (``posetable.diagnose._pieces``): the findings of the
+whole-table check (``check_whole``), row for row and message for message, for any piece
+size, on real tables with planted faults in several fragments; and the incremental check
+after an edit gives what checking the edited revision afresh gives."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import posetable as pt
+from posetable.diagnose import _pieces
+from posetable.diagnose._sources import Source, _coco_lines
+from posetable.diagnose.check import check_findings, check_rules, check_whole
+from posetable.errors import PosetableWarning
+from posetable.sample import sample_table
+from tests._core_tables import COCO_FOLDERS, coco_table
+from tests._planted import planted
+
+PIECES = (1, 3, 7, _pieces.PIECE_ROWS)
+
+
+def _source(table: pt.Table) -> Source:
+    return Source(table, source_lines=_coco_lines(table))
+
+
+def _same(got, want) -> None:
+    a, b = got.to_table(), want.to_table()
+    assert a.to_pylist() == b.to_pylist()  # same rows, same order, same messages
+    assert a.equals(b)
+
+
+@pytest.mark.parametrize("folder", COCO_FOLDERS)
+def test_pieces_of_any_size_give_the_whole_table_check(real_data, store, folder):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PosetableWarning)
+        table = planted(coco_table(real_data(folder), name=folder, store=store))
+    assert len(table.dataset.get_fragments()) > 1
+    names = check_rules(None)
+    want = check_whole(_source(table), names)
+    assert len(set(want.rules())) >= 3
+    for piece_rows in PIECES:
+        found, labeled = _pieces.check_in_pieces(_source(table), names, piece_rows=piece_rows)
+        assert labeled
+        _same(found, want)
+    _same(check_findings(table), want)
+    assert pt.check(table).equals(
+        want.to_table().replace_schema_metadata(pt.check(table).schema.metadata)
+    )
+
+
+def test_bone_outliers_are_decided_over_every_piece(store):
+    """The table-wide rule on rows: its medians span pieces (48 jittered sample rows, some
+    with a point moved far off, in pieces of 5 and 16 rows)."""
+    sample = sample_table(store=store)
+    rng = np.random.default_rng(4)
+    rows = []
+    for copy in range(12):
+        for row in sample.rows(range(len(sample))):
+            gt = row["keypoints"].copy()
+            gt.keypoints = gt.keypoints + rng.normal(0, 2.0, gt.keypoints.shape)
+            if copy % 5 == 1 and len(gt) and (gt.keypoint_visibilities[0] > 0).sum() > 3:
+                labeled = np.flatnonzero(gt.keypoint_visibilities[0] > 0)
+                gt.keypoints[0, labeled[copy % labeled.size]] += 150.0
+            rows.append({"image": row["image"], "width": row["width"], "height": row["height"],
+                         "keypoints": gt})  # fmt: skip
+    table = pt.Table.from_rows(rows, name="many", schema=sample.schema, store=store)
+    for names in (["bone_length_outlier"], check_rules(None)):
+        want = check_whole(_source(table), names)
+        assert sum(r == "bone_length_outlier" for r in want.rules()) >= 3
+        for piece_rows in (5, 16):
+            _same(_pieces.check_in_pieces(_source(table), names, piece_rows=piece_rows)[0], want)
+
+
+@pytest.mark.parametrize(
+    "rules", [["outside_image", "sigmas_missing"], ["left_right_swap"], ["skeleton_invalid"]]
+)
+def test_pieces_of_some_rules(real_data, store, rules):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PosetableWarning)
+        table = planted(coco_table(real_data("crowdpose"), name="c", store=store))
+    want = check_whole(_source(table), rules)
+    _same(_pieces.check_in_pieces(_source(table), rules, piece_rows=2)[0], want)
+
+
+def test_a_table_without_rows_or_labeled_points_has_no_findings(store):
+    schema = pt.Keypoints2DSchema(3)
+    empty = pt.Table.from_rows([], name="e", schema=schema, store=store)
+    blank = pt.Keypoints2DInstances.create_empty(num_keypoints=3)
+    blank.add_instance([[1, 2, 0], [3, 4, 0], [5, 6, 0]])
+    unlabeled = pt.Table.from_rows(
+        [{"image": "a.jpg", "width": 8, "height": 8, "keypoints": blank}], name="u",
+        schema=schema, store=store,
+    )  # fmt: skip
+    for table in (empty, unlabeled):
+        found, labeled = _pieces.check_in_pieces(_source(table), check_rules(None), piece_rows=1)
+        assert (len(found), labeled) == (0, False)
+        _same(found, check_whole(_source(table), check_rules(None)))
+
+
+def test_an_incremental_check_after_an_edit_is_a_fresh_check(real_data, store):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PosetableWarning)
+        table = coco_table(real_data("coco_kpts"), name="k", store=store)
+    names = check_rules(None)
+    before = check_findings(table, names)
+    edited = planted(table)
+    changed = np.flatnonzero(
+        [edited[i]["keypoints"] != table[i]["keypoints"] for i in range(len(table))]
+    )
+    assert changed.size >= 3
+    again = check_findings(edited, names, previous=before, changed_rows=changed)
+    _same(again, check_whole(_source(edited), names))
