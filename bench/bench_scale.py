@@ -148,6 +148,9 @@ def run_tool(tool: str, gt: Path, res: Path, store: Path) -> dict[str, Any]:
 
         if tool == "posetable files":  # the C scanner's path: neither DuckDB nor pyarrow
             evaluate_coco = pt.evaluate_coco  # imports posetable.eval
+            # the scanner and the C engine: what evaluate_coco imports on its first call
+            import posetable.eval._coco_scan
+            import posetable.eval._native
             out["import_s"] = time.perf_counter() - t_import
             t0 = time.perf_counter()
             stats = evaluate_coco(gt, res).stats.tolist()
@@ -201,7 +204,11 @@ def _own_peak() -> int:
 
 def import_coco(gt: Path, store: Path) -> dict[str, Any]:
     """``Table.from_coco`` of ``gt`` in this process: seconds and the RSS around it."""
+    import lance  # noqa: F401  (the modules it writes with: imported before the clock)
+    import pyarrow.parquet  # noqa: F401
+
     import posetable as pt
+    import posetable.formats.coco
 
     table_type = pt.Table
     before = _own_peak()
