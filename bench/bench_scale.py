@@ -151,6 +151,7 @@ def run_tool(tool: str, gt: Path, res: Path, store: Path) -> dict[str, Any]:
             # the scanner and the C engine: what evaluate_coco imports on its first call
             import posetable.eval._coco_scan
             import posetable.eval._native
+
             out["import_s"] = time.perf_counter() - t_import
             t0 = time.perf_counter()
             stats = evaluate_coco(gt, res).stats.tolist()
