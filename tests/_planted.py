@@ -1,10 +1,11 @@
-"""Test helper: a table revision with label faults planted in several rows."""
+"""Test helpers: tables with label faults planted in them."""
 
 from __future__ import annotations
 
 import numpy as np
 
 import posetable as pt
+from posetable.sample import sample_table
 
 
 def planted(table: pt.Table) -> pt.Table:
@@ -48,4 +49,24 @@ def planted(table: pt.Table) -> pt.Table:
         kind = next(kinds, "")
         if not kind:
             break
+    return table
+
+
+def bone_outlier_table(store) -> pt.Table:
+    """48 rows of jittered sample people (12 copies of the bundled sample), some with a
+    point moved 150 px off: findings of ``bone_length_outlier`` whose statistics span the
+    table."""
+    sample = sample_table(store=store)
+    rng = np.random.default_rng(4)
+    rows = []
+    for copy in range(12):
+        for row in sample.rows(range(len(sample))):
+            gt = row["keypoints"].copy()
+            gt.keypoints = gt.keypoints + rng.normal(0, 2.0, gt.keypoints.shape)
+            if copy % 5 == 1 and len(gt) and (gt.keypoint_visibilities[0] > 0).sum() > 3:
+                labeled = np.flatnonzero(gt.keypoint_visibilities[0] > 0)
+                gt.keypoints[0, labeled[copy % labeled.size]] += 150.0
+            rows.append({"image": row["image"], "width": row["width"], "height": row["height"],
+                         "keypoints": gt})  # fmt: skip
+    table = pt.Table.from_rows(rows, name="many", schema=sample.schema, store=store)
     return table

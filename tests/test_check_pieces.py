@@ -15,9 +15,8 @@ from posetable.diagnose import _pieces
 from posetable.diagnose._sources import Source, _coco_lines
 from posetable.diagnose.check import check_findings, check_rules, check_whole
 from posetable.errors import PosetableWarning
-from posetable.sample import sample_table
 from tests._core_tables import COCO_FOLDERS, coco_table
-from tests._planted import planted
+from tests._planted import bone_outlier_table, planted
 
 PIECES = (1, 3, 7, _pieces.PIECE_ROWS)
 
@@ -54,19 +53,7 @@ def test_pieces_of_any_size_give_the_whole_table_check(real_data, store, folder)
 def test_bone_outliers_are_decided_over_every_piece(store):
     """The table-wide rule on rows: its medians span pieces (48 jittered sample rows, some
     with a point moved far off, in pieces of 5 and 16 rows)."""
-    sample = sample_table(store=store)
-    rng = np.random.default_rng(4)
-    rows = []
-    for copy in range(12):
-        for row in sample.rows(range(len(sample))):
-            gt = row["keypoints"].copy()
-            gt.keypoints = gt.keypoints + rng.normal(0, 2.0, gt.keypoints.shape)
-            if copy % 5 == 1 and len(gt) and (gt.keypoint_visibilities[0] > 0).sum() > 3:
-                labeled = np.flatnonzero(gt.keypoint_visibilities[0] > 0)
-                gt.keypoints[0, labeled[copy % labeled.size]] += 150.0
-            rows.append({"image": row["image"], "width": row["width"], "height": row["height"],
-                         "keypoints": gt})  # fmt: skip
-    table = pt.Table.from_rows(rows, name="many", schema=sample.schema, store=store)
+    table = bone_outlier_table(store)
     for names in (["bone_length_outlier"], check_rules(None)):
         want = check_whole(_source(table), names)
         assert sum(r == "bone_length_outlier" for r in want.rules()) >= 3

@@ -14,14 +14,13 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import posetable as pt
 from posetable.errors import PosetableWarning
 from posetable.sample import sample_table
 from tests._core_tables import COCO_FOLDERS, coco_table
-from tests._planted import planted
+from tests._planted import bone_outlier_table, planted
 from tests._predictions import noisy_predictions
 
 pytestmark = [
@@ -156,19 +155,7 @@ def test_ray_check_finds_bone_outliers_across_tasks(store):
     """The one table-wide rule on rows: its statistics (per class and line, over the table)
     come from every task's lengths; 48 rows of jittered sample people in 16 tasks, some with
     a point moved far off."""
-    sample = sample_table(store=store)
-    rng = np.random.default_rng(4)
-    rows = []
-    for copy in range(12):
-        for row in sample.rows(range(len(sample))):
-            gt = row["keypoints"].copy()
-            gt.keypoints = gt.keypoints + rng.normal(0, 2.0, gt.keypoints.shape)
-            if copy % 5 == 1 and len(gt) and (gt.keypoint_visibilities[0] > 0).sum() > 3:
-                labeled = np.flatnonzero(gt.keypoint_visibilities[0] > 0)
-                gt.keypoints[0, labeled[copy % labeled.size]] += 150.0
-            rows.append({"image": row["image"], "width": row["width"], "height": row["height"],
-                         "keypoints": gt})  # fmt: skip
-    table = pt.Table.from_rows(rows, name="many", schema=sample.schema, store=store)
+    table = bone_outlier_table(store)
     local = pt.check(table, rules="bone_length_outlier")
     assert local.num_rows >= 3 and local.column("row").null_count == 0
     for batch_rows in (3, 10):
