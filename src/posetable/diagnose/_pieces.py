@@ -194,7 +194,8 @@ def bone_findings(
     """``bone_length_outlier`` over the whole table from the tasks' line lengths (their
     :func:`bone_values`): the rule's decision (statistics per class and line, robust
     z-score, the shared end) on the same values in the same order, so the same findings;
-    instances are numbered in the returned :class:`_Instances` (row order)."""
+    instances are numbered in the returned :class:`_Instances` (row order). ``pieces`` is
+    emptied once read: its tables go before the decision needs the memory."""
     lines = _skeleton(ctx)
     offsets = np.cumsum([0] + [t.num_rows for t, _ in pieces])
     every = pa.concat_tables([t for t, _ in pieces]).combine_chunks()
@@ -215,6 +216,8 @@ def bone_findings(
         + [v.column("line").to_numpy().astype(line_type) for _, v in pieces]
     )
     values = np.concatenate([np.zeros(0)] + [v.column("value").to_numpy() for _, v in pieces])
+    del every
+    pieces.clear()
     label = label.astype(np.int32 if label.size == 0 or label.max() < 1 << 31 else np.int64)
     step_row, step_index = row[1:] - row[:-1], index[1:] - index[:-1]
     if not np.all((step_row > 0) | ((step_row == 0) & (step_index > 0))):

@@ -188,15 +188,21 @@ def left_right_swap(ctx: Context) -> list[Found]:
 _MASKED_GROUPS = 64
 
 
-def _group_median(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+def _group_median(
+    values: np.ndarray, groups: np.ndarray, n_groups: int, *, reorder: bool = False
+) -> np.ndarray:
     """(n_groups,) median of ``values`` per group (NaN for an empty group): the mean
     ``0.5 * (low + high)`` of each group's two middle order statistics, found by a
-    partition per group (groups are few: classes x skeleton lines)."""
+    partition per group (groups are few: classes x skeleton lines). ``reorder``: the
+    caller lets ``values`` be reordered (one group is then partitioned in place)."""
     out = np.full(n_groups, np.nan)
     if values.shape[0] == 0:
         return out
     counts = np.bincount(groups, minlength=n_groups)
     present = np.flatnonzero(counts).tolist()
+    if reorder and len(present) == 1:
+        out[present[0]] = _median_of(values, values.shape[0])
+        return out
     if len(present) <= _MASKED_GROUPS:
         for g in present:
             out[g] = _median_of(values[groups == g], int(counts[g]))
@@ -211,9 +217,11 @@ def _group_median(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.n
 
 
 def _median_of(part: np.ndarray, n: int) -> float:
+    """The median of the ``n`` values of ``part``, an array of the caller's own that this
+    reorders (a partition in place: no copy of what may be every measured value)."""
     lo, hi = (n - 1) // 2, n // 2
-    ranked = np.partition(part, [lo, hi]) if lo != hi else np.partition(part, lo)
-    return float(0.5 * (ranked[lo] + ranked[hi]))
+    part.partition([lo, hi] if lo != hi else lo)
+    return float(0.5 * (part[lo] + part[hi]))
 
 
 def _canonical_lines(ctx: Context, lines: np.ndarray) -> np.ndarray:
@@ -314,8 +322,8 @@ def bone_decision(
     diff = values - med_cell[per_class]  # the value's distance from its typical length
     del per_class
     kept = np.abs(diff[enough])
-    spread = 1.4826 * _group_median(kept, np.asarray(cls)[enough], n_classes)
-    all_spread = 1.4826 * float(np.median(kept))
+    spread = 1.4826 * _group_median(kept, np.asarray(cls)[enough], n_classes, reorder=True)
+    all_spread = 1.4826 * _median_of(kept, kept.shape[0])  # np.median's value, in place
     del kept
     spread_cls = np.where(np.isnan(spread), all_spread, spread)
     z = diff / np.maximum(spread_cls, BONE_MIN_SPREAD)[cls]
