@@ -100,3 +100,54 @@ def test_an_incremental_check_after_an_edit_is_a_fresh_check(real_data, store):
     assert changed.size >= 3
     again = check_findings(edited, names, previous=before, changed_rows=changed)
     _same(again, check_whole(_source(edited), names))
+
+
+def _reference_z(ctx, lines) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """bone_length_outlier's (instance, line, z) of every measured line, value by value,
+    with ``np.median`` per group: the rule as its docstring states it."""
+    from posetable.diagnose import _rules_pose as pose
+
+    inst, line, values = pose.bone_measurements(ctx, lines)
+    cls = ctx.gt.label[inst]
+    group = pose._canonical_lines(ctx, lines)[line]
+    med = np.empty_like(values)
+    enough = np.zeros(values.shape[0], bool)
+    for i in range(values.shape[0]):  # a loop per value: slow, plain, independent
+        own = (cls == cls[i]) & (group == group[i])
+        pooled = group == group[i]
+        if own.sum() >= pose.BONE_MIN_SAMPLES:
+            med[i], enough[i] = np.median(values[own]), True
+        else:
+            med[i], enough[i] = np.median(values[pooled]), pooled.sum() >= pose.BONE_MIN_SAMPLES
+    deviation = np.abs(values - med)
+    all_spread = 1.4826 * np.median(deviation[enough])
+    spread = np.array(
+        [1.4826 * np.median(deviation[enough & (cls == c)]) if (enough & (cls == c)).any()
+         else all_spread for c in cls]
+    )  # fmt: skip
+    z = (values - med) / np.maximum(spread, pose.BONE_MIN_SPREAD)
+    hit = enough & (z > pose.BONE_Z) & (values - med > np.log(pose.BONE_RATIO))
+    return inst[hit], line[hit], z[hit]
+
+
+@pytest.mark.parametrize("folder", ["coco_kpts", "aic", "coco_wholebody"])
+def test_the_bone_decision_is_the_plain_formula_to_the_bit(real_data, store, folder, monkeypatch):
+    """Low thresholds, so that many lines are reported: every reported z equals the plain
+    value-by-value formula's, bit for bit (the decision gathers per-cell tables instead)."""
+    from posetable.diagnose import _rules_pose as pose
+    from posetable.diagnose._context import Context
+    from posetable.diagnose._flat import read_ground_truth
+
+    monkeypatch.setattr(pose, "BONE_Z", 0.5)
+    monkeypatch.setattr(pose, "BONE_RATIO", 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PosetableWarning)
+        table = planted(coco_table(real_data(folder), name=folder, store=store))
+    source = _source(table)
+    ctx = Context(read_ground_truth(table), table.schema, source.source_lines, source.source_flips)
+    lines = _pieces._skeleton(ctx)
+    want_inst, _, want_z = _reference_z(ctx, lines)
+    (got,) = pose.bone_length_outlier(ctx)
+    assert len(got) == want_z.shape[0] > 0
+    assert np.array_equal(got.instance, want_inst)
+    assert got.value.tobytes() == want_z.tobytes()
