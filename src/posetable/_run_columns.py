@@ -59,17 +59,26 @@ class PredictionArrays:
     def __len__(self) -> int:
         return int(self.row.shape[0])
 
-    def select(self, keep: np.ndarray, rows: np.ndarray) -> PredictionArrays:
-        """The instances where ``keep`` is true, moved to ``rows`` (one per kept instance)."""
-        values = {f.name: getattr(self, f.name)[keep] for f in fields(self)}
-        return PredictionArrays(**{**values, "row": np.asarray(rows, np.int64)})
+    def take(self, at: np.ndarray) -> PredictionArrays:
+        """The instances at ``at`` (positions, or a mask)."""
+        return PredictionArrays(**{f.name: getattr(self, f.name)[at] for f in fields(self)})
 
     def to_arrow(self) -> pa.Table:
         """The columns as an Arrow table (``keypoints``: a fixed-size list of 2K float64)."""
-        return prediction_columns_table(
-            self.row, self.sample_id, self.index, self.label, self.score, self.area,
-            self.keypoints,
-        )  # fmt: skip
+        n, k = self.keypoints.shape[0], self.keypoints.shape[1]
+        flat = np.ascontiguousarray(self.keypoints, np.float64).reshape(n * 2 * k)
+        return pa.table(
+            {
+                "row": pa.array(self.row, pa.int64()),
+                SAMPLE_ID: pa.array(self.sample_id, pa.int64()),
+                "index": pa.array(self.index, pa.int64()),
+                "label": pa.array(self.label, pa.int64()),
+                "score": pa.array(self.score, pa.float64()),
+                "area": pa.array(self.area, pa.float64()),
+                "keypoints": pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float64()), 2 * k),
+            },
+            metadata={b"num_keypoints": str(k).encode()},
+        )
 
     @classmethod
     def from_arrow(cls, data: pa.Table) -> PredictionArrays:
@@ -86,32 +95,6 @@ class PredictionArrays:
 
 
 _COLUMNS = tuple(f.name for f in fields(PredictionArrays))
-
-
-def prediction_columns_table(
-    rows: np.ndarray,
-    sample_ids: np.ndarray,
-    index: np.ndarray,
-    labels: np.ndarray,
-    score: np.ndarray,
-    area: np.ndarray,
-    keypoints: np.ndarray,
-) -> pa.Table:
-    """The flat columns of N predicted instances (keypoints (N, K, 2))."""
-    n, k = keypoints.shape[0], keypoints.shape[1]
-    flat = pa.array(np.ascontiguousarray(keypoints, np.float64).reshape(n * 2 * k), pa.float64())
-    return pa.table(
-        {
-            "row": pa.array(rows, pa.int64()),
-            SAMPLE_ID: pa.array(sample_ids, pa.int64()),
-            "index": pa.array(index, pa.int64()),
-            "label": pa.array(labels, pa.int64()),
-            "score": pa.array(score, pa.float64()),
-            "area": pa.array(area, pa.float64()),
-            "keypoints": pa.FixedSizeListArray.from_arrays(flat, 2 * k),
-        },
-        metadata={b"num_keypoints": str(k).encode()},
-    )
 
 
 def write_prediction_arrays(folder: Path, arrays: PredictionArrays) -> Path:

@@ -10,6 +10,7 @@ stay comparable.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import uuid
@@ -559,7 +560,7 @@ class Run:
         self._check_descends(table)
         rows = rows_for_samples(np.asarray(data.sample_id), table.sample_ids())
         keep = rows >= 0
-        return data.select(keep, rows[keep])
+        return dataclasses.replace(data.take(keep), row=rows[keep])
 
     def rows_in(self, table: Table) -> dict[int, int]:
         """Map rows of ``table`` to the run's rows holding the same samples.

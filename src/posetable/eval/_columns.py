@@ -385,13 +385,6 @@ def predictions_from_arrow(data: pa.Table, fr: Frame) -> PredictionColumns:
     )
 
 
-def predictions_from_columns(data: pa.Table, fr: Frame) -> PredictionColumns:
-    """Predictions as a run's flat evaluation columns (``Run.prediction_columns``)."""
-    from posetable._run_columns import PredictionArrays
-
-    return predictions_from_arrays(PredictionArrays.from_arrow(data), fr)
-
-
 def predictions_from_arrays(data: PredictionArrays, fr: Frame) -> PredictionColumns:
     """Predictions as a run's flat evaluation arrays (``Run.prediction_arrays``)."""
     rows = np.asarray(data.row)

@@ -83,7 +83,7 @@ class _Context:
         if self.order is not None:
             take = self.order[take]
         source = self.predictions if self.predictions is not None else _mapped(self.path)
-        return source.select(take, np.asarray(source.row)[take])
+        return source.take(take)
 
 
 _MAPPED: dict[str, PredictionArrays] = {}
