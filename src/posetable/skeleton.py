@@ -292,7 +292,11 @@ def _rewritten(
     def batches() -> Iterator[pa.RecordBatch]:
         bar = tqdm(total=n, desc="keypoints", unit="row", leave=False, disable=n < PROGRESS_ROWS)
         try:
-            for batch in _batches(table, arrow_schema.names):
+            # row order, BATCH_ROWS at a time, little read ahead
+            scan = table.iter_batches(
+                batch_rows=BATCH_ROWS, columns=arrow_schema.names, read_ahead=READ_AHEAD
+            )
+            for batch in scan:
                 column = gather_column(
                     batch.column(where), source, num_keypoints=k, recount=recount
                 )
@@ -304,20 +308,6 @@ def _rewritten(
             bar.close()
 
     return arrow_schema, batches()
-
-
-def _batches(table: Table, columns: list[str]) -> Iterator[pa.RecordBatch]:
-    """The table's rows in row order, ``BATCH_ROWS`` at a time, little read ahead."""
-    if table._physical() is not None:  # rows moved by edits: read them in row order
-        yield from table.iter_batches(batch_rows=BATCH_ROWS, columns=columns)
-        return
-    yield from table.dataset.to_batches(
-        columns=columns,
-        batch_size=BATCH_ROWS,
-        scan_in_order=True,
-        batch_readahead=READ_AHEAD,
-        fragment_readahead=1,
-    )
 
 
 @contextmanager

@@ -74,18 +74,16 @@ from posetable.store import (
 
 if TYPE_CHECKING:
     import lance
+    import pandas
     import pyarrow as pa
     import pyarrow.parquet as pq
     from lance.dataset import LanceDataset, Transaction
+
+    from posetable._flat_snapshot import Snapshot
 else:
     lance = LazyModule("lance")
     pa = LazyModule("pyarrow")
     pq = LazyModule("pyarrow.parquet")
-
-if TYPE_CHECKING:
-    import pandas
-
-    from posetable._flat_snapshot import Snapshot
 
 TABLE_FORMAT_VERSION = 1
 
@@ -608,18 +606,14 @@ class Table(TableFormats, TableSkeleton):
         wanted = list(columns) if columns is not None else self._columns
         physical = self._physical()
         if physical is None:
-            if read_ahead is None:
-                yield from self._ds.to_batches(
-                    columns=wanted, batch_size=batch_rows, scan_in_order=True
-                )
-            else:
-                yield from self._ds.to_batches(
-                    columns=wanted,
-                    batch_size=batch_rows,
-                    scan_in_order=True,
-                    batch_readahead=max(1, int(read_ahead)),
-                    fragment_readahead=1,
-                )
+            ahead = None if read_ahead is None else max(1, int(read_ahead))  # None: Lance's
+            yield from self._ds.to_batches(
+                columns=wanted,
+                batch_size=batch_rows,
+                scan_in_order=True,
+                batch_readahead=ahead,
+                fragment_readahead=None if ahead is None else 1,
+            )
             return
         for start in range(0, len(self), batch_rows):
             positions = np.arange(start, min(start + batch_rows, len(self)))
