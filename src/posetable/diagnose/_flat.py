@@ -103,11 +103,7 @@ def read_ground_truth(table: Table, rows: np.ndarray | None = None) -> GroundTru
     if rows is not None:
         rows = np.asarray(rows, np.int64)
         return _ground_truth(table.take(rows, columns=_COLUMNS), rows, n_rows, k)
-    parts: list[GroundTruth] = []
-    start = 0
-    for batch in table.iter_batches(batch_rows=BATCH_ROWS, columns=_COLUMNS, read_ahead=READ_AHEAD):
-        parts.append(_ground_truth(batch, np.arange(start, start + batch.num_rows), n_rows, k))
-        start += batch.num_rows
+    parts = list(ground_truth_pieces(table, BATCH_ROWS))
     if not parts:
         return _ground_truth(table.to_arrow(columns=_COLUMNS), np.zeros(0, np.int64), n_rows, k)
     if len(parts) == 1:
