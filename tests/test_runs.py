@@ -28,6 +28,17 @@ def test_run_metrics_equal_evaluate_on_the_same_data(coco_table):
     np.testing.assert_array_equal(run.sigmas, coco_table.schema.sigmas)
 
 
+def _assert_predictions_of_rows(run, predictions) -> None:
+    """``run.predictions(row)`` of every row is ``predictions[row]`` (None where None)."""
+    for row, expected in enumerate(predictions):
+        got = run.predictions(row)
+        assert (got is None) == (expected is None)
+        if expected is not None:
+            np.testing.assert_array_equal(got.keypoints, expected.keypoints)
+            np.testing.assert_array_equal(got.keypoint_confidences, expected.keypoint_confidences)
+            np.testing.assert_array_equal(got.instance_confidences, expected.instance_confidences)
+
+
 def test_run_round_trips_through_the_store(coco_table, store):
     predictions = noisy_predictions(coco_table, seed=2)
     made = pt.Run.from_predictions(coco_table, predictions, name="r1")
@@ -35,13 +46,7 @@ def test_run_round_trips_through_the_store(coco_table, store):
     assert opened.metrics == made.metrics
     assert opened.table().ref == coco_table.ref
     assert opened.model_info == {}
-    for row, expected in enumerate(predictions):
-        got = opened.predictions(row)
-        assert (got is None) == (expected is None)
-        if expected is not None:
-            np.testing.assert_array_equal(got.keypoints, expected.keypoints)
-            np.testing.assert_array_equal(got.keypoint_confidences, expected.keypoint_confidences)
-            np.testing.assert_array_equal(got.instance_confidences, expected.instance_confidences)
+    _assert_predictions_of_rows(opened, predictions)
     per_sample = opened.per_sample
     assert sorted(per_sample.column("row").to_pylist()) == list(range(len(coco_table)))
     manifest = orjson.loads((store / "runs" / "r1" / "manifest.json").read_bytes())
@@ -110,12 +115,7 @@ def test_predictions_of_a_row_are_that_rows_in_all_predictions(coco_table):
     run = pt.Run.from_predictions(coco_table, dict(enumerate(predictions)), name="some-rows")
     every = run.all_predictions()
     assert every[1] is None and run.predictions(1) is None
-    for row, expected in enumerate(every):
-        got = run.predictions(row)
-        assert (got is None) == (expected is None)
-        if expected is not None:
-            np.testing.assert_array_equal(got.keypoints, expected.keypoints)
-            np.testing.assert_array_equal(got.instance_confidences, expected.instance_confidences)
+    _assert_predictions_of_rows(run, every)
 
 
 def test_predictions_for_a_row_that_does_not_exist(coco_table):
