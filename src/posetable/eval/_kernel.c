@@ -107,6 +107,13 @@ static double numpy_sum(const double *a, Py_ssize_t n) { return 0.0 + pairwise_s
 /* ---------------------------------------------------------------------------------------- */
 /* screen                                                                                   */
 
+/* Whether any of the n indices v lies outside [0, limit). */
+static int any_outside(const int64_t *v, Py_ssize_t n, Py_ssize_t limit) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (v[i] < 0 || v[i] >= limit) return 1;
+    return 0;
+}
+
 static const char extents_doc[] =
     "extents(dt_kp, ev_dt, gt_kp, gt_labeled, gt_box, K, dt_extent, gt_extent, gt_count)\n\n"
     "x0, y0, x1, y1 around every point of each evaluated prediction (dt_kp[ev_dt[i]]) and\n"
@@ -140,12 +147,11 @@ static PyObject *extents(PyObject *self, PyObject *args) {
         release(&b);
         return NULL;
     }
-    for (Py_ssize_t e = 0; e < E; e++)
-        if (ev[e] < 0 || ev[e] >= D) {
-            release(&b);
-            PyErr_SetString(PyExc_ValueError, "extents: ev_dt index out of range");
-            return NULL;
-        }
+    if (any_outside(ev, E, D)) {
+        release(&b);
+        PyErr_SetString(PyExc_ValueError, "extents: ev_dt index out of range");
+        return NULL;
+    }
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t e = 0; e < E; e++) {
         const double *p = dkp + ev[e] * K * 2;
@@ -647,8 +653,7 @@ static int scratch_alloc(Scratch *w, Py_ssize_t width, Py_ssize_t R) {
 static const char *pool_error(const int64_t *pool, Py_ssize_t n_pool, Py_ssize_t E,
                               const int64_t *bounds, Py_ssize_t C1, const int64_t *counts,
                               Py_ssize_t n_counts) {
-    for (Py_ssize_t i = 0; i < n_pool; i++)
-        if (pool[i] < 0 || pool[i] >= E) return "pool index out of range";
+    if (any_outside(pool, n_pool, E)) return "pool index out of range";
     for (Py_ssize_t c = 0; c < C1; c++)
         if (bounds[c] < 0 || bounds[c] > n_pool || (c && bounds[c] < bounds[c - 1]))
             return "bad group bounds";
@@ -859,11 +864,9 @@ static PyObject *pair_errors(PyObject *self, PyObject *args) {
         return NULL;
     }
     const char *bad = NULL;
-    for (Py_ssize_t k = 0; k < K && !bad; k++)
-        if (flips[k] < 0 || flips[k] >= K) bad = "pair_errors: flips index out of range";
-    for (Py_ssize_t i = 0; i < M && !bad; i++)
-        if (gi[i] < 0 || gi[i] >= G || di[i] < 0 || di[i] >= D)
-            bad = "pair_errors: gi or di index out of range";
+    if (any_outside(flips, K, K)) bad = "pair_errors: flips index out of range";
+    else if (any_outside(gi, M, G) || any_outside(di, M, D))
+        bad = "pair_errors: gi or di index out of range";
     if (bad) {
         release(&b);
         PyErr_SetString(PyExc_ValueError, bad);
@@ -936,10 +939,8 @@ static PyObject *pair_sums(PyObject *self, PyObject *args) {
         return NULL;
     }
     const char *bad = NULL;
-    for (Py_ssize_t k = 0; k < K && !bad; k++)
-        if (flips[k] < 0 || flips[k] >= K) bad = "pair_sums: flips index out of range";
-    for (Py_ssize_t i = 0; i < M && !bad; i++)
-        if (gi[i] < 0 || gi[i] >= G) bad = "pair_sums: gi index out of range";
+    if (any_outside(flips, K, K)) bad = "pair_sums: flips index out of range";
+    else if (any_outside(gi, M, G)) bad = "pair_sums: gi index out of range";
     double *row = bad ? NULL : malloc((size_t)(2 * K) * sizeof(double));
     if (bad || !row) {
         release(&b);
