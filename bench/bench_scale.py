@@ -256,10 +256,44 @@ def _child(tool: str, gt: Path, res: Path, store: Path) -> dict[str, Any] | str:
     return result
 
 
+def _code_stamp() -> str:
+    """What wrote a store: the commit of this checkout, with ``+dirty`` when ``src/`` has
+    changes (a store made by other code is made again: a run written by an older posetable
+    keeps older files, and would be measured instead of today's)."""
+    root = HERE.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"  # not a checkout: made again every time
+    return head + ("+dirty" if dirty else "")
+
+
 def make_store(gt: Path, res: Path, store: Path) -> None:
-    """Untimed setup (in a child process): the GT as a table, the results as a run."""
-    if (store / "runs" / "bench-run" / "manifest.json").exists():
+    """Untimed setup (in a child process): the GT as a table, the results as a run; made
+    again unless this very code made it (see :func:`_code_stamp`)."""
+    stamp = _code_stamp()
+    stamp_file = store / "made-by.txt"
+    if (
+        stamp not in ("unknown",)
+        and not stamp.endswith("+dirty")
+        and stamp_file.is_file()
+        and stamp_file.read_text() == stamp
+        and (store / "runs" / "bench-run" / "manifest.json").exists()
+    ):
         return
+    if store.exists():
+        import shutil
+
+        shutil.rmtree(store)
     code = (
         "import logging, warnings, sys\n"
         "logging.disable(logging.WARNING)\n"
@@ -271,6 +305,7 @@ def make_store(gt: Path, res: Path, store: Path) -> None:
         "pt.Run.from_coco_results(t, res, name='bench-run', store=store)\n"
     )
     subprocess.run([sys.executable, "-c", code, str(gt), str(res), str(store)], check=True)
+    stamp_file.write_text(stamp)
 
 
 def machine_state() -> str:
