@@ -36,12 +36,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import itertools
 import json
 import logging
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -256,25 +258,27 @@ def _child(tool: str, gt: Path, res: Path, store: Path) -> dict[str, Any] | str:
     return result
 
 
-def _code_stamp() -> str:
-    """What wrote a store: the commit of this checkout, with ``+dirty`` when ``src/`` has
-    changes (a store made by other code is made again: a run written by an older posetable
-    keeps older files, and would be measured instead of today's)."""
-    root = HERE.parent
+@functools.cache
+def _code_stamp() -> str | None:
+    """What wrote a store: the commit of this checkout; None when that does not say (not a
+    checkout, or ``src/`` has changes). A store made by other code is made again: a run
+    written by an older posetable keeps older files, and would be measured instead of
+    today's."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=HERE.parent, capture_output=True, text=True, check=True
+        )
+        return done.stdout
+
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "src"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        head, dirty = git("rev-parse", "HEAD"), git("status", "--porcelain", "--", "src")
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"  # not a checkout: made again every time
-    return head + ("+dirty" if dirty else "")
+        return None
+    return None if dirty.strip() else head.strip()
+
+
+_MADE_HERE: set[Path] = set()  # stores this process made (by the code it runs)
 
 
 def make_store(gt: Path, res: Path, store: Path) -> None:
@@ -282,18 +286,14 @@ def make_store(gt: Path, res: Path, store: Path) -> None:
     again unless this very code made it (see :func:`_code_stamp`)."""
     stamp = _code_stamp()
     stamp_file = store / "made-by.txt"
-    if (
-        stamp not in ("unknown",)
-        and not stamp.endswith("+dirty")
+    if store in _MADE_HERE or (
+        stamp is not None
         and stamp_file.is_file()
         and stamp_file.read_text() == stamp
         and (store / "runs" / "bench-run" / "manifest.json").exists()
     ):
         return
-    if store.exists():
-        import shutil
-
-        shutil.rmtree(store)
+    shutil.rmtree(store, ignore_errors=True)
     code = (
         "import logging, warnings, sys\n"
         "logging.disable(logging.WARNING)\n"
@@ -305,7 +305,9 @@ def make_store(gt: Path, res: Path, store: Path) -> None:
         "pt.Run.from_coco_results(t, res, name='bench-run', store=store)\n"
     )
     subprocess.run([sys.executable, "-c", code, str(gt), str(res), str(store)], check=True)
-    stamp_file.write_text(stamp)
+    _MADE_HERE.add(store)
+    if stamp is not None:
+        stamp_file.write_text(stamp)
 
 
 def machine_state() -> str:
@@ -425,7 +427,6 @@ def create_run(tool: str, gt: Path, res: Path, store: Path) -> dict[str, Any]:
         with _quiet():
             coco.load_res(str(res))
     else:
-        import shutil
         import uuid
 
         t_import = time.perf_counter()
