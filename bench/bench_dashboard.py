@@ -27,10 +27,11 @@ pandas, the rows' instances decoded, then sorted / filtered (``naive``). Ratios 
 
 The first grid page with the run is also timed alone, right after the server starts (the
 run's open), and the page is then polled until the background work it started is done: the
-revision's ``pt.check`` and the run's label-error suspects (which a run now keeps from when
-it was written; runs built before that get them first, timed). ``--scale`` prints issue 21's
-budgets for the size built (first page < 300 ms, a per-sample metric sort or filter < 1 s,
-suspects < 5 s after the run is opened, server RSS < 1.5 GB), e.g. at ``--images 1000000``.
+revision's ``pt.check`` and the run's label-error suspects (which a run keeps once made by
+``Run.materialize``, as the CLI makes one; runs built without them get them first, timed).
+``--scale`` prints issue 21's budgets for the size built (first page < 300 ms, a per-sample
+metric sort or filter < 1 s, suspects < 5 s after the run is opened, server RSS < 1.5 GB),
+e.g. at ``--images 1000000``.
 
 The data is made BUILD_BATCH images at a time (each batch of its own seeded generator), so
 only the runs' predictions (one object per row, as ``Run.from_predictions`` takes them) grow
@@ -120,12 +121,13 @@ def _batch(rng: np.random.Generator, n: int, sigmas: np.ndarray) -> dict[str, An
 
 
 def _run_of(table: Any, predictions: list[Any], name: str, seed: int) -> None:
-    """``Run.from_predictions`` (which finds the suspects it keeps 100k rows at a time)."""
+    """``Run.from_predictions``, then ``materialize`` (its evaluation, index and the
+    suspects it keeps, found 10k rows at a time), as the CLI makes a run."""
     import posetable as pt
 
     pt.Run.from_predictions(
         table, predictions, name=name, model_info={"model": "synthetic", "seed": seed}
-    )
+    ).materialize()
 
 
 def _build(store: Path, n_images: int, seed: int = 0) -> None:
@@ -742,16 +744,16 @@ def _review_measure(store: Path) -> tuple[dict[str, dict[str, float]], tuple[flo
 
 def _keep_suspects(store: Path) -> None:
     """Runs written before ``Run`` kept its label-error suspects get them now, as a run
-    written today has them (timed: what writing the run costs more)."""
+    made by the CLI (``materialize``) has them (timed: what making the run costs more)."""
     import posetable as pt
-    from posetable._run_suspects import SUSPECT_THRESHOLDS, find_and_keep, suspects_path
+    from posetable._run_suspects import SUSPECT_THRESHOLDS, suspects_path
 
     for name in ("model-a", "model-b"):
         run = pt.Run.open(name, store=store)
         if suspects_path(run.path, SUSPECT_THRESHOLDS).is_file():
             continue
         start = time.perf_counter()
-        find_and_keep(run)
+        run.materialize()
         print(f"kept the suspects of {name} with the run in {time.perf_counter() - start:.1f} s")
 
 

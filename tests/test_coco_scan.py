@@ -282,3 +282,92 @@ def test_a_file_larger_than_a_dropped_window_reads_the_same(tmp_path):
     scanned = _coco_scan.read_results_scan(path, 17, True)
     assert scanned is not None
     _same(scanned, _io._results_plain(path, 17))
+
+
+def _many_results(n: int, seed: int, note: str | None = None) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(seed)
+    scale = 10.0 ** rng.integers(0, 6, (n, 17, 3))  # 0 to 5 decimals
+    kp = np.round(rng.uniform(-20, 640, (n, 17, 3)) * scale) / scale
+    out = []
+    for i in range(n):
+        result = {"image_id": int(i // 3), "category_id": 1, "keypoints": kp[i].ravel().tolist(),
+                  "score": float(rng.uniform()), "bbox": rng.uniform(0, 9, 4).tolist()}  # fmt: skip
+        if note is not None:
+            result["note"] = note  # a string holding what looks like an element's boundary
+        out.append(result)
+    return out
+
+
+@pytest.mark.parametrize("parts", [2, 3, 7])
+@pytest.mark.parametrize("note", [None, '}, {"image_id": 1}', "}\n,\t{"])
+def test_results_scanned_in_parts_equal_one_scan(tmp_path, monkeypatch, parts, note):
+    """A large results file is scanned in pieces on every core, split where one element
+    ends and the next begins. A split guessed inside a string is refused by the piece
+    before it and the file is scanned whole: the same arrays, bit for bit, either way."""
+    monkeypatch.setattr(_coco_scan, "PART_BYTES", 0)
+    monkeypatch.setattr(_coco_scan, "PARTS", parts)
+    monkeypatch.setattr(_coco_scan, "_cores", lambda: parts)
+    for indent in (None, 1):
+        path = tmp_path / "r.json"
+        path.write_text(json.dumps(_many_results(200, seed=parts, note=note), indent=indent))
+        scanned = _coco_scan.read_results_scan(path, 17, True, parts=True)
+        assert scanned is not None
+        _same(scanned, _io._results_plain(path, 17))
+
+
+def test_a_part_must_end_where_an_element_starts(tmp_path):
+    """The C scanner's parts: a stop that is not where an element starts, a stop past the
+    list's last element and a bad part of the file give None; bad bounds are an error."""
+    import mmap
+
+    from posetable.eval import _jsonscan
+
+    text = json.dumps([RESULT, {**RESULT, "image_id": 2}, {**RESULT, "image_id": 3}])
+    data = text.encode()
+    second = data.index(b'{"image_id": 2')
+    third = data.index(b'{"image_id": 3')
+    path = tmp_path / "r.json"
+    path.write_bytes(data)
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        whole = _jsonscan.results(m, False)
+        head = _jsonscan.results(m, False, 0, third)
+        tail = _jsonscan.results(m, False, third, -1)
+        assert whole is not None and head is not None and tail is not None
+        for name in whole:
+            joined = bytes(memoryview(head[name])) + bytes(memoryview(tail[name]))
+            assert joined == bytes(memoryview(whole[name])), name
+        assert np.frombuffer(head["image_ids"], np.int64).tolist() == [1, 2]
+        assert _jsonscan.results(m, False, 0, third + 1) is None  # inside an element
+        assert _jsonscan.results(m, False, second, third - 3) is None
+        assert _jsonscan.results(m, False, third + 2, -1) is None  # not at an element
+        with pytest.raises(ValueError, match="start < stop"):
+            _jsonscan.results(m, False, third, second)
+        with pytest.raises(ValueError, match="only a results list"):
+            _jsonscan.ground_truth(m, False, 0, third)
+
+
+def test_joined_columns_hold_every_piece_in_order(tmp_path):
+    """``join`` grows the first column in place by the others' bytes (left empty); a column
+    someone reads through a buffer, or one given twice, is refused."""
+    import mmap
+
+    from posetable.eval import _jsonscan
+
+    data = json.dumps([{**RESULT, "image_id": i} for i in range(1, 6)]).encode()
+    path = tmp_path / "r.json"
+    path.write_bytes(data)
+    cut = data.index(b'{"image_id": 4')
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        head, tail = _jsonscan.results(m, False, 0, cut), _jsonscan.results(m, False, cut, -1)
+        joined = _jsonscan.join([head["image_ids"], tail["image_ids"]])
+        assert joined is head["image_ids"]
+        assert np.frombuffer(joined, np.int64).tolist() == [1, 2, 3, 4, 5]
+        assert len(memoryview(tail["image_ids"])) == 0
+        view = memoryview(head["xy"])
+        with pytest.raises(ValueError, match="read through a buffer"):
+            _jsonscan.join([head["xy"], tail["xy"]])
+        view.release()
+        with pytest.raises(ValueError, match="joined to itself"):
+            _jsonscan.join([head["xy"], head["xy"]])
+        with pytest.raises(TypeError, match="columns of the scanner"):
+            _jsonscan.join([head["xy"], b"bytes"])

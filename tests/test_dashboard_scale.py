@@ -21,7 +21,7 @@ def noisy_run(coco_table: pt.Table) -> pt.Run:
     pytest.importorskip("fastapi")
     return pt.Run.from_predictions(
         coco_table, noisy_predictions(coco_table, seed=3, noise=0.3), name="noisy"
-    )
+    ).materialize()  # its suspects kept beside it, as the CLI makes a run
 
 
 def test_suspects_read_from_the_runs_file_are_the_ones_found_in_memory(

@@ -190,6 +190,8 @@ def test_a_run_keeps_its_suspects_and_an_unreadable_file_is_found_again(store, c
 
     table = sample_table(store=store)
     run = pt.Run.from_predictions(table, noisy_predictions(table, seed=6), name="kept")
+    assert read_suspects(run.path, SUSPECT_THRESHOLDS) is None  # found on first use
+    assert run.materialize() is run  # made now, and kept beside the run
     kept = read_suspects(run.path, SUSPECT_THRESHOLDS)
     found = pt.find_label_errors(
         table,

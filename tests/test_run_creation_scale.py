@@ -2,8 +2,9 @@
 
 The COCO keypoints and boxes are decoded a batch of annotations at a time: every batch
 size gives what one decode of the whole field gives (values, number types, and for a bad
-file the same error). A run writes its Lance index and its suspects from the tables in
-memory: the same datasets and suspects as made from its files.
+file the same error). A run from a results file writes its predictions alone; its
+evaluation, record, index and suspects are made from its files on first use (or by
+``Run.materialize``).
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import pyarrow.parquet as pq
 import pytest
 
 import posetable as pt
-from posetable._run_index import INDEX_FOLDER, sorted_lance_copy, write_sorted_lance
+from posetable._run_index import INDEX_FOLDER, sorted_lance_copy
 from posetable._run_suspects import SUSPECT_THRESHOLDS, read_suspects
 from posetable.errors import FormatError
+from posetable.eval.api import read_coco_results
 from posetable.formats._coco_annotations import (
     ANNOTATION_TYPES,
     _keypoints,
@@ -190,10 +192,50 @@ def made_run(tmp_path: Path) -> tuple[pt.Table, pt.Run]:
     return table, pt.Run.from_coco_results(table, results, name="c")
 
 
-def test_run_index_and_suspects_equal_those_made_from_its_files(
+def test_a_run_from_results_is_its_predictions_until_asked(
+    made_run: tuple[pt.Table, pt.Run], tmp_path: Path
+) -> None:
+    """Creating a run writes what it was given; the metrics, their tables and the record
+    come on first use, are kept, and equal those of the run the results were exported
+    from (the same predictions, evaluated when they were asked for)."""
+    table, run = made_run
+    made = sorted(p.name for p in run.path.iterdir())
+    assert made == ["manifest.json", "predictions_eval"]
+    assert "metrics" not in run.manifest and run.manifest["format_version"] == 2
+    assert not run.evaluated and "not evaluated yet" in repr(run)
+    source = pt.Run.open("p", store=table.store)
+    assert run.metrics == source.metrics
+    assert run.evaluated and f"ap={run.metrics['ap']:.4f}" in repr(run)
+    for name in ("evaluation.json", "per_sample.parquet", "per_instance.parquet", "pr.npz"):
+        assert (run.path / name).is_file(), name
+    assert run.per_sample.equals(source.per_sample)
+    reopened = pt.Run.open("c", store=table.store)
+    assert reopened.evaluated and reopened.metrics == run.metrics  # read, not evaluated
+    np.testing.assert_array_equal(
+        reopened.pr_curves()["precision"], source.pr_curves()["precision"]
+    )
+
+
+def test_the_record_made_on_first_use_is_the_results_file(
+    made_run: tuple[pt.Table, pt.Run], tmp_path: Path
+) -> None:
+    """``predictions.parquet`` of a run from a results file is made from its flat columns
+    when first read: the instances ``read_coco_results`` gives for each row."""
+    table, run = made_run
+    assert not (run.path / "predictions.parquet").exists()
+    read = read_coco_results(run.model_info["source"], table)
+    assert run.all_predictions() == read
+    assert (run.path / "predictions.parquet").is_file()
+    again = pt.Run.open("c", store=table.store)
+    assert [again.predictions(r) for r in range(len(table))] == read
+
+
+def test_materialize_keeps_the_index_and_suspects_made_from_the_run_files(
     made_run: tuple[pt.Table, pt.Run], tmp_path: Path
 ) -> None:
     table, run = made_run
+    assert read_suspects(run.path, SUSPECT_THRESHOLDS) is None
+    assert run.materialize() is run
     ids = table.sample_ids()
     for stem in ("predictions", "per_instance"):
         kept = lance.dataset(str(run.path / INDEX_FOLDER / f"{stem}.lance")).to_table()
@@ -210,29 +252,12 @@ def test_run_index_and_suspects_equal_those_made_from_its_files(
     assert kept.equals(found)
 
 
-@pytest.mark.parametrize("stem", ["predictions", "per_instance"])
-def test_lance_index_from_memory_with_ids_out_of_order(
-    made_run: tuple[pt.Table, pt.Run], tmp_path: Path, stem: str
-) -> None:
-    """Rows whose sample ids are not ascending (a table reordered since): the sorted copy
-    from memory equals the one from the file."""
-    _, run = made_run
-    source = run.path / f"{stem}.parquet"
-    data = pq.read_table(source)
-    ids = np.asarray([40, 10, 30, 20], dtype=np.int64)
-    write_sorted_lance(data, source, tmp_path / "mem.lance", ids)
-    from_file, sorted_ids = sorted_lance_copy(source, tmp_path / "file.lance", ids)
-    from_memory = lance.dataset(str(tmp_path / "mem.lance")).to_table()
-    assert not np.all(np.diff(ids[data.column("row").to_numpy()]) >= 0)
-    assert from_memory.equals(from_file.to_table(), check_metadata=True)
-    np.testing.assert_array_equal(from_memory.column("sample_id").to_numpy(), sorted_ids)
-
-
-def test_a_run_without_predictions_has_the_same_index_as_from_its_files(tmp_path: Path) -> None:
+def test_a_run_without_predictions_materializes_like_any_other(tmp_path: Path) -> None:
     from posetable.sample import sample_annotations
 
     table = pt.Table.from_coco(sample_annotations(), name="s", store=tmp_path / "store")
-    run = pt.Run.from_predictions(table, [None] * len(table), name="empty")
+    run = pt.Run.from_predictions(table, [None] * len(table), name="empty").materialize()
+    assert run.metrics["ap"] == 0.0  # nothing predicted, nothing found
     for stem in ("predictions", "per_instance"):
         kept = lance.dataset(str(run.path / INDEX_FOLDER / f"{stem}.lance")).to_table()
         again, _ = sorted_lance_copy(
@@ -258,7 +283,7 @@ def test_suspects_found_a_chunk_of_rows_at_a_time_equal_those_found_at_once(
     given = _run_suspects._suspects(
         table,
         run,
-        pq.read_table(run.path / "predictions.parquet", columns=["sample_id", "keypoints"]),
+        pq.read_table(run.file("predictions.parquet"), columns=["sample_id", "keypoints"]),
     )
     assert at_once.num_rows > 0
     assert chunked.equals(at_once) and given.equals(at_once)

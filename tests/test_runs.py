@@ -136,12 +136,20 @@ def test_predictions_with_another_k(coco_table):
 
 
 def test_a_run_whose_table_revision_is_gone(coco_table, store):
-    pt.Run.from_predictions(coco_table, noisy_predictions(coco_table), name="orphan")
+    evaluated = pt.Run.from_predictions(coco_table, noisy_predictions(coco_table), name="orphan")
+    ap = evaluated.metrics["ap"]  # evaluated once: kept in the run's folder
+    never = pt.Run.from_predictions(coco_table, noisy_predictions(coco_table), name="never")
     shutil.rmtree(store / "tables" / "coco.lance")
     run = pt.Run.open("orphan", store=store)
-    assert run.metrics["ap"] > 0  # the stored metrics stay readable
+    assert run.metrics["ap"] == ap > 0  # the kept metrics stay readable
+    assert run.per_sample.num_rows == len(coco_table)
     with pytest.raises(RunError, match="coco@1, which no longer exists"):
         run.table()
+    lost = pt.Run.open("never", store=store)
+    assert "not evaluated yet" in repr(lost)  # a repr never evaluates
+    with pytest.raises(RunError, match=r"'never' was never evaluated.*coco@1, which no longer"):
+        _ = lost.metrics
+    assert lost.predictions(0) == never.predictions(0)  # its predictions are still whole
 
 
 def test_unknown_run_lists_the_known_ones(coco_table, store):

@@ -9,6 +9,8 @@ keeps the result beside the store::
                          identity (name, size, mtime) of the revision's Lance manifest
         frame-*.npy      the image and category frame (``eval._data.Frame``)
         gt-*.npy         the ground-truth columns (``eval._data.GroundTruthColumns``)
+        rows-*.npy       per row: ``sample_id``, ``width``, ``height`` (what a run made
+                         from a results file keeps of its table; older snapshots lack them)
 
 Later, ``Table.open`` and ``pt.evaluate(table, run)`` read it without importing Lance or
 pyarrow (~115 MB of resident imports, more than the evaluation of a val2017-size set).
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 FORMAT = 1
 _U64_MAX = (1 << 64) - 1
 _MANIFEST = re.compile(r"^(\d+)\.manifest$")
+ROW_COLUMNS = ("sample_id", "width", "height")  # the per-row columns a snapshot keeps
 
 
 def _array_names() -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -79,6 +82,21 @@ class Snapshot:
         names = _array_names()[0]
         arrays = {name: np.load(self.folder / f"frame-{name}.npy") for name in names}
         return Frame(**arrays, num_keypoints=int(self.schema["num_keypoints"]))
+
+    def row_column(self, name: str) -> np.ndarray | None:
+        """One of the per-row columns (:data:`ROW_COLUMNS`, read-only), or None where the
+        snapshot was written without them."""
+        path = self.folder / f"rows-{name}.npy"
+        if name not in ROW_COLUMNS or not path.is_file():
+            return None
+        try:
+            values = np.load(path)
+        except (OSError, ValueError):
+            return None
+        if values.shape != (self.num_rows,):
+            return None
+        values.flags.writeable = False
+        return values
 
     def ground_truth(self) -> GroundTruthColumns:
         """The ground-truth columns."""
@@ -162,6 +180,11 @@ def save(table: Table, frame: Frame, ground_truth: GroundTruthColumns) -> Path |
     frame_names, gt_names = _array_names()
     arrays = {f"frame-{n}": getattr(frame, n) for n in frame_names}
     arrays.update({f"gt-{n}": getattr(ground_truth, n) for n in gt_names})
+    sizes = table.to_arrow(columns=["width", "height"])
+    arrays["rows-sample_id"] = np.asarray(table.sample_ids(), np.int64)
+    for column in ("width", "height"):
+        values = sizes.column(column).to_numpy(zero_copy_only=False)
+        arrays[f"rows-{column}"] = np.asarray(values, np.float64)
     if identity is None or any(array.dtype == object for array in arrays.values()):
         return None  # string image ids (object arrays) are not kept: np.load would need pickle
     target = _folder(store, name, revision)

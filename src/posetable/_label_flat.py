@@ -64,10 +64,7 @@ def run_predictions(run: Run) -> pa.Table:
     else read, not kept (a large run's predictions would stay in memory with every Run)."""
     data = run._cache.get("predictions")
     if data is None:
-        run._finished()
-        data = pq.read_table(
-            run.path / "predictions.parquet", columns=[SAMPLE_ID, KEYPOINTS_COLUMN]
-        )
+        data = pq.read_table(run.file("predictions.parquet"), columns=[SAMPLE_ID, KEYPOINTS_COLUMN])
     return data
 
 

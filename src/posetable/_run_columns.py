@@ -9,6 +9,12 @@ nested struct costs more than the evaluation itself. So a run also keeps the fol
 instead of decoding them, and needs numpy alone (no pyarrow: see ``_lazy``). Runs written
 before kept the same columns in one Arrow IPC file, ``predictions_eval.arrow``, which is
 still read.
+
+A run made from a results file keeps its record in the same folder too (format 2), as three
+more columns: ``confidences`` ((N, K) float32, each point's third value), ``boxes`` ((N, 4)
+float64 xyxy) and ``image_sizes`` ((N, 2) float64, the width and height of each instance's
+image); ``predictions.parquet`` is then made from them on first use (writing the nested
+struct costs several times reading the file).
 """
 
 from __future__ import annotations
@@ -97,15 +103,28 @@ class PredictionArrays:
 _COLUMNS = tuple(f.name for f in fields(PredictionArrays))
 
 
-def write_prediction_arrays(folder: Path, arrays: PredictionArrays) -> Path:
+#: the record's columns beyond the evaluation's, with their types (see the module's text)
+RECORD_COLUMNS = {"confidences": np.float32, "boxes": np.float64, "image_sizes": np.float64}
+
+
+def write_prediction_arrays(
+    folder: Path, arrays: PredictionArrays, record: dict[str, np.ndarray] | None = None
+) -> Path:
     """Write ``arrays`` as ``<folder>/predictions_eval/`` (atomically: a staging folder
-    renamed into place)."""
+    renamed into place), with the :data:`RECORD_COLUMNS` of ``record`` when given."""
     target = folder / EVAL_COLUMNS_FOLDER
     staging = folder / f".{EVAL_COLUMNS_FOLDER}.{uuid.uuid4().hex}"
     staging.mkdir()
     types = {"score": np.float64, "area": np.float64, "keypoints": np.float64}
     for name in _COLUMNS:
         values = np.ascontiguousarray(getattr(arrays, name), types.get(name, np.int64))
+        np.save(staging / f"{name}.npy", values)
+    for name, kind in RECORD_COLUMNS.items() if record is not None else ():
+        values = np.ascontiguousarray(record[name], kind)  # type: ignore[index]
+        if values.shape[0] != len(arrays):
+            raise ValueError(
+                f"record column {name!r}: {values.shape[0]} entries, not {len(arrays)}"
+            )
         np.save(staging / f"{name}.npy", values)
     if target.exists():
         shutil.rmtree(target)
@@ -131,6 +150,15 @@ def read_prediction_arrays(folder: Path) -> PredictionArrays | None:
         with pa.memory_map(str(legacy)) as source:
             return PredictionArrays.from_arrow(pa.ipc.open_file(source).read_all())
     return None
+
+
+def read_record_columns(folder: Path) -> dict[str, np.ndarray] | None:
+    """The :data:`RECORD_COLUMNS` a run folder keeps (memory-mapped), or None for a run
+    whose record is its ``predictions.parquet``."""
+    path = folder / EVAL_COLUMNS_FOLDER
+    if not all((path / f"{name}.npy").is_file() for name in RECORD_COLUMNS):
+        return None
+    return {name: np.load(path / f"{name}.npy", mmap_mode="r") for name in RECORD_COLUMNS}
 
 
 def keypoint_array(data: pa.Table) -> np.ndarray:

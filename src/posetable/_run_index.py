@@ -1,8 +1,8 @@
 """A run's predictions and per-instance metrics as Lance datasets sorted by ``sample_id``.
 
-A run is written as Parquet (its record); these Lance copies are its index for random
+A run's record and metric tables are Parquet; these Lance copies are its index for random
 access by sample (the dashboard reads one page of predictions without reading the run).
-``Run.finish`` writes them into ``<run>/index/``; older runs get them on first use.
+They are made on first use (or by ``Run.materialize``) into ``<run>/index/``.
 """
 
 from __future__ import annotations
@@ -67,27 +67,6 @@ def sorted_lance_copy(
         reader = data.append_column(SAMPLE_ID, pa.array(order_ids, pa.int64())).to_reader()
     _write_into_place(reader, target, staging)
     return lance.dataset(str(target)), np.asarray(order_ids, dtype=np.int64)
-
-
-def write_sorted_lance(
-    data: pa.Table, source: Path, target: Path, run_sample_ids: np.ndarray
-) -> None:
-    """:func:`sorted_lance_copy` of ``source``, a Parquet file just written from ``data``
-    (with ``row``), made from ``data`` in memory: the same dataset (with the types as the
-    file gives them back: its list items are named ``element``), without reading the file.
-    """
-    ids = run_sample_ids[data.column("row").to_numpy()]
-    read_back = pq.read_schema(source)
-    names = [n for n in data.column_names if n != SAMPLE_ID]
-    # the streamed copy (ids in order) has no schema metadata, the sorted one the file's
-    kept = data.select(names).cast(pa.schema([read_back.field(n) for n in names]))
-    if len(ids) >= 2 and not bool(np.all(ids[1:] >= ids[:-1])):
-        kept = kept.replace_schema_metadata(read_back.metadata)
-        order = np.argsort(ids, kind="stable")
-        kept, ids = kept.take(pa.array(order)), ids[order]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.{uuid.uuid4().hex}")
-    _write_into_place(kept.append_column(SAMPLE_ID, pa.array(ids, pa.int64())), target, staging)
 
 
 def _write_into_place(data: pa.Table | pa.RecordBatchReader, target: Path, staging: Path) -> None:

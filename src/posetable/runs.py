@@ -1,22 +1,30 @@
 """``Run``: a model's predictions on one exact table revision, and how good they were.
 
-A run is stored under ``<store>/runs/<name>/``: ``manifest.json`` (table revision, sigmas,
-model info, summary metrics), ``predictions.parquet`` (``row``, ``sample_id`` and the
-keypoints struct), ``predictions_eval/`` (the same predictions as flat evaluation
-columns, numpy files), ``per_sample.parquet``, ``per_instance.parquet`` and ``pr.npz`` (the
-precision/recall arrays). Metrics always use the TABLE's sigmas, so runs on one revision
-stay comparable.
+A run is stored under ``<store>/runs/<name>/``. Creating one writes what it was given:
+``manifest.json`` (table revision, sigmas, model info, counts), ``predictions_eval/`` (the
+predictions as flat numpy columns, see ``_run_columns``), ``predictions.parquet`` (``row``,
+``sample_id`` and the keypoints struct) and ``sample_columns.parquet`` (the user's own
+per-sample values) where given. Everything else is derived from those on first use and kept
+in the folder: ``evaluation.json`` (the summary metrics), ``per_sample.parquet``,
+``per_instance.parquet``, ``pr.npz`` (the precision/recall arrays), a record made from flat
+columns, the dashboard's ``index/`` and the label-error suspects; :meth:`Run.materialize`
+makes them all at once. So a run costs what reading its predictions costs, and its metrics
+cost an evaluation once (runs written before format 2 carry their metrics in the manifest).
+Metrics always use the TABLE's sigmas, so runs on one revision stay comparable.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
+import hashlib
 import os
 import shutil
+import tempfile
+import threading
 import uuid
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,10 +44,10 @@ from posetable._rows import SAMPLE_ID
 from posetable._run_columns import (
     PredictionArrays,
     read_prediction_arrays,
+    read_record_columns,
     rows_for_samples,
     write_prediction_arrays,
 )
-from posetable._run_index import INDEX_FOLDER, write_sorted_lance
 from posetable._validate import check_row
 from posetable.errors import NotFoundError, PosetableWarning, RunError
 from posetable.eval.result import STAT_NAMES
@@ -54,8 +62,22 @@ else:
     pa = LazyModule("pyarrow")
     pq = LazyModule("pyarrow.parquet")
 
-RUN_FORMAT_VERSION = 1
+RUN_FORMAT_VERSION = 2  # 2: metrics derived on first use (1 kept them in the manifest)
 METRIC_NAMES = STAT_NAMES
+EVALUATION_FILE = "evaluation.json"  # written last of a run's evaluation: the others are whole
+SAMPLE_COLUMNS_FILE = "sample_columns.parquet"
+#: the files a run derives on first use, and what makes each
+_EVALUATION_FILES = ("per_sample.parquet", "per_instance.parquet", "pr.npz", EVALUATION_FILE)
+_RECORD_FILE = "predictions.parquet"
+
+_derive_locks: dict[str, threading.Lock] = {}
+_derive_locks_guard = threading.Lock()
+
+
+def _derive_lock(path: Path) -> threading.Lock:
+    """One lock per run folder in this process: a run's derived files are made once."""
+    with _derive_locks_guard:
+        return _derive_locks.setdefault(str(path), threading.Lock())
 
 
 def _check_prediction(table: Table, row: int, instances: Any) -> Keypoints2DInstances:
@@ -172,7 +194,8 @@ class Run:
         self._pending[int(row_index)] = checked
 
     def finish(self) -> Run:
-        """Evaluate with the table's sigmas, write the run, and return it opened."""
+        """Write the run and return it opened (its metrics, with the table's sigmas, are
+        computed when first asked for, and kept)."""
         if self._manifest is not None:
             return self
         table = self._require_table()
@@ -234,24 +257,34 @@ class Run:
         info = {"source": str(results_json), **dict(model_info or {})}
         run = cls.create(table, name=name, model_info=info, store=store)
         flat = read_coco_result_rows(results_json, table)
-        rows, counts = np.unique(flat.rows, return_counts=True)
-        k = table.schema.num_keypoints
-        sizes = table.take(rows, columns=["width", "height"])
-        column = keypoints_column(
-            counts,
-            flat.keypoints,
-            widths=sizes.column("width").to_numpy(zero_copy_only=False).astype(np.float64),
-            heights=sizes.column("height").to_numpy(zero_copy_only=False).astype(np.float64),
-            confidences=flat.confidences,
-            boxes=flat.boxes,
-            labels=flat.labels,
-            instance_confidences=flat.scores,
-            num_keypoints=k,
+        rows = flat.rows  # sorted; the file's order kept within a row
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if rows.size else rows
+        counts = np.diff(np.r_[starts, rows.shape[0]])
+        index = np.arange(rows.shape[0], dtype=np.int64) - np.repeat(starts, counts)
+        sizes = _image_sizes(table, rows[starts])
+        arrays = PredictionArrays(
+            row=rows,
+            sample_id=table.sample_ids()[rows],
+            index=index,
+            label=flat.labels,
+            score=flat.scores,
+            area=flat.areas,
+            keypoints=flat.keypoints,
         )
-        inputs = flat.inputs
-        del flat, sizes  # in ``column`` now: only the evaluation's own inputs stay alive
+        record = {
+            "confidences": flat.confidences,
+            "boxes": flat.boxes,
+            "image_sizes": np.repeat(sizes, counts, axis=0),
+        }
         return _write_run_columns(
-            run._store, name, table, inputs, rows, column, run._model_info, None
+            run._store,
+            name,
+            table,
+            arrays,
+            run._model_info,
+            None,
+            rows_with_predictions=int(starts.shape[0]),
+            record=record,
         )
 
     @classmethod
@@ -367,8 +400,19 @@ class Run:
 
     @property
     def metrics(self) -> dict[str, float]:
-        """The 10 COCO keypoint stats (``ap``, ``ap50``, ... ``ar_large``)."""
-        return dict(self._finished()["metrics"])
+        """The 10 COCO keypoint stats (``ap``, ``ap50``, ... ``ar_large``): evaluated the
+        first time they are asked for (on the run's table revision), then kept."""
+        return dict(self._evaluation())
+
+    @property
+    def evaluated(self) -> bool:
+        """Whether the metrics are known without evaluating (kept, or computed already)."""
+        manifest = self._finished()
+        return (
+            "metrics" in manifest
+            or "evaluation" in self._cache
+            or self._kept(EVALUATION_FILE) is not None
+        )
 
     @property
     def created(self) -> str:
@@ -377,9 +421,194 @@ class Run:
 
     def _parquet(self, stem: str) -> pa.Table:
         if stem not in self._cache:
-            self._finished()
-            self._cache[stem] = pq.read_table(self.path / f"{stem}.parquet")
+            self._cache[stem] = pq.read_table(self.file(f"{stem}.parquet"))
         return self._cache[stem]
+
+    # -- files derived on first use ----------------------------------------------------------
+    def file(self, name: str) -> Path:
+        """The path of one of the run's files, made first when the run derives it on first
+        use: ``predictions.parquet``, ``per_sample.parquet``, ``per_instance.parquet``,
+        ``pr.npz`` or ``evaluation.json``.
+
+        A file is made in the run's folder, or where that folder cannot be written (a store
+        on a read-only disk) in a folder of the system's temporary directory.
+
+        Example:
+            ``pq.read_table(run.file("per_sample.parquet"))``
+        """
+        self._finished()
+        kept = self._kept(name)
+        if kept is not None:
+            return kept
+        if name in _EVALUATION_FILES:
+            self._evaluation()
+        elif name == _RECORD_FILE:
+            with _derive_lock(self.path):
+                if self._kept(name) is None:
+                    self._write_derived(name, self._record_table())
+        else:
+            raise RunError(
+                f"run {self._name!r} has no file {name!r}; its derived files are "
+                f"{', '.join((_RECORD_FILE, *_EVALUATION_FILES))}"
+            )
+        made = self._kept(name)
+        assert made is not None, name
+        return made
+
+    def materialize(self) -> Run:
+        """Make every file the run derives on first use now: its evaluation, its record,
+        the dashboard's index and its label-error suspects (what the CLI does after
+        creating a run, so that opening it in the dashboard costs nothing more).
+
+        Example:
+            ``pt.Run.from_coco_results(table, "results.json", name="r").materialize()``
+        """
+        from posetable._run_index import INDEX_FOLDER, sorted_lance_copy
+        from posetable._run_suspects import SUSPECT_THRESHOLDS, find_and_keep, suspects_path
+
+        self._evaluation()
+        record = self.file(_RECORD_FILE)
+        folder = record.parent
+        ids = self._require_table().sample_ids()
+        sorted_lance_copy(record, folder / INDEX_FOLDER / "predictions.lance", ids)
+        sorted_lance_copy(
+            self.file("per_instance.parquet"), folder / INDEX_FOLDER / "per_instance.lance", ids
+        )
+        if not suspects_path(self.path, SUSPECT_THRESHOLDS).is_file():
+            find_and_keep(self, self._require_table())
+        return self
+
+    def _fallback_folder(self) -> Path:
+        """Where this run's derived files go when its own folder cannot be written."""
+        key = f"{self.path.resolve()}|{self._finished().get('created')}"
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / "posetable-derived" / digest
+
+    def _kept(self, name: str) -> Path | None:
+        """The run's file ``name`` where it exists (its folder, then the fallback), else None."""
+        for folder in (self.path, self._fallback_folder()):
+            if (folder / name).is_file():
+                return folder / name
+        return None
+
+    def _write_derived(self, name: str, data: Any) -> Path:
+        """Write one derived file atomically (a temporary name renamed into place)."""
+        for folder in (self.path, self._fallback_folder()):
+            target = folder / name
+            staging = folder / f".{name}.{uuid.uuid4().hex}"
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                if isinstance(data, pa.Table):
+                    group = PER_SAMPLE_GROUP if name == "per_sample.parquet" else None
+                    pq.write_table(data, staging, row_group_size=group, **_PLAIN)
+                elif isinstance(data, bytes):
+                    staging.write_bytes(data)
+                else:  # the precision/recall arrays
+                    with open(staging, "wb") as out:
+                        np.savez(out, **data)
+                os.replace(staging, target)
+                return target
+            except PermissionError:
+                staging.unlink(missing_ok=True)
+            except OSError as exc:
+                staging.unlink(missing_ok=True)
+                if exc.errno not in _READ_ONLY_ERRNOS:
+                    raise
+        raise RunError(
+            f"run {self._name!r}: could not keep {name} in {self.path} or in "
+            f"{self._fallback_folder()}"
+        )
+
+    def _evaluation(self) -> dict[str, float]:
+        """The summary metrics: the manifest's (format 1), kept, or evaluated now."""
+        manifest = self._finished()
+        if "metrics" in manifest:
+            return dict(manifest["metrics"])
+        hit = self._cache.get("evaluation")
+        if hit is not None:
+            return dict(hit)
+        with _derive_lock(self.path):
+            kept = self._kept(EVALUATION_FILE)
+            metrics = None
+            if kept is not None:
+                try:
+                    metrics = dict(orjson.loads(kept.read_bytes())["metrics"])
+                except (OSError, ValueError, KeyError, TypeError):
+                    metrics = None  # damaged: evaluated again
+            if metrics is None:
+                metrics = self._evaluate_and_keep()
+        self._cache["evaluation"] = metrics
+        return dict(metrics)
+
+    def _evaluate_and_keep(self) -> dict[str, float]:
+        """Evaluate on the run's revision with its sigmas and keep the metric files (the
+        summary last: where it exists, the others are whole)."""
+        from posetable.eval import evaluate
+
+        try:
+            table = self.table()
+        except RunError as exc:
+            raise RunError(
+                f"run {self._name!r} was never evaluated, and its metrics cannot be now: {exc}"
+            ) from exc
+        result = evaluate(table, self, sigmas=self.sigmas)
+        per_sample = _with_sample_columns(result.per_sample, self._stored_sample_columns())
+        self._write_derived("per_sample.parquet", per_sample)
+        self._write_derived("per_instance.parquet", result.per_instance)
+        self._write_derived(
+            "pr.npz",
+            {
+                "precision": result.precision,
+                "recall": result.recall,
+                "recall_thresholds": result.recall_thresholds,
+                "oks_thresholds": result.oks_thresholds,
+            },
+        )
+        metrics = {m: float(getattr(result, m)) for m in METRIC_NAMES}
+        summary = {"metrics": metrics, "sigmas": self.sigmas.tolist(), "created": self.created}
+        self._write_derived(EVALUATION_FILE, orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+        self._cache["per_sample"] = per_sample
+        return metrics
+
+    def _stored_sample_columns(self) -> dict[str, np.ndarray]:
+        """The user's per-sample columns kept with the run (one value per table row)."""
+        path = self.path / SAMPLE_COLUMNS_FILE
+        if not path.is_file():
+            return {}
+        data = pq.read_table(path)
+        return {n: data.column(n).to_numpy(zero_copy_only=False) for n in data.column_names}
+
+    def _record_table(self) -> pa.Table:
+        """``predictions.parquet``'s table from the flat columns a run keeps (format 2)."""
+        arrays = read_prediction_arrays(self.path)
+        record = read_record_columns(self.path)
+        if arrays is None or record is None:
+            raise RunError(
+                f"run {self._name!r} in {self.path} has neither predictions.parquet nor the "
+                "flat columns it is made from: the run folder is damaged"
+            )
+        rows = np.asarray(arrays.row)
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if rows.size else rows
+        counts = np.diff(np.r_[starts, rows.shape[0]])
+        sizes = np.asarray(record["image_sizes"])[starts]
+        column = keypoints_column(
+            counts,
+            arrays.keypoints,
+            widths=sizes[:, 0],
+            heights=sizes[:, 1],
+            confidences=record["confidences"],
+            boxes=record["boxes"],
+            labels=arrays.label,
+            instance_confidences=arrays.score,
+            num_keypoints=len(self._finished()["sigmas"]),
+        )
+        return pa.table(
+            {
+                "row": pa.array(rows[starts], pa.int64()),
+                SAMPLE_ID: pa.array(np.asarray(arrays.sample_id)[starts], pa.int64()),
+                KEYPOINTS_COLUMN: column,
+            }
+        )
 
     @property
     def per_sample(self) -> pa.Table:
@@ -449,8 +678,7 @@ class Run:
 
     def pr_curves(self) -> dict[str, np.ndarray]:
         """PR curves for area "all", mean over categories: precision (10, 101) per OKS threshold."""
-        self._finished()
-        with np.load(self.path / "pr.npz") as data:
+        with np.load(self.file("pr.npz")) as data:
             precision = data["precision"]  # (T, R, C, A, M)
             recall_thresholds = data["recall_thresholds"]
             oks_thresholds = data["oks_thresholds"]
@@ -578,6 +806,8 @@ class Run:
         if self._manifest is None:
             pending = len(self._pending)
             return f"Run({self._name!r}, table={self.table_ref}, unfinished, rows={pending})"
+        if not self.evaluated:  # a repr never evaluates
+            return f"Run({self._name!r}, table={self.table_ref}, not evaluated yet)"
         return f"Run({self._name!r}, table={self.table_ref}, ap={self.metrics['ap']:.4f})"
 
 
@@ -605,15 +835,23 @@ def _write_run(
         widths=[it.image_width or 0.0 for it in items],
         heights=[it.image_height or 0.0 for it in items],
     )
+    sample_ids = table.sample_ids()
+    record = pa.table(
+        {
+            "row": pa.array(np.asarray(rows, np.int64), pa.int64()),
+            SAMPLE_ID: pa.array(sample_ids[np.asarray(rows, np.int64)], pa.int64()),
+            KEYPOINTS_COLUMN: keypoints,
+        }
+    )
     return _write_run_columns(
         store,
         name,
         table,
-        inputs,
-        np.asarray(rows, np.int64),
-        keypoints,
+        _prediction_arrays(inputs, sample_ids),
         model_info,
         sample_columns,
+        rows_with_predictions=len(rows),
+        predictions=record,
     )
 
 
@@ -621,27 +859,29 @@ def _write_run_columns(
     store: Store,
     name: str,
     table: Table,
-    inputs: Any,
-    rows: np.ndarray,
-    keypoints: pa.Array,
+    arrays: PredictionArrays,
     model_info: Mapping[str, Any],
     sample_columns: Mapping[str, np.ndarray] | None,
+    *,
+    rows_with_predictions: int,
+    predictions: pa.Table | None = None,
+    record: dict[str, np.ndarray] | None = None,
 ) -> Run:
-    """Evaluate prepared columns and write the run: ``rows`` (sorted) are the rows with
-    predictions and ``keypoints`` their keypoints column, one value per row."""
-    from posetable.eval import api
+    """Write a run of flat prediction columns: its manifest, ``arrays`` and either the
+    record table ``predictions`` or the ``record`` columns it is made from on first use.
+    Nothing is evaluated: the metrics are derived when first asked for."""
+    if predictions is None and record is None:
+        raise ValueError("a run is written with its record: predictions or record columns")
+    if sample_columns:
+        # checked now: a name taken by a metric would otherwise fail on first use
+        from posetable.eval._details import PER_SAMPLE_COLUMNS
 
-    sigmas = np.asarray(inputs.sigmas, dtype=np.float64)
-    result = api.run(inputs)
-    sample_ids = table.sample_ids()
-    predictions_table = pa.table(
-        {
-            "row": pa.array(rows, pa.int64()),
-            SAMPLE_ID: pa.array(sample_ids[rows], pa.int64()),
-            KEYPOINTS_COLUMN: keypoints,
-        }
-    )
-    metrics = {m: float(getattr(result, m)) for m in METRIC_NAMES}
+        taken = sorted(set(sample_columns) & set(PER_SAMPLE_COLUMNS))
+        if taken:
+            raise RunError(
+                f"sample columns {taken} would replace metrics of the same name; choose other names"
+            )
+    sigmas = np.asarray(table.schema.sigmas, dtype=np.float64)
     manifest = {
         "format_version": RUN_FORMAT_VERSION,
         "name": name,
@@ -651,11 +891,7 @@ def _write_run_columns(
         "sigmas_given": table.schema.oks_sigmas_given,
         "sigmas_source": table.schema.oks_sigmas_source,
         "model_info": dict(model_info),
-        "metrics": metrics,
-        "counts": {
-            "rows_with_predictions": len(rows),
-            "predictions": len(inputs.dt.score),
-        },
+        "counts": {"rows_with_predictions": rows_with_predictions, "predictions": len(arrays)},
     }
     final = store.runs_dir / name
     if (final / "manifest.json").exists():
@@ -663,81 +899,40 @@ def _write_run_columns(
     final.parent.mkdir(parents=True, exist_ok=True)  # path-like names live in folders
     staging = final.parent / f".{final.name}.{uuid.uuid4().hex}.tmp"
     staging.mkdir()
-    run = Run(store, name, manifest, table)
     try:
-        # the files are written by a second thread (Arrow and Lance let go of the GIL while
-        # they encode) while this one computes the metric tables and the suspects
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="posetable-run") as writer:
-            written = [
-                writer.submit(_write_predictions, staging, predictions_table, inputs, sample_ids)
-            ]
-            per_sample = _with_sample_columns(result.per_sample, sample_columns or {})
-            written.append(
-                writer.submit(
-                    _write_metrics, staging, per_sample, result.per_instance, result, sample_ids
-                )
+        write_prediction_arrays(staging, arrays, record)
+        if predictions is not None:
+            pq.write_table(predictions, staging / _RECORD_FILE, **_PLAIN)
+        if sample_columns:
+            pq.write_table(
+                pa.table({n: pa.array(v, pa.float64()) for n, v in sample_columns.items()}),
+                staging / SAMPLE_COLUMNS_FILE,
+                **_PLAIN,
             )
-            from posetable._run_suspects import find_and_keep  # the dashboard's suspects
-
-            find_and_keep(run, table, predictions=predictions_table, folder=staging)
-            for done in written:
-                done.result()
         (staging / "manifest.json").write_bytes(
             orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
         )
-        taken = RunError(
+        taken_error = RunError(
             f"a run named {name!r} was created in {store.root} by another writer while this "
             "one was being written; nothing was written under that name"
         )
-        rename_into_place(staging, final, taken=taken, what=f"the new run {name!r}")
+        rename_into_place(staging, final, taken=taken_error, what=f"the new run {name!r}")
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return run
+    return Run(store, name, manifest, table)
 
 
 # float lists gain nothing from dictionary pages (half the write time at val2017 size)
 _PLAIN = {"use_dictionary": False}
 PER_SAMPLE_GROUP = 1 << 16  # rows per row group of per_sample.parquet
+_READ_ONLY_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
 
 
-def _write_predictions(
-    staging: Path, predictions: pa.Table, inputs: Any, sample_ids: np.ndarray
-) -> None:
-    """A run's predictions: the record, the flat evaluation columns and the Lance index."""
-    pq.write_table(predictions, staging / "predictions.parquet", **_PLAIN)
-    write_prediction_arrays(staging, _prediction_arrays(inputs, sample_ids))
-    # random access by sample for the dashboard: the Parquet file's sorted Lance copy
-    write_sorted_lance(
-        predictions,
-        staging / "predictions.parquet",
-        staging / INDEX_FOLDER / "predictions.lance",
-        sample_ids,
-    )
-
-
-def _write_metrics(
-    staging: Path, per_sample: pa.Table, per_instance: pa.Table, result: Any, ids: np.ndarray
-) -> None:
-    """A run's metric tables, its precision/recall arrays and the per-instance index."""
-    # row groups of 64k images: the dashboard's first page reads the first group alone
-    pq.write_table(
-        per_sample, staging / "per_sample.parquet", row_group_size=PER_SAMPLE_GROUP, **_PLAIN
-    )
-    pq.write_table(per_instance, staging / "per_instance.parquet", **_PLAIN)
-    np.savez(
-        staging / "pr.npz",
-        precision=result.precision,
-        recall=result.recall,
-        recall_thresholds=result.recall_thresholds,
-        oks_thresholds=result.oks_thresholds,
-    )
-    write_sorted_lance(
-        per_instance,
-        staging / "per_instance.parquet",
-        staging / INDEX_FOLDER / "per_instance.lance",
-        ids,
-    )
+def _image_sizes(table: Table, rows: np.ndarray) -> np.ndarray:
+    """(len(rows), 2) float64 width and height of some table rows."""
+    columns = [np.asarray(table._row_column(n), np.float64)[rows] for n in ("width", "height")]
+    return np.stack(columns, axis=1).reshape(len(rows), 2)
 
 
 def _prediction_arrays(inputs: Any, sample_ids: np.ndarray) -> PredictionArrays:

@@ -193,6 +193,8 @@ class Table(TableFormats, TableSkeleton):
         self._ids: np.ndarray | None = None  # sample ids in physical order (a revision's are fixed)
         self._len: int | None = None
         self._columns = columns
+        self._snapshot: Snapshot | None = None  # the flat snapshot it was opened from
+        self._row_ids: np.ndarray | None = None  # sample ids in row order, kept
 
     @classmethod
     def _from_snapshot(cls, store: Store, name: str, snapshot: Snapshot) -> Table:
@@ -203,6 +205,7 @@ class Table(TableFormats, TableSkeleton):
         meta = {"schema": snapshot.schema, "metadata": snapshot.metadata}
         table._start(store, name, handles, uri, meta, list(snapshot.columns))
         table._len = snapshot.num_rows
+        table._snapshot = snapshot
         return table
 
     @property
@@ -492,9 +495,23 @@ class Table(TableFormats, TableSkeleton):
 
     def sample_ids(self) -> np.ndarray:
         """The stable sample id of each row, in row order (kept across revisions)."""
-        ids = self._scan_ids()
-        physical = self._physical()
-        return ids if physical is None else ids[physical]
+        if self._row_ids is None:
+            kept = None if self._snapshot is None else self._snapshot.row_column(SAMPLE_ID)
+            if kept is None:
+                ids = self._scan_ids()
+                physical = self._physical()
+                kept = ids if physical is None else ids[physical]
+                kept.flags.writeable = False
+            self._row_ids = kept
+        return self._row_ids
+
+    def _row_column(self, name: str) -> np.ndarray:
+        """A numeric per-row column (``width``, ``height``) as numpy, in row order: from the
+        flat snapshot the table was opened from when it keeps it, else read."""
+        kept = None if self._snapshot is None else self._snapshot.row_column(name)
+        if kept is not None:
+            return kept
+        return self.to_arrow(columns=[name]).column(name).to_numpy(zero_copy_only=False)
 
     def _positions_of(self, indices: Any) -> np.ndarray:
         """Row positions as an int64 array (negative counted from the end), checked."""

@@ -123,6 +123,8 @@ def _import(args: argparse.Namespace) -> int:
         run = Run.from_yolo_predictions(table, source, name=args.name, model_info=info)
     else:
         run = Run.from_coco_results(table, source, name=args.name, model_info=info)
+    # the evaluation, index and suspects now: the dashboard opens the run at once
+    run.materialize()
     print(f"run {run.name!r} on {run.table_ref}: AP {run.metrics['ap']:.4f}")
     return 0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
@@ -405,11 +406,12 @@ class RunIndex:
         stamp = hashlib.sha256(
             f"{run.name}|{manifest.get('created')}|{run.path}".encode()
         ).hexdigest()[:16]
-        folder = run.path / INDEX_FOLDER
-        if not folder.is_dir():  # a run written before runs carried their index
+        record = run.file("predictions.parquet")
+        folder = record.parent / INDEX_FOLDER  # kept with the run (made by its materialize)
+        if not folder.is_dir() and not os.access(record.parent, os.W_OK):
             folder = Path(cache_dir) / f"{run.name}-{stamp}"
         predictions, self._prediction_ids = sorted_lance_copy(
-            run.path / "predictions.parquet", folder / "predictions.lance", self._run_sample_ids
+            record, folder / "predictions.lance", self._run_sample_ids
         )
         # served from many threads: one Lance handle per thread
         self._predictions = PerThreadDataset.of(predictions)
@@ -420,7 +422,7 @@ class RunIndex:
         self._per_instance_lock = threading.Lock()
         # the per-sample metrics are read when first needed (a sort, a filter, a page past
         # the first rows): a million images' file takes a few tenths of a second to read
-        self._per_sample_path = run.path / "per_sample.parquet"
+        self._per_sample_path = run.file("per_sample.parquet")
         schema = pq.read_schema(self._per_sample_path)
         self.metric_names = [n for n in schema.names if n not in ("row", "image_id")]
         self.metric_schema = pa.schema(
@@ -461,7 +463,7 @@ class RunIndex:
         except PosetableError:  # the run's revision is gone: use the predictions' own ids
             rows = int(run.manifest["table"]["rows"])
             ids = np.arange(rows, dtype=np.int64)
-            known = pq.read_table(run.path / "predictions.parquet", columns=["row", SAMPLE_ID])
+            known = pq.read_table(run.file("predictions.parquet"), columns=["row", SAMPLE_ID])
             ids[known.column("row").to_numpy()] = known.column(SAMPLE_ID).to_numpy()
             return ids
 
@@ -506,7 +508,7 @@ class RunIndex:
         with self._per_instance_lock:
             if self._per_instance_at is None:
                 data, ids = sorted_lance_copy(
-                    self.run.path / "per_instance.parquet",
+                    self.run.file("per_instance.parquet"),
                     self._index_folder / "per_instance.lance",
                     self._run_sample_ids,
                 )
@@ -607,8 +609,8 @@ class RunIndex:
         kept.write_by_sample()  # after the summary is at hand: the sort waits for that only
 
     def _kept_by_run(self, thresholds: SuspectThresholds) -> KeptSuspects | None:
-        """The suspects the run kept when it was written (None when it has none at these
-        thresholds, or its file cannot be read), never read whole."""
+        """The suspects the run keeps (made by ``Run.materialize``; None when it has none at
+        these thresholds, or its file cannot be read), never read whole."""
         path = suspects_path(self.run.path, thresholds)
         if not path.is_file():
             return None

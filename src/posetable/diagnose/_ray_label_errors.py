@@ -86,7 +86,7 @@ def label_errors_task(batch: pa.Table, context: Any) -> dict[str, Any]:
     run = _open_run(ctx.run_store, ctx.run_name)
     ids = pa.array(np.asarray(batch.column(SAMPLE_ID).to_numpy(), np.int64))
     predictions = pq.read_table(
-        run.path / "predictions.parquet",
+        run.file("predictions.parquet"),
         columns=[SAMPLE_ID, KEYPOINTS_COLUMN],
         filters=pc.field(SAMPLE_ID).isin(ids),
     )

@@ -13,9 +13,12 @@ so either path gives the same arrays.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import mmap
 import os
+import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,52 @@ def _scan(scanner: Callable[[Any, bool], dict[str, Any] | None], path: Path) -> 
             return None if mapped is None else scanner(mapped, True)
     except (OSError, ValueError):
         return None
+
+
+#: a results file is scanned in parts from this size on, one part per core (up to PARTS)
+PART_BYTES = 4 << 20
+PARTS = 4
+# where one element of a results list ends and the next begins; a guess that the scan of
+# the part before it checks (a "}, {" inside a string is not a boundary, and is refused)
+_BOUNDARY = re.compile(rb"\}\s*,\s*\{")
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _scan_results_in_parts(path: Path, parts: int) -> dict[str, Any] | None:
+    """The results scanned in ``parts`` pieces at once (the scan holds no GIL), split where
+    one element ends and the next begins; each piece's scan checks that its end is such a
+    place, and where one is not, the file is scanned whole. The columns are the whole
+    scan's, joined in order."""
+    try:
+        with _mapped(path) as mapped:
+            if mapped is None:
+                return None
+            size = len(mapped)
+            bounds = [0]
+            for i in range(1, parts):
+                found = _BOUNDARY.search(mapped, max(bounds[-1] + 1, size * i // parts))
+                if found is None:
+                    break
+                bounds.append(found.end() - 1)  # the next element's "{"
+            bounds.append(-1)
+            if len(bounds) == 2:
+                return _jsonscan.results(mapped, True)
+            spans = list(itertools.pairwise(bounds))
+            with ThreadPoolExecutor(max_workers=len(spans)) as pool:
+                scanned = list(pool.map(lambda span: _jsonscan.results(mapped, True, *span), spans))
+            if any(part is None for part in scanned):  # a piece's end was no boundary
+                return _jsonscan.results(mapped, True)
+    except (OSError, ValueError):
+        return None
+    # each column grown in place by the later pieces' bytes, theirs let go: no second copy
+    pieces = [part for part in scanned if part is not None]
+    return {name: _jsonscan.join([part[name] for part in pieces]) for name in pieces[0]}
 
 
 class _Columns:
@@ -115,11 +164,19 @@ def read_ground_truth_scan(path: Path) -> CocoGroundTruth | None:
     )
 
 
-def read_results_scan(path: Path, k: int, confidences: bool) -> CocoResults | None:
-    """The results through the scanner, or None when the Python reader must read them."""
+def read_results_scan(
+    path: Path, k: int, confidences: bool, *, parts: bool = False
+) -> CocoResults | None:
+    """The results through the scanner, or None when the Python reader must read them.
+    ``parts``: a large file is scanned in pieces on every core (one reader alone; where
+    two files are read at once, each has a core already)."""
     if not AVAILABLE or k <= 0:
         return None
-    raw = _scan(_jsonscan.results, path)
+    cores = min(_cores(), PARTS) if parts else 1
+    if cores > 1 and path.stat().st_size >= PART_BYTES:
+        raw = _scan_results_in_parts(path, cores)
+    else:
+        raw = _scan(_jsonscan.results, path)
     if raw is None:
         return None
     cols = _Columns(raw)

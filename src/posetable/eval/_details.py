@@ -179,6 +179,13 @@ def _pair_oks(inp: EvalInput, dt_idx: np.ndarray, gt_idx: np.ndarray) -> np.ndar
     )
 
 
+#: every column ``per_sample`` can have (tp/fp/fn at .50 and .75 with those thresholds)
+PER_SAMPLE_COLUMNS = (
+    "row", "image_id", "num_gt", "num_gt_ignored", "num_pred", "tp_50", "fp_50", "fn_50",
+    "tp_75", "fp_75", "fn_75", "mean_oks", "ap",
+)  # fmt: skip
+
+
 def per_sample(
     inp: EvalInput, matches: Matches, params: Params, pairs: _Pairs | None = None
 ) -> pa.Table:

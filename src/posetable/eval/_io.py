@@ -656,10 +656,13 @@ def file_size(path: PathLike) -> int:
         return 0
 
 
-def read_results(path: PathLike, num_keypoints: int, *, confidences: bool = True) -> CocoResults:
+def read_results(
+    path: PathLike, num_keypoints: int, *, confidences: bool = True, parts: bool = False
+) -> CocoResults:
     """Read a COCO keypoint results JSON (a list of ``image_id``, ``category_id``,
     ``keypoints``, ``score``, optional ``bbox``) into columns (``confidences=False``: the
-    points' third values are not kept; evaluation does not use them).
+    points' third values are not kept; evaluation does not use them; ``parts``: a large
+    file is scanned in pieces on every core at once).
 
     Raises:
         FormatError: not a list, a missing or non-numeric field (a string ``"0.9"`` score,
@@ -671,7 +674,7 @@ def read_results(path: PathLike, num_keypoints: int, *, confidences: bool = True
         raise FormatError("file not found", path=target)
     from posetable.eval._coco_scan import read_results_scan
 
-    scanned = read_results_scan(target, num_keypoints, confidences)
+    scanned = read_results_scan(target, num_keypoints, confidences, parts=parts)
     if scanned is not None:
         return scanned
     fast = _results_duckdb(target, num_keypoints, confidences)

@@ -68,6 +68,7 @@ typedef struct {
     Py_ssize_t len;
     Py_ssize_t itemsize;
     char format[2];
+    Py_ssize_t exports; /* buffers handed out and not released: its memory may not move */
 } Column;
 
 static void column_dealloc(Column *self) {
@@ -77,11 +78,19 @@ static void column_dealloc(Column *self) {
 
 static int column_getbuffer(Column *self, Py_buffer *view, int flags) {
     static char empty = 0;
-    return PyBuffer_FillInfo(view, (PyObject *)self, self->data ? self->data : &empty, self->len,
-                             0, flags);
+    int r = PyBuffer_FillInfo(view, (PyObject *)self, self->data ? self->data : &empty,
+                              self->len, 0, flags);
+    if (r == 0) self->exports++;
+    return r;
 }
 
-static PyBufferProcs column_buffer = {(getbufferproc)column_getbuffer, NULL};
+static void column_releasebuffer(Column *self, Py_buffer *view) {
+    (void)view;
+    self->exports--;
+}
+
+static PyBufferProcs column_buffer = {(getbufferproc)column_getbuffer,
+                                      (releasebufferproc)column_releasebuffer};
 
 static PyTypeObject ColumnType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "posetable.eval._jsonscan.Column",
@@ -102,6 +111,7 @@ static PyObject *column_from(Buf *b) {
     }
     col->data = b->data;
     col->len = (Py_ssize_t)b->len;
+    col->exports = 0;
     b->data = NULL;
     b->len = b->cap = 0;
     return (PyObject *)col;
@@ -117,6 +127,9 @@ typedef struct {
     int drop;
     int oom;
     PyThreadState *save; /* the released GIL's thread state */
+    /* a part of a results list (two or more parts are scanned at once): */
+    const unsigned char *stop; /* the prefix part ends where an element starts here */
+    int resume;                /* positioned at an element after a ',' of the list */
 } Scan;
 
 static void maybe_drop(Scan *s) {
@@ -236,6 +249,51 @@ static const double POW10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
 static long double POW10L[28];
 #endif
 
+static const uint64_t POW10I[9] = {1u, 10u, 100u, 1000u, 10000u, 100000u, 1000000u, 10000000u,
+                                   100000000u};
+
+/* The run of decimal digits at p (at most 8 counted when 8 bytes can be read at once):
+ * *value accumulates it (value * 10^n + its digits, wrapping like the byte loop), returns
+ * its end. Eight bytes are read with one load and their digits told apart and summed with
+ * a few multiplications (no branch per digit); a run of 8 continues a byte at a time. */
+static inline const unsigned char *digit_run(const unsigned char *p, const unsigned char *end,
+                                             uint64_t *value) {
+    uint64_t m = *value;
+#if defined(__GNUC__) || defined(__clang__)
+    if (end - p >= 8) {
+        uint64_t x;
+        memcpy(&x, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        x = __builtin_bswap64(x);
+#endif
+        uint64_t t = x - 0x3030303030303030ull; /* each byte minus '0' (a borrow only
+                                                   reaches bytes after a non-digit) */
+        uint64_t bad = (t | (t + 0x7676767676767676ull)) & 0x8080808080808080ull;
+        int n = bad ? __builtin_ctzll(bad) >> 3 : 8;
+        if (n > 0) {
+            uint64_t v = n == 8 ? t : t << (8 * (8 - n)); /* leading zeros: n digits' value */
+            v = v * 10 + (v >> 8);
+            v = (((v & 0x000000FF000000FFull) * 0x000F424000000064ull) +
+                 (((v >> 16) & 0x000000FF000000FFull) * 0x0000271000000001ull)) >>
+                32;
+            m = m * POW10I[n] + v;
+            p += n;
+        }
+        if (n < 8) {
+            *value = m;
+            return p;
+        }
+    }
+#endif
+    unsigned dg;
+    while (p < end && (dg = (unsigned)(*p - '0')) < 10) {
+        m = m * 10 + dg;
+        p++;
+    }
+    *value = m;
+    return p;
+}
+
 /* Python's own correctly rounded parse of the number's text (with the GIL taken back). */
 static int slow_double(Scan *s, const unsigned char *from, size_t n, double *out) {
     char text[400];
@@ -263,22 +321,33 @@ static int number(Scan *s, double *out, int *is_int, int64_t *ival) {
         p++;
     }
     if (p >= end) return -1;
-    /* the digits' runs: integer part [i0, i1), fraction [f0, f1) */
-    const unsigned char *i0 = p, *i1, *f0 = NULL, *f1 = NULL;
+    /* one pass over the digits: m accumulates the significant ones (the integer part, no
+     * leading zero but "0", then the fraction past the zeros that lead it when the integer
+     * part is 0), nd counts them (m is only used when nd <= 19: it cannot have wrapped),
+     * nf counts the fraction's digits */
+    uint64_t m = 0;
+    ptrdiff_t nd = 0, nf = 0;
     if (*p == '0') {
         p++;
     } else if (*p >= '1' && *p <= '9') {
-        while (p < end && (unsigned)(*p - '0') < 10) p++;
+        const unsigned char *i0 = p;
+        p = digit_run(p, end, &m);
+        nd = p - i0;
     } else {
         return -1;
     }
-    i1 = p;
+    int frac = 0;
     if (p < end && *p == '.') {
         p++;
-        f0 = p;
-        while (p < end && (unsigned)(*p - '0') < 10) p++;
-        f1 = p;
-        if (f1 == f0) return -1;
+        frac = 1;
+        const unsigned char *f0 = p;
+        if (nd == 0)
+            while (p < end && *p == '0') p++;
+        const unsigned char *sig = p;
+        p = digit_run(p, end, &m);
+        nd += p - sig;
+        nf = p - f0;
+        if (nf == 0) return -1;
     }
     int expo = 0, x = 0, eneg = 0;
     if (p < end && (*p == 'e' || *p == 'E')) {
@@ -292,28 +361,15 @@ static int number(Scan *s, double *out, int *is_int, int64_t *ival) {
         }
     }
     s->p = p;
-    /* significant digits: the integer part (no leading zero but "0"), then the fraction past
-     * the zeros that lead it when the integer part is 0 */
-    const unsigned char *sig = i0;
-    if (*i0 == '0') {
-        sig = f0 ? f0 : i1;
-        if (f0)
-            while (sig < f1 && *sig == '0') sig++;
-    }
-    ptrdiff_t nd = (i1 > sig ? i1 - sig : 0) + (f0 ? f1 - (sig > f0 ? sig : f0) : 0);
     if (nd > 19) {
         *is_int = 0;
         return slow_double(s, from, (size_t)(p - from), out);
     }
-    uint64_t m = 0;
-    for (const unsigned char *q = i0; q < i1; q++) m = m * 10 + (*q - '0');
-    if (f0)
-        for (const unsigned char *q = f0; q < f1; q++) m = m * 10 + (*q - '0');
-    if (!f0 && !expo) {
+    if (!frac && !expo) {
         *is_int = neg ? m <= (uint64_t)INT64_MAX + 1 : m <= (uint64_t)INT64_MAX;
         if (*is_int) *ival = neg ? (int64_t)(0 - m) : (int64_t)m;
-        double d = (double)m; /* correctly rounded, as Python's int -> float */
-        *out = m == 0 ? 0.0 : (neg ? -d : d); /* Python: float(int("-0")) is +0.0 */
+        double v = (double)m; /* correctly rounded, as Python's int -> float */
+        *out = m == 0 ? 0.0 : (neg ? -v : v); /* Python: float(int("-0")) is +0.0 */
         return 0;
     }
     *is_int = 0;
@@ -321,7 +377,7 @@ static int number(Scan *s, double *out, int *is_int, int64_t *ival) {
         *out = neg ? -0.0 : 0.0;
         return 0;
     }
-    int e10 = (eneg ? -x : x) - (int)(f0 ? f1 - f0 : 0);
+    int e10 = (eneg ? -x : x) - (int)nf;
     if (m <= (1ull << 53) && e10 >= -22 && e10 <= 22) {
         double d = (double)m; /* exact */
         d = e10 < 0 ? d / POW10[-e10] : d * POW10[e10]; /* one rounding of exact operands */
@@ -758,8 +814,18 @@ static const Key RES_KEYS[] = {
     {"image_id", 8}, {"category_id", 11}, {"keypoints", 9}, {"score", 5}, {"bbox", 4}};
 
 static int scan_results(Scan *s, Buf *col) {
-    int first = 1, r;
-    while ((r = next_item(s, &first)) == 1) {
+    int first = !s->resume, r;
+    for (;;) {
+        if (s->resume) { /* a later part: its first element needs no ',' before it */
+            s->resume = 0;
+            ws(s);
+            r = 1;
+        } else {
+            r = next_item(s, &first);
+        }
+        if (r != 1) break;
+        if (s->stop != NULL && s->p >= s->stop) /* the part ends: exactly at an element */
+            return s->p == s->stop ? 0 : -1;
         int f = 1, field, k;
         unsigned seen = 0;
         int64_t img = 0, cat = 0, kp_n = -1, box_n = -1;
@@ -798,7 +864,8 @@ static int scan_results(Scan *s, Buf *col) {
         PUSH(&col[R_BOX_N], int64_t, box_n, oom);
         maybe_drop(s);
     }
-    if (r < 0 || !at_end(s)) return -1;
+    /* a prefix part that reached the list's end never met its stop: not a part's boundary */
+    if (r < 0 || s->stop != NULL || !at_end(s)) return -1;
     return 0;
 oom:
     s->oom = 1;
@@ -814,7 +881,12 @@ static PyObject *run(PyObject *args, scanner fn, const char **names, int ncol) {
     Py_buffer view;
     PyObject *data;
     int drop = 0;
-    if (!PyArg_ParseTuple(args, "O|p", &data, &drop)) return NULL;
+    Py_ssize_t start = 0, stop = -1;
+    if (!PyArg_ParseTuple(args, "O|pnn", &data, &drop, &start, &stop)) return NULL;
+    if (fn != scan_results && (start != 0 || stop != -1)) {
+        PyErr_SetString(PyExc_ValueError, "only a results list is scanned in parts");
+        return NULL;
+    }
     /* pages are handed back only of a file's mapping (anonymous memory would be zeroed) */
     drop = drop && strcmp(Py_TYPE(data)->tp_name, "mmap.mmap") == 0;
     if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) return NULL;
@@ -823,10 +895,23 @@ static PyObject *run(PyObject *args, scanner fn, const char **names, int ncol) {
         PyBuffer_Release(&view);
         return PyErr_NoMemory();
     }
+    if (start < 0 || start > view.len || stop < -1 || stop > view.len ||
+        (stop >= 0 && stop <= start)) {
+        PyBuffer_Release(&view);
+        free(col);
+        PyErr_SetString(PyExc_ValueError, "a part needs 0 <= start < stop <= len(data)");
+        return NULL;
+    }
     Scan s = {0};
-    s.base = s.kept = s.p = (const unsigned char *)view.buf;
+    s.base = s.p = (const unsigned char *)view.buf;
     s.end = s.p + view.len;
+    s.kept = s.p + start;
     s.drop = drop;
+    if (start > 0) { /* a later part: at one of the list's elements */
+        s.p += start;
+        s.resume = 1;
+    }
+    if (stop >= 0) s.stop = s.base + stop;
     s.save = PyEval_SaveThread();
     int r = fn(&s, col);
     PyEval_RestoreThread(s.save);
@@ -858,6 +943,66 @@ static PyObject *results(PyObject *self, PyObject *args) {
     return run(args, scan_results, R_NAMES, R_COLUMNS);
 }
 
+/* The columns of a file's parts as one: the first grown in place (realloc: its pages are
+ * kept, not copied), the others' bytes appended and their memory freed (they are left
+ * empty). So joining costs the later parts' bytes, not a second copy of every column. */
+static PyObject *join(PyObject *self, PyObject *arg) {
+    PyObject *seq = PySequence_Fast(arg, "join takes a sequence of columns");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    size_t total = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!Py_IS_TYPE(items[i], &ColumnType)) {
+            Py_DECREF(seq);
+            PyErr_SetString(PyExc_TypeError, "join takes columns of the scanner");
+            return NULL;
+        }
+        Column *c = (Column *)items[i];
+        if (c->exports > 0) {
+            Py_DECREF(seq);
+            PyErr_SetString(PyExc_ValueError, "a column read through a buffer cannot be joined");
+            return NULL;
+        }
+        for (Py_ssize_t j = 0; j < i; j++) {
+            if (items[j] == items[i]) {
+                Py_DECREF(seq);
+                PyErr_SetString(PyExc_ValueError, "a column cannot be joined to itself");
+                return NULL;
+            }
+        }
+        total += (size_t)c->len;
+    }
+    if (n == 0) {
+        Py_DECREF(seq);
+        PyErr_SetString(PyExc_ValueError, "join needs at least one column");
+        return NULL;
+    }
+    Column *first = (Column *)items[0];
+    char *data = first->data;
+    if (total > (size_t)first->len) {
+        data = realloc(first->data, total);
+        if (data == NULL) {
+            Py_DECREF(seq);
+            return PyErr_NoMemory();
+        }
+    }
+    size_t at = (size_t)first->len;
+    for (Py_ssize_t i = 1; i < n; i++) {
+        Column *c = (Column *)items[i];
+        if (c->len) memcpy(data + at, c->data, (size_t)c->len);
+        at += (size_t)c->len;
+        free(c->data);
+        c->data = NULL;
+        c->len = 0;
+    }
+    first->data = data;
+    first->len = (Py_ssize_t)total;
+    Py_INCREF(first);
+    Py_DECREF(seq);
+    return (PyObject *)first;
+}
+
 static PyObject *parse_number(PyObject *self, PyObject *arg) {
     Py_buffer view;
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
@@ -882,8 +1027,14 @@ static PyMethodDef methods[] = {
      "A COCO keypoints ground-truth document's ids and annotation fields, or None when the\n"
      "Python reader must read it. drop: data is an mmap whose scanned pages may be dropped."},
     {"results", results, METH_VARARGS,
-     "results(data, drop=False) -> dict of columns | None\n\n"
-     "A COCO keypoint results list's fields, or None when the Python reader must read it."},
+     "results(data, drop=False, start=0, stop=-1) -> dict of columns | None\n\n"
+     "A COCO keypoint results list's fields, or None when the Python reader must read it.\n"
+     "A part of the list: start > 0 is the offset of an element (after a ','), stop >= 0\n"
+     "the offset where the part's elements end (where the next element starts); a part\n"
+     "whose stop is not exactly where an element starts gives None."},
+    {"join", join, METH_O,
+     "join(columns) -> Column: the columns' bytes in order, in the first (grown in place);\n"
+     "the others are left empty. A column read through a buffer cannot be joined."},
     {"parse_number", parse_number, METH_O,
      "parse_number(text) -> float | None: one JSON number as the scanner reads it."},
     {NULL, NULL, 0, NULL},

@@ -290,6 +290,20 @@ def prepare(
     )
 
 
+def _table_frame(table: Table) -> Frame:
+    """A table's frame alone (its revision's snapshot when it has one: no ground truth
+    read), for reading results against it."""
+    from posetable import _flat_snapshot
+
+    snapshot = _flat_snapshot.find(table.store, table.name, table.revision)
+    if snapshot is not None:
+        try:
+            return snapshot.frame()
+        except (OSError, ValueError):  # replaced while read: read the table instead
+            pass
+    return _table_flat(table)[0]
+
+
 def _table_flat(table: Table) -> tuple[Frame, GroundTruthColumns]:
     """A table's frame and ground truth: from its revision's flat snapshot when it has one
     (numpy alone), else read from Lance and kept as the snapshot for the next time."""
@@ -476,22 +490,22 @@ class CocoResultRows:
     ordered by table row (the file's order kept within a row).
 
     Attributes:
-        inputs: the evaluation's columns (ground truth of the table, these predictions).
         rows: ``(T,)`` the table row of each result.
         keypoints: ``(T, K, 2)`` pixel coordinates.
         confidences: ``(T, K)`` float32, the third value of each point.
         labels: ``(T,)`` class indices.
         scores: ``(T,)`` instance scores.
         boxes: ``(T, 4)`` xyxy (``bbox`` when given, else the points' extent).
+        areas: ``(T,)`` pycocotools' area of each result (what evaluation uses).
     """
 
-    inputs: EvalInput
     rows: np.ndarray
     keypoints: np.ndarray
     confidences: np.ndarray
     labels: np.ndarray
     scores: np.ndarray
     boxes: np.ndarray
+    areas: np.ndarray
 
 
 def read_coco_result_rows(path: PathLike, table: Table) -> CocoResultRows:
@@ -501,22 +515,13 @@ def read_coco_result_rows(path: PathLike, table: Table) -> CocoResultRows:
     Raises:
         FormatError: as :func:`read_coco_results`.
     """
-    fr, gt_cols = _table_flat(table)
-    k = fr.num_keypoints
-    res = read_results(path, k)
+    fr = _table_frame(table)
+    res = read_results(path, fr.num_keypoints, parts=True)  # the one file read: every core
     cols = _results_to_predictions(res, fr, image_key=fr.image_ids, unknown_category="error")
-    _warn_id_zero(gt_cols, f"table {table.ref}")
-    inputs = EvalInput(
-        gt=gt_cols,
-        dt=cols,
-        image_ids=fr.image_ids,
-        rows=fr.rows,
-        category_ids=fr.category_ids,
-        category_labels=fr.category_labels,
-        sigmas=np.asarray(table.schema.sigmas, dtype=np.float64),
-    )
     rows = fr.rows[cols.image].astype(np.int64)
-    order = np.argsort(rows, kind="stable")
+    # results are mostly written image by image: then they are in order, and not copied
+    ordered = rows.shape[0] < 2 or bool(np.all(rows[1:] >= rows[:-1]))
+    order = slice(None) if ordered else np.argsort(rows, kind="stable")
     if res.bbox is not None:
         negative = np.flatnonzero((res.bbox[:, 2] < 0) | (res.bbox[:, 3] < 0))
         if negative.size:  # a table's box has x2 >= x1 (pycocotools' evaluation takes it)
@@ -538,13 +543,13 @@ def read_coco_result_rows(path: PathLike, table: Table) -> CocoResultRows:
         )
     third = res.confidences if res.confidences is not None else res.keypoints[..., 2]
     return CocoResultRows(
-        inputs=inputs,
         rows=rows[order],
-        keypoints=res.points[order],
+        keypoints=cols.keypoints[order],
         confidences=third[order].astype(np.float32),
         labels=fr.category_labels[cols.category][order],
-        scores=res.score[order],
+        scores=cols.score[order],
         boxes=boxes[order],
+        areas=cols.area[order],
     )
 
 
