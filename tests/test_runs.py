@@ -137,7 +137,7 @@ def test_predictions_with_another_k(coco_table):
 
 def test_a_run_whose_table_revision_is_gone(coco_table, store):
     evaluated = pt.Run.from_predictions(coco_table, noisy_predictions(coco_table), name="orphan")
-    ap = evaluated.metrics["ap"]  # evaluated once: kept in the run's folder
+    ap = evaluated.materialize().metrics["ap"]  # evaluated once: kept in the run's folder
     never = pt.Run.from_predictions(coco_table, noisy_predictions(coco_table), name="never")
     shutil.rmtree(store / "tables" / "coco.lance")
     run = pt.Run.open("orphan", store=store)

@@ -67,7 +67,9 @@ METRIC_NAMES = STAT_NAMES
 EVALUATION_FILE = "evaluation.json"  # written last of a run's evaluation: the others are whole
 SAMPLE_COLUMNS_FILE = "sample_columns.parquet"
 #: the files a run derives on first use, and what makes each
-_EVALUATION_FILES = ("per_sample.parquet", "per_instance.parquet", "pr.npz", EVALUATION_FILE)
+_SUMMARY_FILES = ("pr.npz", EVALUATION_FILE)  # made by the first ``metrics``
+_TABLE_FILES = ("per_sample.parquet", "per_instance.parquet")  # by the first table asked for
+_EVALUATION_FILES = (*_TABLE_FILES, *_SUMMARY_FILES)
 _RECORD_FILE = "predictions.parquet"
 
 _derive_locks: dict[str, threading.Lock] = {}
@@ -440,8 +442,12 @@ class Run:
         kept = self._kept(name)
         if kept is not None:
             return kept
-        if name in _EVALUATION_FILES:
+        if name in _SUMMARY_FILES:
             self._evaluation()
+        elif name in _TABLE_FILES:
+            with _derive_lock(self.path):
+                if any(self._kept(n) is None for n in _TABLE_FILES):
+                    self._evaluate_and_keep(tables=True)
         elif name == _RECORD_FILE:
             with _derive_lock(self.path):
                 if self._kept(name) is None:
@@ -466,6 +472,7 @@ class Run:
         from posetable._run_index import INDEX_FOLDER, sorted_lance_copy
         from posetable._run_suspects import SUSPECT_THRESHOLDS, find_and_keep, suspects_path
 
+        self.file("per_sample.parquet")  # one evaluation: the summary and both tables
         self._evaluation()
         record = self.file(_RECORD_FILE)
         folder = record.parent
@@ -536,13 +543,15 @@ class Run:
                 except (OSError, ValueError, KeyError, TypeError):
                     metrics = None  # damaged: evaluated again
             if metrics is None:
-                metrics = self._evaluate_and_keep()
+                metrics = self._evaluate_and_keep(tables=False)
         self._cache["evaluation"] = metrics
         return dict(metrics)
 
-    def _evaluate_and_keep(self) -> dict[str, float]:
-        """Evaluate on the run's revision with its sigmas and keep the metric files (the
-        summary last: where it exists, the others are whole)."""
+    def _evaluate_and_keep(self, *, tables: bool) -> dict[str, float]:
+        """Evaluate on the run's revision with its sigmas and keep the summary (``pr.npz``,
+        then ``evaluation.json``) and, with ``tables``, the per-sample and per-instance
+        tables (building them costs several times the evaluation: the first ``metrics``
+        does without)."""
         from posetable.eval import evaluate
 
         try:
@@ -552,9 +561,11 @@ class Run:
                 f"run {self._name!r} was never evaluated, and its metrics cannot be now: {exc}"
             ) from exc
         result = evaluate(table, self, sigmas=self.sigmas)
-        per_sample = _with_sample_columns(result.per_sample, self._stored_sample_columns())
-        self._write_derived("per_sample.parquet", per_sample)
-        self._write_derived("per_instance.parquet", result.per_instance)
+        if tables:
+            per_sample = _with_sample_columns(result.per_sample, self._stored_sample_columns())
+            self._write_derived("per_sample.parquet", per_sample)
+            self._write_derived("per_instance.parquet", result.per_instance)
+            self._cache["per_sample"] = per_sample
         self._write_derived(
             "pr.npz",
             {
@@ -567,7 +578,7 @@ class Run:
         metrics = {m: float(getattr(result, m)) for m in METRIC_NAMES}
         summary = {"metrics": metrics, "sigmas": self.sigmas.tolist(), "created": self.created}
         self._write_derived(EVALUATION_FILE, orjson.dumps(summary, option=orjson.OPT_INDENT_2))
-        self._cache["per_sample"] = per_sample
+        self._cache["evaluation"] = metrics
         return metrics
 
     def _stored_sample_columns(self) -> dict[str, np.ndarray]:

@@ -184,19 +184,16 @@ def read_results_scan(
     n = kp_count.shape[0]
     if n == 0 or np.any(kp_count != 3 * k):
         return None
+    # the scanner refuses a results list with a number that is not finite
     points = cols.reals("xy").reshape(n, k, 2)
-    third = cols.reals("third").reshape(n, k)
+    third = np.frombuffer(raw["third"], np.float32).reshape(n, k)
     score = cols.reals("score")
-    if not (np.isfinite(points).all() and np.isfinite(third).all() and np.isfinite(score).all()):
-        return None
     box_count = cols.ints("box_count")
     bbox = None
     if box_count[0] > 0:  # pycocotools: the first result's bbox decides every area
         if np.any(box_count != 4):
             return None
         bbox = cols.reals("box").reshape(n, 4)
-        if not np.isfinite(bbox).all():
-            return None
     return _results(
         path,
         cols.ints("image_ids"),

@@ -502,8 +502,8 @@ class CocoResults:
         image_ids: (D,) image id of each result (int64 or object).
         category_ids: (D,) category id of each result.
         points: (D, K, 2) x, y (C-contiguous, as the engine takes them).
-        confidences: (D, K) the third value of each point (a score; not used by OKS), or
-            None when the reader was asked not to keep it.
+        confidences: (D, K) float32, the third value of each point (a score; not used by
+            OKS; kept as a run keeps it), or None when the reader was asked not to keep it.
         score: (D,) float64.
         area: (D,) float64, pycocotools' ``loadRes`` area (bbox w*h when the FIRST result has
             a non-empty bbox, else the extent of all predicted points).
@@ -774,7 +774,7 @@ def _result_batch(
         "bbox": bbox,
     }
     if confidences:
-        part["confidences"] = values[..., 2].copy()
+        part["confidences"] = values[..., 2].astype(np.float32)
     return part
 
 
@@ -793,6 +793,8 @@ def _results(
         from posetable.eval._data import keypoint_extent_area
 
         area = keypoint_extent_area(points)
+    if confidences is not None:
+        confidences = np.asarray(confidences, np.float32)  # a copy only where it is float64
     return CocoResults(path, image_ids, category_ids, points, confidences, score, area, bbox)
 
 
@@ -810,8 +812,9 @@ def _results_plain_columns(path: Path, k: int) -> CocoResults:
         )
     kind = "results"
     if not items:
-        return CocoResults(path, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, k, 2)),
-                           np.zeros((0, k)), np.zeros(0), np.zeros(0), None)  # fmt: skip
+        empty = np.zeros(0, np.int64)
+        return CocoResults(path, empty, empty, np.zeros((0, k, 2)), np.zeros((0, k), np.float32),
+                           np.zeros(0), np.zeros(0), None)  # fmt: skip
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             raise FormatError(

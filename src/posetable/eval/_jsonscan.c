@@ -508,8 +508,10 @@ static int skip(Scan *s) {
 }
 
 /* A list of numbers: values at positions 0, 1 (mod 3) to `xy`, at 2 (mod 3) to `third` (or
- * all to `xy` when `third` is NULL); *count the number of values. */
-static int number_list(Scan *s, Buf *xy, Buf *third, int64_t *count) {
+ * all to `xy` when `third` is NULL); *count the number of values. `results`: a results
+ * list's numbers, refused when not finite (a literal past the doubles' range: the readers
+ * name it), the third values kept as float32 (what a run keeps of them). */
+static int number_list(Scan *s, Buf *xy, Buf *third, int64_t *count, int results) {
     int64_t n = 0;
     s->p++; /* '[' */
     ws(s);
@@ -525,8 +527,15 @@ static int number_list(Scan *s, Buf *xy, Buf *third, int64_t *count) {
         int64_t iv;
         int c = peek(s);
         if (!(c == '-' || (c >= '0' && c <= '9')) || number(s, &d, &is_int, &iv) < 0) return -1;
-        Buf *to = (third != NULL && n % 3 == 2) ? third : xy;
-        PUSH(to, double, d, oom);
+        if (results && !isfinite(d)) return -1;
+        if (third != NULL && n % 3 == 2) {
+            if (results)
+                PUSH(third, float, (float)d, oom); /* rounded to nearest, as numpy's astype */
+            else
+                PUSH(third, double, d, oom);
+        } else {
+            PUSH(xy, double, d, oom);
+        }
         n++;
         ws(s);
         c = peek(s);
@@ -748,13 +757,13 @@ static int annotations(Scan *s, Buf *col) {
                 break;
             case 3:
                 if (peek(s) != '[' ||
-                    number_list(s, &col[G_KP_XY], &col[G_KP_V], &kp_n) < 0)
+                    number_list(s, &col[G_KP_XY], &col[G_KP_V], &kp_n, 0) < 0)
                     return -1;
                 break;
             case 4:
                 if (peek(s) == 'n') {
                     if (literal(s, "null", 4) < 0) return -1; /* null: no box, as a missing one */
-                } else if (peek(s) != '[' || number_list(s, &col[G_BOX], NULL, &box_n) < 0) {
+                } else if (peek(s) != '[' || number_list(s, &col[G_BOX], NULL, &box_n, 0) < 0) {
                     return -1;
                 }
                 break;
@@ -839,16 +848,16 @@ static int scan_results(Scan *s, Buf *col) {
                 if (integer(s, &cat) < 0) return -1;
                 break;
             case 2:
-                if (peek(s) != '[' || number_list(s, &col[R_XY], &col[R_THIRD], &kp_n) < 0)
+                if (peek(s) != '[' || number_list(s, &col[R_XY], &col[R_THIRD], &kp_n, 1) < 0)
                     return -1;
                 break;
             case 3:
-                if (real(s, &score) < 0) return -1;
+                if (real(s, &score) < 0 || !isfinite(score)) return -1;
                 break;
             case 4:
                 if (peek(s) == 'n') {
                     if (literal(s, "null", 4) < 0) return -1;
-                } else if (peek(s) != '[' || number_list(s, &col[R_BOX], NULL, &box_n) < 0) {
+                } else if (peek(s) != '[' || number_list(s, &col[R_BOX], NULL, &box_n, 1) < 0) {
                     return -1;
                 }
                 break;

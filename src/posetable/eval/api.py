@@ -545,7 +545,7 @@ def read_coco_result_rows(path: PathLike, table: Table) -> CocoResultRows:
     return CocoResultRows(
         rows=rows[order],
         keypoints=cols.keypoints[order],
-        confidences=third[order].astype(np.float32),
+        confidences=np.asarray(third[order], np.float32),
         labels=fr.category_labels[cols.category][order],
         scores=cols.score[order],
         boxes=boxes[order],
