@@ -30,7 +30,7 @@ from posetable._lance_local import PerThreadDataset
 from posetable._rows import SAMPLE_ID
 from posetable._run_columns import rows_for_samples
 from posetable._run_index import INDEX_FOLDER, sorted_lance_copy
-from posetable._run_suspects import SUSPECT_THRESHOLDS, suspects_path
+from posetable._run_suspects import SUSPECT_THRESHOLDS, find_and_keep, suspects_path
 from posetable.dashboard._background import background
 from posetable.dashboard._kept_findings import KeptFindings
 from posetable.dashboard._reevaluate import changed_since, evaluate_rows
@@ -600,6 +600,14 @@ class RunIndex:
             if thresholds in self._suspects:
                 return
             kept = self._kept_by_run(thresholds)
+            # the run's own defaults: found a chunk of rows at a time and kept beside the
+            # run (as its materialize keeps them), so no server finds them again
+            if (
+                kept is None
+                and thresholds == SUSPECT_THRESHOLDS
+                and find_and_keep(self.run, self.run.table()) is not None
+            ):
+                kept = self._kept_by_run(thresholds)
             if kept is None:
                 found = suspects_of(self.run.table(), self.run, thresholds, self.cache_folder)
                 rows = with_sample_ids(found, self._run_sample_ids)

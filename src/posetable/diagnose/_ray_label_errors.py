@@ -133,6 +133,7 @@ def find_label_errors_ray(
     check_keypoint_threshold(keypoint_confidence_threshold)
     run._finished()
     run._check_descends(table)
+    run.file("predictions.parquet")  # a record made on first use: made here, not by each task
     context = _FinderContext(
         store=str(table.store.root),
         ref=table.ref,

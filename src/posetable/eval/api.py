@@ -365,12 +365,21 @@ def _prepare_files(
     )
 
 
+TWO_FILE_PART_BYTES = 32 << 20  # see _read_both
+
+
 def _read_both(gt_json: PathLike, results_json: PathLike) -> tuple[CocoGroundTruth, CocoResults]:
-    """The two files read at once (the results in a thread, with K peeked from the file)."""
+    """The two files read at once (the results in a thread, with K peeked from the file).
+    Results of :data:`TWO_FILE_PART_BYTES` or more are also scanned in parts: they take
+    longer than their ground truth, whose core is then free (on smaller files the
+    threads cost more than they give back)."""
+    parts = file_size(results_json) >= TWO_FILE_PART_BYTES
     with ThreadPoolExecutor(max_workers=1) as pool:
         k_hint = _peek_num_keypoints(results_json)
         future = (
-            pool.submit(read_results, results_json, k_hint, confidences=False) if k_hint else None
+            pool.submit(read_results, results_json, k_hint, confidences=False, parts=parts)
+            if k_hint
+            else None
         )
         gt = read_ground_truth(gt_json)
         if future is not None and k_hint == gt.num_keypoints:
