@@ -151,3 +151,22 @@ def test_the_bone_decision_is_the_plain_formula_to_the_bit(real_data, store, fol
     assert len(got) == want_z.shape[0] > 0
     assert np.array_equal(got.instance, want_inst)
     assert got.value.tobytes() == want_z.tobytes()
+
+
+def test_messages_written_a_chunk_at_a_time_are_every_message(real_data, store, monkeypatch):
+    """``pt.check``'s table writes its messages a chunk of findings at a time (no Python
+    string per finding at once): chunks of 1 and 2 give the table of one chunk."""
+    from posetable.diagnose import _findings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PosetableWarning)
+        table = planted(coco_table(real_data("coco_kpts"), name="coco", store=store))
+    found = check_findings(table)
+    assert len(found) > 4 and len(set(found.rules())) >= 3
+    whole = found.to_table()
+    assert whole.column("message").to_pylist() == found.messages()
+    for chunk in (1, 2):
+        monkeypatch.setattr(_findings, "MESSAGE_CHUNK", chunk)
+        chunked = found.to_table()
+        assert chunked.column("message").num_chunks == -(-len(found) // chunk)
+        assert chunked.equals(whole)

@@ -120,24 +120,61 @@ class Findings:
         return names[self.rule].tolist() if len(self) else []
 
     def to_table(self) -> pa.Table:
-        """The findings as ``pt.check`` returns them (:data:`FINDINGS_SCHEMA`)."""
+        """The findings as ``pt.check`` returns them (:data:`FINDINGS_SCHEMA`).
+
+        Built without a Python object per finding where it can be: names from their codes,
+        and the messages :data:`MESSAGE_CHUNK` findings at a time, each chunk an Arrow array
+        (a million images have ~9M findings: their messages as Python strings took GBs)."""
         n = len(self)
-        severity = np.asarray(SEVERITIES, dtype=object)[self.severity] if n else []
-        files = [self.file] * n if self.files is None else self.files.tolist()
         data = {
-            "rule": pa.array(self.rules(), pa.string()),
-            "severity": pa.array(list(severity), pa.string()),
+            "rule": _coded(self.rule, self.rule_names, n),
+            "severity": _coded(self.severity, SEVERITIES, n),
             "row": pa.array(self.row, pa.int64(), mask=self.row < 0),
             "instance": pa.array(self.instance, pa.int64(), mask=self.row < 0),
             "keypoint": pa.array(self.keypoint, pa.int64(), mask=self.keypoint < 0),
             "value": pa.array(self.value, pa.float64(), mask=np.isnan(self.value)),
-            "message": pa.array(self.messages(), pa.string()),
-            "file": pa.array(files, pa.string()),
+            "message": self._message_column(),
+            "file": (
+                _repeated(self.file, n)
+                if self.files is None
+                else pa.array(self.files.tolist(), pa.string())
+            ),
             "line": pa.array(self.line, pa.int64(), mask=self.line < 0),
             "annotation_id": pa.array(self.annotation_id, pa.int64(), mask=self.annotation_id < 0),
-            "split": pa.array([self.split] * n, pa.string()),
+            "split": _repeated(self.split, n),
         }
         return pa.table(data, schema=FINDINGS_SCHEMA)
+
+    def _message_column(self) -> pa.ChunkedArray:
+        """Every message, in order, as Arrow string chunks of :data:`MESSAGE_CHUNK`."""
+        chunks = []
+        for start in range(0, len(self), MESSAGE_CHUNK):
+            chunks.append(
+                pa.array(
+                    self.take(np.arange(start, min(start + MESSAGE_CHUNK, len(self)))).messages(),
+                    pa.string(),
+                )
+            )
+        return pa.chunked_array(chunks, pa.string())
+
+
+MESSAGE_CHUNK = 1 << 16  # findings whose messages are written at a time by ``to_table``
+
+
+def _coded(codes: np.ndarray, names: Sequence[str], n: int) -> pa.Array:
+    """The names of integer codes as a string array (through a dictionary: no list)."""
+    if n == 0:
+        return pa.array([], pa.string())
+    dictionary = pa.array(list(names), pa.string())
+    indices = pa.array(np.asarray(codes, np.int32), pa.int32())
+    return pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.string())
+
+
+def _repeated(value: str | None, n: int) -> pa.Array:
+    """``n`` times ``value`` (null for None) as a string array."""
+    if value is None:
+        return pa.nulls(n, pa.string())
+    return _coded(np.zeros(n, np.int32), [value], n)
 
 
 _INTEGER_TYPES = (np.int8, np.int16, np.int32, np.int64)

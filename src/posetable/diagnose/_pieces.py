@@ -235,5 +235,6 @@ def bone_findings(
         return [], instances
     # the rule's own decision (posetable.diagnose._rules_pose.bone_length_outlier); its count
     # of classes is of every instance: a larger count adds empty groups, which no value reads
-    cls = label[inst]
-    return pose.bone_decision(ctx, lines, inst, line, values, cls, int(cls.max()) + 1), instances
+    n_classes = int(label.max()) + 1  # every instance here has a measured line
+    cls = label[inst] if n_classes > 1 else None
+    return pose.bone_decision(ctx, lines, inst, line, values, cls, n_classes), instances

@@ -259,7 +259,8 @@ def bone_length_outlier(ctx: Context) -> list[Found]:
     if inst.size == 0:
         return []
     n_classes = int(gt.label.max()) + 1 if len(gt) else 1
-    return bone_decision(ctx, lines, inst, line, values, gt.label[inst], n_classes)
+    cls = gt.label[inst] if n_classes > 1 else None
+    return bone_decision(ctx, lines, inst, line, values, cls, n_classes)
 
 
 def bone_measurements(ctx: Context, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -286,13 +287,19 @@ def bone_decision(
     inst: np.ndarray,
     line: np.ndarray,
     values: np.ndarray,
-    cls: np.ndarray,
+    cls: np.ndarray | None,
     n_classes: int,
 ) -> list[Found]:
     """``bone_length_outlier``'s decision from its measurements: ``values`` the log length
     over scale of each measured (instance ``inst``, skeleton line ``line``), in instance then
-    line order, ``cls`` each value's class (of ``n_classes``). The Ray check gathers the
-    measurements of every task and decides here, so both give the same findings."""
+    line order, ``cls`` each value's class (of ``n_classes``; None: one class, every value
+    of class 0). The Ray check gathers the measurements of every task and decides here, so
+    both give the same findings.
+
+    Memory: a handful of arrays of one entry per value (at a million images, tens of
+    millions of values): the class array only with several classes, the distance from the
+    typical length computed in place, and the z-score only where a line is long enough to
+    be reported (the same operations on the same values: the same bits)."""
     a, b = lines[:, 0], lines[:, 1]
     group_of_line = _canonical_lines(ctx, lines)
     n_groups = int(group_of_line.max()) + 1
@@ -301,11 +308,16 @@ def bone_decision(
     # of n_cells entries, gathered once (the same numbers as deciding value by value)
     key_type = np.int32 if n_cells < 1 << 31 else np.int64
     group = group_of_line.astype(key_type)[line]
-    per_class = np.asarray(cls, key_type) * n_groups + group
+    if cls is None and n_classes != 1:
+        raise ValueError(f"cls is None (one class) but n_classes is {n_classes}")
+    per_class = group if cls is None else np.asarray(cls, key_type) * n_groups + group
     median = _group_median(values, per_class, n_cells)
     count = np.bincount(per_class, minlength=n_cells)
-    pooled = _group_median(values, group, n_groups)
-    pooled_count = np.bincount(group, minlength=n_groups)
+    if cls is None:  # one class: its cells are the line groups, pooled over every class
+        pooled, pooled_count = median, count
+    else:
+        pooled = _group_median(values, group, n_groups)
+        pooled_count = np.bincount(group, minlength=n_groups)
     del group
     cell_group = np.arange(n_cells) % n_groups
     own_cell = count >= BONE_MIN_SAMPLES
@@ -319,16 +331,24 @@ def bone_decision(
                 f"fewer than {BONE_MIN_SAMPLES} instances label any skeleton line",
             )
         ]
-    diff = values - med_cell[per_class]  # the value's distance from its typical length
+    diff = med_cell[per_class]  # the value's distance from its typical length (in place)
+    np.subtract(values, diff, out=diff)
     del per_class
     kept = np.abs(diff[enough])
-    spread = 1.4826 * _group_median(kept, np.asarray(cls)[enough], n_classes, reorder=True)
+    if cls is None:
+        spread = 1.4826 * np.array([_median_of(kept, kept.shape[0])])
+    else:
+        spread = 1.4826 * _group_median(kept, np.asarray(cls)[enough], n_classes, reorder=True)
     all_spread = 1.4826 * _median_of(kept, kept.shape[0])  # np.median's value, in place
     del kept
     spread_cls = np.where(np.isnan(spread), all_spread, spread)
-    z = diff / np.maximum(spread_cls, BONE_MIN_SPREAD)[cls]
-    hit = enough & (z > BONE_Z) & (diff > np.log(BONE_RATIO))
+    # the z-score only of lines long enough to be reported (each the division it was)
+    long = np.flatnonzero(enough & (diff > np.log(BONE_RATIO)))
     del enough
+    divisor = np.maximum(spread_cls, BONE_MIN_SPREAD)
+    z_long = diff[long] / (divisor[0] if cls is None else divisor[np.asarray(cls)[long]])
+    picked = z_long > BONE_Z
+    hit = long[picked]
     hi, hl = inst[hit], line[hit]
     # the end shared by several outlying lines of the instance is the one that moved
     hit_inst, at = np.unique(hi, return_inverse=True)
@@ -339,7 +359,7 @@ def bone_decision(
     keypoint = np.where(ca > cb, a[hl], np.where(cb > ca, b[hl], -1))
     names = ctx.names
     ratio = np.exp(diff[hit])
-    z_hit = z[hit]
+    z_hit = z_long[picked]
 
     def messages(sel: np.ndarray) -> list[str]:
         return [
@@ -350,7 +370,7 @@ def bone_decision(
             )
         ]
 
-    return [found("bone_length_outlier", "warning", hi, keypoint, z[hit], messages)]
+    return [found("bone_length_outlier", "warning", hi, keypoint, z_hit, messages)]
 
 
 def collapsed_instance(ctx: Context) -> list[Found]:
