@@ -151,3 +151,21 @@ def test_gc_removes_snapshots_no_revision_can_read_and_keeps_the_rest(real_data,
     assert report.removed == sorted([_cache(store) / "horse10.lance" / "r1", dead_writer])
     assert _flat_snapshot.find(pt.Store(store), "aic", 1) is not None
     assert pt.collect_garbage(store=store, min_age_s=0).removed == []
+
+
+def test_a_snapshot_keeps_the_rows_a_run_from_results_reads(real_data, store, tmp_path):
+    """Sample ids are kept with the snapshot; the image sizes once a run is made from a
+    results file on the revision (what it keeps of the table), read from then on."""
+    table, run = _made(real_data, store, "crowdpose")
+    results = run.export_coco_results(tmp_path / "results.json")
+    snapshot = _flat_snapshot.find(pt.Store(store), "crowdpose", None)
+    assert snapshot is not None
+    assert np.array_equal(snapshot.row_column("sample_id"), table.sample_ids())
+    assert snapshot.row_column("width") is None and snapshot.row_column("nope") is None
+    made = pt.Run.from_coco_results(pt.Table.open("crowdpose", store=store), results, name="c")
+    sizes = table.to_arrow(columns=["width", "height"])
+    for name in ("width", "height"):
+        want = sizes.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+        assert np.array_equal(snapshot.row_column(name), want), name
+        assert np.array_equal(pt.Table.open("crowdpose", store=store)._row_column(name), want)
+    assert made.metrics == run.metrics

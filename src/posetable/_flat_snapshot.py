@@ -9,8 +9,9 @@ keeps the result beside the store::
                          identity (name, size, mtime) of the revision's Lance manifest
         frame-*.npy      the image and category frame (``eval._data.Frame``)
         gt-*.npy         the ground-truth columns (``eval._data.GroundTruthColumns``)
-        rows-*.npy       per row: ``sample_id``, ``width``, ``height`` (what a run made
-                         from a results file keeps of its table; older snapshots lack them)
+        rows-*.npy       per row: ``sample_id``, and ``width``, ``height`` once a run was
+                         made from a results file (what it keeps of its table; added to
+                         the snapshot then; older snapshots lack them)
 
 Later, ``Table.open`` and ``pt.evaluate(table, run)`` read it without importing Lance or
 pyarrow (~115 MB of resident imports, more than the evaluation of a val2017-size set).
@@ -98,6 +99,19 @@ class Snapshot:
         values.flags.writeable = False
         return values
 
+    def keep_row_column(self, name: str, values: np.ndarray) -> None:
+        """Add a per-row column to the snapshot (a temporary name renamed into place; best
+        effort: a store that cannot be written keeps reading it from the table)."""
+        if name not in ROW_COLUMNS or values.shape != (self.num_rows,):
+            raise ValueError(f"{name!r}: not a per-row column of {self.num_rows} values")
+        target = self.folder / f"rows-{name}.npy"
+        staging = self.folder / f".rows-{name}.{uuid.uuid4().hex}.npy"
+        try:
+            np.save(staging, values)
+            os.replace(staging, target)
+        except OSError:
+            staging.unlink(missing_ok=True)
+
     def ground_truth(self) -> GroundTruthColumns:
         """The ground-truth columns."""
         from posetable.eval._data import GroundTruthColumns
@@ -180,11 +194,7 @@ def save(table: Table, frame: Frame, ground_truth: GroundTruthColumns) -> Path |
     frame_names, gt_names = _array_names()
     arrays = {f"frame-{n}": getattr(frame, n) for n in frame_names}
     arrays.update({f"gt-{n}": getattr(ground_truth, n) for n in gt_names})
-    sizes = table.to_arrow(columns=["width", "height"])
     arrays["rows-sample_id"] = np.asarray(table.sample_ids(), np.int64)
-    for column in ("width", "height"):
-        values = sizes.column(column).to_numpy(zero_copy_only=False)
-        arrays[f"rows-{column}"] = np.asarray(values, np.float64)
     if identity is None or any(array.dtype == object for array in arrays.values()):
         return None  # string image ids (object arrays) are not kept: np.load would need pickle
     target = _folder(store, name, revision)

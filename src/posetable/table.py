@@ -511,7 +511,10 @@ class Table(TableFormats, TableSkeleton):
         kept = None if self._snapshot is None else self._snapshot.row_column(name)
         if kept is not None:
             return kept
-        return self.to_arrow(columns=[name]).column(name).to_numpy(zero_copy_only=False)
+        values = self.to_arrow(columns=[name]).column(name).to_numpy(zero_copy_only=False)
+        if self._snapshot is not None:  # kept for the next run made on this revision
+            self._snapshot.keep_row_column(name, np.asarray(values, np.float64))
+        return values
 
     def _positions_of(self, indices: Any) -> np.ndarray:
         """Row positions as an int64 array (negative counted from the end), checked."""
