@@ -396,3 +396,27 @@ def test_a_run_records_where_its_sigmas_came_from(coco_table):
     assert pt.Run.from_predictions(tuned, noisy_predictions(tuned), name="u").sigmas_source == (
         "user"
     )
+
+
+def test_a_run_of_format_1_reads_its_metrics_from_its_manifest(coco_table, store, monkeypatch):
+    """Runs written before format 2 were evaluated when written: the metrics in the
+    manifest, every metric file beside it. They are read as they are, never evaluated."""
+    made = pt.Run.from_predictions(coco_table, noisy_predictions(coco_table), name="v1")
+    metrics = made.materialize().metrics
+    manifest = orjson.loads((made.path / "manifest.json").read_bytes())
+    manifest.update(format_version=1, metrics=metrics)
+    (made.path / "manifest.json").write_bytes(orjson.dumps(manifest))
+    (made.path / "evaluation.json").unlink()
+    from posetable import eval as pt_eval
+
+    def no_evaluation(*args, **kwargs):
+        raise AssertionError("a format-1 run is never evaluated again")
+
+    monkeypatch.setattr(pt_eval, "evaluate", no_evaluation)
+    run = pt.Run.open("v1", store=store)
+    assert run.evaluated and run.metrics == metrics and f"ap={metrics['ap']:.4f}" in repr(run)
+    assert run.per_sample.num_rows == len(coco_table)
+    summary = orjson.loads(run.file("evaluation.json").read_bytes())
+    assert summary["metrics"] == metrics
+    with pytest.raises(RunError, match=r"has no file 'nope\.json'"):
+        run.file("nope.json")

@@ -443,7 +443,9 @@ class Run:
         if kept is not None:
             return kept
         if name in _SUMMARY_FILES:
-            self._evaluation()
+            metrics = self._evaluation()
+            if self._kept(name) is None and name == EVALUATION_FILE:
+                self._write_summary(metrics)  # a format-1 run: its manifest's metrics
         elif name in _TABLE_FILES:
             with _derive_lock(self.path):
                 if any(self._kept(n) is None for n in _TABLE_FILES):
@@ -458,7 +460,8 @@ class Run:
                 f"{', '.join((_RECORD_FILE, *_EVALUATION_FILES))}"
             )
         made = self._kept(name)
-        assert made is not None, name
+        if made is None:  # a format-1 run written without it (its files are all made then)
+            raise RunError(f"run {self._name!r} in {self.path} has no {name}: the run is damaged")
         return made
 
     def materialize(self) -> Run:
@@ -576,10 +579,18 @@ class Run:
             },
         )
         metrics = {m: float(getattr(result, m)) for m in METRIC_NAMES}
-        summary = {"metrics": metrics, "sigmas": self.sigmas.tolist(), "created": self.created}
-        self._write_derived(EVALUATION_FILE, orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+        self._write_summary(metrics)
         self._cache["evaluation"] = metrics
         return metrics
+
+    def _write_summary(self, metrics: Mapping[str, float]) -> None:
+        """Keep ``evaluation.json``: the summary metrics, with the sigmas they used."""
+        summary = {
+            "metrics": dict(metrics),
+            "sigmas": self.sigmas.tolist(),
+            "created": self.created,
+        }
+        self._write_derived(EVALUATION_FILE, orjson.dumps(summary, option=orjson.OPT_INDENT_2))
 
     def _stored_sample_columns(self) -> dict[str, np.ndarray]:
         """The user's per-sample columns kept with the run (one value per table row)."""
