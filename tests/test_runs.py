@@ -420,3 +420,12 @@ def test_a_run_of_format_1_reads_its_metrics_from_its_manifest(coco_table, store
     assert summary["metrics"] == metrics
     with pytest.raises(RunError, match=r"has no file 'nope\.json'"):
         run.file("nope.json")
+
+
+def test_the_names_sample_columns_may_not_take_are_every_per_sample_metric(coco_table):
+    """A run checks its sample columns' names when it is made, against the per-sample
+    metrics' names it builds later: every column of an evaluation's ``per_sample``."""
+    from posetable.eval._details import PER_SAMPLE_COLUMNS
+
+    result = pt.evaluate(coco_table, noisy_predictions(coco_table))
+    assert set(result.per_sample.column_names) <= set(PER_SAMPLE_COLUMNS)

@@ -64,7 +64,7 @@ else:
 
 RUN_FORMAT_VERSION = 2  # 2: metrics derived on first use (1 kept them in the manifest)
 METRIC_NAMES = STAT_NAMES
-EVALUATION_FILE = "evaluation.json"  # written last of a run's evaluation: the others are whole
+EVALUATION_FILE = "evaluation.json"  # the summary metrics, written after ``pr.npz``
 SAMPLE_COLUMNS_FILE = "sample_columns.parquet"
 #: the files a run derives on first use, and what makes each
 _SUMMARY_FILES = ("pr.npz", EVALUATION_FILE)  # made by the first ``metrics``
@@ -260,8 +260,7 @@ class Run:
         run = cls.create(table, name=name, model_info=info, store=store)
         flat = read_coco_result_rows(results_json, table)
         rows = flat.rows  # sorted; the file's order kept within a row
-        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if rows.size else rows
-        counts = np.diff(np.r_[starts, rows.shape[0]])
+        starts, counts = _row_groups(rows)
         index = np.arange(rows.shape[0], dtype=np.int64) - np.repeat(starts, counts)
         sizes = _image_sizes(table, rows[starts])
         arrays = PredictionArrays(
@@ -476,7 +475,6 @@ class Run:
         from posetable._run_suspects import SUSPECT_THRESHOLDS, find_and_keep, suspects_path
 
         self.file("per_sample.parquet")  # one evaluation: the summary and both tables
-        self._evaluation()
         record = self.file(_RECORD_FILE)
         folder = record.parent
         ids = self._require_table().sample_ids()
@@ -518,9 +516,7 @@ class Run:
                         np.savez(out, **data)
                 os.replace(staging, target)
                 return target
-            except PermissionError:
-                staging.unlink(missing_ok=True)
-            except OSError as exc:
+            except OSError as exc:  # a folder that cannot be written: the next one
                 staging.unlink(missing_ok=True)
                 if exc.errno not in _READ_ONLY_ERRNOS:
                     raise
@@ -610,8 +606,7 @@ class Run:
                 "flat columns it is made from: the run folder is damaged"
             )
         rows = np.asarray(arrays.row)
-        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if rows.size else rows
-        counts = np.diff(np.r_[starts, rows.shape[0]])
+        starts, counts = _row_groups(rows)
         sizes = np.asarray(record["image_sizes"])[starts]
         column = keypoints_column(
             counts,
@@ -858,10 +853,11 @@ def _write_run(
         heights=[it.image_height or 0.0 for it in items],
     )
     sample_ids = table.sample_ids()
+    row_numbers = np.asarray(rows, np.int64)
     record = pa.table(
         {
-            "row": pa.array(np.asarray(rows, np.int64), pa.int64()),
-            SAMPLE_ID: pa.array(sample_ids[np.asarray(rows, np.int64)], pa.int64()),
+            "row": pa.array(row_numbers, pa.int64()),
+            SAMPLE_ID: pa.array(sample_ids[row_numbers], pa.int64()),
             KEYPOINTS_COLUMN: keypoints,
         }
     )
@@ -894,15 +890,6 @@ def _write_run_columns(
     Nothing is evaluated: the metrics are derived when first asked for."""
     if predictions is None and record is None:
         raise ValueError("a run is written with its record: predictions or record columns")
-    if sample_columns:
-        # checked now: a name taken by a metric would otherwise fail on first use
-        from posetable.eval._details import PER_SAMPLE_COLUMNS
-
-        taken = sorted(set(sample_columns) & set(PER_SAMPLE_COLUMNS))
-        if taken:
-            raise RunError(
-                f"sample columns {taken} would replace metrics of the same name; choose other names"
-            )
     sigmas = np.asarray(table.schema.sigmas, dtype=np.float64)
     manifest = {
         "format_version": RUN_FORMAT_VERSION,
@@ -949,6 +936,12 @@ def _write_run_columns(
 _PLAIN = {"use_dictionary": False}
 PER_SAMPLE_GROUP = 1 << 16  # rows per row group of per_sample.parquet
 _READ_ONLY_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def _row_groups(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(where each row's entries start, how many it has) of ``rows``, sorted."""
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if rows.size else rows
+    return starts, np.diff(np.r_[starts, rows.shape[0]])
 
 
 def _image_sizes(table: Table, rows: np.ndarray) -> np.ndarray:
@@ -1071,6 +1064,15 @@ def _sample_columns(columns: Mapping[str, Any] | None, rows: int, *, where: str)
             out[name] = array
         else:
             out.update({f"{name}_{j}": array[:, j] for j in range(array.shape[1])})
+    from posetable.eval._details import PER_SAMPLE_COLUMNS
+
+    # checked when the run is made: its per-sample table is built on first use
+    taken = sorted(set(out) & set(PER_SAMPLE_COLUMNS))
+    if taken:
+        raise RunError(
+            f"{where}: sample columns {taken} would replace metrics of the same name; "
+            "choose other names"
+        )
     return out
 
 
@@ -1079,12 +1081,8 @@ _RESERVED_SAMPLE_COLUMNS = frozenset({"row", "image_id", SAMPLE_ID})
 
 
 def _with_sample_columns(per_sample: pa.Table, columns: Mapping[str, np.ndarray]) -> pa.Table:
-    """The per-sample metrics with the user's columns added, aligned by ``row``."""
-    taken = [name for name in columns if name in per_sample.column_names]
-    if taken:
-        raise RunError(
-            f"sample columns {taken} would replace metrics of the same name; choose other names"
-        )
+    """The per-sample metrics with the user's columns added, aligned by ``row`` (their
+    names checked against the metrics' by :func:`_sample_columns`)."""
     rows = per_sample.column("row").to_numpy()
     for name, values in columns.items():
         picked = values[rows]

@@ -107,10 +107,14 @@ class Findings:
 
     def messages(self) -> list[str]:
         """Every finding's message, in order (each rule writes those of its own findings)."""
-        out: list[str] = [""] * len(self)
-        for p in np.unique(self.part).tolist():
-            at = np.flatnonzero(self.part == p)
-            for i, text in zip(at.tolist(), self.parts[p].messages(self.position[at]), strict=True):
+        return self._messages(self.part, self.position)
+
+    def _messages(self, part: np.ndarray, position: np.ndarray) -> list[str]:
+        """The messages of the findings whose ``part`` and ``position`` are given."""
+        out: list[str] = [""] * part.shape[0]
+        for p in np.unique(part).tolist():
+            at = np.flatnonzero(part == p)
+            for i, text in zip(at.tolist(), self.parts[p].messages(position[at]), strict=True):
                 out[i] = text
         return out
 
@@ -147,14 +151,10 @@ class Findings:
 
     def _message_column(self) -> pa.ChunkedArray:
         """Every message, in order, as Arrow string chunks of :data:`MESSAGE_CHUNK`."""
-        chunks = []
-        for start in range(0, len(self), MESSAGE_CHUNK):
-            chunks.append(
-                pa.array(
-                    self.take(np.arange(start, min(start + MESSAGE_CHUNK, len(self)))).messages(),
-                    pa.string(),
-                )
-            )
+        chunks = [
+            pa.array(self._messages(self.part[at], self.position[at]), pa.string())
+            for at in (slice(s, s + MESSAGE_CHUNK) for s in range(0, len(self), MESSAGE_CHUNK))
+        ]
         return pa.chunked_array(chunks, pa.string())
 
 

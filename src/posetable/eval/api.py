@@ -301,7 +301,7 @@ def _table_frame(table: Table) -> Frame:
             return snapshot.frame()
         except (OSError, ValueError):  # replaced while read: read the table instead
             pass
-    return _table_flat(table)[0]
+    return _flat_from_lance(table)[0]
 
 
 def _table_flat(table: Table) -> tuple[Frame, GroundTruthColumns]:
@@ -315,6 +315,12 @@ def _table_flat(table: Table) -> tuple[Frame, GroundTruthColumns]:
             return snapshot.frame(), snapshot.ground_truth()
         except (OSError, ValueError):  # replaced while read: read the table instead
             pass
+    return _flat_from_lance(table)
+
+
+def _flat_from_lance(table: Table) -> tuple[Frame, GroundTruthColumns]:
+    """A table's frame and ground truth read from Lance, kept as its revision's snapshot."""
+    from posetable import _flat_snapshot
     from posetable.eval._columns import table_frame, table_ground_truth
 
     fr = table_frame(table)
