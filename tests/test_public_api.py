@@ -124,6 +124,8 @@ CORE_MODULES = [
     "posetable.dashboard._compare",
     "posetable.dashboard._diff",
     "posetable.dashboard._explore",
+    "posetable.dashboard._findings_files",
+    "posetable.dashboard._check_process",
     "posetable.eval.keypoint_metrics",
     "posetable.eval.partial",
     "posetable.formats.label_studio",

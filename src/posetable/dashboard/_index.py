@@ -15,6 +15,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ from posetable._run_columns import rows_for_samples
 from posetable._run_index import INDEX_FOLDER, sorted_lance_copy
 from posetable._run_suspects import SUSPECT_THRESHOLDS, find_and_keep, suspects_path
 from posetable.dashboard._background import background
+from posetable.dashboard._check_process import check_in_process
+from posetable.dashboard._findings_files import FilesFindings
 from posetable.dashboard._kept_findings import KeptFindings
 from posetable.dashboard._reevaluate import changed_since, evaluate_rows
 from posetable.dashboard._suspects import (
@@ -41,6 +44,7 @@ from posetable.dashboard._suspects import (
     with_sample_ids,
 )
 from posetable.diagnose._findings import Findings
+from posetable.diagnose._found import SEVERITIES
 from posetable.diagnose.check import check_findings, check_rows
 from posetable.errors import PosetableError, RunError
 from posetable.eval.result import STAT_NAMES
@@ -107,6 +111,98 @@ def _per_row_sums(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return total[ends] - total[ends - counts]
 
 
+def _rules_of_rows(findings: Any, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row, rule code) of each rule a row has findings of, once, rows ascending and each
+    row's rules in the check's order (the order of their first findings: most severe, then
+    the rule's rank, which its code follows). One flag per (row, severity, rule) cell, not
+    a sort of every finding: at a million images, 9M findings, ~40 MB instead of ~500."""
+    n_rules, n_severities = len(findings.rule_names), len(SEVERITIES)
+    row = findings.row
+    keep = np.flatnonzero(row >= 0)
+    cells = np.zeros((n_rows, n_severities * n_rules), bool)
+    key = findings.severity[keep].astype(np.int16) * n_rules + findings.rule[keep]
+    cells[row[keep], key] = True
+    del keep, key
+    seen = np.zeros((n_rows, n_rules), bool)  # a rule's findings at several severities: once
+    for s in range(n_severities):
+        block = cells[:, s * n_rules : (s + 1) * n_rules]
+        block &= ~seen
+        seen |= block
+    del seen
+    at_row, cell = np.nonzero(cells)  # row-major: rows ascending, then severity and rule
+    return at_row, cell % n_rules
+
+
+#: rows decoded at a time by the scan behind the counts and list columns of a revision
+SCAN_ROWS = 1 << 15
+
+
+@dataclass(frozen=True)
+class _Scanned:
+    """A revision's instance labels and visibilities, in row order.
+
+    Attributes:
+        counts: (R,) instances of each row.
+        labels: (I,) int64 class of each instance.
+        visibility: (I, K) each instance's visibilities (int8 when every value fits, else
+            int64; 0 where an instance has none, as predictions-only rows)."""
+
+    counts: np.ndarray
+    labels: np.ndarray
+    visibility: np.ndarray
+
+
+def _scan_labels_and_visibilities(table: Table, k: int) -> _Scanned:
+    """Read ``table``'s instance labels and visibilities :data:`SCAN_ROWS` rows at a time,
+    in row order (Lance decoding two batches ahead, not its default sixteen)."""
+    counts, labels, matrices = [], [], []
+    # the whole keypoints column (a later revision's rows are taken, which takes no field)
+    for batch in table.iter_batches(batch_rows=SCAN_ROWS, columns=[KEYPOINTS_COLUMN], read_ahead=2):
+        keypoints = batch.column(0)
+        instances = pc.struct_field(keypoints, "instances")
+        label_list = pc.struct_field(
+            pc.struct_field(keypoints, "instances_additional_data"), "label"
+        )
+        row_counts = _list_lengths(instances)
+        if not np.array_equal(_list_lengths(label_list), row_counts):
+            raise PosetableError(
+                f"{table.ref}: a row's instance labels and instances differ in number"
+            )
+        counts.append(row_counts)
+        labels.append(
+            np.asarray(pc.list_flatten(label_list).to_numpy(zero_copy_only=False), np.int64)
+        )
+        matrices.append(_visibility_matrix(instances, k))
+        del batch, keypoints, label_list, instances
+    if not counts:
+        z = np.zeros(0, np.int64)
+        return _Scanned(z, z, np.zeros((0, k), np.int8))
+    fits = all(m.dtype == np.int8 for m in matrices)
+    visibility = np.concatenate([m if fits else m.astype(np.int64) for m in matrices])
+    return _Scanned(np.concatenate(counts), np.concatenate(labels), visibility)
+
+
+def _visibility_matrix(instances: pa.Array, k: int) -> np.ndarray:
+    """(I, K) the visibilities of a batch's instances (int8 when they fit, else int64),
+    0 past the end of an instance's own (predictions-only rows have none)."""
+    flat = pc.list_flatten(instances)
+    point_data = pc.struct_field(flat, "vertices_2d_additional_data")
+    visibility = pc.struct_field(point_data, "visibility")
+    lengths = _list_lengths(visibility)
+    values = np.asarray(pc.list_flatten(visibility).to_numpy(zero_copy_only=False), np.int64)
+    if len(lengths) and (lengths == k).all():
+        matrix = values.reshape(len(lengths), k)
+    else:  # some instance without K visibilities: padded with 0 (vectorised)
+        matrix = np.zeros((len(lengths), k), np.int64)
+        kept = np.minimum(lengths, k)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        inst = np.repeat(np.arange(len(lengths)), kept)
+        point = np.arange(int(kept.sum())) - np.repeat(np.cumsum(kept) - kept, kept)
+        matrix[inst, point] = values[starts[inst] + point]
+    small = not matrix.size or (matrix.min() >= -128 and matrix.max() <= 127)
+    return matrix.astype(np.int8) if small else matrix
+
+
 class TableIndex:
     """Row order and derived per-row columns of one table revision (computed on demand).
 
@@ -118,14 +214,20 @@ class TableIndex:
     """
 
     def __init__(
-        self, table: Table, previous: Callable[[], TableIndex | None] | None = None
+        self,
+        table: Table,
+        previous: Callable[[], TableIndex | None] | None = None,
+        *,
+        checks_dir: Path | None = None,
     ) -> None:
         self.table = table
+        self._checks_dir = checks_dir
         self.sample_ids = np.asarray(table.sample_ids(), dtype=np.int64)
         self._sorted = np.argsort(self.sample_ids, kind="stable")
         self._derived: dict[str, np.ndarray] = {}
         self._lists: dict[str, pa.Array] = {}
-        self._findings: KeptFindings | None = None
+        self._findings: KeptFindings | FilesFindings | None = None
+        self._check_process: dict[str, Any] | None = None
         self._check_rules: pa.Array | None = None
         self._check_started = False
         self._check_done = threading.Event()
@@ -171,7 +273,7 @@ class TableIndex:
                     data.column(0).to_numpy(), counts
                 )
             if {"num_labeled", "num_visible"} & set(wanted) and "num_labeled" not in self._derived:
-                self._visibility_counts()
+                self._scan_instances()
         return {n: self._derived[n] for n in wanted}
 
     def list_column_names(self) -> dict[str, str]:
@@ -194,7 +296,7 @@ class TableIndex:
             out[CHECK_COLUMN] = self.check_rules()
         with self._lock:
             if any(n != CHECK_COLUMN for n in wanted) and not self._lists:
-                self._lists = self._compute_lists()
+                self._scan_instances()
         out.update({n: self._lists[n] for n in wanted if n != CHECK_COLUMN})
         return {n: out[n] for n in wanted}
 
@@ -210,6 +312,7 @@ class TableIndex:
             "error": self._check_error,
             "incremental": self.incremental,
             "filters_ready": self._filters_ready.is_set(),
+            "process": self._check_process,
         }
 
     def start_check(self) -> None:
@@ -238,8 +341,12 @@ class TableIndex:
 
     def _run_check(self) -> None:
         try:
-            previous, changed = self._incremental_base()
-            self.incremental = previous is not None
+            parent, changed = self._incremental_base()
+            self.incremental = parent is not None
+            if self._checks_dir is not None and len(self) > EAGER_CHECK_ROWS:
+                self._check_apart(parent, changed)
+                return
+            previous = None if parent is None else parent.full()
             found = check_findings(self.table, previous=previous, changed_rows=changed)
             self._findings = KeptFindings(found)  # narrow: a large check's findings are many
             del found
@@ -249,9 +356,32 @@ class TableIndex:
         finally:
             self._check_done.set()
 
-    def _incremental_base(self) -> tuple[Findings | None, np.ndarray | None]:
+    def _check_apart(
+        self, parent: KeptFindings | FilesFindings | None, changed: np.ndarray | None
+    ) -> None:
+        """The check of a large revision in a child process (``_check_process``): the
+        server holds the findings' mapped files, not the check's memory, and pages are not
+        slowed by it. From the parent's findings when they are in files too."""
+        assert self._checks_dir is not None
+        if not isinstance(parent, FilesFindings):
+            parent, changed = None, None
+            self.incremental = False
+        checked = check_in_process(
+            self.table, self._checks_dir, previous=parent, changed_rows=changed
+        )
+        self._findings = checked.findings
+        self._check_process = {
+            "kept": checked.kept,
+            "peak_rss_mb": checked.peak_rss_mb,
+            "seconds": round(checked.seconds, 2),
+        }
+
+    def _incremental_base(
+        self,
+    ) -> tuple[KeptFindings | FilesFindings | None, np.ndarray | None]:
         """The parent's findings and the rows edited since, when this revision only changed
-        rows of its parent (same schema, same rows) and the parent's index is at hand."""
+        rows of its parent (same schema, same rows) and the parent's index is at hand with
+        its check done."""
         parent = self._previous() if self._previous is not None else None
         if parent is None or self.table.parent != parent.table.revision:
             return None, None
@@ -261,14 +391,16 @@ class TableIndex:
             return None, None
         if not np.array_equal(parent.sample_ids, self.sample_ids):
             return None, None
-        parent.start_check()
-        parent._check_done.wait()
-        if parent._findings is None:
+        if len(parent) <= EAGER_CHECK_ROWS:
+            parent.start_check()  # a small parent checks now, in this thread
+        # a large parent's check runs on the background thread this runs on: waiting for one
+        # not done would wait for good, so this revision is then checked whole
+        if not parent._check_done.is_set() or parent._findings is None:
             return None, None
         changed = self.rows_of(np.fromiter(touch.sample_ids, np.int64, len(touch.sample_ids)))
-        return parent._findings.full(), np.unique(changed[changed >= 0])
+        return parent._findings, np.unique(changed[changed >= 0])
 
-    def findings(self) -> KeptFindings:
+    def findings(self) -> KeptFindings | FilesFindings:
         """``pt.check`` of this revision with every rule (waits for a running check), kept
         narrow (``take`` gives the ``Findings`` of some of them)."""
         self.start_check()
@@ -302,91 +434,51 @@ class TableIndex:
         findings = self.findings()
         with self._lock:
             if self._check_rules is None:
-                rows = findings.row.astype(np.int64)
-                keep = np.flatnonzero(rows >= 0)
-                key = rows[keep] * len(findings.rule_names) + findings.rule[keep]
-                first = keep[np.unique(key, return_index=True)[1]]  # each (row, rule) once
-                order = first[np.lexsort((first, rows[first]))]  # by row, then check order
-                counts = np.bincount(rows[order], minlength=len(self))
+                row, code = _rules_of_rows(findings, len(self))
+                counts = np.bincount(row, minlength=len(self))
                 offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
                 names = pa.array(list(findings.rule_names), pa.string())
-                rules = names.take(pa.array(findings.rule[order], pa.int64()))
+                rules = names.take(pa.array(code, pa.int64()))
                 self._check_rules = pa.ListArray.from_arrays(pa.array(offsets), rules)
             return self._check_rules
 
-    def _compute_lists(self) -> dict[str, pa.Array]:
+    def _scan_instances(self) -> None:
+        """The per-row counts (``num_instances``, ``num_labeled``, ``num_visible``) and the
+        list columns (``classes``, ``vis.<keypoint>``) from one scan of the revision,
+        :data:`SCAN_ROWS` rows at a time: each batch's instances are decoded, their labels
+        and visibilities kept (one byte a point where they fit) and the rest let go. Read
+        whole, a million images' instances took 3.5 GB at the peak; this holds ~100 MB."""
         schema = self.table.schema
-        k = schema.num_keypoints
-        data = self.table.dataset.to_table(
-            columns=[
-                SAMPLE_ID,
-                f"{KEYPOINTS_COLUMN}.instances_additional_data.label",
-                f"{KEYPOINTS_COLUMN}.instances",
-            ]
-        )
-        order = self.rows_of(data.column(0).to_numpy())
-        place = np.argsort(order, kind="stable")  # physical position of each row
-        labels_list = data.column(1).combine_chunks()
-        counts = _list_lengths(labels_list)[place]
-        labels = pc.list_flatten(labels_list).to_numpy(zero_copy_only=False).astype(np.int64)
-        starts = np.concatenate([[0], np.cumsum(_list_lengths(labels_list))])
-        # the physical position of each instance, rows in row order (vectorised)
+        scanned = _scan_labels_and_visibilities(self.table, schema.num_keypoints)
+        counts, matrix = scanned.counts, scanned.visibility
         row_starts = np.concatenate([[0], np.cumsum(counts)])
-        picks = np.repeat(starts[place] - row_starts[:-1], counts) + np.arange(int(counts.sum()))
+        labeled = (matrix > 0).sum(axis=1, dtype=np.int64)
+        visible = (matrix == 2).sum(axis=1, dtype=np.int64)
+        self._derived["num_instances"] = counts.astype(np.int64)
+        self._derived["num_labeled"] = _per_row_sums(labeled, counts)
+        self._derived["num_visible"] = _per_row_sums(visible, counts)
         offsets = pa.array(row_starts.astype(np.int32))
-        label_names = [
-            schema.classes[v] if 0 <= v < len(schema.classes) else str(v)
-            for v in labels[picks].tolist()
+        codes, inverse = np.unique(scanned.labels, return_inverse=True)
+        names = [
+            schema.classes[v] if 0 <= v < len(schema.classes) else str(v) for v in codes.tolist()
         ]
-        out: dict[str, pa.Array] = {
-            CLASSES_COLUMN: pa.ListArray.from_arrays(offsets, pa.array(label_names, pa.string()))
+        label_names = pa.array(names, pa.string()).take(pa.array(inverse.ravel(), pa.int64()))
+        lists: dict[str, pa.Array] = {
+            CLASSES_COLUMN: pa.ListArray.from_arrays(offsets, label_names)
         }
-        instances = data.column(2).combine_chunks()
-        flat = pc.list_flatten(instances)
-        point_data = pc.struct_field(flat, "vertices_2d_additional_data")
-        visibility = pc.struct_field(point_data, "visibility")
-        values = pc.list_flatten(visibility).to_numpy(zero_copy_only=False).astype(np.int64)
-        lengths = _list_lengths(visibility)
-        if len(lengths) and not (lengths == k).all():  # predictions-only rows: no visibility
-            filled = np.full((len(lengths), k), 0, np.int64)
-            ends = np.cumsum(lengths)
-            for i, (end, length) in enumerate(zip(ends, lengths, strict=True)):
-                filled[i, :length] = values[end - length : end][:k]
-            matrix = filled
-        else:
-            matrix = values.reshape(len(lengths), k)
-        matrix = matrix[picks] if len(picks) else np.zeros((0, k), np.int64)
-        # visibilities are small codes: int8 lists when they fit (an eighth of the memory;
-        # ``has`` compares the values, not their type)
-        small = not len(matrix) or (matrix.min() >= -128 and matrix.max() <= 127)
-        kind = pa.int8() if small else pa.int64()
+        # visibilities are small codes: int8 lists when they fit (``has`` compares the
+        # values, not their type)
+        kind = pa.int8() if matrix.dtype == np.int8 else pa.int64()
         for j, name in enumerate(schema.keypoint_names):
-            out[f"{LIST_PREFIX}{name}"] = pa.ListArray.from_arrays(
-                offsets, pa.array(matrix[:, j].astype(np.int8) if small else matrix[:, j], kind)
+            lists[f"{LIST_PREFIX}{name}"] = pa.ListArray.from_arrays(
+                offsets, pa.array(np.ascontiguousarray(matrix[:, j]), kind)
             )
-        return out
+        self._lists = lists
 
     def cached_derived(self) -> dict[str, np.ndarray]:
         """The derived columns computed so far (row order); never waits for a computation
         (one copy of the dict under the GIL: each entry is set whole)."""
         return dict(self._derived)
-
-    def _visibility_counts(self) -> None:
-        data = self.table.dataset.to_table(columns=[SAMPLE_ID, f"{KEYPOINTS_COLUMN}.instances"])
-        instances = data.column(1).combine_chunks()
-        counts = _list_lengths(instances)
-        flat = pc.list_flatten(instances)
-        point_data = pc.struct_field(flat, "vertices_2d_additional_data")
-        visibility = pc.struct_field(point_data, "visibility")
-        lengths = _list_lengths(visibility)
-        values = pc.list_flatten(visibility).to_numpy(zero_copy_only=False)
-        # per instance, then per row (rows of predictions-only tables count 0)
-        labeled = _per_row_sums((values > 0).astype(np.int64), lengths)
-        visible = _per_row_sums((values == 2).astype(np.int64), lengths)
-        physical = data.column(0).to_numpy()
-        self._derived["num_instances"] = self._in_row_order(physical, counts)
-        self._derived["num_labeled"] = self._in_row_order(physical, _per_row_sums(labeled, counts))
-        self._derived["num_visible"] = self._in_row_order(physical, _per_row_sums(visible, counts))
 
 
 class RunIndex:

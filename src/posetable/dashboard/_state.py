@@ -153,13 +153,17 @@ class DashboardState:
 
     def index(self, table: Table) -> TableIndex:
         """The row index of a revision (its check can reuse the parent revision's, when
-        that index is still cached)."""
+        that index is still cached; a large revision's findings are kept in the store's
+        cache, under ``checks/NAME``)."""
         name, parent = table.name, table.parent
 
         def previous() -> TableIndex | None:
             return None if parent is None else self._indexes.peek((name, parent))
 
-        return self._indexes.get((name, table.revision), lambda: TableIndex(table, previous))
+        def make() -> TableIndex:
+            return TableIndex(table, previous, checks_dir=self.cache_dir / "checks" / name)
+
+        return self._indexes.get((name, table.revision), make)
 
     def revisions(self, table: Table) -> list[RevisionInfo]:
         """Every revision of a table name, oldest first (cached per latest revision)."""
