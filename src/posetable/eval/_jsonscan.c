@@ -886,6 +886,22 @@ oom:
 
 typedef int (*scanner)(Scan *, Buf *);
 
+/* Room for the columns of `bytes` of a results list, reserved before the scan, so that
+ * they seldom move as they grow (two parts scanned at once each moving theirs serialise
+ * on the process's memory map). A number takes at least 2 bytes of text ("0,"), so the
+ * points of a list of numbers fit in as many bytes as its text; an element is at least
+ * ~64 bytes of text ({"image_id":,"category_id":,"keypoints":[],"score":}). Pages
+ * reserved and never written are never made resident. */
+static int reserve_results(Buf *col, size_t bytes) {
+    if (bytes < (1u << 20)) return 0; /* small: growing is cheap */
+    size_t per_element = bytes / 64 * sizeof(int64_t);
+    size_t want[R_COLUMNS] = {per_element, per_element, bytes, bytes / 4, per_element,
+                              per_element, bytes / 16, per_element};
+    for (int i = 0; i < R_COLUMNS; i++)
+        if (buf_grow(&col[i], want[i]) < 0) return -1;
+    return 0;
+}
+
 static PyObject *run(PyObject *args, scanner fn, const char **names, int ncol) {
     Py_buffer view;
     PyObject *data;
@@ -921,6 +937,11 @@ static PyObject *run(PyObject *args, scanner fn, const char **names, int ncol) {
         s.resume = 1;
     }
     if (stop >= 0) s.stop = s.base + stop;
+    if (fn == scan_results && reserve_results(col, (size_t)((stop >= 0 ? stop : view.len) - start)) < 0) {
+        PyBuffer_Release(&view);
+        free(col);
+        return PyErr_NoMemory();
+    }
     s.save = PyEval_SaveThread();
     int r = fn(&s, col);
     PyEval_RestoreThread(s.save);
