@@ -888,15 +888,16 @@ typedef int (*scanner)(Scan *, Buf *);
 
 /* Room for the columns of `bytes` of a results list, reserved before the scan, so that
  * they seldom move as they grow (two parts scanned at once each moving theirs serialise
- * on the process's memory map). A number takes at least 2 bytes of text ("0,"), so the
- * points of a list of numbers fit in as many bytes as its text; an element is at least
- * ~64 bytes of text ({"image_id":,"category_id":,"keypoints":[],"score":}). Pages
- * reserved and never written are never made resident. */
+ * on the process's memory map). Sized for a typical file (a number in ~8 bytes of text, of
+ * which two in three are x or y; an element in 128 bytes or more, its box's 32 bytes of
+ * doubles in ~250 bytes or more of its text): about 1.4x the text in all, where a file of
+ * other proportions grows a column as before. Pages reserved and never written are never
+ * made resident. */
 static int reserve_results(Buf *col, size_t bytes) {
     if (bytes < (1u << 20)) return 0; /* small: growing is cheap */
-    size_t per_element = bytes / 64 * sizeof(int64_t);
-    size_t want[R_COLUMNS] = {per_element, per_element, bytes, bytes / 4, per_element,
-                              per_element, bytes / 16, per_element};
+    size_t per_element = bytes / 128 * sizeof(int64_t);
+    size_t want[R_COLUMNS] = {per_element, per_element, bytes / 4 * 3, bytes / 5, per_element,
+                              per_element, bytes / 8, per_element};
     for (int i = 0; i < R_COLUMNS; i++)
         if (buf_grow(&col[i], want[i]) < 0) return -1;
     return 0;
