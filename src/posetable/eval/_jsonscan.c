@@ -903,6 +903,25 @@ static int reserve_results(Buf *col, size_t bytes) {
     return 0;
 }
 
+/* The same for a ground truth file: its keypoints' x and y in as many bytes as its text
+ * (a point's "x,y,v," in 10 bytes or more of text is 24 of doubles), v in half that, the
+ * columns of an annotation (or image) in 128 bytes or more of text; a file with
+ * segmentations reserves more than it uses (never made resident). */
+static int reserve_ground_truth(Buf *col, size_t bytes) {
+    if (bytes < (1u << 20)) return 0;
+    size_t per_element = bytes / 128 * sizeof(int64_t);
+    for (int i = 0; i < G_COLUMNS; i++) {
+        size_t want = per_element;
+        if (i == G_CAT_ID || i == G_CAT_KPT) want = 0;
+        if (i == G_KP_XY) want = bytes;
+        if (i == G_KP_V) want = bytes / 2;
+        if (i == G_BOX) want = bytes / 4;
+        if (i == G_PRESENT) want = bytes / 128;
+        if (want && buf_grow(&col[i], want) < 0) return -1;
+    }
+    return 0;
+}
+
 static PyObject *run(PyObject *args, scanner fn, const char **names, int ncol) {
     Py_buffer view;
     PyObject *data;
@@ -938,7 +957,8 @@ static PyObject *run(PyObject *args, scanner fn, const char **names, int ncol) {
         s.resume = 1;
     }
     if (stop >= 0) s.stop = s.base + stop;
-    if (fn == scan_results && reserve_results(col, (size_t)((stop >= 0 ? stop : view.len) - start)) < 0) {
+    size_t span = (size_t)((stop >= 0 ? stop : view.len) - start);
+    if ((fn == scan_results ? reserve_results(col, span) : reserve_ground_truth(col, span)) < 0) {
         PyBuffer_Release(&view);
         free(col);
         return PyErr_NoMemory();
