@@ -104,3 +104,17 @@ def test_a_child_that_fails_is_an_error_and_leaves_no_folder(real_data, store, t
     with pytest.raises(PosetableError, match="in a child process failed"):
         check_in_process(gone, root)
     assert list(root.iterdir()) == []
+
+
+def test_other_rule_code_never_reads_kept_findings(real_data, store, tmp_path, monkeypatch):
+    """The folder's key holds a hash of the check's source: code with other rules (another
+    version, an edited rule) checks again instead of reading what older code found."""
+    from posetable.dashboard import _check_process
+
+    table = _planted(real_data, store)
+    root = tmp_path / "checks"
+    first = check_in_process(table, root)
+    assert _check_process._CODE_KEY  # computed once, then kept for the process
+    monkeypatch.setattr(_check_process, "_CODE_KEY", ["0123456789abcdef"])
+    assert findings_folder(table, root, tuple(RULES)) != first.findings.folder
+    assert not check_in_process(table, root).kept

@@ -46,31 +46,41 @@ from posetable.errors import PosetableError
 if TYPE_CHECKING:
     from posetable.table import Table
 
-#: the modules whose source decides what ``pt.check`` finds (part of each folder's key)
+#: the modules whose source decides what ``pt.check`` finds (part of each folder's key,
+#: with posetable's version): paths under the package
 _RULE_MODULES = (
-    "check.py",
-    "_context.py",
-    "_findings.py",
-    "_flat.py",
-    "_found.py",
-    "_pieces.py",
-    "_rules_points.py",
-    "_rules_pose.py",
-    "_rules_schema.py",
-    "_sources.py",
+    *(
+        f"diagnose/{name}.py"
+        for name in (
+            "check",
+            "_context",
+            "_findings",
+            "_flat",
+            "_found",
+            "_pieces",
+            "_rules_points",
+            "_rules_pose",
+            "_rules_schema",
+            "_sources",
+        )
+    ),
+    "eval/oks.py",
+    "eval/_columns.py",
+    "_pairs.py",
+    "schema.py",
 )
 _CODE_KEY: list[str] = []
 
 
 def _code_key() -> str:
-    """A hash of the check's own source files (once per process)."""
+    """A hash of posetable's version and the check's own source files (once a process)."""
     if not _CODE_KEY:
-        from posetable.diagnose import check
+        import posetable
 
-        digest = hashlib.sha256()
-        folder = Path(check.__file__).parent
+        digest = hashlib.sha256(str(getattr(posetable, "__version__", "")).encode())
+        package = Path(posetable.__file__).parent
         for name in _RULE_MODULES:
-            digest.update((folder / name).read_bytes())
+            digest.update((package / name).read_bytes())
         _CODE_KEY.append(digest.hexdigest()[:16])
     return _CODE_KEY[0]
 
