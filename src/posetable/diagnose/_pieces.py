@@ -198,25 +198,30 @@ def bone_findings(
     emptied once read: its tables go before the decision needs the memory."""
     lines = _skeleton(ctx)
     offsets = np.cumsum([0] + [t.num_rows for t, _ in pieces])
-    every = pa.concat_tables([t for t, _ in pieces]).combine_chunks()
-    row, index = every.column("row").to_numpy(), every.column("index").to_numpy()
-    ids, label = every.column("id").to_numpy(), every.column("label").to_numpy()
+    starts = np.cumsum([0] + [v.num_rows for _, v in pieces])
     # narrow integers (the decision's memory is ~a dozen arrays of one entry per value)
     index_type = np.int32 if offsets[-1] < 1 << 31 else np.int64
-    inst = np.concatenate(
-        [np.zeros(0, index_type)]
-        + [
-            (v.column("instance").to_numpy() + offsets[i]).astype(index_type, copy=False)
-            for i, (_, v) in enumerate(pieces)
-        ]
-    )
     line_type = np.int16 if lines.shape[0] < 1 << 15 else np.int32
-    line = np.concatenate(
-        [np.zeros(0, line_type)]
-        + [v.column("line").to_numpy().astype(line_type) for _, v in pieces]
-    )
-    values = np.concatenate([np.zeros(0)] + [v.column("value").to_numpy() for _, v in pieces])
-    del every
+    n_instances, n_values = int(offsets[-1]), int(starts[-1])
+    row, index, ids, label = (np.empty(n_instances, np.int64) for _ in range(4))
+    inst = np.empty(n_values, index_type)
+    line = np.empty(n_values, line_type)
+    values = np.empty(n_values)
+    # each piece copied into the whole table's arrays, then let go: the pieces and the
+    # arrays are never all held at once
+    for i in range(len(pieces)):
+        instances, measured = pieces[i]
+        at, to = slice(offsets[i], offsets[i + 1]), slice(starts[i], starts[i + 1])
+        for out, name in ((row, "row"), (index, "index"), (ids, "id"), (label, "label")):
+            out[at] = instances.column(name).to_numpy()
+        inst[to] = measured.column("instance").to_numpy() + offsets[i]
+        line[to] = measured.column("line").to_numpy()
+        values[to] = measured.column("value").to_numpy()
+        pieces[i] = empty_bones()
+        del instances, measured
+        if i % 8 == 7:
+            pa.default_memory_pool().release_unused()
+            release_freed_memory()
     pieces.clear()
     label = label.astype(np.int32 if label.size == 0 or label.max() < 1 << 31 else np.int64)
     step_row, step_index = row[1:] - row[:-1], index[1:] - index[:-1]
