@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from posetable.dashboard._kept_findings import NarrowFindings
 from posetable.diagnose._findings import MESSAGE_CHUNK, Findings, narrowest
 from posetable.diagnose._found import Found
 
@@ -101,7 +102,7 @@ def is_written(folder: Path) -> bool:
         return False
 
 
-class FilesFindings:
+class FilesFindings(NarrowFindings):
     """The findings of a folder :func:`write_findings` wrote, memory-mapped: ``rule``,
     ``severity``, ``row`` (narrow arrays), ``take(at)`` -> the :class:`Findings` at ``at``
     (their messages read from the file when asked for), ``full()`` -> all of them.
@@ -126,20 +127,8 @@ class FilesFindings:
     def __len__(self) -> int:
         return self._length
 
-    @property
-    def rule(self) -> np.ndarray:
-        """(F,) rule codes into ``rule_names`` (narrow)."""
-        return self._columns["rule"]
-
-    @property
-    def severity(self) -> np.ndarray:
-        """(F,) severity codes into ``SEVERITIES`` (narrow)."""
-        return self._columns["severity"]
-
-    @property
-    def row(self) -> np.ndarray:
-        """(F,) rows, -1 where a finding is about no row (narrow)."""
-        return self._columns["row"]
+    def _narrow(self, name: str) -> np.ndarray:
+        return self._columns[name]
 
     @property
     def nbytes(self) -> int:
@@ -158,22 +147,11 @@ class FilesFindings:
             parts=(self._writer,),
             part=np.zeros(at.shape[0], np.int64),
             position=at,
-            rule=c["rule"],
-            severity=c["severity"],
-            row=c["row"],
-            instance=c["instance"],
-            keypoint=c["keypoint"],
-            value=c["value"],
-            line=c["line"],
-            annotation_id=c["annotation_id"],
             files=self._text_at(at, "file") if self._has_files else None,
             file=self._file,
             split=self._split,
+            **c,
         )
-
-    def full(self) -> Findings:
-        """Every finding."""
-        return self.take(np.arange(self._length, dtype=np.int64))
 
     def _messages_at(self, at: np.ndarray) -> list[str]:
         return [str(m) for m in self._text_at(np.asarray(at, np.int64), "message").tolist()]

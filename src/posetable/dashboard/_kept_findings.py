@@ -64,7 +64,43 @@ _ARRAYS = (
 )
 
 
-class KeptFindings:
+class NarrowFindings:
+    """What the dashboard reads of a revision's findings, however they are kept: ``rule``,
+    ``severity``, ``row`` (narrow arrays, for masks and counts; cast before arithmetic),
+    ``take(at)`` -> the :class:`Findings` at ``at``, ``full()`` -> all of them."""
+
+    rule_names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def _narrow(self, name: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def take(self, at: np.ndarray) -> Findings:
+        raise NotImplementedError
+
+    @property
+    def rule(self) -> np.ndarray:
+        """(F,) rule codes into ``rule_names`` (narrow)."""
+        return self._narrow("rule")
+
+    @property
+    def severity(self) -> np.ndarray:
+        """(F,) severity codes into ``SEVERITIES`` (narrow)."""
+        return self._narrow("severity")
+
+    @property
+    def row(self) -> np.ndarray:
+        """(F,) rows, -1 where a finding is about no row (narrow)."""
+        return self._narrow("row")
+
+    def full(self) -> Findings:
+        """Every finding."""
+        return self.take(np.arange(len(self), dtype=np.int64))
+
+
+class KeptFindings(NarrowFindings):
     """:class:`Findings` kept narrow: ``rule``, ``severity``, ``row`` (narrow arrays, for
     masks and counts; cast before arithmetic), ``take(at)`` -> the ``Findings`` at ``at``,
     ``full()`` -> all of them (as ``pt.check`` found them).
@@ -91,20 +127,8 @@ class KeptFindings:
     def __len__(self) -> int:
         return self._length
 
-    @property
-    def rule(self) -> np.ndarray:
-        """(F,) rule codes into ``rule_names`` (narrow)."""
-        return self._columns["rule"].narrow
-
-    @property
-    def severity(self) -> np.ndarray:
-        """(F,) severity codes into ``SEVERITIES`` (narrow)."""
-        return self._columns["severity"].narrow
-
-    @property
-    def row(self) -> np.ndarray:
-        """(F,) rows, -1 where a finding is about no row (narrow)."""
-        return self._columns["row"].narrow
+    def _narrow(self, name: str) -> np.ndarray:
+        return self._columns[name].narrow
 
     @property
     def nbytes(self) -> int:
@@ -119,21 +143,8 @@ class KeptFindings:
         return Findings(
             rule_names=self.rule_names,
             parts=self._rest["parts"],
-            part=c["part"],
-            position=c["position"],
-            rule=c["rule"],
-            severity=c["severity"],
-            row=c["row"],
-            instance=c["instance"],
-            keypoint=c["keypoint"],
-            value=c["value"],
-            line=c["line"],
-            annotation_id=c["annotation_id"],
             files=None if files is None else files[at],
             file=self._rest["file"],
             split=self._rest["split"],
+            **c,
         )
-
-    def full(self) -> Findings:
-        """Every finding."""
-        return self.take(np.arange(self._length, dtype=np.int64))
