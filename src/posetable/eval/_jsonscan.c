@@ -886,40 +886,42 @@ oom:
 
 typedef int (*scanner)(Scan *, Buf *);
 
-/* Room for the columns of `bytes` of a results list, reserved before the scan, so that
- * they seldom move as they grow (two parts scanned at once each moving theirs serialise
- * on the process's memory map). Sized for a typical file (a number in ~8 bytes of text, of
- * which two in three are x or y; an element in 128 bytes or more, its box's 32 bytes of
- * doubles in ~250 bytes or more of its text): about 1.4x the text in all, where a file of
- * other proportions grows a column as before. Pages reserved and never written are never
- * made resident. */
+/* Room for each column of `ncol`, reserved before the scan (`want` bytes each), so that
+ * the columns seldom move as they grow (two parts scanned at once each moving theirs
+ * serialise on the process's memory map). Pages reserved and never written are never made
+ * resident; a file of other proportions grows a column as before. */
+static int reserve(Buf *col, const size_t *want, int ncol) {
+    for (int i = 0; i < ncol; i++)
+        if (want[i] && buf_grow(&col[i], want[i]) < 0) return -1;
+    return 0;
+}
+
+/* The room of `bytes` of a results list, sized for a typical file: a number in ~8 bytes
+ * of text, two in three of them x or y; an element in 128 bytes or more, its box's 32
+ * bytes of doubles in ~250 bytes or more of its text. About 1.4x the text in all. */
 static int reserve_results(Buf *col, size_t bytes) {
     if (bytes < (1u << 20)) return 0; /* small: growing is cheap */
     size_t per_element = bytes / 128 * sizeof(int64_t);
     size_t want[R_COLUMNS] = {per_element, per_element, bytes / 4 * 3, bytes / 5, per_element,
                               per_element, bytes / 8, per_element};
-    for (int i = 0; i < R_COLUMNS; i++)
-        if (buf_grow(&col[i], want[i]) < 0) return -1;
-    return 0;
+    return reserve(col, want, R_COLUMNS);
 }
 
 /* The same for a ground truth file: its keypoints' x and y in as many bytes as its text
  * (a point's "x,y,v," in 10 bytes or more of text is 24 of doubles), v in half that, the
  * columns of an annotation (or image) in 128 bytes or more of text; a file with
- * segmentations reserves more than it uses (never made resident). */
+ * segmentations reserves more than it uses. */
 static int reserve_ground_truth(Buf *col, size_t bytes) {
     if (bytes < (1u << 20)) return 0;
     size_t per_element = bytes / 128 * sizeof(int64_t);
-    for (int i = 0; i < G_COLUMNS; i++) {
-        size_t want = per_element;
-        if (i == G_CAT_ID || i == G_CAT_KPT) want = 0;
-        if (i == G_KP_XY) want = bytes;
-        if (i == G_KP_V) want = bytes / 2;
-        if (i == G_BOX) want = bytes / 4;
-        if (i == G_PRESENT) want = bytes / 128;
-        if (want && buf_grow(&col[i], want) < 0) return -1;
-    }
-    return 0;
+    size_t want[G_COLUMNS];
+    for (int i = 0; i < G_COLUMNS; i++) want[i] = per_element;
+    want[G_CAT_ID] = want[G_CAT_KPT] = 0;
+    want[G_KP_XY] = bytes;
+    want[G_KP_V] = bytes / 2;
+    want[G_BOX] = bytes / 4;
+    want[G_PRESENT] = bytes / 128;
+    return reserve(col, want, G_COLUMNS);
 }
 
 static PyObject *run(PyObject *args, scanner fn, const char **names, int ncol) {
@@ -960,6 +962,7 @@ static PyObject *run(PyObject *args, scanner fn, const char **names, int ncol) {
     size_t span = (size_t)((stop >= 0 ? stop : view.len) - start);
     if ((fn == scan_results ? reserve_results(col, span) : reserve_ground_truth(col, span)) < 0) {
         PyBuffer_Release(&view);
+        for (int i = 0; i < ncol; i++) free(col[i].data); /* what was reserved before */
         free(col);
         return PyErr_NoMemory();
     }
