@@ -83,11 +83,13 @@ def _write_text(found: Findings, path: Path) -> None:
         fields.append(("file", pa.string()))
     schema = pa.schema(fields)
     with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
-        for start in range(0, len(found), MESSAGE_CHUNK):
-            at = slice(start, start + MESSAGE_CHUNK)
-            columns = [pa.array(found._messages(found.part[at], found.position[at]), pa.string())]
+        for start, messages in zip(
+            range(0, len(found), MESSAGE_CHUNK), found.message_chunks(), strict=True
+        ):
+            columns = [messages]
             if found.files is not None:
-                columns.append(pa.array(found.files[at].tolist(), pa.string()))
+                chunk = found.files[start : start + MESSAGE_CHUNK]
+                columns.append(pa.array(chunk.tolist(), pa.string()))
             writer.write_batch(pa.record_batch(columns, schema=schema))
 
 
@@ -154,7 +156,7 @@ class FilesFindings(NarrowFindings):
         )
 
     def _messages_at(self, at: np.ndarray) -> list[str]:
-        return [str(m) for m in self._text_at(np.asarray(at, np.int64), "message").tolist()]
+        return list(self._text_at(np.asarray(at, np.int64), "message"))
 
     def _text_at(self, at: np.ndarray, column: str) -> np.ndarray:
         """(len(at),) object array: the ``column`` text of the findings at ``at``, read from

@@ -35,7 +35,7 @@ from posetable._run_suspects import SUSPECT_THRESHOLDS, find_and_keep, suspects_
 from posetable.dashboard._background import background
 from posetable.dashboard._check_process import check_in_process
 from posetable.dashboard._findings_files import FilesFindings
-from posetable.dashboard._kept_findings import KeptFindings
+from posetable.dashboard._kept_findings import KeptFindings, NarrowFindings
 from posetable.dashboard._reevaluate import changed_since, evaluate_rows
 from posetable.dashboard._suspects import (
     KeptSuspects,
@@ -226,7 +226,7 @@ class TableIndex:
         self._sorted = np.argsort(self.sample_ids, kind="stable")
         self._derived: dict[str, np.ndarray] = {}
         self._lists: dict[str, pa.Array] = {}
-        self._findings: KeptFindings | FilesFindings | None = None
+        self._findings: NarrowFindings | None = None
         self._check_process: dict[str, Any] | None = None
         self._check_rules: pa.Array | None = None
         self._check_started = False
@@ -356,9 +356,7 @@ class TableIndex:
         finally:
             self._check_done.set()
 
-    def _check_apart(
-        self, parent: KeptFindings | FilesFindings | None, changed: np.ndarray | None
-    ) -> None:
+    def _check_apart(self, parent: NarrowFindings | None, changed: np.ndarray | None) -> None:
         """The check of a large revision in a child process (``_check_process``): the
         server holds the findings' mapped files, not the check's memory, and pages are not
         slowed by it. From the parent's findings when they are in files too."""
@@ -378,7 +376,7 @@ class TableIndex:
 
     def _incremental_base(
         self,
-    ) -> tuple[KeptFindings | FilesFindings | None, np.ndarray | None]:
+    ) -> tuple[NarrowFindings | None, np.ndarray | None]:
         """The parent's findings and the rows edited since, when this revision only changed
         rows of its parent (same schema, same rows) and the parent's index is at hand with
         its check done."""
@@ -400,7 +398,7 @@ class TableIndex:
         changed = self.rows_of(np.fromiter(touch.sample_ids, np.int64, len(touch.sample_ids)))
         return parent._findings, np.unique(changed[changed >= 0])
 
-    def findings(self) -> KeptFindings | FilesFindings:
+    def findings(self) -> NarrowFindings:
         """``pt.check`` of this revision with every rule (waits for a running check), kept
         narrow (``take`` gives the ``Findings`` of some of them)."""
         self.start_check()

@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter
 
-from posetable.dashboard._findings_files import FilesFindings
-from posetable.dashboard._kept_findings import KeptFindings
+from posetable.dashboard._kept_findings import NarrowFindings
 from posetable.dashboard._params import MAX_INDEX, bounded
 from posetable.dashboard._paths import SlashAwareRoute
 from posetable.dashboard._state import DashboardState, _Lru
@@ -36,7 +35,7 @@ def router(state: DashboardState) -> APIRouter:
 
     def findings_of(
         name: str, revision: int | None, rules: str | None
-    ) -> tuple[Table, KeptFindings | FilesFindings | Findings]:
+    ) -> tuple[Table, NarrowFindings | Findings]:
         """The revision's findings of ``rules`` (all by default): the ones the revision's
         index keeps (its check, run once, in the background for a large table), never a
         second ``pt.check``. A subset of rules is a subset of those findings: each rule's
@@ -46,7 +45,7 @@ def router(state: DashboardState) -> APIRouter:
 
         table = state.table(name, revision)
         names = check_rules([r for r in (rules or "").split(",") if r] or None)
-        found: KeptFindings | FilesFindings | Findings = state.index(table).findings()
+        found: NarrowFindings | Findings = state.index(table).findings()
         if set(names) != set(found.rule_names):
             codes = [i for i, n in enumerate(found.rule_names) if n in names]
             found = found.take(np.flatnonzero(np.isin(found.rule, codes)))

@@ -8,7 +8,7 @@ position there, which is all it takes to write its message later.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -151,11 +151,14 @@ class Findings:
 
     def _message_column(self) -> pa.ChunkedArray:
         """Every message, in order, as Arrow string chunks of :data:`MESSAGE_CHUNK`."""
-        chunks = [
-            pa.array(self._messages(self.part[at], self.position[at]), pa.string())
-            for at in (slice(s, s + MESSAGE_CHUNK) for s in range(0, len(self), MESSAGE_CHUNK))
-        ]
-        return pa.chunked_array(chunks, pa.string())
+        return pa.chunked_array(list(self.message_chunks()), pa.string())
+
+    def message_chunks(self) -> Iterator[pa.Array]:
+        """Every message, in order, :data:`MESSAGE_CHUNK` findings at a time (an Arrow
+        string array each, written when asked for: a writer holds one chunk at a time)."""
+        for start in range(0, len(self), MESSAGE_CHUNK):
+            at = slice(start, start + MESSAGE_CHUNK)
+            yield pa.array(self._messages(self.part[at], self.position[at]), pa.string())
 
 
 MESSAGE_CHUNK = 1 << 16  # findings whose messages are written at a time by ``to_table``
